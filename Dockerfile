@@ -1,0 +1,20 @@
+# One image for web, worker and beat (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VAR_DIR=/app/var
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY contactcenter ./contactcenter
+COPY telephony ./telephony
+COPY campaigns ./campaigns
+COPY templates ./templates
+COPY manage.py ./
+RUN pip install --no-cache-dir . \
+    && DEBUG=true python manage.py collectstatic --noinput \
+    && useradd --system --home /app contactcenter \
+    && chown -R contactcenter /app/var
+
+USER contactcenter
+EXPOSE 8000
+CMD ["gunicorn", "contactcenter.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,0 +1,21 @@
+"""The Celery app. Configuration lives in Django settings under the CELERY_ namespace."""
+
+import os
+from logging.config import dictConfig
+
+from celery import Celery
+from celery.signals import setup_logging
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
+
+app = Celery("contactcenter")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def use_django_logging(**_kwargs) -> None:
+    """Workers and beat log through Django's LOGGING, so the redacting filter applies to them."""
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

@@ -1,0 +1,251 @@
+"""Settings, all read from the environment (and an optional `.env` file).
+
+Every variable is documented in README.md and `.env.example`. The defaults give a zero-setup
+development run: SQLite and a filesystem Celery broker under `var/`, nothing else to start.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from contactcenter.queues import Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# ENV_FILE="" disables reading a file; values already in the environment always win.
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    env.read_env(ENV_FILE)
+
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEFAULT_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
+if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. With DEBUG off (production mode) the default development key is "
+        "refused: set SECRET_KEY to a long random value, or DEBUG=true for a development run."
+    )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "contactcenter",
+    "telephony",
+    "campaigns",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "contactcenter.urls"
+WSGI_APPLICATION = "contactcenter.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'contactcenter.sqlite3'}"
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and immediate transactions let the web server, worker and beat share one file.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- Redis, cache and Celery ------------------------------------------------------------------
+
+REDIS_URL = env.str("REDIS_URL", default="")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    # A file cache is shared by the web server, worker and beat processes of a local run.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport: a broker with no service to run, for a bare machine.
+    _broker_dir = VAR_DIR / "broker"
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+else:
+    # With acks_late a task held by a vanished worker comes back after this many seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)
+    }
+
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_DEFAULT_QUEUE = Queue.DEFAULT.value
+CELERY_TASK_QUEUES = Queue.kombu_queues()
+# Every task is routed by name to one queue; a worker may then serve a subset with --queues.
+CELERY_TASK_ROUTES = {
+    "contactcenter.heartbeat": {"queue": Queue.DEFAULT.value},
+}
+# Defaults for every task; a task may set tighter limits of its own.
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SEND_SENT_EVENT = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+HEARTBEAT_INTERVAL = env.float("HEARTBEAT_INTERVAL", default=30.0)
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {
+        "task": "contactcenter.heartbeat",
+        "schedule": HEARTBEAT_INTERVAL,
+        "kwargs": {"source": "beat"},
+        "options": {"expires": HEARTBEAT_INTERVAL},
+    },
+}
+
+# --- Agora ------------------------------------------------------------------------------------
+
+AGORA_AREAS = ("US", "EU", "AP", "CN")
+AGORA_APP_ID = env.str("AGORA_APP_ID", default="")
+AGORA_APP_CERTIFICATE = env.str("AGORA_APP_CERTIFICATE", default="")
+AGORA_CUSTOMER_ID = env.str("AGORA_CUSTOMER_ID", default="")
+AGORA_CUSTOMER_SECRET = env.str("AGORA_CUSTOMER_SECRET", default="")
+AGORA_AREA = env.str("AGORA_AREA", default="US").upper()
+if AGORA_AREA not in AGORA_AREAS:
+    raise ImproperlyConfigured(
+        f"AGORA_AREA must be one of {', '.join(AGORA_AREAS)}; got {AGORA_AREA!r}."
+    )
+AGORA_API_BASE_URL = env.str("AGORA_API_BASE_URL", default="")
+AGORA_AUTH_MODE = env.str("AGORA_AUTH_MODE", default="basic").lower()
+if AGORA_AUTH_MODE not in ("basic", "token"):
+    raise ImproperlyConfigured(
+        f"AGORA_AUTH_MODE must be 'basic' or 'token'; got {AGORA_AUTH_MODE!r}."
+    )
+AGORA_WEBHOOK_SECRET = env.str("AGORA_WEBHOOK_SECRET", default="")
+try:
+    AGORA_MAX_CONCURRENT_CALLS = env.int("AGORA_MAX_CONCURRENT_CALLS", default=20)
+except ValueError as exc:
+    raise ImproperlyConfigured("AGORA_MAX_CONCURRENT_CALLS must be a whole number.") from exc
+if AGORA_MAX_CONCURRENT_CALLS < 1:
+    raise ImproperlyConfigured(
+        f"AGORA_MAX_CONCURRENT_CALLS must be at least 1; got {AGORA_MAX_CONCURRENT_CALLS}."
+    )
+AGORA_CONNECT_TIMEOUT = env.float("AGORA_CONNECT_TIMEOUT", default=5.0)
+AGORA_READ_TIMEOUT = env.float("AGORA_READ_TIMEOUT", default=15.0)
+AGORA_MAX_RETRIES = env.int("AGORA_MAX_RETRIES", default=3)
+
+# --- Logging ----------------------------------------------------------------------------------
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "contactcenter.redaction.RedactingFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Request logs may carry query strings; they go through the same redacting handler.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "celery": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
+}
+
+# --- Production hardening (only when DEBUG is off) --------------------------------------------
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    if env.bool("BEHIND_TLS_PROXY", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,0 +1,18 @@
+import pytest
+
+from contactcenter.tasks import heartbeat
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_and_last_heartbeat(client, redis_db):
+    response = client.get("/healthz/")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "last_heartbeat_at": None}
+
+    heartbeat.apply(kwargs={"source": "test"})
+
+    assert client.get("/healthz/").json()["last_heartbeat_at"] > 0
+
+
+def test_healthz_only_answers_get(client):
+    assert client.post("/healthz/").status_code == 405

@@ -1,0 +1,150 @@
+"""Settings are read from the environment; each case runs Django's settings in a fresh process."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DUMP = """
+import json
+from django.conf import settings as s
+db = s.DATABASES["default"]
+print(json.dumps({
+    "debug": s.DEBUG,
+    "allowed_hosts": s.ALLOWED_HOSTS,
+    "db_engine": db["ENGINE"], "db_name": str(db["NAME"]), "db_host": db.get("HOST"),
+    "db_port": db.get("PORT"), "db_user": db.get("USER"),
+    "broker": s.CELERY_BROKER_URL,
+    "broker_options": s.CELERY_BROKER_TRANSPORT_OPTIONS,
+    "cache": s.CACHES["default"]["BACKEND"],
+    "agora_area": s.AGORA_AREA, "agora_base_url": s.AGORA_API_BASE_URL,
+    "agora_max_calls": s.AGORA_MAX_CONCURRENT_CALLS, "agora_app_id": s.AGORA_APP_ID,
+    "agora_auth_mode": s.AGORA_AUTH_MODE, "webhook_secret_set": bool(s.AGORA_WEBHOOK_SECRET),
+}))
+"""
+
+
+def load_settings(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DJANGO_SETTINGS_MODULE": "contactcenter.settings",
+        "ENV_FILE": "",
+        "VAR_DIR": str(tmp_path / "var"),
+        **variables,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + DUMP],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def settings_of(tmp_path: Path, **variables: str) -> dict:
+    result = load_settings(tmp_path, **variables)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_zero_setup_defaults_need_no_services(tmp_path):
+    values = settings_of(tmp_path, DEBUG="true")
+
+    assert values["db_engine"] == "django.db.backends.sqlite3"
+    assert values["db_name"] == str(tmp_path / "var" / "contactcenter.sqlite3")
+    assert values["broker"] == "filesystem://"
+    assert values["broker_options"]["data_folder_in"] == str(tmp_path / "var" / "broker" / "queue")
+    assert (tmp_path / "var" / "broker" / "queue").is_dir()
+    assert values["cache"] == "django.core.cache.backends.filebased.FileBasedCache"
+    assert values["agora_area"] == "US"
+    assert values["agora_max_calls"] == 20
+    assert values["agora_auth_mode"] == "basic"
+    assert values["allowed_hosts"] == ["127.0.0.1", "localhost", "[::1]"]
+
+
+def test_services_and_agora_from_environment(tmp_path):
+    values = settings_of(
+        tmp_path,
+        SECRET_KEY="x" * 50,
+        DATABASE_URL="postgres://cc:pw@db.internal:6543/calls",
+        REDIS_URL="redis://cache.internal:6380/2",
+        ALLOWED_HOSTS="cc.example.com,10.0.0.5",
+        AGORA_APP_ID="app123",
+        AGORA_AREA="eu",
+        AGORA_API_BASE_URL="http://127.0.0.1:8900",
+        AGORA_MAX_CONCURRENT_CALLS="5",
+        AGORA_AUTH_MODE="token",
+        AGORA_WEBHOOK_SECRET="whsec",
+    )
+
+    assert values["debug"] is False
+    assert values["db_engine"] == "django.db.backends.postgresql"
+    assert (values["db_host"], values["db_port"], values["db_name"], values["db_user"]) == (
+        "db.internal", 6543, "calls", "cc",
+    )  # fmt: skip
+    assert values["broker"] == "redis://cache.internal:6380/2"
+    assert values["broker_options"] == {"visibility_timeout": 900}
+    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["allowed_hosts"] == ["cc.example.com", "10.0.0.5"]
+    assert values["agora_area"] == "EU"
+    assert values["agora_base_url"] == "http://127.0.0.1:8900"
+    assert values["agora_max_calls"] == 5
+    assert values["agora_app_id"] == "app123"
+    assert values["agora_auth_mode"] == "token"
+    assert values["webhook_secret_set"] is True
+
+
+def test_celery_broker_url_overrides_redis_for_the_broker_only(tmp_path):
+    values = settings_of(
+        tmp_path,
+        DEBUG="1",
+        REDIS_URL="redis://cache.internal:6379/0",
+        CELERY_BROKER_URL="redis://broker.internal:6379/1",
+    )
+
+    assert values["broker"] == "redis://broker.internal:6379/1"
+    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+
+
+def test_production_mode_refuses_the_default_secret_key(tmp_path):
+    result = load_settings(tmp_path, DEBUG="false")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_defaults_to_off(tmp_path):
+    result = load_settings(tmp_path)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"AGORA_AREA": "MARS"}, "AGORA_AREA must be one of US, EU, AP, CN"),
+        ({"AGORA_MAX_CONCURRENT_CALLS": "0"}, "AGORA_MAX_CONCURRENT_CALLS must be at least 1"),
+        ({"AGORA_MAX_CONCURRENT_CALLS": "many"}, "AGORA_MAX_CONCURRENT_CALLS must be a whole"),
+        ({"AGORA_AUTH_MODE": "oauth"}, "AGORA_AUTH_MODE must be 'basic' or 'token'"),
+    ],
+)
+def test_bad_values_stop_startup_naming_the_variable(tmp_path, variables, message):
+    result = load_settings(tmp_path, DEBUG="true", **variables)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_env_file_is_read_but_the_environment_wins(tmp_path):
+    env_file = tmp_path / "custom.env"
+    env_file.write_text("DEBUG=true\nAGORA_APP_ID=from-file\nAGORA_AREA=AP\n")
+
+    values = settings_of(tmp_path, ENV_FILE=str(env_file), AGORA_AREA="CN")
+
+    assert values["debug"] is True
+    assert values["agora_app_id"] == "from-file"
+    assert values["agora_area"] == "CN"
