@@ -11,7 +11,7 @@ logger = logging.getLogger(__name__)
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """For load balancers and compose health checks: is the database reachable, is a worker alive."""
+    """For load balancers and compose health checks: database reachable? worker alive?"""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

@@ -35,8 +35,9 @@ def test_every_task_is_routed_to_a_named_queue_and_has_time_limits():
     tasks = our_tasks()
     assert "contactcenter.heartbeat" in tasks
     for name, task in tasks.items():
-        assert settings.CELERY_TASK_ROUTES[name]["queue"] in {q.value for q in Queue}, name
-        assert app.amqp.router.route({}, name)["queue"].name == settings.CELERY_TASK_ROUTES[name]["queue"]
+        routed_to = app.amqp.router.route({}, name)["queue"].name
+        assert routed_to == settings.CELERY_TASK_ROUTES[name]["queue"], name
+        assert routed_to in {queue.value for queue in Queue}, name
         soft = task.soft_time_limit or app.conf.task_soft_time_limit
         hard = task.time_limit or app.conf.task_time_limit
         assert soft and hard and soft < hard, name

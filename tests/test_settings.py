@@ -32,7 +32,7 @@ print(json.dumps({
 def load_settings(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
     env = {
         "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
+        "HOME": os.environ.get("HOME", str(tmp_path)),
         "DJANGO_SETTINGS_MODULE": "contactcenter.settings",
         "ENV_FILE": "",
         "VAR_DIR": str(tmp_path / "var"),
