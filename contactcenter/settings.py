@@ -185,22 +185,41 @@ CELERY_BEAT_SCHEDULE = {
 # --- Agora ------------------------------------------------------------------------------------
 
 AGORA_AREAS = ("US", "EU", "AP", "CN")
-AGORA_APP_ID = env.str("AGORA_APP_ID", default="")
-AGORA_APP_CERTIFICATE = env.str("AGORA_APP_CERTIFICATE", default="")
 AGORA_CUSTOMER_ID = env.str("AGORA_CUSTOMER_ID", default="")
 AGORA_CUSTOMER_SECRET = env.str("AGORA_CUSTOMER_SECRET", default="")
+# Without Agora credentials the app runs against the built-in simulator (zero-setup default):
+# `make run` starts it, and these stand-in values let the two talk to each other.
+AGORA_SIMULATOR = not (AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET)
+AGORA_SIMULATOR_PORT = env.int("AGORA_SIMULATOR_PORT", default=8900)
+WEB_PORT = env.int("WEB_PORT", default=8000)
+AGORA_SIMULATOR_WEBHOOK_URL = env.str(
+    "AGORA_SIMULATOR_WEBHOOK_URL", default=f"http://127.0.0.1:{WEB_PORT}/webhooks/agora/"
+)
+if AGORA_SIMULATOR:
+    AGORA_CUSTOMER_ID = "simulator"
+    AGORA_CUSTOMER_SECRET = "simulator-customer-secret"  # noqa: S105 - the local stand-in's
+_simulated = AGORA_SIMULATOR
+AGORA_APP_ID = env.str("AGORA_APP_ID", default="simulator-app" if _simulated else "")
+AGORA_APP_CERTIFICATE = env.str(
+    "AGORA_APP_CERTIFICATE", default="simulator-app-certificate" if _simulated else ""
+)
 AGORA_AREA = env.str("AGORA_AREA", default="US").upper()
 if AGORA_AREA not in AGORA_AREAS:
     raise ImproperlyConfigured(
         f"AGORA_AREA must be one of {', '.join(AGORA_AREAS)}; got {AGORA_AREA!r}."
     )
-AGORA_API_BASE_URL = env.str("AGORA_API_BASE_URL", default="")
+AGORA_API_BASE_URL = env.str(
+    "AGORA_API_BASE_URL",
+    default=f"http://127.0.0.1:{AGORA_SIMULATOR_PORT}" if AGORA_SIMULATOR else "",
+)
 AGORA_AUTH_MODE = env.str("AGORA_AUTH_MODE", default="basic").lower()
 if AGORA_AUTH_MODE not in ("basic", "token"):
     raise ImproperlyConfigured(
         f"AGORA_AUTH_MODE must be 'basic' or 'token'; got {AGORA_AUTH_MODE!r}."
     )
-AGORA_WEBHOOK_SECRET = env.str("AGORA_WEBHOOK_SECRET", default="")
+AGORA_WEBHOOK_SECRET = env.str(
+    "AGORA_WEBHOOK_SECRET", default="simulator-webhook-secret" if AGORA_SIMULATOR else ""
+)
 try:
     AGORA_MAX_CONCURRENT_CALLS = env.int("AGORA_MAX_CONCURRENT_CALLS", default=20)
 except ValueError as exc:
@@ -235,6 +254,9 @@ LOGGING = {
         # Request logs may carry query strings; they go through the same redacting handler.
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "celery": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # One line per request from httpx is noise; our client logs its own, redacted.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 

@@ -89,3 +89,29 @@ def celery_beat(tmp_path: Path, **env: str) -> Iterator[ManagedProcess]:
         yield beat
     finally:
         beat.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def simulator_server(tmp_path: Path, *args: str, **env: str) -> Iterator[str]:
+    """`manage.py agora_simulator` on a free port; yields its base URL."""
+    port = free_port()
+    command = [sys.executable, "manage.py", "agora_simulator", "--port", str(port), *args]
+    server = ManagedProcess(
+        "simulator",
+        command,
+        env=process_env(DEBUG="true", **env),
+        log_path=tmp_path / f"simulator-{port}.log",
+    )
+    try:
+        server.wait_for_log("Agora simulator listening")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

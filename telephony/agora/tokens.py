@@ -6,14 +6,27 @@ AccessToken2 (``007``) only changes ``build_rtc_token``.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import struct
 import time
+import zlib
 from dataclasses import dataclass, field
 
 from agora_token_builder import RtcTokenBuilder
+from agora_token_builder.AccessToken import kJoinChannel, unPackContent, unPackMessages
 
 from contactcenter.redaction import register_secret
 
-__all__ = ["MAX_TOKEN_TTL", "CallTokens", "build_call_tokens", "build_rtc_token"]
+__all__ = [
+    "MAX_TOKEN_TTL",
+    "CallTokens",
+    "build_call_tokens",
+    "build_rtc_token",
+    "rtc_token_problem",
+]
 
 MAX_TOKEN_TTL = 86_400  # Agora refuses tokens valid for longer than a day.
 _ROLE_PUBLISHER = 1
@@ -106,3 +119,39 @@ def build_call_tokens(
         sip_token=build_rtc_token(uid=sip, **common),
         expires_at=issued_at + ttl,
     )
+
+
+def rtc_token_problem(
+    token: str,
+    *,
+    app_id: str,
+    app_certificate: str,
+    channel: str,
+    uid: str | int,
+    now: float | None = None,
+) -> str | None:
+    """Check a token as Agora does when it is used: None if valid, else what is wrong with it."""
+    prefix = f"006{app_id}"
+    if not isinstance(token, str) or not token.startswith(prefix):
+        return "not an AccessToken for this app id"
+    try:
+        content = base64.b64decode(token[len(prefix) :], validate=True)
+        signature, crc_channel, crc_uid, message = unPackContent(content)
+        _salt, _issued, privileges = unPackMessages(message)
+    except (binascii.Error, struct.error, ValueError, IndexError, TypeError, UnicodeDecodeError):
+        return "malformed token"
+    uid_text = "" if str(uid) == "0" else str(uid)
+    if crc_channel != zlib.crc32(channel.encode()) & 0xFFFFFFFF:
+        return f"token is for another channel than {channel!r}"
+    if crc_uid != zlib.crc32(uid_text.encode()) & 0xFFFFFFFF:
+        return f"token is for another uid than {uid!r}"
+    signed = app_id.encode() + channel.encode() + uid_text.encode() + message
+    expected = hmac.new(app_certificate.encode(), signed, hashlib.sha256).digest()
+    if not hmac.compare_digest(
+        signature if isinstance(signature, bytes) else signature.encode("latin-1"), expected
+    ):
+        return "token signature does not match the app certificate"
+    expires_at = privileges.get(kJoinChannel, 0)
+    if expires_at and expires_at < (time.time() if now is None else now):
+        return "token has expired"
+    return None

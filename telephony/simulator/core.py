@@ -1,0 +1,1095 @@
+"""The simulator's state machine: calls, phone numbers, agents, the ledger and webhooks.
+
+No HTTP here (see `http.py`) and no Django: requests come in as plain values and answers go out
+as dicts or `ApiError`. Time comes from a clock; call lifecycles are events on a heap, applied in
+time order by `run_due()`, so a manual clock plays a whole call in microseconds.
+"""
+
+import base64
+import binascii
+import heapq
+import ipaddress
+import itertools
+import random
+import re
+import secrets
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from telephony.agora.tokens import rtc_token_problem
+from telephony.simulator import conversation
+from telephony.simulator.clock import Clock, SystemClock
+from telephony.simulator.outcomes import CallPlan, Outcome, RandomMix, Timings, plan_by_rules
+from telephony.simulator.webhooks import (
+    AGENT_ERROR,
+    AGENT_HISTORY,
+    AGENT_JOINED,
+    AGENT_LEFT,
+    INBOUND_CALL_STATE,
+    OUTBOUND_CALL_STATE,
+    Sender,
+    WebhookFaults,
+    WebhookOutbox,
+)
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+SIXTY_DAYS = 60 * 86_400
+AGENT_JOIN_SECONDS = 0.2
+LIST_DEFAULT_LIMIT = 20
+LIST_MAX_LIMIT = 500
+
+
+class ApiError(Exception):
+    """An error answer. `shape` picks Agora's body: telephony/number endpoints use
+    {error_type, description}, agent endpoints (and a few others) {detail, reason}."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        shape: str = "error_type",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.shape = shape
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, str]:
+        if self.shape == "detail":
+            return {"detail": self.message, "reason": self.code}
+        return {"error_type": self.code, "description": self.message}
+
+
+@dataclass(frozen=True)
+class HttpFaults:
+    """Faults applied to Agora API requests (never to the simulator's own /_simulator paths)."""
+
+    error_rate: float = 0.0  # answer with `error_status`; the request has no effect
+    error_status: int = 503
+    rate_limit_rate: float = 0.0  # answer 429 with Retry-After; no effect
+    retry_after: float = 1.0
+    latency_seconds: float = 0.0  # added before every answer
+    lost_response_rate: float = 0.0  # the request takes effect, the answer never arrives
+    operations: frozenset[str] | None = None  # None: every operation
+
+    def __post_init__(self) -> None:
+        for name in ("error_rate", "rate_limit_rate", "lost_response_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: must be between 0 and 1")
+        if not 500 <= self.error_status <= 599:
+            raise ValueError("error_status: must be a 5xx status")
+        if self.latency_seconds < 0 or self.retry_after < 0:
+            raise ValueError("latency_seconds and retry_after: must be >= 0")
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str  # "error", "rate_limit", "lost_response", "latency"
+    status: int = 503
+    retry_after: float = 1.0
+    seconds: float = 0.0
+
+
+FAULT_KINDS = ("error", "rate_limit", "lost_response", "latency")
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    app_id: str | None = None  # None: any app id in the path is accepted
+    customer_id: str | None = None  # None: any well-formed Basic credential is accepted
+    customer_secret: str | None = None
+    app_certificate: str | None = None  # set: RTC tokens in place-call bodies are verified
+    max_concurrent_calls: int = 20
+    mode: str = "rules"  # "rules" (by callee number) or "random" (seeded mix)
+    seed: int = 0
+    mix: RandomMix = field(default_factory=RandomMix)
+    timings: Timings = field(default_factory=Timings)
+    webhook_url: str | None = None
+    webhook_secret: str = ""
+    webhook_retry_delays: tuple[float, ...] = (0.0, 2.0, 8.0)
+    webhook_faults: WebhookFaults = field(default_factory=WebhookFaults)
+    http_faults: HttpFaults = field(default_factory=HttpFaults)
+    history_limit: int = 100_000  # request records kept in the ledger
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("rules", "random"):
+            raise ValueError(f"mode: must be 'rules' or 'random', got {self.mode!r}")
+        if self.max_concurrent_calls < 1:
+            raise ValueError("max_concurrent_calls: must be at least 1")
+
+
+@dataclass
+class SimCall:
+    agent_id: str
+    name: str
+    type: str  # outbound | inbound
+    to_number: str
+    from_number: str
+    channel: str
+    pipeline_id: str | None
+    labels: dict[str, str]
+    greeting: str | None
+    plan: CallPlan
+    created_at: float
+    calling_at: float | None = None
+    ringing_at: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    reason: str | None = None  # request | hangup | failed
+    agent_status: str = "STARTING"
+    agent_message: str = ""
+    messages: list[dict[str, str]] = field(default_factory=list)
+    states: list[tuple[str, float]] = field(default_factory=list)  # the webhook states, in order
+
+    @property
+    def live(self) -> bool:
+        return self.ended_at is None
+
+    def as_ledger_entry(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id,
+            "name": self.name,
+            "type": self.type,
+            "to_number": self.to_number,
+            "from_number": self.from_number,
+            "channel": self.channel,
+            "labels": dict(self.labels),
+            "planned_outcome": self.plan.outcome.value,
+            "created_at": self.created_at,
+            "answered_at": self.answered_at,
+            "ended_at": self.ended_at,
+            "reason": self.reason,
+            "states": [state for state, _ in self.states],
+        }
+
+
+@dataclass
+class PhoneNumber:
+    phone_number: str
+    provider: str
+    label: str
+    inbound: bool
+    outbound: bool
+    inbound_config: dict | None
+    outbound_config: dict | None
+
+    def as_api(self, *, full: bool = True) -> dict[str, Any]:
+        pipeline_id = None
+        for config in (self.inbound_config, self.outbound_config):
+            if config and config.get("pipeline_id"):
+                pipeline_id = config["pipeline_id"]
+                break
+        body: dict[str, Any] = {
+            "provider": self.provider,
+            "phone_number": self.phone_number,
+            "label": self.label,
+            "inbound": self.inbound,
+            "outbound": self.outbound,
+            "associated_pipeline": (
+                {"pipeline_id": pipeline_id, "pipeline_name": f"Pipeline {pipeline_id}"}
+                if pipeline_id
+                else None
+            ),
+        }
+        if full:
+            body["inbound_config"] = _public_config(self.inbound_config)
+            body["outbound_config"] = _public_config(self.outbound_config)
+        return body
+
+
+def _public_config(config: dict | None) -> dict | None:
+    # Agora never returns SIP credentials once stored.
+    if config is None:
+        return None
+    return {key: value for key, value in config.items() if key not in ("password", "user")}
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    at: float
+    method: str
+    path: str
+    operation: str
+    status: int
+    fault: str | None
+
+
+class Ledger:
+    """What happened, for tests and benchmarks: requests, calls, peak of live calls."""
+
+    def __init__(self, history: int) -> None:
+        self.requests: deque[RequestRecord] = deque(maxlen=history)
+        self.request_counts: Counter[str] = Counter()
+        self.status_counts: Counter[int] = Counter()
+        self.fault_counts: Counter[str] = Counter()
+        self.calls: list[SimCall] = []
+        self.peak_live_calls = 0
+        self.refused_over_cap = 0
+
+    def record_request(self, record: RequestRecord) -> None:
+        self.requests.append(record)
+        self.request_counts[record.operation] += 1
+        self.status_counts[record.status] += 1
+        if record.fault:
+            self.fault_counts[record.fault] += 1
+
+    def duplicate_channels(self) -> dict[str, int]:
+        """Channels that more than one accepted call used: each is a double dial."""
+        counts = Counter(call.channel for call in self.calls)
+        return {channel: count for channel, count in counts.items() if count > 1}
+
+    def calls_with_label(self, key: str, value: str) -> list[SimCall]:
+        return [call for call in self.calls if call.labels.get(key) == value]
+
+
+@dataclass(order=True)
+class _Event:
+    due: float
+    seq: int
+    agent_id: str = field(compare=False)
+    action: str = field(compare=False)
+
+
+class Simulator:
+    """A stand-in for Agora's telephony, phone-number and agent APIs. Thread-safe."""
+
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        webhook_sender: Sender | None = None,
+    ) -> None:
+        self.config = config or SimulatorConfig()
+        self.clock = clock or SystemClock()
+        self._lock = threading.RLock()
+        self._rng = random.Random(self.config.seed)  # noqa: S311 - simulation, not security
+        self._seq = itertools.count()
+        self._events: list[_Event] = []
+        self._calls: dict[str, SimCall] = {}
+        self._names: dict[str, str] = {}
+        self._live: set[str] = set()
+        self._numbers: dict[str, PhoneNumber] = {}
+        self._injected: deque[tuple[Fault, str | None]] = deque()
+        self.http_faults = self.config.http_faults
+        self.ledger = Ledger(self.config.history_limit)
+        self.webhooks = WebhookOutbox(
+            url=self.config.webhook_url,
+            secret=self.config.webhook_secret,
+            sender=webhook_sender,
+            rng=random.Random(self.config.seed + 1),  # noqa: S311
+            faults=self.config.webhook_faults,
+            retry_delays=self.config.webhook_retry_delays,
+        )
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def run_due(self, *, deliver: bool = True) -> None:
+        """Apply every lifecycle event due by now, then (optionally) send due webhooks."""
+        now = self.now()
+        with self._lock:
+            while self._events and self._events[0].due <= now:
+                event = heapq.heappop(self._events)
+                self._apply(event)
+        if deliver:
+            self.deliver_due_webhooks()
+
+    def deliver_due_webhooks(self) -> int:
+        sent = 0
+        for pending in self.webhooks.take_due(self.now()):
+            self.webhooks.send(pending, now=self.now())
+            sent += 1
+        return sent
+
+    def next_due(self) -> float | None:
+        with self._lock:
+            call_due = self._events[0].due if self._events else None
+        hook_due = self.webhooks.next_due()
+        candidates = [due for due in (call_due, hook_due) if due is not None]
+        return min(candidates) if candidates else None
+
+    def advance(self, seconds: float) -> None:
+        """Manual clocks only: move time forward, playing every event at its own instant."""
+        set_time = getattr(self.clock, "set", None)
+        if set_time is None:
+            raise TypeError("advance() needs a ManualClock")
+        target = self.now() + seconds
+        while (due := self.next_due()) is not None and due <= target:
+            set_time(max(due, self.now()))
+            self.run_due()
+        set_time(target)
+        self.run_due()
+
+    def _schedule(self, at: float, agent_id: str, action: str) -> None:
+        heapq.heappush(self._events, _Event(at, next(self._seq), agent_id, action))
+
+    # -- faults -------------------------------------------------------------------------------
+
+    def set_http_faults(self, faults: HttpFaults) -> None:
+        with self._lock:
+            self.http_faults = faults
+
+    def set_webhook_faults(self, faults: WebhookFaults) -> None:
+        self.webhooks.faults = faults
+
+    def inject_fault(
+        self,
+        kind: str,
+        *,
+        operation: str | None = None,
+        times: int = 1,
+        status: int = 503,
+        retry_after: float = 1.0,
+        seconds: float = 0.0,
+    ) -> None:
+        """Make the next `times` requests (of `operation`, or any) fail in this way."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"kind: must be one of {', '.join(FAULT_KINDS)}")
+        fault = Fault(kind, status=status, retry_after=retry_after, seconds=seconds)
+        with self._lock:
+            for _ in range(times):
+                self._injected.append((fault, operation))
+
+    def fault_for(self, operation: str) -> Fault | None:
+        """The fault (if any) this request meets: injected ones first, then the rates."""
+        with self._lock:
+            for index, (fault, wanted) in enumerate(self._injected):
+                if wanted is None or wanted == operation:
+                    del self._injected[index]
+                    return fault
+            faults = self.http_faults
+            if faults.operations is not None and operation not in faults.operations:
+                return None
+            roll = self._rng.random
+            if faults.error_rate and roll() < faults.error_rate:
+                return Fault("error", status=faults.error_status)
+            if faults.rate_limit_rate and roll() < faults.rate_limit_rate:
+                return Fault("rate_limit", retry_after=faults.retry_after)
+            if faults.lost_response_rate and roll() < faults.lost_response_rate:
+                return Fault("lost_response", seconds=faults.latency_seconds)
+            if faults.latency_seconds:
+                return Fault("latency", seconds=faults.latency_seconds)
+        return None
+
+    def record_request(
+        self, *, method: str, path: str, operation: str, status: int, fault: str | None
+    ) -> None:
+        with self._lock:
+            self.ledger.record_request(
+                RequestRecord(self.now(), method, path, operation, status, fault)
+            )
+
+    # -- authentication -----------------------------------------------------------------------
+
+    def authenticate(self, header: str | None, *, account_level: bool, shape: str) -> None:
+        """Basic (customer id/secret) everywhere; `agora token=` only for project endpoints."""
+        if not header:
+            raise ApiError(401, "unauthorized", "Missing Authorization header", shape=shape)
+        scheme, _, credential = header.strip().partition(" ")
+        scheme = scheme.lower()
+        if scheme in ("basic", "bearer"):
+            self._check_customer_credential(credential.strip(), shape=shape)
+            return
+        if scheme == "agora" and credential.startswith("token="):
+            if account_level:
+                raise ApiError(
+                    401,
+                    "unauthorized",
+                    "Phone-number endpoints need Basic authentication",
+                    shape=shape,
+                )
+            token = credential[len("token=") :].strip()
+            if not (token.startswith(("006", "007")) and len(token) > 32):
+                raise ApiError(401, "unauthorized", "Malformed Agora token", shape=shape)
+            return
+        raise ApiError(401, "unauthorized", "Unsupported Authorization scheme", shape=shape)
+
+    def _check_customer_credential(self, credential: str, *, shape: str) -> None:
+        try:
+            decoded = base64.b64decode(credential, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(401, "unauthorized", "Malformed credentials", shape=shape) from None
+        customer_id, colon, secret = decoded.partition(":")
+        if not colon or not customer_id or not secret:
+            raise ApiError(401, "unauthorized", "Malformed credentials", shape=shape)
+        expected = self.config
+        if expected.customer_id is not None and (
+            customer_id != expected.customer_id or secret != expected.customer_secret
+        ):
+            raise ApiError(
+                401,
+                "unauthorized",
+                "Authentication failed. Please check your credentials.",
+                shape=shape,
+            )
+
+    def check_app(self, app_id: str, *, shape: str) -> None:
+        if self.config.app_id is not None and app_id != self.config.app_id:
+            raise ApiError(
+                403,
+                "InvalidPermission",
+                f"No access to app id {app_id}",
+                shape="detail" if shape == "detail" else "error_type",
+            )
+
+    # -- telephony ----------------------------------------------------------------------------
+
+    def place_call(self, body: Any) -> dict[str, str]:
+        request = _validate_place_call(body)
+        sip, properties = request["sip"], request["properties"]
+        with self._lock:
+            number = self._numbers.get(sip["from_number"])
+            if number is None or not number.outbound:
+                raise ApiError(
+                    422,
+                    "unprocessable_content",
+                    f"from_number {sip['from_number']} is not an imported number with "
+                    "outbound calling enabled",
+                )
+            self._check_call_tokens(sip, properties)
+            if request["name"] in self._names:
+                raise ApiError(
+                    409,
+                    "TaskConflict",
+                    f"A call named {request['name']!r} already exists",
+                    shape="detail",
+                )
+            if len(self._live) >= self.config.max_concurrent_calls:
+                self.ledger.refused_over_cap += 1
+                raise ApiError(
+                    422,
+                    "ConcurrencyLimitExceeded",
+                    f"Concurrent call limit of {self.config.max_concurrent_calls} reached",
+                    shape="detail",
+                )
+            llm = properties.get("llm") if isinstance(properties.get("llm"), dict) else {}
+            call = self._start_call(
+                name=request["name"],
+                type="outbound",
+                to_number=sip["to_number"],
+                from_number=sip["from_number"],
+                channel=properties["channel"],
+                pipeline_id=request.get("pipeline_id"),
+                labels=_labels(properties.get("labels")),
+                greeting=llm.get("greeting_message"),
+                plan=self._plan(request["name"], sip["to_number"]),
+            )
+            return {"agent_id": call.agent_id}
+
+    def _check_call_tokens(self, sip: dict, properties: dict) -> None:
+        if not (self.config.app_certificate and self.config.app_id):
+            return
+        for where, token, uid in (
+            ("sip.rtc_token", sip["rtc_token"], sip["rtc_uid"]),
+            ("properties.token", properties["token"], properties["agent_rtc_uid"]),
+        ):
+            problem = rtc_token_problem(
+                token,
+                app_id=self.config.app_id,
+                app_certificate=self.config.app_certificate,
+                channel=properties["channel"],
+                uid=uid,
+                now=self.now(),
+            )
+            if problem:
+                raise ApiError(422, "unprocessable_content", f"{where}: {problem}")
+
+    def _plan(self, name: str, to_number: str) -> CallPlan:
+        timings = self.config.timings
+        if self.config.mode == "random":
+            return self.config.mix.plan(seed=self.config.seed, name=name, timings=timings)
+        return plan_by_rules(to_number, timings)
+
+    def _start_call(self, **fields: Any) -> SimCall:
+        now = self.now()
+        agent_id = secrets.token_hex(16).upper()
+        call = SimCall(agent_id=agent_id, created_at=now, **fields)
+        self._calls[agent_id] = call
+        self._names[call.name] = agent_id
+        self._live.add(agent_id)
+        self.ledger.calls.append(call)
+        self.ledger.peak_live_calls = max(self.ledger.peak_live_calls, len(self._live))
+        self._state(call, "START", now)
+        self._schedule(now + AGENT_JOIN_SECONDS, agent_id, "agent_joined")
+        timings = self.config.timings
+        plan = call.plan
+        if call.type == "inbound":
+            self._schedule(now + timings.inbound_answer_seconds, agent_id, "answered")
+        elif plan.outcome is Outcome.FAILED:
+            self._schedule(now + timings.fail_after_seconds, agent_id, "failed")
+        else:
+            self._schedule(now + timings.dial_seconds, agent_id, "calling")
+        return call
+
+    def _apply(self, event: _Event) -> None:
+        call = self._calls.get(event.agent_id)
+        if call is None or not call.live:
+            return  # hung up (or reset) before this event came due
+        now = event.due
+        timings = self.config.timings
+        plan = call.plan
+        if event.action == "agent_joined":
+            call.agent_status = "RUNNING"
+            self._notify(call, AGENT_JOINED, {}, now)
+        elif event.action == "calling":
+            call.calling_at = now
+            self._state(call, "CALLING", now)
+            if plan.outcome is Outcome.BUSY:
+                self._schedule(now + timings.busy_after_seconds, call.agent_id, "busy")
+            else:
+                self._schedule(now + timings.ring_after_seconds, call.agent_id, "ringing")
+        elif event.action == "ringing":
+            call.ringing_at = now
+            self._state(call, "RINGING", now)
+            next_action = "answered" if plan.outcome is Outcome.ANSWERED else "no_answer"
+            self._schedule(now + plan.ring_seconds, call.agent_id, next_action)
+        elif event.action == "answered":
+            call.answered_at = now
+            talk = plan.talk_seconds
+            call.messages = conversation.conversation(
+                seed=call.agent_id,
+                greeting=call.greeting,
+                talk_seconds=talk if talk is not None else 60.0,
+            )
+            self._state(call, "ANSWERED", now)
+            if talk is not None:
+                self._schedule(now + talk, call.agent_id, "callee_hangup")
+        elif event.action == "callee_hangup":
+            self._end(call, "hangup", now, message="the other party hung up")
+        elif event.action == "no_answer":
+            self._end(call, "failed", now, message="the callee did not answer")
+        elif event.action == "busy":
+            self._end(call, "failed", now, message="the callee was busy")
+        elif event.action == "failed":
+            self._notify(
+                call, AGENT_ERROR, {"code": 503, "message": "SIP call could not be set up"}, now
+            )
+            self._end(call, "failed", now, message="the call could not be set up", failed=True)
+
+    def _state(self, call: SimCall, state: str, at: float) -> None:
+        call.states.append((state, at))
+        event_type = INBOUND_CALL_STATE if call.type == "inbound" else OUTBOUND_CALL_STATE
+        self._notify(call, event_type, {"name": call.name, "state": state}, at)
+
+    def _notify(self, call: SimCall, event_type: int, extra: dict, at: float) -> None:
+        payload = {
+            "agent_id": call.agent_id,
+            "channel": call.channel,
+            **extra,
+            "report_ms": int(at * 1000),
+            "labels": dict(call.labels),
+        }
+        self.webhooks.emit(event_type=event_type, payload=payload, at=at)
+
+    def _end(
+        self, call: SimCall, reason: str, at: float, *, message: str, failed: bool = False
+    ) -> None:
+        call.ended_at = at
+        call.reason = reason
+        call.agent_status = "FAILED" if failed else "STOPPED"
+        call.agent_message = message
+        self._live.discard(call.agent_id)
+        self._state(call, "HANGUP", at)
+        self._notify(call, AGENT_LEFT, {"status": call.agent_status, "message": message}, at)
+        if call.answered_at is not None:
+            self._notify(call, AGENT_HISTORY, {"contents": self._spoken(call, at)}, at)
+
+    def _spoken(self, call: SimCall, at: float) -> list[dict[str, str]]:
+        if call.answered_at is None:
+            return []
+        talk = call.plan.talk_seconds or 60.0
+        return conversation.messages_so_far(call.messages, elapsed=at - call.answered_at, talk=talk)
+
+    def _call(self, agent_id: str, *, shape: str = "error_type") -> SimCall:
+        call = self._calls.get(agent_id)
+        if call is None:
+            if shape == "detail":
+                raise ApiError(404, "TaskNotFound", f"Agent {agent_id} not found", shape=shape)
+            raise ApiError(404, "not_found", "The specified call session was not found.")
+        return call
+
+    def get_call(self, agent_id: str) -> dict[str, Any]:
+        with self._lock:
+            return _call_object(self._call(agent_id), with_reason=True)
+
+    def list_calls(self, query: dict[str, str]) -> dict[str, Any]:
+        now = self.now()
+        from_time = _query_int(query, "from_time", default=int(now) - SIXTY_DAYS)
+        to_time = _query_int(query, "to_time", default=int(now))
+        limit = _query_int(query, "limit", default=LIST_DEFAULT_LIMIT)
+        if not 1 <= limit <= LIST_MAX_LIMIT:
+            raise ApiError(
+                422, "unprocessable_content", f"limit must be between 1 and {LIST_MAX_LIMIT}"
+            )
+        call_type = query.get("type")
+        if call_type is not None and call_type not in ("inbound", "outbound"):
+            raise ApiError(422, "unprocessable_content", "type must be inbound or outbound")
+        number = query.get("number")
+        cursor = query.get("cursor")
+        with self._lock:
+            matching = [
+                call
+                for call in self._calls.values()
+                if from_time <= int(call.created_at) <= to_time
+                and (call_type is None or call.type == call_type)
+                and (not number or number in (call.to_number, call.from_number))
+            ]
+            # Newest first; agent_id breaks ties so the order (and the cursor) is stable.
+            matching.sort(key=lambda call: (-call.created_at, call.agent_id))
+            start = 0
+            if cursor:
+                positions = [i for i, call in enumerate(matching) if call.agent_id == cursor]
+                if not positions:
+                    raise ApiError(422, "unprocessable_content", "Unknown cursor")
+                start = positions[0] + 1
+            page = matching[start : start + limit]
+            more = start + limit < len(matching)
+            return {
+                "data": {
+                    "count": len(page),
+                    "list": [_call_object(call, with_reason=False) for call in page],
+                },
+                "meta": {
+                    "cursor": page[-1].agent_id if more and page else "",
+                    "total": len(matching),
+                },
+                "status": "ok",
+            }
+
+    def hangup(self, agent_id: str) -> dict:
+        with self._lock:
+            call = self._call(agent_id)
+            if call.live:
+                self._end(call, "request", self.now(), message="hung up by request")
+            return {}
+
+    # -- inbound calls (triggered by tests and demos) -----------------------------------------
+
+    def trigger_inbound_call(
+        self, *, from_number: str, to_number: str, talk_seconds: float | None = None
+    ) -> dict[str, str]:
+        """Someone dials `to_number` (an imported number with inbound calling enabled)."""
+        for label, value in (("from_number", from_number), ("to_number", to_number)):
+            if not isinstance(value, str) or not E164.match(value):
+                raise ApiError(400, "invalid_phone_format", f"{label} must be E.164")
+        with self._lock:
+            number = self._numbers.get(to_number)
+            if number is None or not number.inbound:
+                raise ApiError(
+                    422,
+                    "unprocessable_content",
+                    f"{to_number} is not an imported number with inbound calling enabled",
+                )
+            if len(self._live) >= self.config.max_concurrent_calls:
+                self.ledger.refused_over_cap += 1
+                raise ApiError(
+                    422, "ConcurrencyLimitExceeded", "Concurrent call limit reached", shape="detail"
+                )
+            timings = self.config.timings
+            talk = float(talk_seconds) if talk_seconds is not None else timings.default_talk_seconds
+            call = self._start_call(
+                name=f"inbound-{secrets.token_hex(6)}",
+                type="inbound",
+                to_number=to_number,
+                from_number=from_number,
+                channel=f"inbound-{secrets.token_hex(8)}",
+                pipeline_id=(number.inbound_config or {}).get("pipeline_id"),
+                labels={},
+                greeting=None,
+                plan=CallPlan(Outcome.ANSWERED, timings.inbound_answer_seconds, talk),
+            )
+            return {"agent_id": call.agent_id, "channel": call.channel}
+
+    # -- phone numbers ------------------------------------------------------------------------
+
+    def list_numbers(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [number.as_api() for number in self._numbers.values()]
+
+    def import_number(self, body: Any) -> dict[str, Any]:
+        number = _validate_number_import(body)
+        with self._lock:
+            if number.phone_number in self._numbers:
+                raise ApiError(
+                    409,
+                    "phone_number_exists",
+                    "Phone number already exists, duplicate import not allowed.",
+                )
+            self._numbers[number.phone_number] = number
+            return number.as_api(full=False)
+
+    def get_number(self, phone_number: str) -> dict[str, Any]:
+        with self._lock:
+            return self._number(phone_number).as_api()
+
+    def update_number(self, phone_number: str, body: Any) -> dict[str, Any]:
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise ApiError(422, "unprocessable_content", "Body must be a JSON object")
+        changes: dict[str, dict | None] = {}
+        for key in ("inbound_config", "outbound_config"):
+            if key not in body:
+                continue
+            value = body[key]
+            if value is not None and not (
+                isinstance(value, dict)
+                and isinstance(value.get("pipeline_id", ""), str)
+                and set(value) <= {"pipeline_id"}
+            ):
+                raise ApiError(
+                    422, "unprocessable_content", f"{key} must be null or {{'pipeline_id': str}}"
+                )
+            changes[key] = value
+        with self._lock:
+            number = self._number(phone_number)
+            for key, value in changes.items():
+                if value is None:
+                    setattr(number, key, None)
+                else:
+                    setattr(number, key, {**(getattr(number, key) or {}), **value})
+            return number.as_api()
+
+    def delete_number(self, phone_number: str) -> None:
+        with self._lock:
+            self._number(phone_number)
+            del self._numbers[phone_number]
+
+    def _number(self, phone_number: str) -> PhoneNumber:
+        if not E164.match(phone_number or ""):
+            raise ApiError(
+                400, "invalid_phone_format", "Invalid phone number format (not E.164 format)."
+            )
+        number = self._numbers.get(phone_number)
+        if number is None:
+            raise ApiError(404, "not_found", "The specified phone number was not found.")
+        return number
+
+    # -- agents -------------------------------------------------------------------------------
+
+    def agent_status(self, agent_id: str) -> dict[str, Any]:
+        with self._lock:
+            call = self._call(agent_id, shape="detail")
+            body: dict[str, Any] = {
+                "message": call.agent_message or f"agent is {call.agent_status.lower()}",
+                "start_ts": int(call.created_at),
+                "status": call.agent_status,
+                "agent_id": call.agent_id,
+            }
+            if call.ended_at is not None:
+                body["stop_ts"] = int(call.ended_at)
+            return body
+
+    def agent_history(self, agent_id: str) -> dict[str, Any]:
+        with self._lock:
+            call = self._call(agent_id, shape="detail")
+            if not call.live:
+                raise ApiError(
+                    404, "TaskNotFound", "The agent has exited; history is kept only while it runs",
+                    shape="detail",
+                )  # fmt: skip
+            return {
+                "agent_id": call.agent_id,
+                "start_ts": int(call.created_at),
+                "status": "RUNNING",
+                "contents": self._spoken(call, self.now()),
+            }
+
+    def agent_turns(self, agent_id: str, query: dict[str, str]) -> dict[str, Any]:
+        page_index = _query_int(query, "page_index", default=1, shape="detail")
+        page_size = _query_int(query, "page_size", default=50, shape="detail")
+        if page_index < 1 or not 10 <= page_size <= 200:
+            raise ApiError(
+                400,
+                "InvalidFieldValue",
+                "page_index must be >= 1 and page_size between 10 and 200",
+                shape="detail",
+            )
+        with self._lock:
+            call = self._call(agent_id, shape="detail")
+            all_turns: list[dict] = []
+            if call.answered_at is not None:
+                spoken_until = call.ended_at if call.ended_at is not None else self.now()
+                all_turns = conversation.turns(
+                    seed=call.agent_id,
+                    agent_id=call.agent_id,
+                    channel=call.channel,
+                    messages=self._spoken(call, spoken_until),
+                    answered_ms=int(call.answered_at * 1000),
+                    talk_ms=int((spoken_until - call.answered_at) * 1000),
+                )
+            total_pages = max(1, -(-len(all_turns) // page_size))
+            start = (page_index - 1) * page_size
+            return {
+                "agent_id": call.agent_id,
+                "name": call.name,
+                "channel": call.channel,
+                "total_turn_count": len(all_turns),
+                "pagination": {
+                    "page_index": page_index,
+                    "total_pages": total_pages,
+                    "is_last_page": page_index >= total_pages,
+                },
+                "turns": all_turns[start : start + page_size],
+            }
+
+    def agent_leave(self, agent_id: str) -> None:
+        with self._lock:
+            call = self._call(agent_id, shape="detail")
+            if call.live:
+                self._end(call, "request", self.now(), message="the agent was asked to leave")
+
+    def agent_speak(self, agent_id: str, body: Any, *, interrupt: bool = False) -> dict:
+        if not interrupt:
+            text = body.get("text") if isinstance(body, dict) else None
+            if not isinstance(text, str) or not text:
+                raise ApiError(400, "MissingRequiredField", "text is required", shape="detail")
+            if len(text.encode()) > 512:
+                raise ApiError(
+                    400, "InvalidFieldValue", "text is longer than 512 bytes", shape="detail"
+                )
+            if body.get("priority", "INTERRUPT") not in ("INTERRUPT", "APPEND", "IGNORE"):
+                raise ApiError(
+                    400, "InvalidFieldValue", "priority is not a known value", shape="detail"
+                )
+        with self._lock:
+            call = self._call(agent_id, shape="detail")
+            if not call.live or call.agent_status != "RUNNING":
+                raise ApiError(
+                    400,
+                    "invalid_agent_state",
+                    "Agent not found or not in correct state",
+                    shape="detail",
+                )
+            return {"agent_id": call.agent_id, "channel": call.channel, "start_ts": int(self.now())}
+
+    # -- the ledger ---------------------------------------------------------------------------
+
+    def live_calls(self) -> int:
+        with self._lock:
+            return len(self._live)
+
+    def ledger_summary(self) -> dict[str, Any]:
+        with self._lock:
+            ledger = self.ledger
+            outcomes = Counter(
+                call.reason or "live" for call in ledger.calls if call.type == "outbound"
+            )
+            return {
+                "requests": {
+                    "total": sum(ledger.request_counts.values()),
+                    "by_operation": dict(ledger.request_counts),
+                    "by_status": {str(k): v for k, v in ledger.status_counts.items()},
+                    "faults": dict(ledger.fault_counts),
+                },
+                "calls": {
+                    "placed": len(ledger.calls),
+                    "live": len(self._live),
+                    "peak_live": ledger.peak_live_calls,
+                    "refused_over_cap": ledger.refused_over_cap,
+                    "max_concurrent_calls": self.config.max_concurrent_calls,
+                    "by_end_reason": dict(outcomes),
+                    "duplicate_channels": ledger.duplicate_channels(),
+                },
+                "webhooks": {**self.webhooks.counts, "pending": self.webhooks.pending()},
+            }
+
+    def ledger_calls(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [call.as_ledger_entry() for call in self.ledger.calls]
+
+    def reset(self) -> None:
+        """Forget calls, numbers, requests and pending events (configuration stays)."""
+        with self._lock:
+            self._events.clear()
+            self._calls.clear()
+            self._names.clear()
+            self._live.clear()
+            self._numbers.clear()
+            self._injected.clear()
+            self.ledger = Ledger(self.config.history_limit)
+            self.webhooks.take_due(float("inf"))
+            self.webhooks.counts.clear()
+            self.webhooks.attempts.clear()
+
+    def reconfigure(self, **changes: Any) -> None:
+        """Change configuration at run time (e.g. the cap or the outcome mode)."""
+        with self._lock:
+            self.config = replace(self.config, **changes)
+            if "http_faults" in changes:
+                self.http_faults = self.config.http_faults
+            if "webhook_faults" in changes:
+                self.webhooks.faults = self.config.webhook_faults
+            if "webhook_url" in changes:
+                self.webhooks.url = self.config.webhook_url
+
+
+# -- validation and representation helpers ------------------------------------------------------
+
+
+def _call_object(call: SimCall, *, with_reason: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "to_number": call.to_number,
+        "from_number": call.from_number,
+        "type": call.type,
+        "agent_id": call.agent_id,
+        "channel": call.channel,
+        "create_ts": int(call.created_at),
+    }
+    if call.pipeline_id:
+        body["pipeline_id"] = call.pipeline_id
+    if call.ended_at is not None:
+        body["state"] = "hangup"
+        body["stop_ts"] = int(call.ended_at)
+        if with_reason and call.reason:
+            body["reason"] = call.reason
+    else:
+        # The REST API knows only "answered" and "hangup": before an answer, no state.
+        if call.answered_at is not None:
+            body["state"] = "answered"
+        body["stop_ts"] = 0
+    return body
+
+
+def _query_int(query: dict[str, str], name: str, *, default: int, shape: str = "error_type") -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        code = "InvalidFieldValue" if shape == "detail" else "unprocessable_content"
+        status = 400 if shape == "detail" else 422
+        raise ApiError(status, code, f"{name} must be an integer", shape=shape) from None
+
+
+def _labels(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): str(item) for key, item in value.items()}
+
+
+def _require_str(container: dict, key: str, where: str) -> str:
+    value = container.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(422, "unprocessable_content", f"{where}{key} is required (a string)")
+    return value
+
+
+def _validate_place_call(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(422, "unprocessable_content", "Body must be a JSON object")
+    _require_str(body, "name", "")
+    sip = body.get("sip")
+    properties = body.get("properties")
+    if not isinstance(sip, dict):
+        raise ApiError(422, "unprocessable_content", "sip is required (an object)")
+    if not isinstance(properties, dict):
+        raise ApiError(422, "unprocessable_content", "properties is required (an object)")
+    for key in ("to_number", "from_number", "rtc_uid", "rtc_token"):
+        _require_str(sip, key, "sip.")
+    for key in ("channel", "token", "agent_rtc_uid"):
+        _require_str(properties, key, "properties.")
+    for key in ("to_number", "from_number"):
+        if not E164.match(sip[key]):
+            raise ApiError(
+                400,
+                "invalid_phone_format",
+                f"sip.{key}: Invalid phone number format (not E.164 format).",
+            )
+    remote = properties.get("remote_rtc_uids")
+    if remote is not None and not (
+        isinstance(remote, list) and all(isinstance(uid, str) for uid in remote)
+    ):
+        raise ApiError(
+            422, "unprocessable_content", "properties.remote_rtc_uids must be a list of strings"
+        )
+    if properties["agent_rtc_uid"] == sip["rtc_uid"]:
+        raise ApiError(
+            422, "unprocessable_content", "properties.agent_rtc_uid must differ from sip.rtc_uid"
+        )
+    pipeline_id = body.get("pipeline_id")
+    if pipeline_id is not None and (not isinstance(pipeline_id, str) or not pipeline_id):
+        raise ApiError(422, "unprocessable_content", "pipeline_id must be a non-empty string")
+    if not pipeline_id:
+        # Without a published pipeline the full agent configuration is required.
+        for part in ("llm", "tts"):
+            if not isinstance(properties.get(part), dict):
+                raise ApiError(
+                    422,
+                    "unprocessable_content",
+                    f"properties.{part} is required when pipeline_id is not given",
+                )
+    if "labels" in properties and not isinstance(properties["labels"], dict):
+        raise ApiError(422, "unprocessable_content", "properties.labels must be an object")
+    return body
+
+
+def _validate_number_import(body: Any) -> PhoneNumber:
+    if not isinstance(body, dict):
+        raise ApiError(422, "unprocessable_content", "Body must be a JSON object")
+    phone_number = body.get("phone_number")
+    if not isinstance(phone_number, str) or not E164.match(phone_number):
+        raise ApiError(
+            400, "invalid_phone_format", "Invalid phone number format (not E.164 format)."
+        )
+    provider = body.get("provider")
+    if provider not in ("byo", "twilio"):
+        raise ApiError(422, "unprocessable_content", "provider must be 'byo' or 'twilio'")
+    label = body.get("label")
+    if not isinstance(label, str):
+        raise ApiError(422, "unprocessable_content", "label is required (a string)")
+    flags = {}
+    for key in ("inbound", "outbound"):
+        value = body.get(key, True)
+        if not isinstance(value, bool):
+            raise ApiError(422, "unprocessable_content", f"{key} must be a boolean")
+        flags[key] = value
+    configs = {}
+    for key in ("inbound_config", "outbound_config"):
+        if key not in body:
+            raise ApiError(422, "unprocessable_content", f"{key} is required (an object)")
+        value = body[key]
+        if value is not None and not isinstance(value, dict):
+            raise ApiError(422, "unprocessable_content", f"{key} must be an object")
+        configs[key] = dict(value) if value else {}
+    for address in configs["inbound_config"].get("allowed_addresses") or []:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except (ValueError, TypeError):
+            raise ApiError(
+                422,
+                "unprocessable_content",
+                f"inbound_config.allowed_addresses: {address!r} is not an IP address or CIDR",
+            ) from None
+    outbound = configs["outbound_config"]
+    if flags["outbound"] and not outbound.get("address"):
+        raise ApiError(
+            422,
+            "unprocessable_content",
+            "outbound_config.address is required when outbound is enabled",
+        )
+    transport = outbound.get("transport")
+    if transport is not None and transport not in ("tls", "tcp", "udp"):
+        raise ApiError(
+            422, "unprocessable_content", "outbound_config.transport must be tls, tcp or udp"
+        )
+    return PhoneNumber(
+        phone_number=phone_number,
+        provider=provider,
+        label=label,
+        inbound=flags["inbound"],
+        outbound=flags["outbound"],
+        inbound_config=configs["inbound_config"],
+        outbound_config=outbound,
+    )
