@@ -164,6 +164,14 @@ CELERY_TASK_QUEUES = Queue.kombu_queues()
 # Every task is routed by name to one queue; a worker may then serve a subset with --queues.
 CELERY_TASK_ROUTES = {
     "contactcenter.heartbeat": {"queue": Queue.DEFAULT.value},
+    "telephony.place_call": {"queue": Queue.CALLS.value},
+    "telephony.hangup_call": {"queue": Queue.CALLS.value},
+    "telephony.poll_calls": {"queue": Queue.TRACKING.value},
+    "telephony.enforce_call_limits": {"queue": Queue.TRACKING.value},
+    "telephony.fetch_call_agent_data": {"queue": Queue.TRACKING.value},
+    "telephony.recover_stuck_calls": {"queue": Queue.DEFAULT.value},
+    "telephony.push_phone_number": {"queue": Queue.TRACKING.value},
+    "telephony.sync_phone_numbers": {"queue": Queue.TRACKING.value},
 }
 # Defaults for every task; a task may set tighter limits of its own.
 CELERY_TASK_SOFT_TIME_LIMIT = 60
@@ -179,6 +187,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": HEARTBEAT_INTERVAL,
         "kwargs": {"source": "beat"},
         "options": {"expires": HEARTBEAT_INTERVAL},
+    },
+    # Live calls without news are polled (covers lost webhooks); limits are enforced.
+    "poll-calls": {"task": "telephony.poll_calls", "schedule": 5.0, "options": {"expires": 5}},
+    "enforce-call-limits": {
+        "task": "telephony.enforce_call_limits",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
+    "recover-stuck-calls": {
+        "task": "telephony.recover_stuck_calls",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+    "sync-phone-numbers": {
+        "task": "telephony.sync_phone_numbers",
+        "schedule": env.float("PHONE_NUMBER_SYNC_INTERVAL", default=300.0),
+        "options": {"expires": 60},
     },
 }
 
@@ -228,6 +253,22 @@ if AGORA_MAX_CONCURRENT_CALLS < 1:
     raise ImproperlyConfigured(
         f"AGORA_MAX_CONCURRENT_CALLS must be at least 1; got {AGORA_MAX_CONCURRENT_CALLS}."
     )
+# --- Calls -------------------------------------------------------------------------------------
+
+# National numbers typed without a country code are read in this region (ISO 3166 code).
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US").upper()
+# A live call with no news for this long is polled (webhooks may be lost or switched off).
+CALL_POLL_AFTER_SECONDS = env.int("CALL_POLL_AFTER_SECONDS", default=15)
+CALL_POLL_MAX_INTERVAL_SECONDS = env.int("CALL_POLL_MAX_INTERVAL_SECONDS", default=120)
+# With more calls due than this, one paged list request replaces a GET per call.
+CALL_POLL_LIST_THRESHOLD = env.int("CALL_POLL_LIST_THRESHOLD", default=10)
+CALL_MAX_RING_SECONDS = env.int("CALL_MAX_RING_SECONDS", default=60)
+CALL_MAX_DURATION_SECONDS = env.int("CALL_MAX_DURATION_SECONDS", default=1800)
+# How long one worker may hold a call it is placing before another may take it over.
+CALL_PLACEMENT_LEASE_SECONDS = env.int("CALL_PLACEMENT_LEASE_SECONDS", default=60)
+CALL_TOKEN_TTL_SECONDS = env.int("CALL_TOKEN_TTL_SECONDS", default=3600)
+PHONE_NUMBER_SYNC_INTERVAL = env.float("PHONE_NUMBER_SYNC_INTERVAL", default=300.0)
+
 AGORA_CONNECT_TIMEOUT = env.float("AGORA_CONNECT_TIMEOUT", default=5.0)
 AGORA_READ_TIMEOUT = env.float("AGORA_READ_TIMEOUT", default=15.0)
 AGORA_MAX_RETRIES = env.int("AGORA_MAX_RETRIES", default=3)

@@ -1,0 +1,221 @@
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from telephony.states import CallStatus
+from telephony.validators import validate_cidr_list, validate_e164
+
+
+class PhoneNumber(models.Model):
+    """A number imported into Agora (bring-your-own SIP trunk or Twilio) for calling."""
+
+    class Provider(models.TextChoices):
+        BYO = "byo", "Bring your own (SIP trunk)"
+        TWILIO = "twilio", "Twilio (Elastic SIP Trunk)"
+
+    class Transport(models.TextChoices):
+        TLS = "tls", "TLS"
+        TCP = "tcp", "TCP"
+        UDP = "udp", "UDP"
+
+    class SyncState(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SYNCED = "synced", "Synced"
+        ERROR = "error", "Error"
+        MISSING = "missing_remotely", "Missing in Agora"
+        DELETING = "deleting", "Deleting"
+
+    class Origin(models.TextChoices):
+        LOCAL = "local", "Created here"
+        AGORA = "agora", "Imported from Agora"
+
+    e164 = models.CharField(
+        "phone number",
+        max_length=16,
+        unique=True,
+        validators=[validate_e164],
+        help_text="E.164, e.g. +14155550100. National numbers use the default region.",
+    )
+    label = models.CharField(max_length=100)
+    provider = models.CharField(max_length=10, choices=Provider.choices, default=Provider.BYO)
+    inbound = models.BooleanField("inbound calls", default=True)
+    outbound = models.BooleanField("outbound calls", default=True)
+    inbound_allowed_addresses = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_cidr_list],
+        help_text="IP addresses or CIDR blocks allowed to send inbound SIP, e.g. 54.172.60.0/30.",
+    )
+    outbound_address = models.CharField(
+        "outbound SIP address",
+        max_length=255,
+        blank=True,
+        help_text="SIP host of the trunk (for Twilio: the trunk's termination URI).",
+    )
+    outbound_transport = models.CharField(
+        max_length=3, choices=Transport.choices, default=Transport.TLS, blank=True
+    )
+    outbound_prefix = models.CharField(max_length=20, blank=True)
+    outbound_user = models.CharField("outbound SIP user", max_length=100, blank=True)
+    # Write-only: never shown or returned after entry (see the admin form and the API).
+    outbound_password = models.CharField("outbound SIP password", max_length=255, blank=True)
+    inbound_pipeline_id = models.CharField(
+        max_length=100, blank=True, help_text="The AI Studio agent that answers inbound calls."
+    )
+    outbound_pipeline_id = models.CharField(max_length=100, blank=True)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.LOCAL)
+    sync_state = models.CharField(
+        max_length=20, choices=SyncState.choices, default=SyncState.PENDING, db_index=True
+    )
+    last_error = models.TextField(blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    # What Agora last reported, what we last pushed, and how they differ from the local row.
+    remote_snapshot = models.JSONField(null=True, blank=True)
+    pushed_config = models.JSONField(null=True, blank=True)
+    differences = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["e164"]
+
+    def __str__(self) -> str:
+        return f"{self.e164} ({self.label})" if self.label else self.e164
+
+
+class AgentProfile(models.Model):
+    """Who answers: a published AI Studio pipeline, or a full agent configuration."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    pipeline_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="A published AI Studio agent. Without it, properties must hold llm and tts.",
+    )
+    properties = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Agent configuration as in Agora's /join properties (llm, tts, asr, ...).",
+    )
+    greeting_template = models.TextField(
+        blank=True, help_text="First words of the agent. {{first_name}} etc. are filled per call."
+    )
+    system_prompt_template = models.TextField(
+        blank=True, help_text="Instructions for the LLM, with {{variables}} filled per call."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from telephony.services.agents import agent_profile_check
+
+        agent_profile_check(self)
+
+
+class Call(models.Model):
+    class Direction(models.TextChoices):
+        OUTBOUND = "outbound", "Outbound"
+        INBOUND = "inbound", "Inbound"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    direction = models.CharField(
+        max_length=10, choices=Direction.choices, default=Direction.OUTBOUND
+    )
+    status = models.CharField(
+        max_length=12, choices=CallStatus.choices, default=CallStatus.QUEUED, db_index=True
+    )
+    to_number = models.CharField(max_length=16, db_index=True)
+    from_number = models.CharField(max_length=16, db_index=True)
+    caller_id = models.ForeignKey(
+        PhoneNumber, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    agent_profile = models.ForeignKey(
+        AgentProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    # Both derived from our id, so a retried placement is recognised (409, found by channel).
+    agora_name = models.CharField(max_length=64, unique=True)
+    channel = models.CharField(max_length=64, unique=True)
+    agent_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    pipeline_id = models.CharField(max_length=100, blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    end_reason = models.CharField(max_length=200, blank=True)
+    agora_reason = models.CharField(max_length=40, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    dialed_at = models.DateTimeField(null=True, blank=True)
+    ringing_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    transcript = models.JSONField(default=list, blank=True)
+    turn_metrics = models.JSONField(default=dict, blank=True)
+    last_error = models.TextField(blank=True)
+    # Placement bookkeeping: intent is recorded before the HTTP request is made.
+    placement_attempts = models.PositiveIntegerField(default=0)
+    placement_lease_until = models.DateTimeField(null=True, blank=True)
+    hangup_requested_at = models.DateTimeField(null=True, blank=True)
+    # Tracking: what Agora told us, and when to ask again.
+    seen_states = models.JSONField(default=list, blank=True)
+    last_report_ms = models.BigIntegerField(null=True, blank=True)
+    last_update_at = models.DateTimeField(default=timezone.now)
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    unchanged_polls = models.PositiveIntegerField(default=0)
+    agent_data_fetched_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_poll_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.direction} call to {self.to_number} ({self.get_status_display()})"
+
+    @property
+    def is_terminal(self) -> bool:
+        from telephony.states import TERMINAL_STATUSES
+
+        return self.status in TERMINAL_STATUSES
+
+
+class CallEvent(models.Model):
+    """Every status change and every raw signal about a call, for audit."""
+
+    class Source(models.TextChoices):
+        API = "api", "Agora API answer"
+        POLL = "poll", "Status poll"
+        WEBHOOK = "webhook", "Agora webhook"
+        STAFF = "staff", "Staff"
+        SYSTEM = "system", "System"
+
+    class Kind(models.TextChoices):
+        STATUS = "status", "Status change"
+        SIGNAL = "signal", "Signal from Agora"
+        ERROR = "error", "Error"
+        NOTE = "note", "Note"
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, blank=True)
+    agora_state = models.CharField(max_length=20, blank=True)
+    report_ms = models.BigIntegerField(null=True, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        change = f"{self.from_status} -> {self.to_status}" if self.to_status else self.agora_state
+        return f"{self.get_source_display()}: {change or self.detail}"

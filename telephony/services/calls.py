@@ -1,0 +1,714 @@
+"""Calls: create, place exactly once, merge what Agora reports, hang up.
+
+Rules kept here (product.md, invariants 1, 2 and 4):
+- no HTTP inside a transaction or while a row lock is held: intent is recorded and committed,
+  then Agora is called, then the result is recorded in a new transaction;
+- a call's Agora name and channel come from its id, so a repeated place-call is answered 409 and
+  the existing call is found again by listing calls for the number and matching the channel;
+- statuses change only through `call_transition`, only forwards (telephony.states);
+- the account cap is checked under one lock by everything that starts a call.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from telephony.agora import (
+    AgoraAPIError,
+    AgoraError,
+    AgoraTransportError,
+    CallNameConflict,
+    ConcurrencyLimitExceeded,
+    PlaceCallRequest,
+)
+from telephony.agora.tokens import build_call_tokens
+from telephony.clients import agora_client
+from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
+from telephony.services.agents import MissingTemplateVariables, agent_properties_for_call
+from telephony.signals import call_ended
+from telephony.states import (
+    AGORA_LIVE_STATE_TO_STATUS,
+    INBOUND_LIVE_STATE_TO_STATUS,
+    LIVE_STATUSES,
+    TERMINAL_STATUSES,
+    CallStatus,
+    can_transition,
+    ended_status,
+)
+from telephony.validators import normalize_phone_number
+
+logger = logging.getLogger(__name__)
+
+# Each call has its own channel, so the two members can use the same uids every time.
+AGENT_RTC_UID = "1001"
+SIP_RTC_UID = "2001"
+MAX_PLACEMENT_ATTEMPTS = 8
+# Look this far back (seconds) when listing calls to find one placed before an answer was lost.
+FIND_WINDOW_SECONDS = 600
+_CAPACITY_LOCK_KEY = 7_310_201  # pg_advisory_xact_lock key shared by everything starting calls
+
+
+class PlacementDeferred(Exception):
+    """Placement cannot finish now; try again in `countdown` seconds."""
+
+    def __init__(self, reason: str, *, countdown: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.countdown = countdown
+
+
+def call_identity(call_id: uuid.UUID) -> tuple[str, str]:
+    """(Agora name, channel) of a call: derived from its id, so retries reuse them."""
+    return f"cc-{call_id}", f"cc{call_id.hex}"
+
+
+def lock_capacity() -> None:
+    """Serialise capacity checks across workers and dispatchers (inside a transaction).
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite (the zero-setup default) already runs
+    one write transaction at a time (IMMEDIATE mode), which serialises them as well.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CAPACITY_LOCK_KEY])
+
+
+def live_call_count() -> int:
+    return Call.objects.filter(status__in=LIVE_STATUSES).count()
+
+
+def _event(call: Call, *, source: str, kind: str, **fields: Any) -> CallEvent:
+    return CallEvent.objects.create(call=call, source=source, kind=kind, **fields)
+
+
+# -- creating ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def call_create(
+    *,
+    to_number: str,
+    caller_id: PhoneNumber,
+    agent_profile: AgentProfile,
+    variables: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
+    source: str = CallEvent.Source.API,
+    note: str = "",
+) -> Call:
+    """Queue one outbound call; it is placed by a worker after this transaction commits."""
+    try:
+        to_e164 = normalize_phone_number(to_number)
+    except ValidationError as error:
+        raise ValidationError({"to_number": error.messages}) from None
+    if not caller_id.outbound:
+        raise ValidationError({"caller_id": f"{caller_id.e164} is not enabled for outbound calls."})
+    if caller_id.sync_state == PhoneNumber.SyncState.DELETING:
+        raise ValidationError({"caller_id": f"{caller_id.e164} is being deleted."})
+    variables = dict(variables or {})
+    try:
+        agent_properties_for_call(agent_profile, variables)
+    except MissingTemplateVariables as error:
+        raise ValidationError({"variables": str(error)}) from None
+    call_id = uuid.uuid4()
+    name, channel = call_identity(call_id)
+    call = Call.objects.create(
+        id=call_id,
+        direction=Call.Direction.OUTBOUND,
+        to_number=to_e164,
+        from_number=caller_id.e164,
+        caller_id=caller_id,
+        agent_profile=agent_profile,
+        agora_name=name,
+        channel=channel,
+        pipeline_id=agent_profile.pipeline_id,
+        variables=variables,
+        labels={str(k): str(v) for k, v in (labels or {}).items()},
+    )
+    _event(
+        call,
+        source=source,
+        kind=CallEvent.Kind.STATUS,
+        to_status=CallStatus.QUEUED,
+        detail=note or "call queued",
+    )
+    _enqueue_placement(call.id)
+    return call
+
+
+def _enqueue_placement(call_id: uuid.UUID) -> None:
+    from telephony.tasks import place_call
+
+    transaction.on_commit(lambda: place_call.delay(str(call_id)))
+
+
+# -- the state machine ------------------------------------------------------------------------
+
+
+def call_transition(
+    call: Call,
+    target: str,
+    *,
+    source: str,
+    detail: str = "",
+    at: datetime | None = None,
+    agora_state: str = "",
+    report_ms: int | None = None,
+    payload: dict | None = None,
+) -> bool:
+    """Move `call` (locked, inside a transaction) to `target` if that is a step forward."""
+    if call.status == target or not can_transition(call.status, target):
+        return False
+    now = at or timezone.now()
+    previous = call.status
+    call.status = target
+    if target in LIVE_STATUSES or target in TERMINAL_STATUSES:
+        call.dialed_at = call.dialed_at or now
+    if target == CallStatus.RINGING:
+        call.ringing_at = call.ringing_at or now
+    if target == CallStatus.ANSWERED:
+        call.answered_at = call.answered_at or now
+    if target in TERMINAL_STATUSES:
+        call.ended_at = now
+        call.placement_lease_until = None
+        call.next_poll_at = None
+        if call.answered_at:
+            call.duration_seconds = max(0, int((now - call.answered_at).total_seconds()))
+    else:
+        call.next_poll_at = now + timedelta(seconds=settings.CALL_POLL_AFTER_SECONDS)
+    if target == CallStatus.FAILED and detail and not call.last_error:
+        call.last_error = detail
+    if target in TERMINAL_STATUSES and detail:
+        call.end_reason = detail[:200]
+    call.last_update_at = now
+    call.unchanged_polls = 0
+    call.save()
+    _event(
+        call,
+        source=source,
+        kind=CallEvent.Kind.STATUS,
+        from_status=previous,
+        to_status=target,
+        agora_state=agora_state,
+        report_ms=report_ms,
+        detail=detail[:500],
+        payload=payload or {},
+    )
+    if target in TERMINAL_STATUSES:
+        _on_ended(call)
+    return True
+
+
+def _on_ended(call: Call) -> None:
+    from telephony.tasks import fetch_call_agent_data
+
+    call_id, status, placed = str(call.id), call.status, bool(call.agent_id)
+
+    def after_commit() -> None:
+        call_ended.send(sender=Call, call_id=call_id, status=status)
+        if placed:
+            fetch_call_agent_data.delay(call_id)
+
+    transaction.on_commit(after_commit)
+
+
+@dataclass(frozen=True)
+class AgoraReport:
+    """One thing Agora said about a call: a webhook state, a poll, or an API answer."""
+
+    state: str | None = (
+        None  # webhook: START/CALLING/RINGING/ANSWERED/HANGUP; REST: answered/hangup
+    )
+    reason: str | None = None  # request | hangup | failed (when ended)
+    report_ms: int | None = None
+    create_ts: int | None = None
+    stop_ts: int | None = None
+    raw: dict = field(default_factory=dict)
+
+
+def call_apply_report(*, call_id: uuid.UUID | str, report: AgoraReport, source: str) -> Call:
+    """Merge a report into the call: monotonic, out-of-order safe, every report kept."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update().get(pk=call_id)
+        state = (report.state or "").upper()
+        _event(
+            call,
+            source=source,
+            kind=CallEvent.Kind.SIGNAL,
+            agora_state=state,
+            report_ms=report.report_ms,
+            detail=f"Agora: {state or 'no state'}"
+            + (f" ({report.reason})" if report.reason else ""),
+            payload=report.raw,
+        )
+        if report.reason:
+            call.agora_reason = report.reason
+        if state and state not in call.seen_states and state != "HANGUP":
+            call.seen_states = [*call.seen_states, state]
+        if report.report_ms and report.report_ms > (call.last_report_ms or 0):
+            call.last_report_ms = report.report_ms
+        at = _report_time(report)
+        target, detail = _target_for(call, state, report)
+        if target is None or not call_transition(
+            call,
+            target,
+            source=source,
+            detail=detail,
+            at=at,
+            agora_state=state,
+            report_ms=report.report_ms,
+        ):
+            call.last_update_at = timezone.now()
+            call.save()
+        return call
+
+
+def _report_time(report: AgoraReport) -> datetime:
+    if report.report_ms:
+        return datetime.fromtimestamp(report.report_ms / 1000, tz=UTC)
+    return timezone.now()
+
+
+def _target_for(call: Call, state: str, report: AgoraReport) -> tuple[str | None, str]:
+    if state == "HANGUP":
+        lasted = None
+        if report.stop_ts and report.create_ts:
+            lasted = report.stop_ts - report.create_ts
+        return ended_status(
+            answered=call.answered_at is not None or "ANSWERED" in call.seen_states,
+            agora_reason=report.reason or call.agora_reason or None,
+            hangup_requested=call.hangup_requested_at is not None,
+            seen_states=set(call.seen_states),
+            lasted_seconds=lasted,
+        )
+    mapping = (
+        INBOUND_LIVE_STATE_TO_STATUS
+        if call.direction == Call.Direction.INBOUND
+        else AGORA_LIVE_STATE_TO_STATUS
+    )
+    target = mapping.get(state)
+    return target, f"Agora reported {state}" if target else ""
+
+
+def report_from_call_info(info) -> AgoraReport:
+    """A REST call object (get or list) as a report: answered, hangup, or still connecting."""
+    state = {"answered": "ANSWERED", "hangup": "HANGUP"}.get(info.state or "")
+    return AgoraReport(
+        state=state,
+        reason=info.reason,
+        create_ts=info.create_ts,
+        stop_ts=info.stop_ts,
+        raw=dict(info.raw),
+    )
+
+
+# -- placing (exactly once) -------------------------------------------------------------------
+
+
+def call_place(*, call_id: uuid.UUID | str) -> str:
+    """Place a queued call at Agora. Safe to run twice at once; returns what happened.
+
+    Raises PlacementDeferred when it must be tried again later.
+    """
+    request = _claim_for_placement(call_id)
+    if isinstance(request, str):
+        return request
+    call, body = request
+    client = agora_client()
+    try:
+        agent_id = client.place_call(body).agent_id
+        how = "placed"
+    except CallNameConflict:
+        # Someone (a duplicate task, or our own earlier attempt) already placed it.
+        agent_id = _find_placed(call)
+        how = "found after 409"
+        if agent_id is None:
+            _defer(call, "Agora says the call exists but does not list it yet", countdown=3)
+    except AgoraTransportError as error:
+        agent_id = _find_placed(call) if error.response_lost else None
+        how = "found after a lost answer"
+        if agent_id is None:
+            # Nothing placed (or not yet visible): placing again is safe, the name is unique.
+            _defer(call, f"Agora unreachable: {error}", countdown=_backoff(call))
+    except ConcurrencyLimitExceeded as error:
+        _defer(call, f"Agora refused: {error}", countdown=10)
+    except AgoraAPIError as error:
+        if error.retryable:
+            _defer(call, str(error), countdown=error.retry_after or _backoff(call))
+        _fail_placement(call, f"Agora refused the call: {error}")
+        return "failed"
+    _record_placed(call.id, agent_id, how)
+    return how
+
+
+def _claim_for_placement(call_id) -> tuple[Call, PlaceCallRequest] | str:
+    """Record the intent (and take a slot under the cap) before any HTTP request."""
+    now = timezone.now()
+    with transaction.atomic():
+        lock_capacity()
+        call = Call.objects.select_for_update().select_related("agent_profile").get(pk=call_id)
+        if call.is_terminal:
+            return "already ended"
+        if call.agent_id:
+            return "already placed"
+        if call.hangup_requested_at:
+            call_transition(
+                call,
+                CallStatus.CANCELED,
+                source=CallEvent.Source.SYSTEM,
+                detail="canceled: hung up before it was placed",
+            )
+            return "canceled"
+        if call.placement_lease_until and call.placement_lease_until > now:
+            raise PlacementDeferred(
+                "another worker is placing this call",
+                countdown=(call.placement_lease_until - now).total_seconds() + 1,
+            )
+        if call.status == CallStatus.QUEUED:
+            if live_call_count() >= settings.AGORA_MAX_CONCURRENT_CALLS:
+                raise PlacementDeferred("the account is at its concurrent-call cap", countdown=5)
+            call_transition(
+                call, CallStatus.DIALING, source=CallEvent.Source.SYSTEM, detail="placing the call"
+            )
+        if call.placement_attempts >= MAX_PLACEMENT_ATTEMPTS:
+            call_transition(
+                call,
+                CallStatus.FAILED,
+                source=CallEvent.Source.SYSTEM,
+                detail=f"failed: not placed after {call.placement_attempts} attempts"
+                + (f" ({call.last_error})" if call.last_error else ""),
+            )
+            return "failed"
+        try:
+            body = _place_request(call, now=now)
+        except (MissingTemplateVariables, ValueError) as error:
+            call_transition(
+                call,
+                CallStatus.FAILED,
+                source=CallEvent.Source.SYSTEM,
+                detail=f"failed: {error}",
+            )
+            return "failed"
+        call.placement_attempts += 1
+        call.placement_lease_until = now + timedelta(seconds=settings.CALL_PLACEMENT_LEASE_SECONDS)
+        call.save(update_fields=["placement_attempts", "placement_lease_until", "updated_at"])
+    return call, body
+
+
+def _place_request(call: Call, *, now: datetime) -> PlaceCallRequest:
+    if call.agent_profile is None:
+        raise ValueError("the call has no agent profile")
+    pipeline_id, properties = agent_properties_for_call(call.agent_profile, call.variables)
+    properties["labels"] = {**properties.get("labels", {}), **call.labels, "call_id": str(call.id)}
+    tokens = build_call_tokens(
+        app_id=settings.AGORA_APP_ID,
+        app_certificate=settings.AGORA_APP_CERTIFICATE,
+        channel=call.channel,
+        agent_uid=AGENT_RTC_UID,
+        sip_uid=SIP_RTC_UID,
+        ttl_seconds=settings.CALL_TOKEN_TTL_SECONDS,
+        now=now.timestamp(),
+    )
+    return PlaceCallRequest(
+        name=call.agora_name,
+        to_number=call.to_number,
+        from_number=call.from_number,
+        sip_rtc_uid=tokens.sip_uid,
+        sip_rtc_token=tokens.sip_token,
+        channel=call.channel,
+        agent_token=tokens.agent_token,
+        agent_rtc_uid=tokens.agent_uid,
+        pipeline_id=pipeline_id,
+        properties=properties,
+    )
+
+
+def _find_placed(call: Call) -> str | None:
+    """The agent id of this call if Agora has it: list calls for the number, match the channel."""
+    since = int(call.queued_at.timestamp()) - FIND_WINDOW_SECONDS
+    try:
+        for info in agora_client().iter_calls(number=call.to_number, from_time=since):
+            if info.channel == call.channel:
+                return info.agent_id
+    except AgoraError as error:
+        logger.warning("call %s: could not list calls to find it: %s", call.id, error)
+    return None
+
+
+def _backoff(call: Call) -> float:
+    return min(60.0, 2.0 ** max(call.placement_attempts, 1))
+
+
+def _defer(call: Call, reason: str, *, countdown: float) -> None:
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        locked.last_error = reason[:1000]
+        locked.placement_lease_until = None
+        locked.save(update_fields=["last_error", "placement_lease_until", "updated_at"])
+        _event(locked, source=CallEvent.Source.API, kind=CallEvent.Kind.ERROR, detail=reason[:500])
+    raise PlacementDeferred(reason, countdown=countdown)
+
+
+def _fail_placement(call: Call, reason: str) -> None:
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        locked.last_error = reason[:1000]
+        call_transition(locked, CallStatus.FAILED, source=CallEvent.Source.API, detail=reason)
+
+
+def _record_placed(call_id: uuid.UUID, agent_id: str, how: str) -> None:
+    with transaction.atomic():
+        call = Call.objects.select_for_update().get(pk=call_id)
+        if call.agent_id is None:
+            call.agent_id = agent_id
+        call.placement_lease_until = None
+        call.last_error = ""
+        call.last_update_at = timezone.now()
+        call.save()
+        _event(
+            call,
+            source=CallEvent.Source.API,
+            kind=CallEvent.Kind.SIGNAL,
+            detail=f"{how}: agent {agent_id}",
+            payload={"agent_id": agent_id},
+        )
+        if call.hangup_requested_at and not call.is_terminal:
+            _enqueue_hangup(call.id)
+
+
+# -- hanging up -------------------------------------------------------------------------------
+
+
+def call_hangup(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF) -> str:
+    """Ask for a call to end. Ended calls: nothing happens. Returns what was done."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update().get(pk=call_id)
+        if call.is_terminal:
+            return "already ended"
+        if call.hangup_requested_at is None:
+            call.hangup_requested_at = timezone.now()
+            call.save(update_fields=["hangup_requested_at", "updated_at"])
+            _event(call, source=source, kind=CallEvent.Kind.NOTE, detail="hang-up requested")
+        if call.agent_id is None:
+            if call.status == CallStatus.QUEUED:
+                call_transition(
+                    call, CallStatus.CANCELED, source=source, detail="canceled before dialing"
+                )
+                return "canceled"
+            return "will hang up as soon as it is placed"
+        _enqueue_hangup(call.id)
+        return "hanging up"
+
+
+def _enqueue_hangup(call_id: uuid.UUID) -> None:
+    from telephony.tasks import hangup_call
+
+    transaction.on_commit(lambda: hangup_call.delay(str(call_id)))
+
+
+def call_hangup_remote(*, call_id: uuid.UUID | str) -> str:
+    """Send the hang-up to Agora (no lock held), then record that the call ended."""
+    call = Call.objects.get(pk=call_id)
+    if call.is_terminal:
+        return "already ended"
+    if not call.agent_id:
+        return "not placed yet"
+    client = agora_client()
+    try:
+        client.hangup_call(call.agent_id)
+    except AgoraAPIError as error:
+        if error.status_code != 404:
+            raise
+        # Agora no longer knows the call: ask what became of it.
+        call_poll_one(call_id=call.id)
+        return "already ended at Agora"
+    call_apply_report(
+        call_id=call.id,
+        report=AgoraReport(state="HANGUP", reason="request", raw={"hangup": "requested"}),
+        source=CallEvent.Source.API,
+    )
+    return "hung up"
+
+
+# -- tracking without webhooks ----------------------------------------------------------------
+
+
+def calls_due_for_poll(*, now: datetime):
+    return Call.objects.filter(
+        status__in=LIVE_STATUSES, agent_id__isnull=False, next_poll_at__lte=now
+    ).order_by("next_poll_at")
+
+
+def calls_poll(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Ask Agora about live calls with no news for a while. Returns how many were polled."""
+    now = now or timezone.now()
+    due = list(calls_due_for_poll(now=now)[:limit])
+    if not due:
+        return 0
+    client = agora_client()
+    infos: dict[str, Any] = {}
+    if len(due) > settings.CALL_POLL_LIST_THRESHOLD:
+        since = int(min(call.queued_at for call in due).timestamp()) - 60
+        try:
+            infos = {info.agent_id: info for info in client.iter_calls(from_time=since)}
+        except AgoraError as error:
+            logger.warning("polling: listing calls failed: %s", error)
+    for call in due:
+        info = infos.get(call.agent_id)
+        try:
+            if info is None:
+                info = client.get_call(call.agent_id)
+        except AgoraError as error:
+            logger.warning("polling call %s failed: %s", call.id, error)
+            _poll_backoff(call.id, now=now, error=str(error))
+            continue
+        _apply_poll(call, info, now=now)
+    return len(due)
+
+
+def call_poll_one(*, call_id: uuid.UUID | str) -> Call:
+    call = Call.objects.get(pk=call_id)
+    info = agora_client().get_call(call.agent_id)
+    _apply_poll(call, info, now=timezone.now())
+    return Call.objects.get(pk=call_id)
+
+
+def _apply_poll(call: Call, info, *, now: datetime) -> None:
+    before = call.status
+    updated = call_apply_report(
+        call_id=call.id, report=report_from_call_info(info), source=CallEvent.Source.POLL
+    )
+    if updated.status == CallStatus.ANSWERED:
+        _snapshot_history(updated)
+    if updated.status == before and not updated.is_terminal:
+        _poll_backoff(call.id, now=now)
+
+
+def _poll_backoff(call_id, *, now: datetime, error: str = "") -> None:
+    with transaction.atomic():
+        call = Call.objects.select_for_update().get(pk=call_id)
+        if call.is_terminal:
+            return
+        call.unchanged_polls += 1
+        delay = min(
+            settings.CALL_POLL_MAX_INTERVAL_SECONDS,
+            settings.CALL_POLL_AFTER_SECONDS * 2 ** min(call.unchanged_polls, 10),
+        )
+        call.next_poll_at = now + timedelta(seconds=delay)
+        if error:
+            call.last_error = error[:1000]
+        call.save(update_fields=["unchanged_polls", "next_poll_at", "last_error", "updated_at"])
+
+
+def _snapshot_history(call: Call) -> None:
+    """While the agent runs, keep the conversation so far (Agora keeps it only while running)."""
+    try:
+        history = agora_client().get_agent_history(call.agent_id)
+    except AgoraError as error:
+        logger.info("call %s: no history yet: %s", call.id, error)
+        return
+    contents = [{"role": m.role, "content": m.content} for m in history.contents]
+    if len(contents) > len(call.transcript):
+        Call.objects.filter(pk=call.pk).update(transcript=contents)
+
+
+def calls_enforce_limits(*, now: datetime | None = None) -> int:
+    """Hang up calls that ring too long or talk past the maximum duration."""
+    now = now or timezone.now()
+    ring_limit = now - timedelta(seconds=settings.CALL_MAX_RING_SECONDS)
+    talk_limit = now - timedelta(seconds=settings.CALL_MAX_DURATION_SECONDS)
+    overdue = list(
+        Call.objects.filter(
+            status__in=[CallStatus.DIALING, CallStatus.RINGING],
+            dialed_at__lt=ring_limit,
+            hangup_requested_at__isnull=True,
+        ).values_list("id", flat=True)
+    ) + list(
+        Call.objects.filter(
+            status=CallStatus.ANSWERED,
+            answered_at__lt=talk_limit,
+            hangup_requested_at__isnull=True,
+        ).values_list("id", flat=True)
+    )
+    for call_id in overdue:
+        call_hangup(call_id=call_id, source=CallEvent.Source.SYSTEM)
+    return len(overdue)
+
+
+def calls_recover_stuck(*, now: datetime | None = None) -> int:
+    """Re-enqueue placement of calls whose worker vanished (placement is safe to repeat)."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.CALL_PLACEMENT_LEASE_SECONDS)
+    stuck = list(
+        Call.objects.filter(
+            status__in=[CallStatus.QUEUED, CallStatus.DIALING],
+            agent_id__isnull=True,
+            last_update_at__lt=stale,
+        ).exclude(placement_lease_until__gt=now)[:500]
+    )
+    for call in stuck:
+        Call.objects.filter(pk=call.pk).update(last_update_at=now)
+        _event(call, source=CallEvent.Source.SYSTEM, kind=CallEvent.Kind.NOTE,
+               detail="placement re-enqueued: no progress")  # fmt: skip
+        transaction.on_commit(lambda call_id=call.id: _enqueue_now(call_id))
+    return len(stuck)
+
+
+def _enqueue_now(call_id: uuid.UUID) -> None:
+    from telephony.tasks import place_call
+
+    place_call.delay(str(call_id))
+
+
+# -- after the call ---------------------------------------------------------------------------
+
+
+def call_fetch_agent_data(*, call_id: uuid.UUID | str) -> Call:
+    """Keep the transcript (if Agora still has it) and the turn metrics of an ended call."""
+    call = Call.objects.get(pk=call_id)
+    if not call.agent_id:
+        return call
+    client = agora_client()
+    transcript = None
+    try:
+        history = client.get_agent_history(call.agent_id)
+        transcript = [{"role": m.role, "content": m.content} for m in history.contents]
+    except AgoraError:
+        pass  # history exists only while the agent runs; the 103 webhook or polls kept it
+    metrics: dict[str, Any] = {}
+    try:
+        turns = list(client.iter_agent_turns(call.agent_id))
+    except AgoraError as error:
+        logger.info("call %s: no turns: %s", call.id, error)
+        turns = []
+    if turns:
+        latencies = [turn.e2e_latency_ms for turn in turns if turn.e2e_latency_ms is not None]
+        metrics = {
+            "turns": len(turns),
+            "avg_e2e_latency_ms": round(sum(latencies) / len(latencies)) if latencies else None,
+            "max_e2e_latency_ms": max(latencies) if latencies else None,
+            "per_turn": [
+                {
+                    "turn_id": turn.turn_id,
+                    "type": turn.start_type,
+                    "e2e_latency_ms": turn.e2e_latency_ms,
+                    "segments": turn.segmented_latency_ms,
+                }
+                for turn in turns
+            ],
+        }
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if transcript and len(transcript) >= len(locked.transcript):
+            locked.transcript = transcript
+        if metrics:
+            locked.turn_metrics = metrics
+        locked.agent_data_fetched_at = timezone.now()
+        locked.save()
+    return locked

@@ -1,0 +1,6 @@
+"""Signals other apps subscribe to. Sent on commit, exactly once per event."""
+
+from django.dispatch import Signal
+
+# A call reached a terminal status. Arguments: call_id (str), status (str).
+call_ended = Signal()

@@ -1,0 +1,64 @@
+"""Celery entry points for telephony: thin, take ids, call services."""
+
+import logging
+
+from celery import shared_task
+
+from telephony.services import calls as call_services
+
+logger = logging.getLogger(__name__)
+
+# Placement and hang-up are safe to run twice (see services.calls), so a task that a dying
+# worker held is handed to another worker rather than lost.
+IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@shared_task(
+    bind=True, name="telephony.place_call", max_retries=None, soft_time_limit=60, time_limit=90,
+    **IDEMPOTENT,
+)  # fmt: skip
+def place_call(self, call_id: str) -> str:
+    try:
+        return call_services.call_place(call_id=call_id)
+    except call_services.PlacementDeferred as deferred:
+        logger.info("call %s: placement deferred %.0fs: %s", call_id, deferred.countdown,
+                    deferred.reason)  # fmt: skip
+        raise self.retry(countdown=deferred.countdown) from None
+
+
+@shared_task(
+    bind=True, name="telephony.hangup_call", max_retries=5, soft_time_limit=30, time_limit=60,
+    **IDEMPOTENT,
+)  # fmt: skip
+def hangup_call(self, call_id: str) -> str:
+    from telephony.agora import AgoraError
+
+    try:
+        return call_services.call_hangup_remote(call_id=call_id)
+    except AgoraError as error:
+        if not (error.retryable or getattr(error, "status_code", None) is None):
+            raise
+        raise self.retry(countdown=min(30, 2 ** (self.request.retries + 1))) from error
+
+
+@shared_task(name="telephony.poll_calls", soft_time_limit=50, time_limit=120, **IDEMPOTENT)
+def poll_calls() -> int:
+    return call_services.calls_poll()
+
+
+@shared_task(name="telephony.enforce_call_limits", soft_time_limit=30, time_limit=60, **IDEMPOTENT)
+def enforce_call_limits() -> int:
+    return call_services.calls_enforce_limits()
+
+
+@shared_task(name="telephony.recover_stuck_calls", soft_time_limit=30, time_limit=60, **IDEMPOTENT)
+def recover_stuck_calls() -> int:
+    return call_services.calls_recover_stuck()
+
+
+@shared_task(
+    bind=True, name="telephony.fetch_call_agent_data", max_retries=3, soft_time_limit=60,
+    time_limit=120, **IDEMPOTENT,
+)  # fmt: skip
+def fetch_call_agent_data(self, call_id: str) -> None:
+    call_services.call_fetch_agent_data(call_id=call_id)
