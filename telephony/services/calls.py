@@ -712,3 +712,23 @@ def call_fetch_agent_data(*, call_id: uuid.UUID | str) -> Call:
         locked.agent_data_fetched_at = timezone.now()
         locked.save()
     return locked
+
+
+def call_retry(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF) -> Call:
+    """A new call with the same callee, caller ID, agent and variables as an ended one."""
+    original = Call.objects.select_related("caller_id", "agent_profile").get(pk=call_id)
+    if not original.is_terminal:
+        raise ValidationError("Only an ended call can be retried.")
+    if original.direction != Call.Direction.OUTBOUND:
+        raise ValidationError("Only outbound calls can be retried.")
+    if original.caller_id is None or original.agent_profile is None:
+        raise ValidationError("The call's caller ID or agent profile no longer exists.")
+    return call_create(
+        to_number=original.to_number,
+        caller_id=original.caller_id,
+        agent_profile=original.agent_profile,
+        variables=original.variables,
+        labels={**original.labels, "retry_of": str(original.id)},
+        source=source,
+        note=f"retry of call {original.id}",
+    )

@@ -1,0 +1,57 @@
+"""Telephony tests: the services run against an in-process simulator on a manual clock."""
+
+import pytest
+
+from telephony.agora import AgoraClient, AgoraConfig
+from telephony.clients import use_agora_client
+from telephony.models import AgentProfile, PhoneNumber
+from telephony.simulator import ManualClock, Simulator, SimulatorConfig, sim_transport
+from tests.simulator.conftest import WebhookCatcher
+
+
+@pytest.fixture
+def webhooks() -> WebhookCatcher:
+    return WebhookCatcher()
+
+
+@pytest.fixture
+def simulator(settings, webhooks) -> Simulator:
+    """The simulator, configured with the app's own (test) settings."""
+    config = SimulatorConfig(
+        app_id=settings.AGORA_APP_ID,
+        customer_id=settings.AGORA_CUSTOMER_ID,
+        customer_secret=settings.AGORA_CUSTOMER_SECRET,
+        app_certificate=settings.AGORA_APP_CERTIFICATE,
+        max_concurrent_calls=settings.AGORA_MAX_CONCURRENT_CALLS,
+        webhook_url="http://app.test/webhooks/agora/",
+        webhook_secret=settings.AGORA_WEBHOOK_SECRET,
+    )
+    return Simulator(config, clock=ManualClock(), webhook_sender=webhooks)
+
+
+@pytest.fixture
+def agora(settings, simulator):
+    """Every service in this process talks to `simulator` through the real client."""
+    config = AgoraConfig.from_mapping(settings)
+    client = AgoraClient(config, transport=sim_transport(simulator), sleep=lambda _: None)
+    with client, use_agora_client(client):
+        yield client
+
+
+@pytest.fixture
+def caller_number(db) -> PhoneNumber:
+    return PhoneNumber.objects.create(
+        e164="+14155550100",
+        label="Sales",
+        outbound_address="sip.carrier.example",
+        sync_state=PhoneNumber.SyncState.SYNCED,
+    )
+
+
+@pytest.fixture
+def agent_profile(db) -> AgentProfile:
+    return AgentProfile.objects.create(
+        name="Reminder bot",
+        pipeline_id="pipeline-reminders",
+        greeting_template="Hi {{first_name}}, this is Acme calling about your appointment.",
+    )
