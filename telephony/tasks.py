@@ -62,3 +62,47 @@ def recover_stuck_calls() -> int:
 )  # fmt: skip
 def fetch_call_agent_data(self, call_id: str) -> None:
     call_services.call_fetch_agent_data(call_id=call_id)
+
+
+# -- phone numbers ----------------------------------------------------------------------------
+
+
+def _agora_backoff(task, error) -> float:
+    """Seconds before retrying after a retryable Agora error: Retry-After, else exponential."""
+    if error.retry_after:
+        return min(600.0, float(error.retry_after))
+    return float(min(600, 5 * 2**task.request.retries))
+
+
+@shared_task(
+    bind=True, name="telephony.push_phone_number", max_retries=8, soft_time_limit=60,
+    time_limit=120, **IDEMPOTENT,
+)  # fmt: skip
+def push_phone_number(self, number_id: int) -> str:
+    """Make Agora match one number (safe to repeat: a repeated import is answered 409)."""
+    from telephony.agora import AgoraError
+    from telephony.services.numbers import phone_number_push
+
+    try:
+        return phone_number_push(number_id=number_id)
+    except AgoraError as error:
+        if not error.retryable:
+            raise
+        raise self.retry(countdown=_agora_backoff(self, error)) from error
+
+
+@shared_task(
+    bind=True, name="telephony.sync_phone_numbers", max_retries=3, soft_time_limit=120,
+    time_limit=240, **IDEMPOTENT,
+)  # fmt: skip
+def sync_phone_numbers(self) -> dict[str, int]:
+    """Compare Agora's numbers with ours (beat runs it every PHONE_NUMBER_SYNC_INTERVAL s)."""
+    from telephony.agora import AgoraError
+    from telephony.services.numbers import phone_numbers_reconcile
+
+    try:
+        return phone_numbers_reconcile()
+    except AgoraError as error:
+        if not error.retryable:
+            raise
+        raise self.retry(countdown=_agora_backoff(self, error)) from error

@@ -50,6 +50,9 @@ logger = logging.getLogger(__name__)
 AGENT_RTC_UID = "1001"
 SIP_RTC_UID = "2001"
 MAX_PLACEMENT_ATTEMPTS = 8
+UNSUCCESSFUL_ENDINGS = frozenset(
+    {CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.CANCELED}
+)
 # Look this far back (seconds) when listing calls to find one placed before an answer was lost.
 FIND_WINDOW_SECONDS = 600
 _CAPACITY_LOCK_KEY = 7_310_201  # pg_advisory_xact_lock key shared by everything starting calls
@@ -339,7 +342,8 @@ def call_place(*, call_id: uuid.UUID | str) -> str:
     except ConcurrencyLimitExceeded as error:
         _defer(call, f"Agora refused: {error}", countdown=10)
     except AgoraAPIError as error:
-        if error.retryable:
+        # A 5xx may or may not have placed the call; asking again is safe (unique name).
+        if error.retryable or (error.status_code or 0) >= 500:
             _defer(call, str(error), countdown=error.retry_after or _backoff(call))
         _fail_placement(call, f"Agora refused the call: {error}")
         return "failed"
@@ -352,7 +356,11 @@ def _claim_for_placement(call_id) -> tuple[Call, PlaceCallRequest] | str:
     now = timezone.now()
     with transaction.atomic():
         lock_capacity()
-        call = Call.objects.select_for_update().select_related("agent_profile").get(pk=call_id)
+        call = (
+            Call.objects.select_for_update(of=("self",))
+            .select_related("agent_profile")
+            .get(pk=call_id)
+        )
         if call.is_terminal:
             return "already ended"
         if call.agent_id:
@@ -717,8 +725,11 @@ def call_fetch_agent_data(*, call_id: uuid.UUID | str) -> Call:
 def call_retry(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF) -> Call:
     """A new call with the same callee, caller ID, agent and variables as an ended one."""
     original = Call.objects.select_related("caller_id", "agent_profile").get(pk=call_id)
-    if not original.is_terminal:
-        raise ValidationError("Only an ended call can be retried.")
+    if original.status not in UNSUCCESSFUL_ENDINGS:
+        raise ValidationError(
+            f"Only a call that failed, was not answered, was busy or was canceled can be "
+            f"retried; this one is {original.get_status_display().lower()}."
+        )
     if original.direction != Call.Direction.OUTBOUND:
         raise ValidationError("Only outbound calls can be retried.")
     if original.caller_id is None or original.agent_profile is None:

@@ -1,5 +1,7 @@
 """Telephony tests: the services run against an in-process simulator on a manual clock."""
 
+import time
+
 import pytest
 
 from telephony.agora import AgoraClient, AgoraConfig
@@ -26,7 +28,8 @@ def simulator(settings, webhooks) -> Simulator:
         webhook_url="http://app.test/webhooks/agora/",
         webhook_secret=settings.AGORA_WEBHOOK_SECRET,
     )
-    return Simulator(config, clock=ManualClock(), webhook_sender=webhooks)
+    # The app builds tokens and timestamps from the real time: the simulator starts there too.
+    return Simulator(config, clock=ManualClock(start=time.time()), webhook_sender=webhooks)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from telephony.simulator import (
     HttpFaults,
     Simulator,
     SimulatorConfig,
+    Timings,
     WebhookFaults,
     parse_mix,
 )
@@ -41,6 +42,12 @@ class Command(BaseCommand):
             "--mix",
             default="answered=0.6,no_answer=0.2,busy=0.1,failed=0.1",
             help="outcome weights in random mode",
+        )
+        parser.add_argument(
+            "--ring-timeout",
+            type=float,
+            default=20.0,
+            help="seconds an unanswered call rings before it ends",
         )
         parser.add_argument("--webhook-url", help="where to POST notifications (default: none)")
         parser.add_argument("--webhook-secret", default="")
@@ -93,6 +100,7 @@ class Command(BaseCommand):
                 mode=options["mode"],
                 seed=options["seed"],
                 mix=parse_mix(options["mix"]),
+                timings=Timings(no_answer_timeout=options["ring_timeout"]),
                 webhook_url=options["webhook_url"] or None,
                 webhook_secret=options["webhook_secret"],
                 http_faults=HttpFaults(

@@ -1,0 +1,303 @@
+"""Staff's view of every call: a read-only record with its timeline, transcript and metrics.
+
+Calls are created by services only (the `place_call` command, the API, campaigns) and change
+status only through `telephony.services.calls`, so this admin cannot add, edit or delete a
+call. Staff can act on calls through services: hang up (action and button) and retry (action).
+Acting needs the `telephony.change_call` permission; seeing needs `view_call`.
+"""
+
+from collections import Counter
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets, quote, unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from telephony.models import Call, CallEvent
+from telephony.services.calls import call_hangup, call_retry
+from telephony.states import LIVE_STATUSES, CallStatus
+
+# One color per group of statuses: waiting, live, success, unreached, error, withdrawn.
+STATUS_GROUPS: dict[str, tuple[str, str]] = {
+    CallStatus.QUEUED: ("queued", "#6b7280"),
+    **dict.fromkeys(LIVE_STATUSES, ("live", "#2563eb")),
+    CallStatus.COMPLETED: ("completed", "#15803d"),
+    CallStatus.NO_ANSWER: ("unreached", "#b45309"),
+    CallStatus.BUSY: ("unreached", "#b45309"),
+    CallStatus.FAILED: ("failed", "#b91c1c"),
+    CallStatus.CANCELED: ("canceled", "#6b7280"),
+}
+ASSISTANT_ROLES = frozenset({"assistant", "agent", "bot"})
+USER_ROLES = frozenset({"user", "callee", "human"})
+
+# What call_hangup answers, as staff should read it.
+HANGUP_OUTCOMES = {
+    "hanging up": "Hanging up",
+    "will hang up as soon as it is placed": "Hanging up as soon as it is placed",
+    "canceled": "Canceled before dialing",
+    "already ended": "Already ended",
+}
+
+
+def status_badge_html(status: str, label: str) -> str:
+    group, color = STATUS_GROUPS.get(status, ("unknown", "#6b7280"))
+    return format_html(
+        '<span class="call-status call-status-{}" style="display:inline-block;padding:1px 8px;'
+        "border-radius:9px;background:{};color:#fff;font-size:11px;font-weight:600;"
+        'white-space:nowrap">{}</span>',
+        group,
+        color,
+        label,
+    )
+
+
+def format_duration(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def transcript_messages(transcript: Any) -> list[dict[str, str]]:
+    """The stored transcript as bubbles; tolerant of malformed entries (it comes from Agora)."""
+    if not isinstance(transcript, list):
+        return []
+    bubbles = []
+    for entry in transcript:
+        if not isinstance(entry, dict):
+            continue
+        role = str(entry.get("role") or "").strip()
+        content = entry.get("content")
+        if content is None:
+            continue
+        side = (
+            "assistant"
+            if role.lower() in ASSISTANT_ROLES
+            else "user"
+            if role.lower() in USER_ROLES
+            else "other"
+        )
+        bubbles.append({"role": role or "unknown", "side": side, "content": str(content)})
+    return bubbles
+
+
+def turn_metrics_summary(metrics: Any) -> dict[str, Any] | None:
+    if not isinstance(metrics, dict) or not metrics:
+        return None
+    summary = {
+        "turns": metrics.get("turns"),
+        "avg_e2e_latency_ms": metrics.get("avg_e2e_latency_ms"),
+        "max_e2e_latency_ms": metrics.get("max_e2e_latency_ms"),
+    }
+    return summary if any(value is not None for value in summary.values()) else None
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = (
+        "status_badge",
+        "direction",
+        "to_number",
+        "from_number",
+        "agent_name",
+        "created_at",
+        "duration",
+    )
+    list_display_links = ("status_badge", "to_number")
+    list_select_related = ("caller_id", "agent_profile")
+    # A campaign filter comes with campaigns (campaigns app): calls do not reference them yet.
+    list_filter = (
+        "status",
+        "direction",
+        ("created_at", admin.DateFieldListFilter),
+        ("caller_id", admin.RelatedOnlyFieldListFilter),
+    )
+    search_fields = ("to_number", "from_number", "agent_id", "agora_name", "channel")
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    actions = ("hang_up_selected", "retry_selected")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "id",
+                    "status",
+                    "direction",
+                    "to_number",
+                    "from_number",
+                    "caller_id",
+                    "agent_profile",
+                    "pipeline_id",
+                )
+            },
+        ),
+        ("Outcome", {"fields": ("end_reason", "agora_reason", "last_error", "duration")}),
+        (
+            "Times",
+            {
+                "fields": (
+                    "queued_at",
+                    "dialed_at",
+                    "ringing_at",
+                    "answered_at",
+                    "ended_at",
+                    "hangup_requested_at",
+                )
+            },
+        ),
+        ("Agora", {"fields": ("agora_name", "channel", "agent_id", "seen_states")}),
+        ("Variables and labels", {"fields": ("variables", "labels")}),
+        (
+            "Bookkeeping",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "placement_attempts",
+                    "placement_lease_until",
+                    "last_report_ms",
+                    "last_update_at",
+                    "next_poll_at",
+                    "unchanged_polls",
+                    "agent_data_fetched_at",
+                    "created_at",
+                    "updated_at",
+                ),
+            },
+        ),
+    )
+
+    # -- permissions: a read-only record ------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # calls are created by services: place_call, the API, campaigns
+
+    def has_change_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
+        return False  # the change view renders read-only; statuses change only in services
+
+    def has_delete_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
+        return False  # every call stays accounted for
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """Hang up and retry: staff allowed to change calls (through services)."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Call | None = None):
+        return flatten_fieldsets(self.fieldsets)
+
+    # -- the changelist -----------------------------------------------------------------------
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, call: Call) -> str:
+        return status_badge_html(call.status, call.get_status_display())
+
+    @admin.display(description="agent", ordering="agent_profile__name")
+    def agent_name(self, call: Call) -> str | None:
+        return call.agent_profile.name if call.agent_profile else None
+
+    @admin.display(description="duration", ordering="duration_seconds")
+    def duration(self, call: Call) -> str | None:
+        return format_duration(call.duration_seconds)
+
+    # -- actions ------------------------------------------------------------------------------
+
+    @admin.action(description="Hang up selected calls", permissions=["operate"])
+    def hang_up_selected(self, request: HttpRequest, queryset) -> None:
+        outcomes = Counter(
+            call_hangup(call_id=call_id, source=CallEvent.Source.STAFF)
+            for call_id in queryset.values_list("pk", flat=True)
+        )
+        parts = [
+            f"{label}: {_count(outcomes[key], 'call', 'calls')}"
+            for key, label in HANGUP_OUTCOMES.items()
+            if outcomes[key]
+        ]
+        parts += [
+            f"{key}: {count}" for key, count in outcomes.items() if key not in HANGUP_OUTCOMES
+        ]
+        acted = sum(count for key, count in outcomes.items() if key != "already ended")
+        self.message_user(
+            request,
+            ". ".join(parts) + "." if parts else "No calls selected.",
+            messages.SUCCESS if acted else messages.WARNING,
+        )
+
+    @admin.action(description="Retry selected failed calls", permissions=["operate"])
+    def retry_selected(self, request: HttpRequest, queryset) -> None:
+        created: list[Call] = []
+        for call_id, to_number in queryset.values_list("pk", "to_number"):
+            try:
+                created.append(call_retry(call_id=call_id, source=CallEvent.Source.STAFF))
+            except ValidationError as error:
+                self.message_user(
+                    request,
+                    f"Call to {to_number} ({call_id}) was not retried: " + " ".join(error.messages),
+                    messages.ERROR,
+                )
+        if created:
+            links = format_html_join(
+                ", ",
+                '<a href="{}">{}</a>',
+                (
+                    (reverse("admin:telephony_call_change", args=[quote(new.pk)]), new.to_number)
+                    for new in created
+                ),
+            )
+            self.message_user(
+                request,
+                format_html(
+                    "Queued {} as new calls: {}", _count(len(created), "retry", "retries"), links
+                ),
+                messages.SUCCESS,
+            )
+
+    # -- the detail page ----------------------------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/hangup/",
+                self.admin_site.admin_view(self.hangup_view),
+                name="{}_{}_hangup".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def hangup_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST only (CSRF-protected by admin_view, which also requires an active staff user)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        call = self.get_object(request, unquote(object_id))
+        if call is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        outcome = call_hangup(call_id=call.pk, source=CallEvent.Source.STAFF)
+        self.message_user(
+            request,
+            f"Call to {call.to_number}: {HANGUP_OUTCOMES.get(outcome, outcome).lower()}.",
+            messages.WARNING if outcome == "already ended" else messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:telephony_call_change", args=[quote(call.pk)]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(
+                call_events=list(obj.events.order_by("created_at", "id")),
+                call_transcript=transcript_messages(obj.transcript),
+                call_turn_metrics=turn_metrics_summary(obj.turn_metrics),
+                call_status_badge=status_badge_html(obj.status, obj.get_status_display()),
+                can_hang_up=not obj.is_terminal and self.has_operate_permission(request),
+                hangup_url=reverse("admin:telephony_call_hangup", args=[quote(obj.pk)]),
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)

@@ -1,0 +1,243 @@
+"""Placing calls exactly once, against the in-process simulator (invariant 1)."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from telephony.agora import PhoneNumberImport
+from telephony.models import Call, CallEvent
+from telephony.services.calls import (
+    PlacementDeferred,
+    call_create,
+    call_identity,
+    call_place,
+    call_transition,
+)
+from telephony.states import CallStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def imported(agora, caller_number):
+    """The caller number exists at Agora too."""
+    agora.import_phone_number(
+        PhoneNumberImport(
+            provider="byo",
+            phone_number=caller_number.e164,
+            label="Sales",
+            outbound_address="sip.carrier.example",
+        )
+    )
+    return caller_number
+
+
+def new_call(caller, profile, to="+14155550150", **variables) -> Call:
+    return call_create(
+        to_number=to,
+        caller_id=caller,
+        agent_profile=profile,
+        variables={"first_name": "Ada", **variables},
+    )
+
+
+def test_create_queues_the_call_and_enqueues_placement_after_commit(
+    imported, agent_profile, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        call = new_call(imported, agent_profile, to="(415) 555-0150")
+
+    assert call.status == CallStatus.QUEUED
+    assert call.to_number == "+14155550150"  # national input, default region US
+    assert (call.agora_name, call.channel) == call_identity(call.id)
+    assert len(callbacks) == 1
+    event = call.events.get()
+    assert (event.source, event.kind, event.to_status) == ("api", "status", "queued")
+
+
+def test_placement_sends_one_call_with_our_id_in_the_labels(imported, agent_profile, simulator):
+    call = new_call(imported, agent_profile)
+
+    assert call_place(call_id=call.id) == "placed"
+
+    call.refresh_from_db()
+    assert call.status == CallStatus.DIALING
+    assert call.agent_id and call.dialed_at and call.placement_attempts == 1
+    placed = simulator.ledger.calls
+    assert [(c.name, c.channel, c.to_number) for c in placed] == [
+        (call.agora_name, call.channel, "+14155550150")
+    ]
+    assert placed[0].labels["call_id"] == str(call.id)
+    assert placed[0].greeting == "Hi Ada, this is Acme calling about your appointment."
+    # The simulator verified both RTC tokens against the app certificate.
+    assert call_place(call_id=call.id) == "already placed"
+    assert len(simulator.ledger.calls) == 1
+
+
+def test_a_409_is_recovered_by_finding_the_existing_call(imported, agent_profile, simulator):
+    call = new_call(imported, agent_profile)
+    # An earlier attempt reached Agora but its answer never came back.
+    simulator.inject_fault("lost_response", operation="place_call", times=4)
+
+    assert call_place(call_id=call.id) == "found after a lost answer"
+
+    call.refresh_from_db()
+    assert call.agent_id == simulator.ledger.calls[0].agent_id
+    assert len(simulator.ledger.calls) == 1
+    assert simulator.ledger.request_counts["list_calls"] >= 1
+
+
+def test_a_409_after_retries_finds_the_call_by_channel(imported, agent_profile, simulator):
+    call = new_call(imported, agent_profile)
+    simulator.inject_fault("lost_response", operation="place_call", times=1)
+
+    assert call_place(call_id=call.id) == "found after 409"
+
+    call.refresh_from_db()
+    assert call.agent_id == simulator.ledger.calls[0].agent_id
+    assert len(simulator.ledger.calls) == 1
+    assert "found after 409" in call.events.last().detail
+
+
+def test_5xx_is_retried_by_the_client_then_deferred(imported, agent_profile, simulator):
+    call = new_call(imported, agent_profile)
+    simulator.inject_fault("error", operation="place_call", status=503, times=2)
+    assert call_place(call_id=call.id) == "placed"  # the client's own retries
+
+    second = new_call(imported, agent_profile, to="+14155550250")
+    simulator.inject_fault("error", operation="place_call", status=503, times=4)
+    with pytest.raises(PlacementDeferred) as deferred:
+        call_place(call_id=second.id)
+    second.refresh_from_db()
+    assert second.status == CallStatus.DIALING  # holds its slot: it may exist at Agora
+    assert "503" in second.last_error
+    assert deferred.value.countdown > 0
+    assert call_place(call_id=second.id) == "placed"
+    assert len(simulator.ledger.calls) == 2
+
+
+def test_a_500_is_deferred_not_failed_because_placing_again_is_safe(
+    imported, agent_profile, simulator
+):
+    call = new_call(imported, agent_profile)
+    simulator.inject_fault("error", operation="place_call", status=500)
+    with pytest.raises(PlacementDeferred):
+        call_place(call_id=call.id)
+    assert call_place(call_id=call.id) == "placed"
+
+
+def test_429_waits_for_retry_after(imported, agent_profile, simulator, settings):
+    call = new_call(imported, agent_profile)
+    simulator.inject_fault("rate_limit", operation="place_call", retry_after=2)
+    assert call_place(call_id=call.id) == "placed"
+
+    second = new_call(imported, agent_profile, to="+14155550250")
+    simulator.inject_fault("rate_limit", operation="place_call", retry_after=120)
+    with pytest.raises(PlacementDeferred) as deferred:
+        call_place(call_id=second.id)
+    assert deferred.value.countdown == 120
+
+
+def test_a_non_retryable_refusal_fails_the_call_with_the_reason(
+    agora, caller_number, agent_profile
+):
+    # The caller number was never imported into Agora: Agora answers 422.
+    call = new_call(caller_number, agent_profile)
+
+    assert call_place(call_id=call.id) == "failed"
+
+    call.refresh_from_db()
+    assert call.status == CallStatus.FAILED
+    assert "not an imported number" in call.last_error
+    assert "not an imported number" in call.end_reason
+    assert call.agent_id is None
+
+
+def test_placement_waits_while_the_account_is_at_its_cap(
+    imported, agent_profile, simulator, settings
+):
+    settings.AGORA_MAX_CONCURRENT_CALLS = 1
+    first = new_call(imported, agent_profile, to="+14155550004")
+    call_place(call_id=first.id)
+    second = new_call(imported, agent_profile, to="+14155550250")
+
+    with pytest.raises(PlacementDeferred, match="cap"):
+        call_place(call_id=second.id)
+
+    second.refresh_from_db()
+    assert second.status == CallStatus.QUEUED
+    assert second.placement_attempts == 0
+    assert len(simulator.ledger.calls) == 1
+
+
+def test_another_workers_lease_defers_a_duplicate_task(imported, agent_profile, simulator):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    call = new_call(imported, agent_profile)
+    Call.objects.filter(pk=call.pk).update(
+        placement_lease_until=timezone.now() + timedelta(seconds=30)
+    )
+    with pytest.raises(PlacementDeferred, match="another worker"):
+        call_place(call_id=call.id)
+    assert simulator.ledger.calls == []
+
+
+def test_repeated_failures_give_up_after_the_attempt_limit(imported, agent_profile, simulator):
+    call = new_call(imported, agent_profile)
+    for _ in range(8):
+        simulator.inject_fault("error", operation="place_call", status=503, times=4)
+        with pytest.raises(PlacementDeferred):
+            call_place(call_id=call.id)
+    assert call_place(call_id=call.id) == "failed"
+    call.refresh_from_db()
+    assert call.status == CallStatus.FAILED
+    assert "not placed after 8 attempts" in call.end_reason
+
+
+def test_missing_template_variables_are_refused_at_creation(imported, agent_profile):
+    with pytest.raises(ValidationError) as error:
+        call_create(to_number="+14155550150", caller_id=imported, agent_profile=agent_profile)
+    assert "first_name" in str(error.value)
+    assert not Call.objects.exists()
+
+
+def test_missing_variables_at_call_time_fail_the_call_without_dialing(
+    imported, agent_profile, simulator
+):
+    call = new_call(imported, agent_profile)
+    agent_profile.greeting_template = "Hello {{nickname}}"
+    agent_profile.save()
+
+    assert call_place(call_id=call.id) == "failed"
+    call.refresh_from_db()
+    assert "nickname" in call.end_reason
+    assert simulator.ledger.calls == []
+
+
+def test_bad_input_is_refused_with_field_errors(imported, agent_profile):
+    with pytest.raises(ValidationError) as error:
+        new_call(imported, agent_profile, to="12")
+    assert "to_number" in error.value.message_dict
+    imported.outbound = False
+    with pytest.raises(ValidationError) as error:
+        new_call(imported, agent_profile)
+    assert "not enabled for outbound" in str(error.value)
+
+
+def test_transitions_only_move_forward(imported, agent_profile):
+    call = new_call(imported, agent_profile)
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        assert call_transition(locked, CallStatus.ANSWERED, source=CallEvent.Source.WEBHOOK)
+        assert not call_transition(locked, CallStatus.RINGING, source=CallEvent.Source.WEBHOOK)
+        assert not call_transition(locked, CallStatus.NO_ANSWER, source=CallEvent.Source.POLL)
+        assert call_transition(locked, CallStatus.COMPLETED, source=CallEvent.Source.POLL)
+        assert not call_transition(locked, CallStatus.FAILED, source=CallEvent.Source.POLL)
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+    assert call.dialed_at and call.answered_at and call.ended_at
+    assert list(call.events.values_list("to_status", flat=True)) == [
+        "queued", "answered", "completed",
+    ]  # fmt: skip

@@ -1,0 +1,313 @@
+"""Tracking calls to their end: polling, merging reports, hang-up, limits, transcripts."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from telephony.agora import PhoneNumberImport
+from telephony.models import Call, CallEvent
+from telephony.services.calls import (
+    AgoraReport,
+    call_apply_report,
+    call_create,
+    call_fetch_agent_data,
+    call_hangup,
+    call_hangup_remote,
+    call_place,
+    calls_enforce_limits,
+    calls_poll,
+    calls_recover_stuck,
+)
+from telephony.signals import call_ended
+from telephony.states import CallStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def imported(agora, caller_number):
+    agora.import_phone_number(
+        PhoneNumberImport(
+            provider="byo",
+            phone_number=caller_number.e164,
+            label="Sales",
+            outbound_address="sip.carrier.example",
+        )
+    )
+    return caller_number
+
+
+@pytest.fixture
+def place(imported, agent_profile):
+    def place(to_number: str) -> Call:
+        call = call_create(
+            to_number=to_number,
+            caller_id=imported,
+            agent_profile=agent_profile,
+            variables={"first_name": "Ada"},
+        )
+        call_place(call_id=call.id)
+        return Call.objects.get(pk=call.pk)
+
+    return place
+
+
+def poll_later(simulator, seconds: float) -> None:
+    """Let `seconds` pass at Agora, then poll as beat would (every due call)."""
+    simulator.advance(seconds)
+    calls_poll(now=timezone.now() + timedelta(seconds=seconds + 3600))
+
+
+def status_of(call: Call) -> str:
+    call.refresh_from_db()
+    return call.status
+
+
+def test_an_answered_call_completes_by_polling_alone(place, simulator):
+    call = place("+14155550150")  # answers after 4.5 s, talks 15 s
+
+    poll_later(simulator, 6)
+    assert status_of(call) == CallStatus.ANSWERED
+    assert call.transcript[0]["content"].startswith("Hi Ada")  # snapshot while running
+
+    poll_later(simulator, 20)
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+    assert call.end_reason == "completed: the other party hung up"
+    assert call.agora_reason == "hangup"
+    assert call.answered_at and call.ended_at and call.duration_seconds is not None
+    sources = set(call.events.values_list("source", flat=True))
+    assert {"api", "poll"} <= sources
+
+
+@pytest.mark.parametrize(
+    ("callee", "seconds", "status"),
+    [
+        ("+14155550001", 30, CallStatus.NO_ANSWER),  # rang 20 s: long enough to be no answer
+        ("+14155550003", 5, CallStatus.FAILED),
+        ("+14155550002", 5, CallStatus.FAILED),  # busy looks like failed to polling alone
+    ],
+)
+def test_unanswered_endings_by_polling(place, simulator, callee, seconds, status):
+    call = place(callee)
+    poll_later(simulator, seconds)
+    assert status_of(call) == status
+    assert call.agora_reason == "failed"
+
+
+def webhook_reports(webhooks, agent_id):
+    """The simulator's signed 202 notifications for one call, as the receiver will see them."""
+    for envelope in webhooks.envelopes():
+        payload = envelope["payload"]
+        if envelope["eventType"] == 202 and payload["agent_id"] == agent_id:
+            yield AgoraReport(state=payload["state"], report_ms=payload["report_ms"], raw=payload)
+
+
+@pytest.mark.parametrize(
+    ("callee", "status"),
+    [
+        ("+14155550150", CallStatus.COMPLETED),
+        ("+14155550001", CallStatus.NO_ANSWER),
+        ("+14155550002", CallStatus.BUSY),
+        ("+14155550003", CallStatus.FAILED),
+    ],
+)
+def test_webhook_states_distinguish_every_ending(place, simulator, webhooks, callee, status):
+    call = place(callee)
+    simulator.advance(60)
+
+    for report in webhook_reports(webhooks, call.agent_id):
+        call_apply_report(call_id=call.id, report=report, source=CallEvent.Source.WEBHOOK)
+
+    assert status_of(call) == status
+
+
+def test_reports_out_of_order_never_move_backwards(place, simulator, webhooks):
+    call = place("+14155550150")
+    simulator.advance(60)
+    reports = {r.state: r for r in webhook_reports(webhooks, call.agent_id)}
+
+    for state in ("ANSWERED", "HANGUP", "RINGING", "CALLING", "ANSWERED"):
+        call_apply_report(call_id=call.id, report=reports[state], source=CallEvent.Source.WEBHOOK)
+
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+    statuses = list(call.events.filter(kind="status").values_list("to_status", flat=True))
+    assert statuses == ["queued", "dialing", "answered", "completed"]
+    assert call.events.filter(kind="signal", source="webhook").count() == 5
+
+
+def test_hangup_before_ringing_reported_first_still_ends_the_call(place, simulator, webhooks):
+    call = place("+14155550001")
+    simulator.advance(60)
+    reports = {r.state: r for r in webhook_reports(webhooks, call.agent_id)}
+
+    call_apply_report(call_id=call.id, report=reports["HANGUP"], source="webhook")
+    call_apply_report(call_id=call.id, report=reports["RINGING"], source="webhook")
+
+    assert status_of(call) in (CallStatus.FAILED, CallStatus.NO_ANSWER)
+    assert call.ended_at is not None
+
+
+def test_hangup_of_a_live_call(place, simulator, django_capture_on_commit_callbacks):
+    call = place("+14155550004")  # never hangs up by itself
+    poll_later(simulator, 10)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert call_hangup(call_id=call.id) == "hanging up"
+    assert len(callbacks) == 1  # the hang-up task, enqueued on commit
+    assert call_hangup_remote(call_id=call.id) == "hung up"
+
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+    assert call.end_reason == "completed: we hung up"
+    assert simulator.ledger_calls()[0]["reason"] == "request"
+    assert call_hangup(call_id=call.id) == "already ended"
+    assert call_hangup_remote(call_id=call.id) == "already ended"
+
+
+def test_hanging_up_a_ringing_call_cancels_it(place, simulator):
+    call = place("+14155550150")
+    simulator.advance(2)
+    call_hangup(call_id=call.id)
+    call_hangup_remote(call_id=call.id)
+    assert status_of(call) == CallStatus.CANCELED
+
+
+def test_hanging_up_before_placement_cancels_without_dialing(imported, agent_profile, simulator):
+    call = call_create(
+        to_number="+14155550150",
+        caller_id=imported,
+        agent_profile=agent_profile,
+        variables={"first_name": "Ada"},
+    )
+    assert call_hangup(call_id=call.id) == "canceled"
+    assert call_place(call_id=call.id) == "already ended"
+    assert simulator.ledger.calls == []
+
+
+def test_hangup_requested_while_placing_is_sent_once_placed(
+    imported, agent_profile, simulator, django_capture_on_commit_callbacks
+):
+    call = call_create(
+        to_number="+14155550004",
+        caller_id=imported,
+        agent_profile=agent_profile,
+        variables={"first_name": "Ada"},
+    )
+    Call.objects.filter(pk=call.pk).update(status=CallStatus.DIALING)  # a worker is placing it
+    assert call_hangup(call_id=call.id) == "will hang up as soon as it is placed"
+    Call.objects.filter(pk=call.pk).update(hangup_requested_at=None)
+    call_hangup(call_id=call.id)
+    with django_capture_on_commit_callbacks() as callbacks:
+        call_place(call_id=call.id)
+    assert len(callbacks) == 1  # hang-up enqueued right after the placement was recorded
+
+
+def test_max_call_duration_is_enforced_by_hanging_up(place, simulator, settings):
+    settings.CALL_MAX_DURATION_SECONDS = 60
+    call = place("+14155550004")
+    poll_later(simulator, 10)
+    assert status_of(call) == CallStatus.ANSWERED
+
+    assert calls_enforce_limits(now=timezone.now() + timedelta(seconds=30)) == 0
+    assert calls_enforce_limits(now=timezone.now() + timedelta(seconds=61)) == 1
+    call_hangup_remote(call_id=call.id)
+
+    assert status_of(call) == CallStatus.COMPLETED
+    assert call.end_reason == "completed: we hung up"
+
+
+def test_max_ring_time_is_enforced(place, simulator, settings):
+    settings.CALL_MAX_RING_SECONDS = 10
+    call = place("+14155550001")  # would ring for 20 s
+    simulator.advance(5)
+    assert calls_enforce_limits(now=timezone.now() + timedelta(seconds=11)) == 1
+    call_hangup_remote(call_id=call.id)
+    assert status_of(call) == CallStatus.CANCELED
+
+
+def test_polls_back_off_while_nothing_changes(place, simulator, settings):
+    settings.CALL_POLL_AFTER_SECONDS = 10
+    call = place("+14155550004")
+    poll_later(simulator, 10)  # answered: a change
+    now = timezone.now() + timedelta(hours=2)
+    gaps = []
+    for _ in range(4):
+        calls_poll(now=now)
+        call.refresh_from_db()
+        gaps.append((call.next_poll_at - now).total_seconds())
+        now = call.next_poll_at
+    assert gaps == sorted(gaps) and gaps[0] < gaps[-1]
+    assert gaps[-1] <= settings.CALL_POLL_MAX_INTERVAL_SECONDS
+
+
+def test_many_due_calls_are_polled_with_the_list_endpoint(place, simulator, settings):
+    settings.CALL_POLL_LIST_THRESHOLD = 3
+    calls = [place(f"+141555{n:04d}4") for n in range(6)]
+    simulator.advance(10)
+    before_get = simulator.ledger.request_counts["get_call"]
+
+    assert calls_poll(now=timezone.now() + timedelta(hours=1)) == 6
+
+    assert simulator.ledger.request_counts["list_calls"] >= 1
+    assert simulator.ledger.request_counts["get_call"] == before_get
+    assert {status_of(call) for call in calls} == {CallStatus.ANSWERED}
+
+
+def test_transcript_and_turn_metrics_are_kept_after_the_end(place, simulator):
+    call = place("+14155550450")  # talks 45 s
+    poll_later(simulator, 30)
+    poll_later(simulator, 60)
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+
+    call_fetch_agent_data(call_id=call.id)
+
+    call.refresh_from_db()
+    assert len(call.transcript) >= 3  # kept from polls: history is gone after the end
+    assert {m["role"] for m in call.transcript} == {"assistant", "user"}
+    assert call.turn_metrics["turns"] >= 2
+    assert call.turn_metrics["avg_e2e_latency_ms"] > 0
+    assert call.agent_data_fetched_at is not None
+
+
+def test_the_end_is_signalled_once_after_commit(place, simulator, redis_db):
+    seen = []
+
+    def receiver(sender, call_id, status, **kwargs):
+        seen.append((call_id, status))
+
+    call_ended.connect(receiver)
+    try:
+        call = place("+14155550003")
+        simulator.advance(5)
+        from django.test import TestCase
+
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            calls_poll(now=timezone.now() + timedelta(hours=1))
+            calls_poll(now=timezone.now() + timedelta(hours=2))
+    finally:
+        call_ended.disconnect(receiver)
+    assert seen == [(str(call.id), CallStatus.FAILED)]
+
+
+def test_stuck_placements_are_enqueued_again(
+    imported, agent_profile, simulator, django_capture_on_commit_callbacks
+):
+    call = call_create(
+        to_number="+14155550150",
+        caller_id=imported,
+        agent_profile=agent_profile,
+        variables={"first_name": "Ada"},
+    )
+    # A worker recorded its intent and died before Agora answered.
+    Call.objects.filter(pk=call.pk).update(status=CallStatus.DIALING, placement_attempts=1)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert calls_recover_stuck(now=timezone.now() + timedelta(seconds=30)) == 0
+        assert calls_recover_stuck(now=timezone.now() + timedelta(minutes=5)) == 1
+    assert len(callbacks) == 1
+    assert call_place(call_id=call.id) == "placed"
+    assert len(simulator.ledger.calls) == 1
