@@ -10,12 +10,14 @@ import binascii
 import heapq
 import ipaddress
 import itertools
+import json
+import os
 import random
 import re
 import secrets
 import threading
 from collections import Counter, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from telephony.agora.tokens import rtc_token_problem
@@ -117,6 +119,8 @@ class SimulatorConfig:
     webhook_faults: WebhookFaults = field(default_factory=WebhookFaults)
     http_faults: HttpFaults = field(default_factory=HttpFaults)
     history_limit: int = 100_000  # request records kept in the ledger
+    # Imported phone numbers survive a restart here (calls do not); None keeps them in memory.
+    state_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("rules", "random"):
@@ -280,6 +284,7 @@ class Simulator:
         self._injected: deque[tuple[Fault, str | None]] = deque()
         self.http_faults = self.config.http_faults
         self.ledger = Ledger(self.config.history_limit)
+        self._load_numbers()
         self.webhooks = WebhookOutbox(
             url=self.config.webhook_url,
             secret=self.config.webhook_secret,
@@ -726,6 +731,7 @@ class Simulator:
                     "Phone number already exists, duplicate import not allowed.",
                 )
             self._numbers[number.phone_number] = number
+            self._save_numbers()
             return number.as_api(full=False)
 
     def get_number(self, phone_number: str) -> dict[str, Any]:
@@ -758,12 +764,37 @@ class Simulator:
                     setattr(number, key, None)
                 else:
                     setattr(number, key, {**(getattr(number, key) or {}), **value})
+            self._save_numbers()
             return number.as_api()
 
     def delete_number(self, phone_number: str) -> None:
         with self._lock:
             self._number(phone_number)
             del self._numbers[phone_number]
+            self._save_numbers()
+
+    def _load_numbers(self) -> None:
+        path = self.config.state_file
+        if not path or not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as handle:
+            for item in json.load(handle).get("phone_numbers", []):
+                self._numbers[item["phone_number"]] = PhoneNumber(**item)
+
+    def _save_numbers(self) -> None:
+        """Write the numbers atomically (a crash mid-write leaves the old file)."""
+        path = self.config.state_file
+        if not path:
+            return
+        temporary = f"{path}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            # Credentials are not needed to simulate calls: they never reach the disk.
+            numbers = [
+                {**asdict(n), "outbound_config": _public_config(n.outbound_config)}
+                for n in self._numbers.values()
+            ]
+            json.dump({"phone_numbers": numbers}, handle)
+        os.replace(temporary, path)
 
     def _number(self, phone_number: str) -> PhoneNumber:
         if not E164.match(phone_number or ""):
@@ -916,6 +947,7 @@ class Simulator:
             self._names.clear()
             self._live.clear()
             self._numbers.clear()
+            self._save_numbers()
             self._injected.clear()
             self.ledger = Ledger(self.config.history_limit)
             self.webhooks.take_due(float("inf"))

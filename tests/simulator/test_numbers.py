@@ -128,3 +128,22 @@ def test_update_validation(sim, client):
             "PATCH", "/v2/phone-numbers/%2B14155550123", json=[1], safe_to_repeat=False,
             operation="update_phone_number", account_level=True,
         )  # fmt: skip
+
+
+def test_numbers_survive_a_restart_in_the_state_file(make_sim, make_client, tmp_path):
+    state = str(tmp_path / "state.json")
+    first = make_sim(state_file=state)
+    client = make_client(first)
+    client.import_phone_number(sample())
+    client.update_phone_number("+14155550123", outbound_pipeline_id="p-out")
+    client.import_phone_number(sample(phone_number="+14155550124"))
+    client.delete_phone_number("+14155550124")
+
+    again = make_sim(state_file=state)
+
+    restored = make_client(again).get_phone_number("+14155550123")
+    assert (restored.label, restored.associated_pipeline_id) == ("Support", "p-out")
+    assert [n["phone_number"] for n in again.list_numbers()] == ["+14155550123"]
+    saved = (tmp_path / "state.json").read_text()
+    assert "trunk-password-123" not in saved
+    assert "trunk-user" not in saved

@@ -64,6 +64,9 @@ class Command(BaseCommand):
         parser.add_argument("--webhook-reorder-rate", type=float, default=0.0)
         parser.add_argument("--webhook-delay", type=float, default=0.0)
         parser.add_argument("--webhook-drop-rate", type=float, default=0.0)
+        parser.add_argument(
+            "--state-file", help="keep imported phone numbers in this JSON file across restarts"
+        )
         parser.add_argument("--threads", type=int, default=16)
 
     def handle(self, *args, **options):
@@ -87,6 +90,9 @@ class Command(BaseCommand):
             options["webhook_url"] = options["webhook_url"] or settings.AGORA_SIMULATOR_WEBHOOK_URL
             options["webhook_secret"] = options["webhook_secret"] or settings.AGORA_WEBHOOK_SECRET
             options["max_concurrent_calls"] = settings.AGORA_MAX_CONCURRENT_CALLS
+            options["state_file"] = options["state_file"] or str(
+                settings.VAR_DIR / "simulator-state.json"
+            )
         if bool(options["customer_id"]) != bool(options["customer_secret"]):
             raise CommandError("--customer-id and --customer-secret go together")
         operations = {op.strip() for op in options["fault_operations"].split(",") if op.strip()}
@@ -102,6 +108,7 @@ class Command(BaseCommand):
                 mix=parse_mix(options["mix"]),
                 timings=Timings(no_answer_timeout=options["ring_timeout"]),
                 webhook_url=options["webhook_url"] or None,
+                state_file=options["state_file"] or None,
                 webhook_secret=options["webhook_secret"],
                 http_faults=HttpFaults(
                     error_rate=options["fault_5xx_rate"],

@@ -1,0 +1,36 @@
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from telephony.models import AgentProfile, PhoneNumber
+from telephony.services.calls import call_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_data_is_created_once_and_can_place_a_call(django_capture_on_commit_callbacks):
+    out = StringIO()
+    with django_capture_on_commit_callbacks() as pushes:
+        call_command("seed_demo", stdout=out)
+        call_command("seed_demo", stdout=StringIO())
+
+    number = PhoneNumber.objects.get()
+    profile = AgentProfile.objects.get()
+    assert number.sync_state == PhoneNumber.SyncState.PENDING  # pushed to the simulator by a worker
+    assert len(pushes) == 1
+    profile.full_clean()
+    call = call_create(
+        to_number="+14155550150",
+        caller_id=number,
+        agent_profile=profile,
+        variables={"first_name": "Ada"},
+    )
+    assert call.status == "queued"
+    assert "place_call --to" in out.getvalue()
+
+
+def test_no_demo_data_with_real_agora(settings):
+    settings.AGORA_SIMULATOR = False
+    call_command("seed_demo", stdout=StringIO())
+    assert not PhoneNumber.objects.exists()
