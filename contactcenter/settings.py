@@ -172,6 +172,9 @@ CELERY_TASK_ROUTES = {
     "telephony.recover_stuck_calls": {"queue": Queue.DEFAULT.value},
     "telephony.push_phone_number": {"queue": Queue.TRACKING.value},
     "telephony.sync_phone_numbers": {"queue": Queue.TRACKING.value},
+    "telephony.finalize_call_end": {"queue": Queue.TRACKING.value},
+    "telephony.process_webhook_event": {"queue": Queue.WEBHOOKS.value},
+    "telephony.sweep_webhook_events": {"queue": Queue.WEBHOOKS.value},
 }
 # Defaults for every task; a task may set tighter limits of its own.
 CELERY_TASK_SOFT_TIME_LIMIT = 60
@@ -199,6 +202,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "telephony.recover_stuck_calls",
         "schedule": 30.0,
         "options": {"expires": 30},
+    },
+    "sweep-webhook-events": {
+        "task": "telephony.sweep_webhook_events",
+        "schedule": 15.0,
+        "options": {"expires": 15},
     },
     "sync-phone-numbers": {
         "task": "telephony.sync_phone_numbers",
@@ -267,6 +275,13 @@ CALL_MAX_DURATION_SECONDS = env.int("CALL_MAX_DURATION_SECONDS", default=1800)
 # How long one worker may hold a call it is placing before another may take it over.
 CALL_PLACEMENT_LEASE_SECONDS = env.int("CALL_PLACEMENT_LEASE_SECONDS", default=60)
 CALL_TOKEN_TTL_SECONDS = env.int("CALL_TOKEN_TTL_SECONDS", default=3600)
+# An unanswered call's hang-up reported by webhook is final after this long (late, reordered
+# webhooks may still tell it rang or was busy).
+CALL_END_SETTLE_SECONDS = env.float("CALL_END_SETTLE_SECONDS", default=3.0)
+# Webhook bodies larger than this are refused unread (413).
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+# Stored webhook events not processed after this long are processed by the sweeper.
+WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=30)
 PHONE_NUMBER_SYNC_INTERVAL = env.float("PHONE_NUMBER_SYNC_INTERVAL", default=300.0)
 
 AGORA_CONNECT_TIMEOUT = env.float("AGORA_CONNECT_TIMEOUT", default=5.0)

@@ -169,6 +169,9 @@ class Call(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     unchanged_polls = models.PositiveIntegerField(default=0)
     agent_data_fetched_at = models.DateTimeField(null=True, blank=True)
+    # A webhook said an unanswered call hung up; it ends once late events have had time to
+    # arrive (webhooks can come out of order: a late CALLING or RINGING changes the outcome).
+    end_pending_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -219,3 +222,56 @@ class CallEvent(models.Model):
     def __str__(self) -> str:
         change = f"{self.from_status} -> {self.to_status}" if self.to_status else self.agora_state
         return f"{self.get_source_display()}: {change or self.detail}"
+
+
+class WebhookEvent(models.Model):
+    """One verified notification from Agora, stored once (unique noticeId), then processed."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        UNMATCHED = "unmatched", "No matching call"
+        IGNORED = "ignored", "Ignored (event type not handled)"
+        FAILED = "failed", "Failed"
+
+    EVENT_TYPES = {
+        101: "agent joined",
+        102: "agent left",
+        103: "agent history",
+        104: "token expiring",
+        110: "agent error",
+        111: "agent metrics",
+        112: "turns finished",
+        201: "inbound call state",
+        202: "outbound call state",
+    }
+
+    notice_id = models.CharField(max_length=100, unique=True)
+    product_id = models.IntegerField(null=True, blank=True)
+    event_type = models.IntegerField(null=True, blank=True, db_index=True)
+    notify_ms = models.BigIntegerField(null=True, blank=True)
+    sid = models.CharField(max_length=100, blank=True)
+    agent_id = models.CharField(max_length=64, blank=True, db_index=True)
+    body = models.JSONField(help_text="The notification as received (after its signature held).")
+    signature_version = models.CharField(max_length=2, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    call = models.ForeignKey(
+        Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+    )
+    deliveries = models.PositiveIntegerField(default=1, help_text="Times Agora sent it.")
+    attempts = models.PositiveIntegerField(default=0, help_text="Times we processed it.")
+    last_error = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.notice_id} ({self.event_type_label})"
+
+    @property
+    def event_type_label(self) -> str:
+        return self.EVENT_TYPES.get(self.event_type, f"type {self.event_type}")

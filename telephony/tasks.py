@@ -106,3 +106,26 @@ def sync_phone_numbers(self) -> dict[str, int]:
         if not error.retryable:
             raise
         raise self.retry(countdown=_agora_backoff(self, error)) from error
+
+
+@shared_task(name="telephony.finalize_call_end", soft_time_limit=30, time_limit=60, **IDEMPOTENT)
+def finalize_call_end(call_id: str) -> None:
+    call_services.call_finalize_end(call_id=call_id)
+
+
+@shared_task(
+    name="telephony.process_webhook_event", soft_time_limit=30, time_limit=60, **IDEMPOTENT
+)
+def process_webhook_event(event_id: int) -> str:
+    from telephony.services.webhooks import webhook_process
+
+    return webhook_process(event_id=event_id)
+
+
+@shared_task(
+    name="telephony.sweep_webhook_events", soft_time_limit=120, time_limit=240, **IDEMPOTENT
+)
+def sweep_webhook_events() -> int:
+    from telephony.services.webhooks import webhooks_sweep
+
+    return webhooks_sweep()

@@ -1,3 +1,3 @@
-"""Staff's admin for telephony: phone numbers, agent profiles and calls."""
+"""Staff's admin for telephony: phone numbers, agent profiles, calls and webhook events."""
 
-from telephony.admin import agents, calls, numbers  # noqa: F401
+from telephony.admin import agents, calls, numbers, webhooks  # noqa: F401

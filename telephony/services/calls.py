@@ -257,6 +257,14 @@ def call_apply_report(*, call_id: uuid.UUID | str, report: AgoraReport, source: 
         if report.report_ms and report.report_ms > (call.last_report_ms or 0):
             call.last_report_ms = report.report_ms
         at = _report_time(report)
+        if _should_settle(call, state, source):
+            # Wait for stragglers before deciding between busy, no answer and failed.
+            if call.end_pending_since is None:
+                call.end_pending_since = timezone.now()
+                _enqueue_finalize(call.id)
+            call.last_update_at = timezone.now()
+            call.save()
+            return call
         target, detail = _target_for(call, state, report)
         if target is None or not call_transition(
             call,
@@ -269,6 +277,44 @@ def call_apply_report(*, call_id: uuid.UUID | str, report: AgoraReport, source: 
         ):
             call.last_update_at = timezone.now()
             call.save()
+        return call
+
+
+def _should_settle(call: Call, state: str, source: str) -> bool:
+    """An unanswered call's end seen by a webhook waits: an earlier state may still be coming."""
+    return (
+        state == "HANGUP"
+        and source == CallEvent.Source.WEBHOOK
+        and settings.CALL_END_SETTLE_SECONDS > 0
+        and not call.is_terminal
+        and call.answered_at is None
+        and "ANSWERED" not in call.seen_states
+        and call.hangup_requested_at is None
+    )
+
+
+def _enqueue_finalize(call_id: uuid.UUID) -> None:
+    from telephony.tasks import finalize_call_end
+
+    countdown = settings.CALL_END_SETTLE_SECONDS
+    transaction.on_commit(
+        lambda: finalize_call_end.apply_async((str(call_id),), countdown=countdown)
+    )
+
+
+def call_finalize_end(*, call_id: uuid.UUID | str) -> Call:
+    """End a call whose hang-up was reported, with what is known now (see _should_settle)."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update().get(pk=call_id)
+        if call.is_terminal or call.end_pending_since is None:
+            return call
+        target, detail = ended_status(
+            answered=call.answered_at is not None or "ANSWERED" in call.seen_states,
+            agora_reason=call.agora_reason or None,
+            hangup_requested=call.hangup_requested_at is not None,
+            seen_states=set(call.seen_states),
+        )
+        call_transition(call, target, source=CallEvent.Source.WEBHOOK, detail=detail)
         return call
 
 
@@ -660,6 +706,11 @@ def calls_recover_stuck(*, now: datetime | None = None) -> int:
             last_update_at__lt=stale,
         ).exclude(placement_lease_until__gt=now)[:500]
     )
+    settle_deadline = now - timedelta(seconds=settings.CALL_END_SETTLE_SECONDS + 30)
+    for call_id in Call.objects.filter(
+        end_pending_since__lt=settle_deadline, status__in=LIVE_STATUSES | {CallStatus.QUEUED}
+    ).values_list("id", flat=True)[:500]:
+        call_finalize_end(call_id=call_id)
     for call in stuck:
         Call.objects.filter(pk=call.pk).update(last_update_at=now)
         _event(call, source=CallEvent.Source.SYSTEM, kind=CallEvent.Kind.NOTE,

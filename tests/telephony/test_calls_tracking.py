@@ -12,6 +12,7 @@ from telephony.services.calls import (
     call_apply_report,
     call_create,
     call_fetch_agent_data,
+    call_finalize_end,
     call_hangup,
     call_hangup_remote,
     call_place,
@@ -119,6 +120,7 @@ def test_webhook_states_distinguish_every_ending(place, simulator, webhooks, cal
 
     for report in webhook_reports(webhooks, call.agent_id):
         call_apply_report(call_id=call.id, report=report, source=CallEvent.Source.WEBHOOK)
+    call_finalize_end(call_id=call.id)  # the settle window for unanswered endings has passed
 
     assert status_of(call) == status
 
@@ -138,16 +140,50 @@ def test_reports_out_of_order_never_move_backwards(place, simulator, webhooks):
     assert call.events.filter(kind="signal", source="webhook").count() == 5
 
 
-def test_hangup_before_ringing_reported_first_still_ends_the_call(place, simulator, webhooks):
+def test_hangup_delivered_before_ringing_still_ends_as_no_answer(
+    place, simulator, webhooks, django_capture_on_commit_callbacks
+):
     call = place("+14155550001")
     simulator.advance(60)
     reports = {r.state: r for r in webhook_reports(webhooks, call.agent_id)}
 
-    call_apply_report(call_id=call.id, report=reports["HANGUP"], source="webhook")
+    with django_capture_on_commit_callbacks() as finalize:
+        call_apply_report(call_id=call.id, report=reports["HANGUP"], source="webhook")
+    assert status_of(call) == CallStatus.DIALING  # settling: an earlier state may follow
+    assert len(finalize) == 1  # the end is decided after CALL_END_SETTLE_SECONDS
     call_apply_report(call_id=call.id, report=reports["RINGING"], source="webhook")
+    call_finalize_end(call_id=call.id)
 
-    assert status_of(call) in (CallStatus.FAILED, CallStatus.NO_ANSWER)
+    assert status_of(call) == CallStatus.NO_ANSWER
     assert call.ended_at is not None
+
+
+def test_an_answered_call_ends_at_once_and_a_late_straggler_changes_nothing(
+    place, simulator, webhooks
+):
+    call = place("+14155550150")
+    simulator.advance(60)
+    reports = {r.state: r for r in webhook_reports(webhooks, call.agent_id)}
+    for state in ("ANSWERED", "HANGUP"):
+        call_apply_report(call_id=call.id, report=reports[state], source="webhook")
+    assert status_of(call) == CallStatus.COMPLETED
+    call_apply_report(call_id=call.id, report=reports["RINGING"], source="webhook")
+    call_finalize_end(call_id=call.id)
+    assert status_of(call) == CallStatus.COMPLETED
+
+
+def test_a_pending_end_whose_finalize_task_was_lost_is_finished_by_the_sweeper(
+    place, simulator, webhooks
+):
+    call = place("+14155550003")
+    simulator.advance(10)
+    reports = {r.state: r for r in webhook_reports(webhooks, call.agent_id)}
+    call_apply_report(call_id=call.id, report=reports["HANGUP"], source="webhook")
+    assert status_of(call) == CallStatus.DIALING
+
+    calls_recover_stuck(now=timezone.now() + timedelta(minutes=2))
+
+    assert status_of(call) == CallStatus.FAILED
 
 
 def test_hangup_of_a_live_call(place, simulator, django_capture_on_commit_callbacks):

@@ -1,0 +1,394 @@
+"""The receiver at /webhooks/agora/: verified, stored once, answered fast, processed later."""
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from telephony.agora import PhoneNumberImport
+from telephony.models import Call, PhoneNumber, WebhookEvent
+from telephony.services.calls import call_create, call_finalize_end, call_place
+from telephony.services.webhooks import webhook_process, webhook_reprocess, webhooks_sweep
+from telephony.states import CallStatus
+
+pytestmark = pytest.mark.django_db
+URL = "/webhooks/agora/"
+
+
+def envelope(notice_id="n-1", event_type=202, **payload) -> bytes:
+    body = {
+        "noticeId": notice_id,
+        "productId": 17,
+        "eventType": event_type,
+        "notifyMs": 1_800_000_000_000,
+        "sid": "SID1",
+        "payload": {"agent_id": "AGENT1", "channel": "c", "report_ms": 1, **payload},
+    }
+    return json.dumps(body).encode()
+
+
+def signed(body: bytes, secret: str, *, v1=True, v2=True) -> dict[str, str]:
+    headers = {}
+    if v2:
+        headers["HTTP_AGORA_SIGNATURE_V2"] = hmac.new(
+            secret.encode(), body, hashlib.sha256
+        ).hexdigest()
+    if v1:
+        headers["HTTP_AGORA_SIGNATURE"] = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    return headers
+
+
+@pytest.fixture
+def secret(settings) -> str:
+    settings.AGORA_WEBHOOK_SECRET = "test-webhook-secret"
+    return settings.AGORA_WEBHOOK_SECRET
+
+
+def post(client, body: bytes, headers: dict[str, str]):
+    return client.post(URL, data=body, content_type="application/json", **headers)
+
+
+# -- receiving --------------------------------------------------------------------------------
+
+
+def test_a_valid_v2_signature_is_stored_and_processing_queued_after_commit(
+    client, secret, django_capture_on_commit_callbacks
+):
+    body = envelope()
+    with django_capture_on_commit_callbacks() as queued:
+        response = post(client, body, signed(body, secret, v1=False))
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+    event = WebhookEvent.objects.get()
+    assert (event.notice_id, event.event_type, event.agent_id) == ("n-1", 202, "AGENT1")
+    assert (event.status, event.signature_version, event.deliveries) == ("received", "v2", 1)
+    assert len(queued) == 1
+
+
+def test_a_v1_only_signature_is_accepted(client, secret):
+    body = envelope()
+    assert post(client, body, signed(body, secret, v2=False)).status_code == 200
+    assert WebhookEvent.objects.get().signature_version == "v1"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"HTTP_AGORA_SIGNATURE_V2": "0" * 64},
+        {"HTTP_AGORA_SIGNATURE": "0" * 40},
+        "truncated",
+        "wrong-secret",
+        "v2-wrong-v1-right",
+    ],
+)
+def test_missing_or_wrong_signatures_are_refused_and_nothing_is_stored(
+    client, secret, caplog, headers
+):
+    body = envelope()
+    if headers == "truncated":
+        headers = {"HTTP_AGORA_SIGNATURE_V2": signed(body, secret)["HTTP_AGORA_SIGNATURE_V2"][:40]}
+    elif headers == "wrong-secret":
+        headers = signed(body, "not-the-secret")
+    elif headers == "v2-wrong-v1-right":
+        headers = {**signed(body, secret), "HTTP_AGORA_SIGNATURE_V2": "f" * 64}
+    caplog.set_level(logging.WARNING, logger="telephony.services.webhooks")
+
+    response = post(client, body, headers)
+
+    assert response.status_code == 401
+    assert not WebhookEvent.objects.exists()
+    assert "webhook refused" in caplog.text
+    for value in headers.values():
+        assert value not in caplog.text
+    assert secret not in caplog.text
+
+
+def test_a_body_changed_after_signing_is_refused(client, secret):
+    body = envelope()
+    headers = signed(body, secret)
+    assert post(client, body.replace(b"AGENT1", b"AGENT2"), headers).status_code == 401
+
+
+def test_without_a_configured_secret_nothing_is_accepted(client, settings):
+    settings.AGORA_WEBHOOK_SECRET = ""
+    body = envelope()
+    assert post(client, body, signed(body, "")).status_code == 401
+
+
+def test_a_duplicate_delivery_answers_200_and_is_not_processed_again(
+    client, secret, django_capture_on_commit_callbacks
+):
+    body = envelope()
+    with django_capture_on_commit_callbacks() as queued:
+        post(client, body, signed(body, secret))
+        again = envelope().replace(b"1800000000000", b"1800000009999")  # notifyMs changes
+        response = post(client, again, signed(again, secret))
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "duplicate": True}
+    assert WebhookEvent.objects.get().deliveries == 2
+    assert len(queued) == 1
+
+
+def test_malformed_json_with_a_valid_signature_is_a_400(client, secret):
+    for body in (b"{not json", b"[1, 2]", json.dumps({"eventType": 202}).encode()):
+        assert post(client, body, signed(body, secret)).status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_oversized_bodies_are_refused_unread(client, secret, settings):
+    settings.WEBHOOK_MAX_BODY_BYTES = 1024
+    body = envelope(padding="x" * 2000)
+    response = post(client, body, signed(body, secret))
+    assert response.status_code == 413
+    assert not WebhookEvent.objects.exists()
+
+
+def test_an_undeclared_length_is_still_bounded(rf, secret, settings):
+    from telephony.views import agora_webhook
+
+    settings.WEBHOOK_MAX_BODY_BYTES = 1024
+    body = envelope(padding="x" * 2000)
+    request = rf.post(URL, data=body, content_type="application/json", **signed(body, secret))
+    del request.META["CONTENT_LENGTH"]
+    assert agora_webhook(request).status_code == 413
+
+
+def test_no_csrf_token_is_needed_and_only_post_is_allowed(secret):
+    strict = Client(enforce_csrf_checks=True)
+    body = envelope()
+    assert post(strict, body, signed(body, secret)).status_code == 200
+    assert strict.get(URL).status_code == 405
+
+
+def test_unknown_event_types_are_stored_acknowledged_and_ignored(client, secret):
+    body = envelope(event_type=999)
+    assert post(client, body, signed(body, secret)).status_code == 200
+    event = WebhookEvent.objects.get()
+    assert webhook_process(event_id=event.id) == WebhookEvent.Status.IGNORED
+
+
+# -- processing -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def imported(agora, caller_number):
+    agora.import_phone_number(
+        PhoneNumberImport(
+            provider="byo",
+            phone_number=caller_number.e164,
+            label="Sales",
+            outbound_address="sip.carrier.example",
+        )
+    )
+    return caller_number
+
+
+@pytest.fixture
+def place(imported, agent_profile):
+    def place(to_number: str) -> Call:
+        call = call_create(
+            to_number=to_number,
+            caller_id=imported,
+            agent_profile=agent_profile,
+            variables={"first_name": "Ada"},
+        )
+        call_place(call_id=call.id)
+        return Call.objects.get(pk=call.pk)
+
+    return place
+
+
+def deliver(client, webhooks, *, order=None) -> list[WebhookEvent]:
+    """Hand every notification the simulator sent to the receiver, signed as it signed them."""
+    received = list(webhooks.received)
+    if order:
+        received = order(received)
+    for item in received:
+        headers = {
+            "HTTP_AGORA_SIGNATURE": item["headers"]["Agora-Signature"],
+            "HTTP_AGORA_SIGNATURE_V2": item["headers"]["Agora-Signature-V2"],
+        }
+        assert post(client, item["body"], headers).status_code == 200
+    return list(WebhookEvent.objects.order_by("id"))
+
+
+def process_all() -> list[str]:
+    return [webhook_process(event_id=event.id) for event in WebhookEvent.objects.order_by("id")]
+
+
+def test_the_simulators_signed_webhooks_complete_an_answered_call(client, place, simulator,
+                                                                   webhooks):  # fmt: skip
+    call = place("+14155550150")
+    simulator.advance(60)
+
+    deliver(client, webhooks)
+    statuses = process_all()
+
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+    assert set(statuses) == {"processed"}
+    assert call.transcript[0]["content"].startswith("Hi Ada")  # from the 103 history event
+    details = list(call.events.filter(source="webhook").values_list("detail", flat=True))
+    assert "agent joined" in details
+    assert any(detail.startswith("agent left: STOPPED") for detail in details)
+    assert call.webhook_events.count() == 8
+
+
+def test_hangup_arriving_before_ringing(client, place, simulator, webhooks):
+    call = place("+14155550001")
+    simulator.advance(60)
+
+    def hangup_first(items):
+        return sorted(items, key=lambda item: b'"state":"HANGUP"' not in item["body"])
+
+    deliver(client, webhooks, order=hangup_first)
+    process_all()
+    call.refresh_from_db()
+    assert call.status == CallStatus.RINGING  # still settling: the late RINGING moved it on
+    assert call.end_pending_since is not None
+    call_finalize_end(call_id=call.id)
+    call.refresh_from_db()
+    assert call.status == CallStatus.NO_ANSWER
+
+
+def test_an_agent_error_is_recorded_on_the_call(client, place, simulator, webhooks):
+    call = place("+14155550003")
+    simulator.advance(10)
+    deliver(client, webhooks)
+    process_all()
+    call.refresh_from_db()
+    assert "agent error 503" in call.last_error
+    assert call.events.filter(kind="error", source="webhook").exists()
+
+
+def test_events_for_unknown_calls_are_kept_and_marked(client, secret):
+    body = envelope(labels={"call_id": "00000000-0000-0000-0000-000000000000"})
+    post(client, body, signed(body, secret))
+    event = WebhookEvent.objects.get()
+
+    assert webhook_process(event_id=event.id) == WebhookEvent.Status.UNMATCHED
+    event.refresh_from_db()
+    assert event.processed_at is not None and event.call is None
+
+
+def test_an_inbound_call_to_our_number_is_created_and_tracked(client, agora, simulator, webhooks):
+    number = PhoneNumber.objects.create(
+        e164="+14155550177", label="Front desk", inbound=True, outbound=False,
+        sync_state=PhoneNumber.SyncState.SYNCED,
+    )  # fmt: skip
+    agora.import_phone_number(
+        PhoneNumberImport(provider="byo", phone_number=number.e164, label="Front desk",
+                          outbound=False)
+    )  # fmt: skip
+    agora.update_phone_number(number.e164, inbound_pipeline_id="receptionist")
+    started = simulator.trigger_inbound_call(
+        from_number="+12125550123", to_number=number.e164, talk_seconds=12
+    )
+    simulator.advance(30)
+
+    deliver(client, webhooks)
+    process_all()
+
+    call = Call.objects.get(agent_id=started["agent_id"])
+    assert (call.direction, call.caller_id, call.from_number) == (
+        "inbound", number, "+12125550123",
+    )  # fmt: skip
+    assert call.pipeline_id == "receptionist"
+    assert call.status == CallStatus.COMPLETED
+    assert call.transcript
+
+
+def test_inbound_calls_to_numbers_not_taking_calls_are_unmatched(client, agora, simulator,
+                                                                  webhooks):  # fmt: skip
+    PhoneNumber.objects.create(e164="+14155550178", label="Outbound only", inbound=False,
+                               outbound_address="sip.example")  # fmt: skip
+    agora.import_phone_number(
+        PhoneNumberImport(provider="byo", phone_number="+14155550178", label="x",
+                          outbound_address="sip.example")
+    )  # fmt: skip
+    simulator.trigger_inbound_call(from_number="+12125550123", to_number="+14155550178")
+    simulator.advance(1)
+    deliver(client, webhooks)
+    assert set(process_all()) == {WebhookEvent.Status.UNMATCHED}
+    assert not Call.objects.exists()
+
+
+def test_the_sweeper_processes_stored_events_and_retries_failures(client, place, simulator,
+                                                                   webhooks):  # fmt: skip
+    call = place("+14155550003")
+    simulator.advance(10)
+    deliver(client, webhooks)  # stored; the queued tasks never ran (a worker died)
+
+    assert webhooks_sweep(now=timezone.now()) == 0  # too fresh: their task may still come
+    assert webhooks_sweep(now=timezone.now() + timedelta(minutes=1)) == 5
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+    call_finalize_end(call_id=call.id)
+    call.refresh_from_db()
+    assert call.status == CallStatus.FAILED
+
+
+def test_a_failed_event_is_retried_by_the_sweeper(client, agora, simulator, webhooks):
+    number = PhoneNumber.objects.create(e164="+14155550177", label="Desk", inbound=True,
+                                        outbound=False)  # fmt: skip
+    agora.import_phone_number(
+        PhoneNumberImport(provider="byo", phone_number=number.e164, label="Desk", outbound=False)
+    )
+    simulator.trigger_inbound_call(from_number="+12125550123", to_number=number.e164)
+    simulator.advance(0.1)
+    deliver(client, webhooks)
+    simulator.inject_fault("error", operation="get_call", status=500)
+
+    first = WebhookEvent.objects.get(event_type=201)
+    assert webhook_process(event_id=first.id) == WebhookEvent.Status.FAILED
+    first.refresh_from_db()
+    assert "500" in first.last_error and first.attempts == 1
+
+    webhooks_sweep(now=timezone.now() + timedelta(minutes=1))
+    first.refresh_from_db()
+    assert first.status == WebhookEvent.Status.PROCESSED
+    assert Call.objects.filter(direction="inbound").count() == 1
+
+
+def test_staff_can_reprocess_an_event_that_came_before_its_call(admin_client, secret):
+    body = envelope(agent_id="LATE-AGENT")
+    post(admin_client, body, signed(body, secret))
+    event = WebhookEvent.objects.get()
+    assert webhook_process(event_id=event.id) == WebhookEvent.Status.UNMATCHED
+    Call.objects.create(to_number="+14155550150", from_number="+14155550100",
+                        agora_name="n", channel="c", agent_id="LATE-AGENT")  # fmt: skip
+
+    response = admin_client.post(
+        "/admin/telephony/webhookevent/",
+        {"action": "reprocess", "_selected_action": [event.id]},
+        follow=True,
+    )
+
+    assert "Reprocessed: 1 processed" in response.content.decode()
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.PROCESSED
+    assert webhook_reprocess(event_id=event.id) == WebhookEvent.Status.PROCESSED
+
+
+def test_the_event_log_filters_searches_and_shows_the_payload(admin_client, secret):
+    for index, event_type in enumerate((202, 103, 999)):
+        body = envelope(notice_id=f"n-{index}", event_type=event_type, agent_id=f"AG{index}")
+        post(admin_client, body, signed(body, secret))
+    page = "/admin/telephony/webhookevent/"
+
+    assert admin_client.get(page).status_code == 200
+    assert "n-1" in admin_client.get(page, {"event_type": "103"}).content.decode()
+    assert "n-0" not in admin_client.get(page, {"event_type": "103"}).content.decode()
+    assert "n-2" in admin_client.get(page, {"q": "AG2"}).content.decode()
+    assert admin_client.get(page, {"processed": "no"}).status_code == 200
+    event = WebhookEvent.objects.get(notice_id="n-0")
+    detail = admin_client.get(f"{page}{event.id}/change/").content.decode()
+    assert "&quot;noticeId&quot;: &quot;n-0&quot;" in detail
+    assert admin_client.get(f"{page}add/").status_code == 403
