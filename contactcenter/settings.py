@@ -4,6 +4,7 @@ Every variable is documented in README.md and `.env.example`. The defaults give 
 development run: SQLite and a filesystem Celery broker under `var/`, nothing else to start.
 """
 
+from datetime import time as _time
 from pathlib import Path
 
 import environ
@@ -175,6 +176,10 @@ CELERY_TASK_ROUTES = {
     "telephony.finalize_call_end": {"queue": Queue.TRACKING.value},
     "telephony.process_webhook_event": {"queue": Queue.WEBHOOKS.value},
     "telephony.sweep_webhook_events": {"queue": Queue.WEBHOOKS.value},
+    "campaigns.dispatch": {"queue": Queue.DISPATCH.value},
+    "campaigns.import_contacts": {"queue": Queue.DEFAULT.value},
+    "campaigns.hang_up_campaign_calls": {"queue": Queue.CALLS.value},
+    "campaigns.record_call_outcome": {"queue": Queue.DISPATCH.value},
 }
 # Defaults for every task; a task may set tighter limits of its own.
 CELERY_TASK_SOFT_TIME_LIMIT = 60
@@ -192,7 +197,16 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": HEARTBEAT_INTERVAL},
     },
     # Live calls without news are polled (covers lost webhooks); limits are enforced.
-    "poll-calls": {"task": "telephony.poll_calls", "schedule": 5.0, "options": {"expires": 5}},
+    "poll-calls": {
+        "task": "telephony.poll_calls",
+        "schedule": env.float("CALL_POLL_INTERVAL", default=5.0),
+        "options": {"expires": 5},
+    },
+    "dispatch-campaigns": {
+        "task": "campaigns.dispatch",
+        "schedule": env.float("DISPATCH_INTERVAL", default=2.0),
+        "options": {"expires": 5},
+    },
     "enforce-call-limits": {
         "task": "telephony.enforce_call_limits",
         "schedule": 10.0,
@@ -283,6 +297,24 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 # Stored webhook events not processed after this long are processed by the sweeper.
 WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=30)
 PHONE_NUMBER_SYNC_INTERVAL = env.float("PHONE_NUMBER_SYNC_INTERVAL", default=300.0)
+
+# --- Campaigns ---------------------------------------------------------------------------------
+
+# No campaign calls anyone outside these local hours, whatever its own window says.
+CALLING_HOURS_GUARD_START = env.str("CALLING_HOURS_GUARD_START", default="08:00")
+CALLING_HOURS_GUARD_END = env.str("CALLING_HOURS_GUARD_END", default="21:00")
+for _name in ("CALLING_HOURS_GUARD_START", "CALLING_HOURS_GUARD_END"):
+    try:
+        _time.fromisoformat(globals()[_name])
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{_name} must be a time like 08:00.") from exc
+if _time.fromisoformat(CALLING_HOURS_GUARD_START) >= _time.fromisoformat(CALLING_HOURS_GUARD_END):
+    raise ImproperlyConfigured("CALLING_HOURS_GUARD_START must be before CALLING_HOURS_GUARD_END.")
+# Largest contact CSV accepted (a million rows is about 100 MB).
+CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=500 * 1024 * 1024)
+# How often beat runs the dispatcher, and how often it polls live calls (seconds).
+DISPATCH_INTERVAL = env.float("DISPATCH_INTERVAL", default=2.0)
+CALL_POLL_INTERVAL = env.float("CALL_POLL_INTERVAL", default=5.0)
 
 AGORA_CONNECT_TIMEOUT = env.float("AGORA_CONNECT_TIMEOUT", default=5.0)
 AGORA_READ_TIMEOUT = env.float("AGORA_READ_TIMEOUT", default=15.0)

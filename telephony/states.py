@@ -48,14 +48,29 @@ _UNANSWERED_ENDINGS = {
     CallStatus.CANCELED,
 }
 
-# Webhooks can overtake the place-call answer, so a queued call may jump ahead.
+# Webhooks can overtake the place-call answer, so a queued call may jump ahead; and a call may
+# complete without its answer ever being seen (polling: answered and ended between two polls).
 TRANSITIONS: dict[str, frozenset[str]] = {
     CallStatus.QUEUED: frozenset(
-        {CallStatus.DIALING, CallStatus.RINGING, CallStatus.ANSWERED, *_UNANSWERED_ENDINGS}
+        {
+            CallStatus.DIALING,
+            CallStatus.RINGING,
+            CallStatus.ANSWERED,
+            CallStatus.COMPLETED,
+            *_UNANSWERED_ENDINGS,
+        }
     ),
-    CallStatus.DIALING: frozenset({CallStatus.RINGING, CallStatus.ANSWERED, *_UNANSWERED_ENDINGS}),
+    CallStatus.DIALING: frozenset(
+        {CallStatus.RINGING, CallStatus.ANSWERED, CallStatus.COMPLETED, *_UNANSWERED_ENDINGS}
+    ),
     CallStatus.RINGING: frozenset(
-        {CallStatus.ANSWERED, CallStatus.NO_ANSWER, CallStatus.FAILED, CallStatus.CANCELED}
+        {
+            CallStatus.ANSWERED,
+            CallStatus.COMPLETED,
+            CallStatus.NO_ANSWER,
+            CallStatus.FAILED,
+            CallStatus.CANCELED,
+        }
     ),
     CallStatus.ANSWERED: frozenset({CallStatus.COMPLETED, CallStatus.FAILED}),
     **{status: frozenset() for status in TERMINAL_STATUSES},
@@ -92,13 +107,15 @@ def ended_status(
     """The terminal status of a call Agora reports as ended, and why (documented in README).
 
     - answered, then anyone hung up                -> completed
+    - Agora's reason is "hangup" (the other party hung up: so it was connected), even when
+      no answer was seen (a short call can start and end between two polls) -> completed
     - not answered, and we asked to hang up        -> canceled
     - not answered, it rang (RINGING seen)         -> no_answer
     - not answered, CALLING seen but never rang    -> busy
     - not answered, polling only, lasted >= 8 s    -> no_answer
     - otherwise                                    -> failed
     """
-    if answered:
+    if answered or agora_reason == "hangup":
         who = {"request": "we hung up", "hangup": "the other party hung up"}.get(
             agora_reason or "", "the call ended"
         )

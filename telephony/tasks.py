@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from telephony.models import Call
 from telephony.services import calls as call_services
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,9 @@ IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}
 def place_call(self, call_id: str) -> str:
     try:
         return call_services.call_place(call_id=call_id)
+    except Call.DoesNotExist:
+        logger.warning("call %s: gone before it was placed", call_id)
+        return "missing"
     except call_services.PlacementDeferred as deferred:
         logger.info("call %s: placement deferred %.0fs: %s", call_id, deferred.countdown,
                     deferred.reason)  # fmt: skip
@@ -35,6 +39,9 @@ def hangup_call(self, call_id: str) -> str:
 
     try:
         return call_services.call_hangup_remote(call_id=call_id)
+    except Call.DoesNotExist:
+        logger.warning("call %s: gone before it was hung up", call_id)
+        return "missing"
     except AgoraError as error:
         if not (error.retryable or getattr(error, "status_code", None) is None):
             raise
@@ -61,7 +68,10 @@ def recover_stuck_calls() -> int:
     time_limit=120, **IDEMPOTENT,
 )  # fmt: skip
 def fetch_call_agent_data(self, call_id: str) -> None:
-    call_services.call_fetch_agent_data(call_id=call_id)
+    try:
+        call_services.call_fetch_agent_data(call_id=call_id)
+    except Call.DoesNotExist:
+        logger.warning("call %s: gone before its transcript was fetched", call_id)
 
 
 # -- phone numbers ----------------------------------------------------------------------------
@@ -117,9 +127,14 @@ def finalize_call_end(call_id: str) -> None:
     name="telephony.process_webhook_event", soft_time_limit=30, time_limit=60, **IDEMPOTENT
 )
 def process_webhook_event(event_id: int) -> str:
+    from telephony.models import WebhookEvent
     from telephony.services.webhooks import webhook_process
 
-    return webhook_process(event_id=event_id)
+    try:
+        return webhook_process(event_id=event_id)
+    except WebhookEvent.DoesNotExist:
+        logger.warning("webhook event %s: gone before it was processed", event_id)
+        return "missing"
 
 
 @shared_task(

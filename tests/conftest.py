@@ -8,6 +8,8 @@ import psycopg
 import pytest
 import redis
 
+pytest_plugins = ["tests.fixtures"]
+
 START_HINT = "On this machine: bash .ci/run starts both (see README, 'Running the tests')."
 
 

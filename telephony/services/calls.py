@@ -304,10 +304,13 @@ def _enqueue_finalize(call_id: uuid.UUID) -> None:
 
 def call_finalize_end(*, call_id: uuid.UUID | str) -> Call:
     """End a call whose hang-up was reported, with what is known now (see _should_settle)."""
+    reason = _ask_end_reason(call_id)
     with transaction.atomic():
         call = Call.objects.select_for_update().get(pk=call_id)
         if call.is_terminal or call.end_pending_since is None:
             return call
+        if reason and not call.agora_reason:
+            call.agora_reason = reason
         target, detail = ended_status(
             answered=call.answered_at is not None or "ANSWERED" in call.seen_states,
             agora_reason=call.agora_reason or None,
@@ -316,6 +319,18 @@ def call_finalize_end(*, call_id: uuid.UUID | str) -> Call:
         )
         call_transition(call, target, source=CallEvent.Source.WEBHOOK, detail=detail)
         return call
+
+
+def _ask_end_reason(call_id) -> str | None:
+    """Webhooks carry no end reason; Agora's call record does (asked outside any lock)."""
+    call = Call.objects.filter(pk=call_id).only("agent_id", "agora_reason", "status").first()
+    if call is None or call.is_terminal or call.agora_reason or not call.agent_id:
+        return None
+    try:
+        return agora_client().get_call(call.agent_id).reason
+    except AgoraError as error:
+        logger.info("call %s: could not ask Agora why it ended: %s", call_id, error)
+        return None
 
 
 def _report_time(report: AgoraReport) -> datetime:
@@ -616,7 +631,8 @@ def calls_poll(*, now: datetime | None = None, limit: int = 500) -> int:
     for call in due:
         info = infos.get(call.agent_id)
         try:
-            if info is None:
+            # List items carry no end reason: an ended call is asked about on its own.
+            if info is None or (info.state == "hangup" and not info.reason):
                 info = client.get_call(call.agent_id)
         except AgoraError as error:
             logger.warning("polling call %s failed: %s", call.id, error)

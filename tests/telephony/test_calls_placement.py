@@ -241,3 +241,19 @@ def test_transitions_only_move_forward(imported, agent_profile):
     assert list(call.events.values_list("to_status", flat=True)) == [
         "queued", "answered", "completed",
     ]  # fmt: skip
+
+
+def test_tasks_for_calls_that_no_longer_exist_finish_quietly(caplog):
+    from telephony.tasks import (
+        fetch_call_agent_data,
+        hangup_call,
+        place_call,
+        process_webhook_event,
+    )
+
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert place_call.apply(args=[missing]).get() == "missing"
+    assert hangup_call.apply(args=[missing]).get() == "missing"
+    assert fetch_call_agent_data.apply(args=[missing]).get() is None
+    assert process_webhook_event.apply(args=[424242]).get() == "missing"
+    assert "gone before it was placed" in caplog.text

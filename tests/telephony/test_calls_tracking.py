@@ -82,6 +82,14 @@ def test_an_answered_call_completes_by_polling_alone(place, simulator):
     assert {"api", "poll"} <= sources
 
 
+def test_a_short_call_answered_and_ended_between_two_polls_is_completed(place, simulator):
+    call = place("+14155550010")  # answered at 4.5 s, the callee hangs up 1 s later
+    poll_later(simulator, 10)  # the first poll sees only the end, with reason "hangup"
+    assert status_of(call) == CallStatus.COMPLETED
+    assert call.end_reason == "completed: the other party hung up"
+    assert call.answered_at is None  # never seen; no talk time is made up
+
+
 @pytest.mark.parametrize(
     ("callee", "seconds", "status"),
     [
@@ -347,3 +355,15 @@ def test_stuck_placements_are_enqueued_again(
     assert len(callbacks) == 1
     assert call_place(call_id=call.id) == "placed"
     assert len(simulator.ledger.calls) == 1
+
+
+def test_short_calls_seen_ended_in_a_list_poll_are_asked_about_their_reason(
+    place, simulator, settings
+):
+    settings.CALL_POLL_LIST_THRESHOLD = 3
+    calls = [place(f"+1415{200 + n}0010") for n in range(5)]  # each talks 1 s
+    poll_later(simulator, 10)  # one list request shows them all ended, without reasons
+
+    assert {status_of(call) for call in calls} == {CallStatus.COMPLETED}
+    assert simulator.ledger.request_counts["list_calls"] >= 1
+    assert simulator.ledger.request_counts["get_call"] >= 5

@@ -1,4 +1,5 @@
-"""Telephony tests: the services run against an in-process simulator on a manual clock."""
+"""Shared fixtures (a pytest plugin, see tests/conftest.py): the services run against an
+in-process simulator on a manual clock."""
 
 import time
 

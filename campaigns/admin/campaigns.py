@@ -1,0 +1,839 @@
+"""The campaign admin: campaigns with live progress and their controls, each campaign's contacts,
+and a campaign filter on the call list.
+
+- Status changes only through `campaigns.services.campaigns` (start, pause, resume, cancel):
+  the changelist's actions and the change page's buttons (POST only, CSRF-protected, confirmed
+  in the browser) call those services and report each campaign's outcome or its problems.
+- Progress on the changelist comes from two grouped queries for the whole page
+  (`campaigns_progress`), never one per row. Both pages poll `progress.json` every 2 s while a
+  shown campaign is scheduled, running or paused, and update the bars and counts in place.
+- Once started, a campaign keeps the settings it was checked and started with: everything but
+  its name is read-only.
+"""
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.template.loader import render_to_string
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, CampaignContact
+from campaigns.services.campaigns import (
+    ACTIVE_STATUSES,
+    OPEN_CONTACT_STATUSES,
+    campaign_cancel,
+    campaign_pause,
+    campaign_progress,
+    campaign_resume,
+    campaign_start,
+)
+from telephony.admin.calls import CallAdmin, format_duration, status_badge_html
+from telephony.models import Call
+from telephony.states import LIVE_STATUSES, CallStatus
+
+S = Campaign.Status
+CS = CampaignContact.Status
+
+POLL_INTERVAL_MS = 2000
+MAX_PROGRESS_IDS = 500
+RECENT_CALLS = 20
+
+STATUS_COLORS: dict[str, str] = {
+    S.DRAFT: "#6b7280",
+    S.SCHEDULED: "#7c3aed",
+    S.RUNNING: "#2563eb",
+    S.PAUSED: "#b45309",
+    S.COMPLETED: "#15803d",
+    S.CANCELLED: "#4b5563",
+}
+CONTACT_STATUS_COLORS: dict[str, str] = {
+    CS.PENDING: "#6b7280",
+    CS.IN_PROGRESS: "#2563eb",
+    CS.RETRY_SCHEDULED: "#0891b2",
+    CS.COMPLETED: "#15803d",
+    CS.EXHAUSTED: "#b91c1c",
+    CS.DO_NOT_CALL: "#7c3aed",
+    CS.INVALID: "#4b5563",
+    CS.CANCELLED: "#9ca3af",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One count under a progress bar: a contact status or a call status."""
+
+    key: str
+    label: str
+    source: str  # "contact" (by_contact_status) or "call" (calls_by_status)
+    color: str
+
+
+OUTCOMES = (
+    Outcome(CS.COMPLETED, "completed", "contact", CONTACT_STATUS_COLORS[CS.COMPLETED]),
+    Outcome(CallStatus.NO_ANSWER, "no answer", "call", "#b45309"),
+    Outcome(CallStatus.BUSY, "busy", "call", "#d97706"),
+    Outcome(CallStatus.FAILED, "failed", "call", "#dc2626"),
+    Outcome(CS.EXHAUSTED, "exhausted", "contact", CONTACT_STATUS_COLORS[CS.EXHAUSTED]),
+    Outcome(CS.DO_NOT_CALL, "do-not-call", "contact", CONTACT_STATUS_COLORS[CS.DO_NOT_CALL]),
+    Outcome(CS.INVALID, "invalid", "contact", CONTACT_STATUS_COLORS[CS.INVALID]),
+    Outcome(CS.CANCELLED, "cancelled", "contact", CONTACT_STATUS_COLORS[CS.CANCELLED]),
+)
+# The bar's segments: contacts that are done, by how they ended.
+BAR_SEGMENTS = (CS.COMPLETED, CS.EXHAUSTED, CS.DO_NOT_CALL, CS.INVALID, CS.CANCELLED)
+
+
+def campaign_status_badge(status: str, label: str) -> str:
+    return format_html(
+        '<span class="campaign-status campaign-status-{}" data-badge style="display:inline-block;'
+        "padding:1px 8px;border-radius:9px;background:{};color:#fff;font-size:11px;"
+        'font-weight:600;white-space:nowrap">{}</span>',
+        status,
+        STATUS_COLORS.get(status, "#6b7280"),
+        label,
+    )
+
+
+def contact_status_badge(status: str, label: str) -> str:
+    return format_html(
+        '<span style="display:inline-block;padding:1px 8px;border-radius:9px;background:{};'
+        'color:#fff;font-size:11px;font-weight:600;white-space:nowrap">{}</span>',
+        CONTACT_STATUS_COLORS.get(status, "#6b7280"),
+        label,
+    )
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+def _progress(
+    campaign: Campaign, by_status: dict[str, int], dialed: int, calls: dict[str, int], cap: int
+) -> dict:
+    """The same figures as `campaign_progress`, from counts already grouped."""
+    total = sum(by_status.values())
+    remaining = sum(by_status.get(status, 0) for status in OPEN_CONTACT_STATUSES)
+    done = total - remaining
+    return {
+        "campaign": campaign.pk,
+        "status": campaign.status,
+        "contacts": total,
+        "by_contact_status": by_status,
+        "dialed": dialed,
+        "remaining": remaining,
+        "done": done,
+        "percent_done": round(100 * done / total, 1) if total else 0.0,
+        "live_calls": sum(calls.get(status, 0) for status in LIVE_STATUSES),
+        "calls": sum(calls.values()),
+        "calls_by_status": calls,
+        "max_concurrent_calls": campaign.max_concurrent_calls,
+        "account_cap": cap,
+    }
+
+
+def campaigns_progress(campaigns: Iterable[Campaign]) -> dict[int, dict]:
+    """`campaign_progress` for many campaigns in two grouped queries, whatever their number."""
+    campaigns = list(campaigns)
+    ids = [campaign.pk for campaign in campaigns]
+    by_status: dict[int, dict[str, int]] = defaultdict(dict)
+    dialed: Counter[int] = Counter()
+    calls: dict[int, dict[str, int]] = defaultdict(dict)
+    if ids:
+        contact_rows = (
+            CampaignContact.objects.filter(campaign_id__in=ids)
+            .order_by()
+            .values("campaign_id", "status")
+            .annotate(n=Count("id"), dialed=Count("id", filter=Q(attempts__gt=0)))
+        )
+        for row in contact_rows:
+            by_status[row["campaign_id"]][row["status"]] = row["n"]
+            dialed[row["campaign_id"]] += row["dialed"]
+        call_rows = (
+            CampaignAttempt.objects.filter(campaign_id__in=ids)
+            .order_by()
+            .values("campaign_id", "call__status")
+            .annotate(n=Count("id"))
+        )
+        for row in call_rows:
+            calls[row["campaign_id"]][row["call__status"]] = row["n"]
+    cap = settings.AGORA_MAX_CONCURRENT_CALLS
+    return {
+        campaign.pk: _progress(
+            campaign, by_status[campaign.pk], dialed[campaign.pk], calls[campaign.pk], cap
+        )
+        for campaign in campaigns
+    }
+
+
+def _count(progress: dict, source: str, key: str) -> int:
+    counts = progress["calls_by_status"] if source == "call" else progress["by_contact_status"]
+    return counts.get(key, 0)
+
+
+def progress_display(progress: dict) -> dict:
+    """What the progress include renders (the polling script recomputes the same in place)."""
+    contacts = progress["contacts"]
+    labels = dict(CS.choices)
+
+    def width(key: str) -> str:
+        return f"{100 * _count(progress, 'contact', key) / contacts if contacts else 0:.2f}"
+
+    return {
+        **progress,
+        "segments": [
+            {
+                "key": key,
+                "label": labels[key],
+                "count": _count(progress, "contact", key),
+                "width": width(key),
+                "color": CONTACT_STATUS_COLORS[key],
+            }
+            for key in BAR_SEGMENTS
+        ],
+        "outcomes": [
+            {
+                "key": outcome.key,
+                "label": outcome.label,
+                "source": outcome.source,
+                "color": outcome.color,
+                "count": _count(progress, outcome.source, outcome.key),
+            }
+            for outcome in OUTCOMES
+        ],
+    }
+
+
+def progress_script_config(*, url: str, many: bool) -> dict:
+    """What the polling script needs: where to poll and how to draw statuses."""
+    return {
+        "url": url,
+        "many": many,
+        "interval_ms": POLL_INTERVAL_MS,
+        "active": sorted(ACTIVE_STATUSES),
+        "statuses": {key: [label, STATUS_COLORS[key]] for key, label in S.choices},
+        "segments": list(BAR_SEGMENTS),
+    }
+
+
+# -- the form ---------------------------------------------------------------------------------
+
+
+class CampaignForm(forms.ModelForm):
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Days calls may be made, in each contact's local time.",
+    )
+
+    class Meta:
+        model = Campaign
+        fields = (
+            "name",
+            "agent_profile",
+            "caller_id_strategy",
+            "caller_ids",
+            "contact_lists",
+            "start_at",
+            "end_at",
+            "weekdays",
+            "window_start",
+            "window_end",
+            "max_concurrent_calls",
+            "max_calls_per_minute",
+            "max_attempts",
+            "retry_delay_no_answer",
+            "retry_delay_busy",
+            "retry_delay_failed",
+        )
+        help_texts = {
+            "name": "For staff: shown in lists and reports, never to contacts.",
+            "agent_profile": "The AI agent that speaks on every call of this campaign.",
+            "caller_ids": "Imported numbers the calls come from (outbound, synced with Agora).",
+            "caller_id_strategy": (
+                "One number: always the first. Rotate: each call from the next number. Local "
+                "presence: a number with the callee's country and area code when there is one."
+            ),
+            "contact_lists": "Everyone on these lists is called once the campaign starts.",
+            "max_concurrent_calls": (
+                "Most live calls at once for this campaign (the account cap applies too)."
+            ),
+            "max_attempts": "Calls per contact at most, the first included.",
+        }
+
+    def clean_weekdays(self) -> list[int]:
+        return sorted(set(self.cleaned_data.get("weekdays") or []))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("window_start"), data.get("window_end")
+        if start is not None and end is not None and start >= end:
+            self.add_error("window_end", "The daily window must end after it starts.")
+        start_at, end_at = data.get("start_at"), data.get("end_at")
+        if start_at and end_at and start_at >= end_at:
+            self.add_error("end_at", "The end must be after the start.")
+        return data
+
+
+# -- controls: actions and buttons ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Control:
+    name: str  # the URL's last part and the action's stem
+    label: str
+    done: str  # what happened, for the message
+    more: str  # said after it, on success
+    confirm: str
+    shown_for: frozenset[str]  # statuses whose change page shows the button
+    run: Callable[[Campaign], Campaign]
+
+
+CONTROLS: dict[str, Control] = {
+    control.name: control
+    for control in (
+        Control(
+            "start",
+            "Start",
+            "started",
+            "",
+            "Start this campaign? Its contacts will be called.",
+            frozenset({S.DRAFT}),
+            lambda campaign: campaign_start(campaign=campaign),
+        ),
+        Control(
+            "pause",
+            "Pause",
+            "paused",
+            "; live calls finish normally",
+            "Pause this campaign? No new calls; live calls finish.",
+            frozenset({S.SCHEDULED, S.RUNNING}),
+            lambda campaign: campaign_pause(campaign=campaign),
+        ),
+        Control(
+            "resume",
+            "Resume",
+            "resumed",
+            "",
+            "Resume this campaign? Its contacts will be called again.",
+            frozenset({S.PAUSED}),
+            lambda campaign: campaign_resume(campaign=campaign),
+        ),
+        Control(
+            "cancel",
+            "Cancel",
+            "cancelled",
+            "; contacts not yet called are cancelled",
+            "Cancel this campaign for good? Contacts not yet called will not be; live calls "
+            "finish.",
+            frozenset({S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED}),
+            lambda campaign: campaign_cancel(campaign=campaign, hang_up=False),
+        ),
+        Control(
+            "cancel_hang_up",
+            "Cancel and hang up",
+            "cancelled",
+            "; contacts not yet called are cancelled and its live calls are being hung up",
+            "Cancel this campaign for good AND hang up its live calls now?",
+            frozenset({S.SCHEDULED, S.RUNNING, S.PAUSED}),
+            lambda campaign: campaign_cancel(campaign=campaign, hang_up=True),
+        ),
+    )
+}
+ACTION_CONFIRMS = {
+    "start_selected": "Start the selected campaigns? Their contacts will be called.",
+    "pause_selected": "Pause the selected campaigns?",
+    "resume_selected": "Resume the selected campaigns?",
+    "cancel_selected": "Cancel the selected campaigns for good?",
+    "cancel_and_hang_up_selected": (
+        "Cancel the selected campaigns for good AND hang up their live calls?"
+    ),
+}
+
+LOCKED_REASON = (
+    "This campaign is {status}: it keeps the settings it was checked and started with (its "
+    "contacts are enrolled and being called with them), so only its name can change. To call "
+    "with other settings, create a new campaign."
+)
+HISTORY_FIELDS = ("started_at", "finished_at", "last_dispatch_at", "created_at", "updated_at")
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
+    list_display = ("name", "status_badge", "progress", "live_calls", "caller_id_strategy")
+    list_filter = ("status",)
+    search_fields = ("name",)
+    filter_horizontal = ("caller_ids", "contact_lists")
+    list_per_page = 50
+    actions = (
+        "start_selected",
+        "pause_selected",
+        "resume_selected",
+        "cancel_selected",
+        "cancel_and_hang_up_selected",
+    )
+    change_list_template = "admin/campaigns/campaign/change_list.html"
+    change_form_template = "admin/campaigns/campaign/change_form.html"
+
+    # -- the form -----------------------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None):
+        locked = self.is_locked(obj)
+        main_fields = ("name", "status", "agent_profile")
+        fieldsets = [
+            (None, {"fields": ("name", "agent_profile") if obj is None else main_fields}),
+            ("Caller ID", {"fields": ("caller_id_strategy", "caller_ids")}),
+            ("Contacts", {"fields": ("contact_lists",)}),
+            (
+                "Schedule",
+                {
+                    "description": "Calls are made only between the start and end, on the "
+                    "chosen weekdays, inside the daily window in each contact's own local time.",
+                    "fields": (
+                        "start_at",
+                        "end_at",
+                        "weekday_names" if locked else "weekdays",
+                        "window_start",
+                        "window_end",
+                    ),
+                },
+            ),
+            ("Pacing", {"fields": ("max_concurrent_calls", "max_calls_per_minute")}),
+            (
+                "Retries",
+                {
+                    "description": "A contact not reached is called again after the delay for "
+                    "how the last call ended, until it has had the maximum attempts.",
+                    "fields": (
+                        "max_attempts",
+                        "retry_delay_no_answer",
+                        "retry_delay_busy",
+                        "retry_delay_failed",
+                    ),
+                },
+            ),
+        ]
+        if obj is not None:
+            fieldsets.append(("History", {"classes": ("collapse",), "fields": HISTORY_FIELDS}))
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None):
+        if obj is None:
+            return ()
+        if not self.is_locked(obj):
+            return ("status", *HISTORY_FIELDS)
+        fields = [
+            field
+            for _, options in self.get_fieldsets(request, obj)
+            for field in options["fields"]
+            if field != "name"
+        ]
+        return (*fields, "weekdays")  # shown as weekday_names; its form field goes too
+
+    @staticmethod
+    def is_locked(obj: Campaign | None) -> bool:
+        return obj is not None and obj.status != S.DRAFT
+
+    def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        # Only a draft (never started: no contacts enrolled, no calls) can be deleted; a
+        # started campaign's contacts and attempts stay accounted for (cancel it instead).
+        if obj is not None and obj.status != S.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # drafts are deleted one by one, from their page
+        return actions
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"weekdays": [0, 1, 2, 3, 4], **super().get_changeform_initial_data(request)}
+
+    @admin.display(description="weekdays")
+    def weekday_names(self, campaign: Campaign) -> str:
+        names = dict(WEEKDAYS)
+        return ", ".join(names.get(day, str(day)) for day in campaign.weekdays) or "None"
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form, change: bool) -> None:
+        if not change:
+            obj.save()
+            return
+        # Only what the form edits: the dispatcher updates status, round-robin position and
+        # dispatch time concurrently, and a stale copy must not write them back.
+        concrete = {field.name for field in obj._meta.concrete_fields if not field.many_to_many}
+        fields = [name for name in form.fields if name in concrete]
+        obj.save(update_fields=[*fields, "updated_at"])
+
+    # -- the changelist -----------------------------------------------------------------------
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)  # the page, fetched once and reused by the template
+        progress = campaigns_progress(rows)
+        for campaign in rows:
+            campaign._progress = progress[campaign.pk]
+        return changelist
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {
+            "campaign_progress_config": progress_script_config(
+                url=reverse("admin:campaigns_campaign_progress_many"), many=True
+            ),
+            "campaign_action_confirms": ACTION_CONFIRMS,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def _progress_of(self, campaign: Campaign) -> dict:
+        progress = getattr(campaign, "_progress", None)
+        return progress if progress is not None else campaign_progress(campaign)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, campaign: Campaign) -> str:
+        return format_html(
+            '<span data-campaign="{}" data-status="{}">{}</span>',
+            campaign.pk,
+            campaign.status,
+            campaign_status_badge(campaign.status, campaign.get_status_display()),
+        )
+
+    @admin.display(description="progress")
+    def progress(self, campaign: Campaign) -> str:
+        return render_to_string(
+            "admin/campaigns/campaign/progress.html",
+            {"p": progress_display(self._progress_of(campaign))},
+        )
+
+    @admin.display(description="live calls / max")
+    def live_calls(self, campaign: Campaign) -> str:
+        progress = self._progress_of(campaign)
+        return format_html(
+            '<span data-campaign="{}" data-status="{}" class="campaign-live">'
+            '<span data-f="live_calls">{}</span> / <span data-f="max_concurrent_calls">{}</span>'
+            "</span>",
+            campaign.pk,
+            campaign.status,
+            progress["live_calls"],
+            progress["max_concurrent_calls"],
+        )
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def run_control(self, request: HttpRequest, campaigns: Iterable[Campaign], name: str) -> None:
+        control = CONTROLS[name]
+        for campaign in campaigns:
+            try:
+                result = control.run(campaign)
+            except ValidationError as error:
+                self.message_user(
+                    request,
+                    f"“{campaign.name}” was not {control.done}: " + " ".join(error.messages),
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"“{campaign.name}” {control.done} (now "
+                    f"{result.get_status_display().lower()}){control.more}.",
+                    messages.SUCCESS,
+                )
+
+    @admin.action(description="Start selected campaigns", permissions=["change"])
+    def start_selected(self, request: HttpRequest, queryset) -> None:
+        self.run_control(request, queryset.order_by("pk"), "start")
+
+    @admin.action(description="Pause selected campaigns", permissions=["change"])
+    def pause_selected(self, request: HttpRequest, queryset) -> None:
+        self.run_control(request, queryset.order_by("pk"), "pause")
+
+    @admin.action(description="Resume selected campaigns", permissions=["change"])
+    def resume_selected(self, request: HttpRequest, queryset) -> None:
+        self.run_control(request, queryset.order_by("pk"), "resume")
+
+    @admin.action(description="Cancel selected campaigns", permissions=["change"])
+    def cancel_selected(self, request: HttpRequest, queryset) -> None:
+        self.run_control(request, queryset.order_by("pk"), "cancel")
+
+    @admin.action(
+        description="Cancel selected campaigns and hang up their live calls",
+        permissions=["change"],
+    )
+    def cancel_and_hang_up_selected(self, request: HttpRequest, queryset) -> None:
+        self.run_control(request, queryset.order_by("pk"), "cancel_hang_up")
+
+    # -- custom URLs: buttons and progress ----------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        controls = [
+            path(
+                f"<path:object_id>/{control.name.replace('_', '-')}/",
+                wrap(self._control_view(control.name)),
+                name="{}_{}_{}".format(*info, control.name),
+            )
+            for control in CONTROLS.values()
+        ]
+        return [
+            path(
+                "progress.json",
+                wrap(self.progress_many_view),
+                name="{}_{}_progress_many".format(*info),
+            ),
+            path(
+                "<path:object_id>/progress.json",
+                wrap(self.progress_view),
+                name="{}_{}_progress".format(*info),
+            ),
+            *controls,
+            *super().get_urls(),
+        ]
+
+    def _control_view(self, name: str):
+        def view(request: HttpRequest, object_id: str) -> HttpResponse:
+            return self.control_view(request, object_id, name)
+
+        view.__name__ = f"{name}_view"
+        return view
+
+    def control_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
+        """POST only (admin_view requires an active staff user and checks the CSRF token)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, campaign):
+            raise PermissionDenied
+        self.run_control(request, [campaign], name)
+        return HttpResponseRedirect(
+            reverse("admin:campaigns_campaign_change", args=[quote(campaign.pk)])
+        )
+
+    def progress_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is None:
+            return JsonResponse({"detail": "No such campaign."}, status=404)
+        return JsonResponse(campaign_progress(campaign))
+
+    def progress_many_view(self, request: HttpRequest) -> HttpResponse:
+        """`?ids=1,2,3`: the progress of each of those campaigns, in that order."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        try:
+            ids = list(
+                dict.fromkeys(int(part) for part in request.GET.get("ids", "").split(",") if part)
+            )
+        except ValueError:
+            return JsonResponse({"detail": "ids: comma-separated campaign ids."}, status=400)
+        if len(ids) > MAX_PROGRESS_IDS:
+            return JsonResponse(
+                {"detail": f"ids: at most {MAX_PROGRESS_IDS} campaigns at once."}, status=400
+            )
+        found = {
+            campaign.pk: campaign for campaign in self.get_queryset(request).filter(pk__in=ids)
+        }
+        progress = campaigns_progress(found.values())
+        return JsonResponse({"campaigns": [progress[pk] for pk in ids if pk in found]})
+
+    # -- the change page ----------------------------------------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            progress = campaign_progress(obj)
+            can_control = self.has_change_permission(request, obj)
+            context.update(
+                campaign_progress=progress_display(progress),
+                campaign_status_badge=campaign_status_badge(obj.status, obj.get_status_display()),
+                campaign_locked_reason=(
+                    LOCKED_REASON.format(status=obj.get_status_display().lower())
+                    if self.is_locked(obj)
+                    else ""
+                ),
+                campaign_controls=[
+                    {
+                        "name": control.name,
+                        "label": control.label,
+                        "confirm": control.confirm,
+                        "url": reverse(
+                            f"admin:campaigns_campaign_{control.name}", args=[quote(obj.pk)]
+                        ),
+                    }
+                    for control in CONTROLS.values()
+                    if can_control and obj.status in control.shown_for
+                ],
+                campaign_contact_statuses=[
+                    (key, label, progress["by_contact_status"].get(key, 0))
+                    for key, label in CS.choices
+                ],
+                campaign_call_statuses=[
+                    (key, label, progress["calls_by_status"].get(key, 0))
+                    for key, label in CallStatus.choices
+                ],
+                campaign_recent_calls=self.recent_calls(obj),
+                campaign_contacts_url=reverse("admin:campaigns_campaigncontact_changelist")
+                + f"?campaign__id__exact={obj.pk}",
+                campaign_calls_url=reverse("admin:telephony_call_changelist")
+                + f"?{CampaignCallFilter.parameter_name}={obj.pk}",
+                campaign_progress_config=progress_script_config(
+                    url=reverse("admin:campaigns_campaign_progress", args=[quote(obj.pk)]),
+                    many=False,
+                ),
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @staticmethod
+    def recent_calls(campaign: Campaign) -> list[dict[str, Any]]:
+        attempts = (
+            CampaignAttempt.objects.filter(campaign=campaign)
+            .select_related("call", "campaign_contact__contact")
+            .order_by("-call__created_at", "-id")[:RECENT_CALLS]
+        )
+        return [
+            {
+                "url": reverse("admin:telephony_call_change", args=[quote(attempt.call_id)]),
+                "badge": status_badge_html(attempt.call.status, attempt.call.get_status_display()),
+                "to_number": attempt.call.to_number,
+                "contact": str(attempt.campaign_contact.contact),
+                "attempt": attempt.number,
+                "created_at": attempt.call.created_at,
+                "duration": format_duration(attempt.call.duration_seconds),
+                "end_reason": attempt.call.end_reason,
+            }
+            for attempt in attempts
+        ]
+
+
+# -- campaign contacts ------------------------------------------------------------------------
+
+
+@admin.register(CampaignContact)
+class CampaignContactAdmin(admin.ModelAdmin):
+    """Each contact's progress through a campaign: read only, moved on by the dialer."""
+
+    list_display = (
+        "campaign",
+        "contact_phone",
+        "contact_name",
+        "status_badge",
+        "attempts",
+        "next_attempt_at",
+        "last_outcome",
+        "note",
+        "last_call_link",
+    )
+    list_filter = ("campaign", "status")
+    search_fields = ("contact__phone", "contact__first_name", "contact__last_name")
+    list_select_related = ("campaign", "contact", "last_call")
+    list_per_page = 100
+    fields = (
+        "campaign",
+        "contact",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_outcome",
+        "last_call_link",
+        "note",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # enrolled by campaign_start
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # moved on by the dialer and the call outcomes only
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # every attempt stays accounted for
+
+    @admin.display(description="phone", ordering="contact__phone")
+    def contact_phone(self, entry: CampaignContact) -> str:
+        return entry.contact.phone
+
+    @admin.display(description="name", ordering="contact__last_name")
+    def contact_name(self, entry: CampaignContact) -> str:
+        return f"{entry.contact.first_name} {entry.contact.last_name}".strip() or "-"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, entry: CampaignContact) -> str:
+        return contact_status_badge(entry.status, entry.get_status_display())
+
+    @admin.display(description="last call")
+    def last_call_link(self, entry: CampaignContact) -> str:
+        call = entry.last_call
+        if call is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:telephony_call_change", args=[quote(call.pk)]),
+            status_badge_html(call.status, call.get_status_display()),
+        )
+
+
+# -- a campaign filter on the call list -------------------------------------------------------
+
+
+class CampaignCallFilter(admin.SimpleListFilter):
+    """Calls of one campaign (through their attempt), or the single calls of none."""
+
+    title = "campaign"
+    parameter_name = "campaign"
+    NONE = "none"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        with_calls = (
+            Campaign.objects.filter(pk__in=CampaignAttempt.objects.values("campaign_id"))
+            .order_by("-created_at")
+            .values_list("pk", "name")
+        )
+        return [(str(pk), name) for pk, name in with_calls] + [
+            (self.NONE, "No campaign (single calls)")
+        ]
+
+    def queryset(self, request: HttpRequest, queryset):
+        value = self.value()
+        if value == self.NONE:
+            return queryset.filter(campaign_attempt__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(campaign_attempt__campaign_id=int(value))
+        return queryset
+
+
+def add_campaign_filter_to_calls() -> None:
+    """Telephony knows nothing of campaigns: the filter is added from here, once."""
+    kept = tuple(
+        item
+        for item in CallAdmin.list_filter
+        if getattr(item, "parameter_name", None) != CampaignCallFilter.parameter_name
+    )
+    CallAdmin.list_filter = (*kept, CampaignCallFilter)
+    registered = admin.site._registry.get(Call)
+    if registered is not None:
+        registered.list_filter = CallAdmin.list_filter
+
+
+add_campaign_filter_to_calls()

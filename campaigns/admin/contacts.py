@@ -1,0 +1,249 @@
+"""Contact lists and contacts. A list is filled by CSV imports run by a worker
+(`campaigns.services.contacts`); its page shows each import's progress, updated live."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from campaigns.models import Contact, ContactImport, ContactList
+from campaigns.services.contacts import canonical_zone, contact_import_start
+from telephony.validators import normalize_phone_number
+
+IMPORTS_SHOWN = 10  # on a list's page, the latest imports
+ERRORS_SHOWN = 50  # per import, on the page and in the progress JSON
+ACTIVE_STATUSES = (ContactImport.Status.PENDING, ContactImport.Status.RUNNING)
+STATUS_LABELS = dict(ContactImport.Status.choices)
+STATUS_COLORS = {
+    ContactImport.Status.PENDING: "#6b7280",
+    ContactImport.Status.RUNNING: "#2563eb",
+    ContactImport.Status.DONE: "#15803d",
+    ContactImport.Status.FAILED: "#b91c1c",
+}
+
+
+def import_status_badge(status: str | None) -> str:
+    if not status:
+        return "-"
+    return format_html(
+        '<span class="import-status import-status-{}" style="display:inline-block;padding:1px '
+        "8px;border-radius:9px;background:{};color:#fff;font-size:11px;font-weight:600;"
+        'white-space:nowrap">{}</span>',
+        status,
+        STATUS_COLORS.get(status, "#6b7280"),
+        STATUS_LABELS.get(status, status),
+    )
+
+
+def import_progress(record: ContactImport) -> dict[str, Any]:
+    """What the list's page shows of one import (also its progress JSON)."""
+    return {
+        "id": record.pk,
+        "status": record.status,
+        "status_label": record.get_status_display(),
+        "active": record.status in ACTIVE_STATUSES,
+        "rows_read": record.rows_read,
+        "imported": record.imported,
+        "merged": record.merged,
+        "invalid": record.invalid,
+        "message": record.message,
+        "errors": list((record.errors or [])[:ERRORS_SHOWN]),
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+    }
+
+
+class ContactImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8 text, comma or semicolon separated, the column names on the first line.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
+    )
+
+
+@admin.register(ContactList)
+class ContactListAdmin(admin.ModelAdmin):
+    list_display = ("name", "contact_count", "last_import", "created_at")
+    search_fields = ("name",)
+    fields = ("name", "description")
+    change_form_template = "admin/campaigns/contactlist/change_form.html"
+
+    def get_queryset(self, request: HttpRequest):
+        latest = ContactImport.objects.filter(contact_list=OuterRef("pk")).order_by(
+            "-created_at", "-id"
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                contact_total=Count("contacts"),
+                last_import_status=Subquery(latest.values("status")[:1]),
+            )
+        )
+
+    @admin.display(description="contacts", ordering="contact_total")
+    def contact_count(self, contact_list: ContactList) -> str:
+        url = reverse("admin:campaigns_contact_changelist")
+        return format_html(
+            '<a href="{}?contact_list__id__exact={}">{}</a>',
+            url,
+            contact_list.pk,
+            contact_list.contact_total,
+        )
+
+    @admin.display(description="last import", ordering="last_import_status")
+    def last_import(self, contact_list: ContactList) -> str:
+        return import_status_badge(contact_list.last_import_status)
+
+    # -- the list's page: its imports, live ---------------------------------------------------
+
+    def has_import_permission(self, request: HttpRequest, obj: ContactList | None = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        contact_list = self.get_object(request, unquote(object_id))
+        extra: dict[str, Any] = {}
+        if contact_list is not None:
+            imports = contact_list.imports.order_by("-created_at", "-id")[:IMPORTS_SHOWN]
+            extra = {
+                "contact_imports": [
+                    {
+                        **import_progress(record),
+                        "file_name": record.file_name,
+                        "created_at": record.created_at,
+                        "status_badge": import_status_badge(record.status),
+                        "progress_url": reverse(
+                            "admin:campaigns_contactlist_import_progress",
+                            args=[contact_list.pk, record.pk],
+                        ),
+                    }
+                    for record in imports
+                ],
+                "contact_total": contact_list.contact_total,  # annotated by get_queryset
+                "contacts_url": reverse("admin:campaigns_contact_changelist")
+                + f"?contact_list__id__exact={contact_list.pk}",
+                "can_import": self.has_import_permission(request, contact_list),
+                "import_url": reverse("admin:campaigns_contactlist_import", args=[contact_list.pk]),
+            }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/import/",
+                self.admin_site.admin_view(self.import_view),
+                name="{}_{}_import".format(*info),
+            ),
+            path(
+                "<path:object_id>/imports/<int:import_id>/progress/",
+                self.admin_site.admin_view(self.import_progress_view),
+                name="{}_{}_import_progress".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def _list_or_404(self, request: HttpRequest, object_id: str) -> ContactList:
+        contact_list = self.get_object(request, unquote(object_id))
+        if contact_list is None:
+            raise Http404("No such contact list.")
+        return contact_list
+
+    def import_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Upload a CSV into the list (admin_view: staff only, CSRF-checked)."""
+        contact_list = self._list_or_404(request, object_id)
+        if not self.has_import_permission(request, contact_list):
+            raise PermissionDenied
+        change_url = reverse("admin:campaigns_contactlist_change", args=[contact_list.pk])
+        if request.method == "POST":
+            form = ContactImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                record = contact_import_start(
+                    contact_list=contact_list, uploaded_file=upload, file_name=upload.name
+                )
+                messages.success(
+                    request,
+                    f"'{record.file_name}' is being imported into {contact_list}: its progress "
+                    "shows below.",
+                )
+                return HttpResponseRedirect(f"{change_url}#contact-imports")
+        else:
+            form = ContactImportForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import contacts into {contact_list}",
+            "opts": self.opts,
+            "original": contact_list,
+            "form": form,
+            "change_url": change_url,
+            "has_view_permission": self.has_view_permission(request, contact_list),
+        }
+        return TemplateResponse(request, "admin/campaigns/contactlist/import_form.html", context)
+
+    def import_progress_view(
+        self, request: HttpRequest, object_id: str, import_id: int
+    ) -> JsonResponse:
+        """The import's counters and first errors, polled by the list's page while it runs."""
+        contact_list = self._list_or_404(request, object_id)
+        if not self.has_view_permission(request, contact_list):
+            raise PermissionDenied
+        record = get_object_or_404(ContactImport, pk=import_id, contact_list=contact_list)
+        return JsonResponse(import_progress(record), headers={"Cache-Control": "no-store"})
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = (
+            "contact_list",
+            "phone",
+            "first_name",
+            "last_name",
+            "external_id",
+            "timezone",
+            "variables",
+        )
+
+    def clean_phone(self) -> str:
+        return normalize_phone_number(self.cleaned_data.get("phone") or "")
+
+    def clean_timezone(self) -> str:
+        value = (self.cleaned_data.get("timezone") or "").strip()
+        if not value:
+            return ""
+        zone = canonical_zone(value)
+        if zone is None:
+            raise ValidationError(
+                f"'{value}' is not an IANA time zone name (e.g. America/New_York)."
+            )
+        return zone
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    form = ContactForm
+    list_display = ("phone", "first_name", "last_name", "external_id", "contact_list")
+    list_filter = ("contact_list",)
+    search_fields = ("phone", "first_name", "last_name", "external_id")
+    list_select_related = ("contact_list",)
+    autocomplete_fields = ("contact_list",)
+    readonly_fields = ("created_at", "updated_at")
+    list_per_page = 100
+    show_full_result_count = False  # lists run to a million rows: no second COUNT(*)
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        """Also finds a number typed in national format (415 555 0100)."""
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            e164 = normalize_phone_number(search_term)
+        except ValidationError:
+            return found, duplicates
+        return found | queryset.filter(phone=e164), duplicates

@@ -1,0 +1,217 @@
+from datetime import time
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from telephony.models import AgentProfile, Call, PhoneNumber
+from telephony.validators import validate_e164
+
+WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+
+
+class ContactList(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="contacts")
+    # Indexed: adding a number to the do-not-call list finds its contacts in every list.
+    phone = models.CharField(max_length=16, validators=[validate_e164], db_index=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    external_id = models.CharField(max_length=200, blank=True, db_index=True)
+    timezone = models.CharField(
+        max_length=64, blank=True, help_text="IANA time zone; overrides the number's own."
+    )
+    variables = models.JSONField(
+        default=dict, blank=True, help_text="Every other CSV column, for the agent's templates."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact_list", "phone"], name="unique_phone_per_list")
+        ]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return f"{name} ({self.phone})" if name else self.phone
+
+
+class ContactImport(models.Model):
+    """One CSV upload into a list: progress while it runs, a per-row error report after."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="imports")
+    file_name = models.CharField(max_length=255)
+    stored_path = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    rows_read = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    merged = models.PositiveIntegerField(default=0, help_text="Rows repeating a number.")
+    invalid = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[{line, reason}], first 1000.")
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} into {self.contact_list}"
+
+
+class DoNotCall(models.Model):
+    class Source(models.TextChoices):
+        STAFF = "staff", "Staff"
+        CSV = "csv", "CSV upload"
+        API = "api", "API"
+        CALL = "call", "Asked during a call"
+
+    phone = models.CharField(max_length=16, unique=True, validators=[validate_e164])
+    reason = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "do-not-call entry"
+        verbose_name_plural = "do-not-call list"
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class CallerIdStrategy(models.TextChoices):
+        FIXED = "fixed", "One number"
+        ROUND_ROBIN = "round_robin", "Rotate through the numbers"
+        LOCAL_PRESENCE = "local_presence", "Local presence (same country and area code)"
+
+    name = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    agent_profile = models.ForeignKey(AgentProfile, on_delete=models.PROTECT)
+    caller_ids = models.ManyToManyField(PhoneNumber, related_name="campaigns")
+    caller_id_strategy = models.CharField(
+        max_length=20, choices=CallerIdStrategy.choices, default=CallerIdStrategy.FIXED
+    )
+    contact_lists = models.ManyToManyField(ContactList, related_name="campaigns")
+    start_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: as soon as it is started."
+    )
+    end_at = models.DateTimeField(null=True, blank=True, help_text="No calls after this.")
+    weekdays = models.JSONField(
+        default=list, blank=True, help_text="Days calls may be made: 0 = Monday ... 6 = Sunday."
+    )
+    window_start = models.TimeField(
+        default=time(9, 0), help_text="Earliest time, in each contact's local time."
+    )
+    window_end = models.TimeField(
+        default=time(18, 0), help_text="Latest time (exclusive), in each contact's local time."
+    )
+    max_concurrent_calls = models.PositiveIntegerField(default=5, validators=[MinValueValidator(1)])
+    max_calls_per_minute = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1)], help_text="New calls started per minute."
+    )
+    max_attempts = models.PositiveIntegerField(default=3, validators=[MinValueValidator(1)])
+    retry_delay_no_answer = models.PositiveIntegerField(
+        default=3600, help_text="Seconds before calling again after no answer."
+    )
+    retry_delay_busy = models.PositiveIntegerField(default=600, help_text="Seconds, after busy.")
+    retry_delay_failed = models.PositiveIntegerField(
+        default=1800, help_text="Seconds, after a failed call."
+    )
+    round_robin_position = models.PositiveIntegerField(default=0, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_dispatch_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignContact(models.Model):
+    """One contact's progress through one campaign."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_PROGRESS = "in_progress", "In progress"
+        RETRY_SCHEDULED = "retry_scheduled", "Retry scheduled"
+        COMPLETED = "completed", "Completed"
+        EXHAUSTED = "exhausted", "Attempts exhausted"
+        DO_NOT_CALL = "do_not_call", "Do not call"
+        INVALID = "invalid", "Invalid"
+        CANCELLED = "cancelled", "Cancelled"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="contacts")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="campaign_entries")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_outcome = models.CharField(max_length=12, blank=True)
+    last_call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")  # fmt: skip
+    note = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "contact"], name="unique_contact_per_campaign"
+            )
+        ]
+        indexes = [models.Index(fields=["campaign", "status", "next_attempt_at", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact} in {self.campaign}"
+
+
+class CampaignAttempt(models.Model):
+    """A call made for a campaign contact: links the two, one row per attempt."""
+
+    campaign_contact = models.ForeignKey(
+        CampaignContact, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="attempts")
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="campaign_attempt")
+    number = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} for {self.campaign_contact}"

@@ -1,0 +1,323 @@
+"""Campaigns: the status machine (start, pause, resume, cancel, complete), what a campaign needs
+before it may start, what happens to a contact when its call ends, and progress figures."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
+from campaigns.windows import CallingWindow, calling_hours_guard
+from telephony.models import Call, CallEvent, PhoneNumber
+from telephony.services.agents import agent_required_variables
+from telephony.states import LIVE_STATUSES, CallStatus
+
+logger = logging.getLogger(__name__)
+
+S = Campaign.Status
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.DRAFT: frozenset({S.SCHEDULED, S.RUNNING, S.CANCELLED}),
+    S.SCHEDULED: frozenset({S.RUNNING, S.PAUSED, S.CANCELLED}),
+    S.RUNNING: frozenset({S.PAUSED, S.COMPLETED, S.CANCELLED}),
+    S.PAUSED: frozenset({S.RUNNING, S.SCHEDULED, S.CANCELLED}),
+    S.COMPLETED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+ACTIVE_STATUSES = frozenset({S.SCHEDULED, S.RUNNING, S.PAUSED})
+OPEN_CONTACT_STATUSES = (
+    CampaignContact.Status.PENDING,
+    CampaignContact.Status.RETRY_SCHEDULED,
+    CampaignContact.Status.IN_PROGRESS,
+)
+CONTACT_FIELDS = frozenset({"first_name", "last_name", "phone", "external_id"})
+MATERIALIZE_BATCH = 5_000
+
+
+def _transition(campaign: Campaign, target: str) -> None:
+    if target not in TRANSITIONS[campaign.status]:
+        raise ValidationError(
+            f"A {campaign.get_status_display().lower()} campaign cannot become "
+            f"{Campaign.Status(target).label.lower()}."
+        )
+    campaign.status = target
+    if target in (S.COMPLETED, S.CANCELLED):
+        campaign.finished_at = timezone.now()
+    campaign.save()
+
+
+def _locked(campaign: Campaign | int) -> Campaign:
+    campaign_id = campaign.pk if isinstance(campaign, Campaign) else campaign
+    return Campaign.objects.select_for_update().get(pk=campaign_id)
+
+
+# -- starting ---------------------------------------------------------------------------------
+
+
+def campaign_start_problems(campaign: Campaign, *, now: datetime | None = None) -> list[str]:
+    """Everything that stops `campaign` from starting, each said specifically."""
+    now = now or timezone.now()
+    problems: list[str] = []
+    contacts = Contact.objects.filter(contact_list__campaigns=campaign)
+    if not contacts.exists():
+        problems.append("It has no contacts: add a contact list that has contacts.")
+    numbers = list(campaign.caller_ids.all())
+    if not numbers:
+        problems.append("Choose at least one caller ID number.")
+    for number in numbers:
+        if not number.outbound:
+            problems.append(f"Caller ID {number.e164} is not enabled for outbound calls.")
+        elif number.sync_state != PhoneNumber.SyncState.SYNCED:
+            problems.append(
+                f"Caller ID {number.e164} is not synced with Agora "
+                f"({number.get_sync_state_display().lower()})."
+            )
+    profile = campaign.agent_profile
+    try:
+        profile.full_clean()
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            problems.extend(f"Agent profile {profile.name}, {field}: {m}" for m in messages)
+    window = CallingWindow.for_campaign(
+        start=campaign.window_start, end=campaign.window_end, weekdays=campaign.weekdays
+    )
+    guard_start, guard_end = calling_hours_guard()
+    if not campaign.weekdays:
+        problems.append("Choose at least one weekday for calls.")
+    elif campaign.window_start >= campaign.window_end:
+        problems.append("The daily window must start before it ends.")
+    elif window.is_empty:
+        problems.append(
+            f"The window {campaign.window_start:%H:%M}-{campaign.window_end:%H:%M} lies outside "
+            f"the allowed calling hours {guard_start:%H:%M}-{guard_end:%H:%M}."
+        )
+    if campaign.end_at and campaign.end_at <= now:
+        problems.append("The end time has already passed.")
+    if campaign.start_at and campaign.end_at and campaign.start_at >= campaign.end_at:
+        problems.append("The start time must be before the end time.")
+    for name in sorted(agent_required_variables(profile)):
+        if name in CONTACT_FIELDS:
+            missing = contacts.filter(**{name: ""}).count()
+        else:
+            missing = contacts.exclude(variables__has_key=name).count()
+        if missing:
+            problems.append(
+                f"{missing} contact(s) have no {name!r}, which the agent's templates use "
+                f"({{{{{name}}}}})."
+            )
+    return problems
+
+
+def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> Campaign:
+    """Check, then schedule or start the campaign and enrol its contacts."""
+    now = now or timezone.now()
+    problems = campaign_start_problems(campaign, now=now)
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        locked = _locked(campaign)
+        begins = locked.start_at or now
+        _transition(locked, S.SCHEDULED if begins > now else S.RUNNING)
+        locked.started_at = now
+        locked.save()
+        _enrol_contacts(locked, first_attempt_at=begins)
+    return locked
+
+
+def _enrol_contacts(campaign: Campaign, *, first_attempt_at: datetime) -> int:
+    contact_ids = (
+        Contact.objects.filter(contact_list__campaigns=campaign)
+        .values_list("id", flat=True)
+        .distinct()
+        .order_by("id")
+    )
+    enrolled, batch = 0, []
+    for contact_id in contact_ids.iterator(chunk_size=MATERIALIZE_BATCH):
+        batch.append(
+            CampaignContact(
+                campaign=campaign, contact_id=contact_id, next_attempt_at=first_attempt_at
+            )
+        )
+        if len(batch) >= MATERIALIZE_BATCH:
+            enrolled += len(CampaignContact.objects.bulk_create(batch, ignore_conflicts=True))
+            batch = []
+    if batch:
+        enrolled += len(CampaignContact.objects.bulk_create(batch, ignore_conflicts=True))
+    return enrolled
+
+
+# -- pausing, resuming, cancelling, completing ------------------------------------------------
+
+
+@transaction.atomic
+def campaign_pause(*, campaign: Campaign) -> Campaign:
+    """No new calls from now on; calls already live finish normally."""
+    locked = _locked(campaign)
+    _transition(locked, S.PAUSED)
+    return locked
+
+
+@transaction.atomic
+def campaign_resume(*, campaign: Campaign, now: datetime | None = None) -> Campaign:
+    now = now or timezone.now()
+    locked = _locked(campaign)
+    _transition(locked, S.SCHEDULED if locked.start_at and locked.start_at > now else S.RUNNING)
+    return locked
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign: Campaign, hang_up: bool = False) -> Campaign:
+    """Stop for good; contacts not yet called are cancelled; live calls are hung up if asked."""
+    locked = _locked(campaign)
+    _transition(locked, S.CANCELLED)
+    CampaignContact.objects.filter(
+        campaign=locked,
+        status__in=[CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED],
+    ).update(status=CampaignContact.Status.CANCELLED, note="campaign cancelled")
+    if hang_up:
+        from campaigns.tasks import hang_up_campaign_calls
+
+        transaction.on_commit(lambda: hang_up_campaign_calls.delay(locked.pk))
+    return locked
+
+
+def campaign_hang_up_live_calls(*, campaign_id: int) -> int:
+    from telephony.services.calls import call_hangup
+
+    call_ids = list(
+        Call.objects.filter(
+            campaign_attempt__campaign_id=campaign_id,
+            status__in=[*LIVE_STATUSES, CallStatus.QUEUED],
+        ).values_list("id", flat=True)
+    )
+    for call_id in call_ids:
+        call_hangup(call_id=call_id, source=CallEvent.Source.STAFF)
+    return len(call_ids)
+
+
+def campaign_complete_if_done(*, campaign: Campaign, now: datetime | None = None) -> bool:
+    """A running campaign with nothing left to call and nothing live completes by itself."""
+    with transaction.atomic():
+        locked = _locked(campaign)
+        if locked.status != S.RUNNING:
+            return False
+        if locked.contacts.filter(status__in=OPEN_CONTACT_STATUSES).exists():
+            return False
+        _transition(locked, S.COMPLETED)
+    logger.info("campaign %s completed", locked.pk)
+    return True
+
+
+def campaign_end_reached(*, campaign: Campaign) -> None:
+    """Past end_at: nothing new is called; contacts still waiting are cancelled."""
+    with transaction.atomic():
+        locked = _locked(campaign)
+        locked.contacts.filter(
+            status__in=[CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED]
+        ).update(status=CampaignContact.Status.CANCELLED, note="the campaign's end time passed")
+        if not locked.contacts.filter(status=CampaignContact.Status.IN_PROGRESS).exists():
+            _transition(locked, S.COMPLETED)
+
+
+# -- a call ended: what happens to its contact ------------------------------------------------
+
+
+def retry_delay(campaign: Campaign, outcome: str) -> int:
+    return {
+        CallStatus.NO_ANSWER: campaign.retry_delay_no_answer,
+        CallStatus.BUSY: campaign.retry_delay_busy,
+    }.get(outcome, campaign.retry_delay_failed)
+
+
+def campaign_record_call_outcome(*, call_id, now: datetime | None = None) -> str | None:
+    """Move the call's contact on: completed, retry later, exhausted or cancelled. Idempotent."""
+    now = now or timezone.now()
+    attempt = (
+        CampaignAttempt.objects.select_related("campaign", "call").filter(call_id=call_id).first()
+    )
+    if attempt is None or not attempt.call.is_terminal:
+        return None
+    with transaction.atomic():
+        entry = CampaignContact.objects.select_for_update().get(pk=attempt.campaign_contact_id)
+        if entry.status != CampaignContact.Status.IN_PROGRESS or entry.last_call_id != call_id:
+            return entry.status  # already recorded (the signal and the sweep both come here)
+        campaign, outcome = attempt.campaign, attempt.call.status
+        entry.last_outcome = outcome
+        if outcome == CallStatus.COMPLETED:
+            entry.status = CampaignContact.Status.COMPLETED
+        elif campaign.status == S.CANCELLED:
+            entry.status = CampaignContact.Status.CANCELLED
+        elif entry.attempts >= campaign.max_attempts:
+            entry.status = CampaignContact.Status.EXHAUSTED
+        else:
+            entry.status = CampaignContact.Status.RETRY_SCHEDULED
+            entry.next_attempt_at = now + timedelta(seconds=retry_delay(campaign, outcome))
+        entry.save()
+    if campaign.status == S.RUNNING:
+        campaign_complete_if_done(campaign=campaign, now=now)
+    return entry.status
+
+
+def campaign_record_finished_calls(*, campaign: Campaign) -> int:
+    """Sweep: contacts still "in progress" whose call has ended (a lost signal) move on."""
+    from telephony.states import TERMINAL_STATUSES
+
+    stale = CampaignContact.objects.filter(
+        campaign=campaign,
+        status=CampaignContact.Status.IN_PROGRESS,
+        last_call__status__in=TERMINAL_STATUSES,
+    ).values_list("last_call_id", flat=True)[:1000]
+    call_ids = list(stale)
+    for call_id in call_ids:
+        campaign_record_call_outcome(call_id=call_id)
+    return len(call_ids)
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+def campaign_progress(campaign: Campaign) -> dict:
+    """Dialed, remaining and outcomes at a glance (a few aggregate queries, any size)."""
+    by_status = dict(
+        campaign.contacts.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    total = sum(by_status.values())
+    outcomes = dict(
+        Call.objects.filter(campaign_attempt__campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    live = sum(outcomes.get(status, 0) for status in LIVE_STATUSES)
+    remaining = sum(by_status.get(status, 0) for status in OPEN_CONTACT_STATUSES)
+    final = total - remaining
+    return {
+        "campaign": campaign.pk,
+        "status": campaign.status,
+        "contacts": total,
+        "by_contact_status": by_status,
+        "dialed": campaign.contacts.filter(attempts__gt=0).count(),
+        "remaining": remaining,
+        "done": final,
+        "percent_done": round(100 * final / total, 1) if total else 0.0,
+        "live_calls": live,
+        "calls": sum(outcomes.values()),
+        "calls_by_status": outcomes,
+        "max_concurrent_calls": campaign.max_concurrent_calls,
+        "account_cap": settings.AGORA_MAX_CONCURRENT_CALLS,
+    }
+
+
+def campaigns_using_number(number: PhoneNumber):
+    return Campaign.objects.filter(caller_ids=number, status__in=ACTIVE_STATUSES)
+
+
+def running_campaign_guard(number: PhoneNumber) -> str | None:
+    """Registered with telephony: a number an active campaign calls from cannot be deleted."""
+    names = list(campaigns_using_number(number).values_list("name", flat=True)[:3])
+    if not names:
+        return None
+    return f"{number.e164} is the caller ID of active campaign(s): {', '.join(names)}."

@@ -1,0 +1,587 @@
+"""Contacts: CSV imports into a contact list, and single contacts (upserts).
+
+Rules kept here:
+- an import streams the file (bytes -> UTF-8 text -> csv.DictReader) and writes it in batches of
+  `BATCH_SIZE` rows, each batch in its own transaction together with the import's counters, so
+  progress is visible while it runs and memory stays bounded whatever the file's size;
+- a file-level problem (empty, not UTF-8, no phone column) fails the whole import with a message;
+  a row-level problem (bad phone, unknown time zone, ...) only skips that row, reported with its
+  line number (header = line 1) and the reason;
+- one contact per number in a list: a repeated number is merged (the later row's non-empty
+  fields win, variables merge); importing again updates the existing contacts the same way;
+- header names are read case-insensitively (`First Name`, `first-name` and `FIRST_NAME` are the
+  same column); columns other than the contact's own fields become `variables`, under the same
+  normalised name (`Appointment Date` -> `appointment_date`, usable as `{{appointment_date}}`).
+"""
+
+import codecs
+import csv
+import functools
+import io
+import itertools
+import logging
+import re
+import unicodedata
+import uuid
+import zoneinfo
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from campaigns.models import Contact, ContactImport, ContactList
+from telephony.validators import normalize_phone_number
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 2000  # rows per transaction (and per progress update)
+MAX_ERRORS = 1000  # row errors kept on the import; all of them are counted
+UPLOAD_DIR = "uploads"  # under settings.VAR_DIR
+CONTACT_FIELDS = ("first_name", "last_name", "external_id", "timezone")
+KNOWN_COLUMNS = frozenset({"phone", *CONTACT_FIELDS})
+MAX_LENGTHS = {name: Contact._meta.get_field(name).max_length for name in CONTACT_FIELDS}
+# Other spellings of the known columns, after normalisation.
+HEADER_ALIASES = {
+    "phone_number": "phone",
+    "phonenumber": "phone",
+    "telephone": "phone",
+    "firstname": "first_name",
+    "lastname": "last_name",
+    "externalid": "external_id",
+    "time_zone": "timezone",
+    "tz": "timezone",
+}
+DELIMITERS = (",", ";", "\t")
+_IMPORT_LOCK_CLASS = 7_310_301  # pg_try_advisory_lock(class, import id): one runner per import
+_EXTRA = "\x00extra"  # DictReader's restkey: cells beyond the header (no header can be this)
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+class CsvFileError(ValidationError):
+    """The file as a whole cannot be read: nothing (more) of it is imported."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="invalid_file")
+
+
+# -- reading CSV files (also used by the do-not-call import) ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    line: int  # line number in the file (the header is line 1)
+    values: dict[str, str]  # normalised column name -> stripped cell ("" when missing)
+    extra_cells: int  # non-empty cells beyond the header's columns
+
+
+def header_key(name: str) -> str:
+    """A column name as matched and stored: lower case, ASCII, `_` between words."""
+    text = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
+    key = re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_")
+    if key[:1].isdigit():
+        key = f"_{key}"  # a valid {{variable}} name
+    return HEADER_ALIASES.get(key, key)
+
+
+def _columns(raw: Iterable[str]) -> list[str]:
+    """Normalised, unique column names (an unnamed column becomes column_<n>)."""
+    names: list[str] = []
+    for index, name in enumerate(raw, start=1):
+        key = header_key(name) or f"column_{index}"
+        unique, n = key, 2
+        while unique in names:
+            unique, n = f"{key}_{n}", n + 1
+        names.append(unique)
+    return names
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    """`,`, `;` or tab: whichever the header row (outside quotes) uses most; `,` by default."""
+    bare = _QUOTED.sub("", header_line)
+    count, delimiter = max((bare.count(d), d) for d in reversed(DELIMITERS))
+    return delimiter if count else ","
+
+
+def _check_utf8(binary: IO[bytes]) -> None:
+    """Refuse a file that is not UTF-8 before anything is imported (reads it once, in chunks)."""
+    if not binary.seekable():
+        return  # checked while reading instead
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    while chunk := binary.read(1 << 16):
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            line += chunk.count(b"\n", 0, max(0, error.start))
+            raise _not_utf8(line) from None
+        line += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise _not_utf8(line) from None
+    binary.seek(0)
+
+
+def _not_utf8(line: int) -> CsvFileError:
+    return CsvFileError(
+        f"The file is not UTF-8 text (the first invalid byte is on line {line}). Save it as "
+        "'CSV UTF-8' (in Excel: Save As, 'CSV UTF-8 (Comma delimited)') and upload it again."
+    )
+
+
+def read_csv(
+    binary: IO[bytes], *, required: Iterable[str] = ("phone",)
+) -> tuple[list[str], Iterator[CsvRow]]:
+    """(columns, rows) of a CSV file given as bytes; raises CsvFileError for the whole file.
+
+    The rows are read lazily, one at a time; blank rows are skipped. A row that cannot be
+    parsed at all (rare: e.g. a cell over the csv module's size limit) raises CsvFileError.
+    """
+    _check_utf8(binary)
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    try:
+        first = text.readline()
+    except UnicodeDecodeError:
+        text.detach()
+        raise _not_utf8(1) from None
+    if not first.strip():
+        text.detach()
+        raise CsvFileError(
+            "The file is empty: the first line must name the columns (e.g. phone,first_name)."
+        )
+    reader = csv.DictReader(
+        itertools.chain([first], text),
+        delimiter=_sniff_delimiter(first),
+        restkey=_EXTRA,
+        restval="",
+    )
+    try:
+        raw = list(reader.fieldnames or [])
+    except csv.Error as error:
+        text.detach()
+        raise CsvFileError(f"The header row cannot be read as CSV: {error}.") from None
+    columns = _columns(raw)
+    for name in required:
+        if name not in columns:
+            text.detach()
+            shown = ", ".join(f"'{item.strip()}'" for item in raw if item.strip()) or "nothing"
+            raise CsvFileError(
+                f"The file has no '{name}' column: its first line names {shown}. The first line "
+                f"must name the columns, one of them '{name}' (e.g. phone,first_name,last_name)."
+            )
+    reader.fieldnames = columns
+    return columns, _rows(reader, text)
+
+
+def _rows(reader: csv.DictReader, text: io.TextIOWrapper) -> Iterator[CsvRow]:
+    try:
+        for record in reader:
+            extra = record.pop(_EXTRA, None)
+            extra_cells = sum(1 for cell in extra if cell.strip()) if extra else 0
+            values = {key: value.strip() for key, value in record.items()}
+            if not extra_cells and not any(values.values()):
+                continue  # a blank row (",,,"): nothing to import, nothing to report
+            yield CsvRow(line=reader.line_num, values=values, extra_cells=extra_cells)
+    except csv.Error as error:
+        raise CsvFileError(
+            f"Line {reader.line_num + 1} cannot be read as CSV ({error}); reading stopped there."
+        ) from None
+    except UnicodeDecodeError:
+        raise _not_utf8(reader.line_num + 1) from None
+    finally:
+        if not text.closed:
+            text.detach()  # leave the caller's file open: it is theirs to close
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def canonical_zone(name: str) -> str | None:
+    """The IANA name as zoneinfo spells it (`america/new_york` -> `America/New_York`), or None."""
+    return _zones().get((name or "").strip().lower())
+
+
+def _zone_error(name: str) -> str:
+    return f"timezone '{name}' is not an IANA time zone name (e.g. America/New_York)."
+
+
+# -- CSV import into a list -------------------------------------------------------------------
+
+
+def _enqueue_import(import_id: int) -> None:
+    from campaigns.tasks import import_contacts
+
+    transaction.on_commit(lambda: import_contacts.delay(import_id))
+
+
+def _display_name(file_name: str) -> str:
+    name = re.split(r"[\\/]", str(file_name or ""))[-1].strip()
+    return name[:255] or "upload.csv"
+
+
+def contact_import_start(
+    *, contact_list: ContactList, uploaded_file: Any, file_name: str
+) -> ContactImport:
+    """Store the upload, record a pending import and queue it for a worker (on commit).
+
+    The file is kept under VAR_DIR/uploads with a name of our own; `file_name` is only shown.
+    """
+    size = getattr(uploaded_file, "size", None)
+    limit = settings.CONTACT_IMPORT_MAX_BYTES
+    if size is not None and size > limit:
+        raise ValidationError(
+            f"The file is {size / 1e6:.1f} MB; uploads are limited to {limit / 1e6:.0f} MB "
+            "(CONTACT_IMPORT_MAX_BYTES)."
+        )
+    directory = Path(settings.VAR_DIR) / UPLOAD_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    relative = f"{UPLOAD_DIR}/contacts-{uuid.uuid4().hex}.csv"
+    target = Path(settings.VAR_DIR) / relative
+    chunks = (
+        uploaded_file.chunks()
+        if hasattr(uploaded_file, "chunks")
+        else iter(lambda: uploaded_file.read(1 << 20), b"")
+    )
+    with open(target, "xb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+    try:
+        with transaction.atomic():
+            record = ContactImport.objects.create(
+                contact_list=contact_list,
+                file_name=_display_name(file_name),
+                stored_path=relative,
+            )
+            _enqueue_import(record.pk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return record
+
+
+def _stored_file(record: ContactImport) -> Path:
+    return Path(settings.VAR_DIR) / record.stored_path
+
+
+@dataclass
+class _Progress:
+    started: datetime
+    rows_read: int = 0
+    imported: int = 0
+    merged: int = 0
+    invalid: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors_saved: int = 0
+
+    def reject(self, line: int, reason: str) -> None:
+        self.invalid += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"line": line, "reason": reason})
+
+    def counters(self) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "rows_read": self.rows_read,
+            "imported": self.imported,
+            "merged": self.merged,
+            "invalid": self.invalid,
+        }
+        if len(self.errors) != self.errors_saved:
+            values["errors"] = self.errors
+            self.errors_saved = len(self.errors)
+        return values
+
+
+def _parse_contact(row: CsvRow, columns: int) -> tuple[str, dict[str, str], dict[str, str]] | str:
+    """(phone, fields, variables) of a row, or the reason it is invalid."""
+    values = row.values
+    if row.extra_cells:
+        return (
+            f"has {columns + row.extra_cells} cells but the header names {columns} columns "
+            "(a value with the delimiter in it must be in double quotes)."
+        )
+    if any("\x00" in value for value in values.values()):
+        return "contains a NUL character."
+    phone_text = values.get("phone", "")
+    if not phone_text:
+        return "phone is empty."
+    try:
+        phone = normalize_phone_number(phone_text)
+    except ValidationError as error:
+        return f"phone {error.messages[0]}"
+    fields = {name: values.get(name, "") for name in CONTACT_FIELDS}
+    for name, value in fields.items():
+        if len(value) > MAX_LENGTHS[name]:
+            return f"{name} is longer than {MAX_LENGTHS[name]} characters."
+    if fields["timezone"]:
+        zone = canonical_zone(fields["timezone"])
+        if zone is None:
+            return _zone_error(fields["timezone"])
+        fields["timezone"] = zone
+    variables = {key: value for key, value in values.items() if value and key not in KNOWN_COLUMNS}
+    return phone, fields, variables
+
+
+def _merge_into(
+    target: tuple[dict[str, str], dict[str, Any]], fields: dict[str, str], variables: dict
+) -> None:
+    """The later row's non-empty fields win; variables merge (later values win)."""
+    for name, value in fields.items():
+        if value:
+            target[0][name] = value
+    target[1].update(variables)
+
+
+def _write_batch(
+    record_id: int,
+    contact_list_id: int,
+    batch: dict[str, tuple[dict[str, str], dict[str, Any]]],
+    progress: _Progress,
+) -> None:
+    """Upsert one batch of distinct numbers and save the counters, in one transaction."""
+    with transaction.atomic():
+        if batch:
+            phones = sorted(batch)
+            existing = {
+                row["phone"]: row
+                for row in Contact.objects.select_for_update()
+                .filter(contact_list_id=contact_list_id, phone__in=phones)
+                .order_by("phone")
+                .values("phone", *CONTACT_FIELDS, "variables", "updated_at")
+            }
+            contacts = []
+            for phone in phones:
+                fields, variables = batch[phone]
+                old = existing.get(phone)
+                if old is None:
+                    progress.imported += 1
+                else:
+                    fields = {name: fields[name] or old[name] for name in CONTACT_FIELDS}
+                    variables = {**(old["variables"] or {}), **variables}
+                    # Written earlier by this same run: a repeat of a number already imported.
+                    if old["updated_at"] >= progress.started:
+                        progress.merged += 1
+                    else:
+                        progress.imported += 1
+                contacts.append(
+                    Contact(
+                        contact_list_id=contact_list_id,
+                        phone=phone,
+                        variables=variables,
+                        **fields,
+                    )
+                )
+            Contact.objects.bulk_create(
+                contacts,
+                update_conflicts=True,
+                unique_fields=["contact_list", "phone"],
+                update_fields=[*CONTACT_FIELDS, "variables", "updated_at"],
+            )
+        ContactImport.objects.filter(pk=record_id).update(**progress.counters())
+
+
+@transaction.atomic
+def _claim(import_id: int) -> tuple[ContactImport, bool]:
+    """(import, True) when this run should import it: pending, or running after a lost worker."""
+    record = ContactImport.objects.select_for_update().get(pk=import_id)
+    if record.status in (ContactImport.Status.DONE, ContactImport.Status.FAILED):
+        return record, False
+    record.status = ContactImport.Status.RUNNING
+    record.rows_read = record.imported = record.merged = record.invalid = 0
+    record.errors = []
+    record.message = ""
+    record.finished_at = None
+    record.save()
+    return record, True
+
+
+def _try_lock(import_id: int) -> bool:
+    """Only one runner per import (a redelivered task meets the first one's lock and leaves).
+
+    PostgreSQL: a session advisory lock, released by `_unlock` or when the worker's connection
+    drops. SQLite (the zero-setup default) has one writer at a time anyway.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_IMPORT_LOCK_CLASS, import_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(import_id: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_IMPORT_LOCK_CLASS, import_id])
+
+
+def _finish(record_id: int, *, status: str, message: str, progress: _Progress | None) -> None:
+    values: dict[str, Any] = {"status": status, "message": message, "finished_at": timezone.now()}
+    if progress is not None:
+        values.update(progress.counters())
+    with transaction.atomic():
+        ContactImport.objects.filter(pk=record_id).update(**values)
+
+
+def _summary(progress: _Progress) -> str:
+    return (
+        f"{progress.rows_read} rows read: {progress.imported} contacts imported, "
+        f"{progress.merged} rows merged into a repeated number, {progress.invalid} invalid."
+    )
+
+
+def contact_import_run(*, import_id: int) -> ContactImport:
+    """Import a stored upload into its list (a worker runs it; small files may run inline).
+
+    Safe to call again: a finished import is left alone, a running one (its worker lost) starts
+    over (rows already written are updated, not duplicated), and a second concurrent run of the
+    same import returns at once.
+    """
+    if not _try_lock(import_id):
+        return ContactImport.objects.get(pk=import_id)
+    try:
+        record, claimed = _claim(import_id)
+        if not claimed:
+            return record
+        progress = _Progress(started=timezone.now())
+        try:
+            _import_file(record, progress)
+        except CsvFileError as error:
+            message = error.message
+            if progress.rows_read:
+                message += f" Before it: {_summary(progress)}"
+            _finish(record.pk, status=ContactImport.Status.FAILED, message=message,
+                    progress=progress)  # fmt: skip
+        except FileNotFoundError:
+            message = (
+                f"The uploaded file is no longer there ({record.stored_path}): upload it again. "
+                "(The web server and the workers must share VAR_DIR/uploads.)"
+            )
+            _finish(record.pk, status=ContactImport.Status.FAILED, message=message,
+                    progress=progress)  # fmt: skip
+        except Exception as error:
+            # Recorded so staff do not watch a 'running' import forever, then raised as is.
+            logger.exception("contact import %s stopped", import_id)
+            message = f"The import stopped: {type(error).__name__}: {error}"[:2000]
+            _finish(record.pk, status=ContactImport.Status.FAILED, message=message,
+                    progress=None)  # fmt: skip
+            raise
+        else:
+            _finish(record.pk, status=ContactImport.Status.DONE, message=_summary(progress),
+                    progress=progress)  # fmt: skip
+        _stored_file(record).unlink(missing_ok=True)
+        record.refresh_from_db()
+        logger.info("contact import %s: %s", import_id, record.message)
+        return record
+    finally:
+        _unlock(import_id)
+
+
+def _import_file(record: ContactImport, progress: _Progress) -> None:
+    contact_list_id = record.contact_list_id
+    with open(_stored_file(record), "rb") as binary:
+        columns, rows = read_csv(binary, required=("phone",))
+        width = len(columns)
+        batch: dict[str, tuple[dict[str, str], dict[str, Any]]] = {}
+        in_batch = 0
+        try:
+            for row in rows:
+                progress.rows_read += 1
+                in_batch += 1
+                parsed = _parse_contact(row, width)
+                if isinstance(parsed, str):
+                    progress.reject(row.line, parsed)
+                else:
+                    phone, fields, variables = parsed
+                    if phone in batch:
+                        progress.merged += 1
+                        _merge_into(batch[phone], fields, variables)
+                    else:
+                        batch[phone] = (fields, variables)
+                if in_batch >= BATCH_SIZE:
+                    _write_batch(record.pk, contact_list_id, batch, progress)
+                    batch, in_batch = {}, 0
+        except CsvFileError:
+            # An unreadable line: the rows before it are imported, as the message says.
+            _write_batch(record.pk, contact_list_id, batch, progress)
+            raise
+        _write_batch(record.pk, contact_list_id, batch, progress)
+
+
+# -- single contacts --------------------------------------------------------------------------
+
+
+def _apply(contact: Contact, fields: dict[str, str], variables: dict[str, Any] | None) -> None:
+    for name, value in fields.items():
+        if value:
+            setattr(contact, name, value)
+    if variables:
+        contact.variables = {**(contact.variables or {}), **variables}
+
+
+@transaction.atomic
+def contact_upsert(
+    *,
+    contact_list: ContactList,
+    phone: str,
+    first_name: str = "",
+    last_name: str = "",
+    external_id: str = "",
+    timezone: str = "",
+    variables: dict[str, Any] | None = None,
+) -> Contact:
+    """Create or update one contact of a list, the way an import row would.
+
+    The contact is found by `external_id` when given and known in the list (its number may then
+    change), else by number. Empty fields keep what the contact has; variables merge.
+    """
+    try:
+        e164 = normalize_phone_number(phone)
+    except ValidationError as error:
+        raise ValidationError({"phone": error.messages}) from None
+    fields = {
+        "first_name": (first_name or "").strip(),
+        "last_name": (last_name or "").strip(),
+        "external_id": (external_id or "").strip(),
+        "timezone": (timezone or "").strip(),
+    }
+    if fields["timezone"]:
+        zone = canonical_zone(fields["timezone"])
+        if zone is None:
+            raise ValidationError({"timezone": _zone_error(fields["timezone"]).capitalize()})
+        fields["timezone"] = zone
+    if variables is not None and not isinstance(variables, dict):
+        raise ValidationError({"variables": "Variables must be an object of name: value."})
+    contacts = Contact.objects.select_for_update().filter(contact_list=contact_list)
+    contact = None
+    if fields["external_id"]:
+        contact = contacts.filter(external_id=fields["external_id"]).order_by("id").first()
+    holder = contacts.filter(phone=e164).first()
+    if contact is not None and holder is not None and holder.pk != contact.pk:
+        raise ValidationError(
+            {
+                "phone": f"{e164} already belongs to another contact in this list "
+                f"({holder}, external id '{holder.external_id}')."
+            }
+        )
+    contact = contact or holder or Contact(contact_list=contact_list, phone=e164)
+    contact.phone = e164
+    _apply(contact, fields, variables)
+    contact.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            contact.save()
+    except IntegrityError:
+        if contact.pk is not None:
+            raise
+        # Created by someone else at the same moment: update theirs instead.
+        contact = contacts.get(phone=e164)
+        _apply(contact, fields, variables)
+        contact.save()
+    return contact

@@ -1,0 +1,218 @@
+"""The dispatcher: claims due contacts within capacity and turns them into calls.
+
+Safe with any number of dispatchers and workers at once (invariants 2 and 3):
+- one lock (telephony's capacity lock, also taken before any call is dialed) serialises every
+  capacity decision, and the campaign row is locked too;
+- capacity = min(campaign cap - its calls queued or live, account cap - all calls queued or
+  live, per-minute budget left); queued calls count, so claimed work is never double-booked;
+- due contacts are claimed with SELECT ... FOR UPDATE SKIP LOCKED, oldest due first;
+- do-not-call, the calling window (in the contact's local time) and the campaign's status are
+  checked again right before each call is created, retries included;
+- the call is created in the same transaction; its placement is enqueued on commit.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact, DoNotCall
+from campaigns.services.campaigns import (
+    campaign_complete_if_done,
+    campaign_end_reached,
+    campaign_record_finished_calls,
+)
+from campaigns.windows import CallingWindow, NoTimeZone, contact_zones, is_open, next_opening
+from telephony.models import Call, CallEvent, PhoneNumber
+from telephony.services.calls import call_create, lock_capacity
+from telephony.states import LIVE_STATUSES, CallStatus
+
+logger = logging.getLogger(__name__)
+
+OCCUPYING = [*LIVE_STATUSES, CallStatus.QUEUED]
+# Claim a few more than the capacity: some claimed contacts turn out to be outside their window.
+OVERFETCH = 4
+
+
+def dispatch(*, now: datetime | None = None) -> dict[int, int]:
+    """One dispatcher tick over every campaign. Returns calls created per campaign."""
+    now = now or timezone.now()
+    for campaign in Campaign.objects.filter(status=Campaign.Status.SCHEDULED, start_at__lte=now):
+        _start_scheduled(campaign.pk)
+    created = {}
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list(
+        "id", flat=True
+    ):
+        campaign = Campaign.objects.get(pk=campaign_id)
+        campaign_record_finished_calls(campaign=campaign)
+        created[campaign_id] = dispatch_campaign(campaign_id=campaign_id, now=now)
+    return created
+
+
+@transaction.atomic
+def _start_scheduled(campaign_id: int) -> None:
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if campaign.status == Campaign.Status.SCHEDULED:
+        campaign.status = Campaign.Status.RUNNING
+        campaign.save(update_fields=["status", "updated_at"])
+
+
+def dispatch_campaign(*, campaign_id: int, now: datetime) -> int:
+    with transaction.atomic():
+        lock_capacity()
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.status != Campaign.Status.RUNNING:
+            return 0
+        if campaign.end_at and now >= campaign.end_at:
+            campaign_end_reached(campaign=campaign)
+            return 0
+        capacity = _capacity(campaign, now=now)
+        created = _claim_and_call(campaign, capacity=capacity, now=now) if capacity > 0 else 0
+        campaign.last_dispatch_at = now
+        campaign.save(update_fields=["last_dispatch_at", "round_robin_position", "updated_at"])
+    if created == 0:
+        campaign_complete_if_done(campaign=campaign, now=now)
+    return created
+
+
+def _capacity(campaign: Campaign, *, now: datetime) -> int:
+    campaign_busy = Call.objects.filter(
+        campaign_attempt__campaign=campaign, status__in=OCCUPYING
+    ).count()
+    account_busy = Call.objects.filter(status__in=OCCUPYING).count()
+    started_last_minute = CampaignAttempt.objects.filter(
+        campaign=campaign, created_at__gt=now - timedelta(minutes=1)
+    ).count()
+    return min(
+        campaign.max_concurrent_calls - campaign_busy,
+        settings.AGORA_MAX_CONCURRENT_CALLS - account_busy,
+        campaign.max_calls_per_minute - started_last_minute,
+    )
+
+
+def _claim_and_call(campaign: Campaign, *, capacity: int, now: datetime) -> int:
+    due = list(
+        CampaignContact.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("contact")
+        .filter(
+            campaign=campaign,
+            status__in=[CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED],
+            next_attempt_at__lte=now,
+        )
+        .order_by("next_attempt_at", "id")[: capacity * OVERFETCH]
+    )
+    if not due:
+        return 0
+    blocked = set(
+        DoNotCall.objects.filter(phone__in={entry.contact.phone for entry in due}).values_list(
+            "phone", flat=True
+        )
+    )
+    window = CallingWindow.for_campaign(
+        start=campaign.window_start, end=campaign.window_end, weekdays=campaign.weekdays
+    )
+    numbers = list(campaign.caller_ids.filter(outbound=True).order_by("id"))
+    created = 0
+    for entry in due:
+        if created >= capacity:
+            break
+        if _call_one(campaign, entry, blocked=blocked, window=window, numbers=numbers, now=now):
+            created += 1
+    return created
+
+
+def _call_one(campaign, entry, *, blocked, window, numbers, now) -> bool:
+    contact = entry.contact
+    if contact.phone in blocked:
+        return _settle(entry, CampaignContact.Status.DO_NOT_CALL, "on the do-not-call list")
+    try:
+        zones = contact_zones(contact.phone, contact.timezone)
+    except NoTimeZone as error:
+        return _settle(entry, CampaignContact.Status.INVALID, str(error))
+    if not is_open(now, zones, window):
+        opening = next_opening(now, zones, window)
+        if opening is None:
+            return _settle(
+                entry,
+                CampaignContact.Status.INVALID,
+                "the calling window is never open in all of this number's time zones; "
+                "set the contact's timezone",
+            )
+        # Deferred to its next opening, never skipped (the end time may cancel it later).
+        entry.next_attempt_at = opening
+        entry.note = f"outside its calling window; next opening {opening:%Y-%m-%d %H:%M} UTC"
+        entry.save(update_fields=["next_attempt_at", "note", "updated_at"])
+        return False
+    if not numbers:
+        logger.warning("campaign %s has no outbound caller ID left", campaign.pk)
+        return False
+    caller = choose_caller_id(campaign, numbers, contact.phone)
+    attempt_number = entry.attempts + 1
+    try:
+        call = call_create(
+            to_number=contact.phone,
+            caller_id=caller,
+            agent_profile=campaign.agent_profile,
+            variables=contact_variables(contact),
+            labels={"campaign_id": str(campaign.pk), "contact_id": str(contact.pk)},
+            source=CallEvent.Source.SYSTEM,
+            note=f"campaign {campaign.name}: attempt {attempt_number}",
+        )
+    except ValidationError as error:
+        return _settle(entry, CampaignContact.Status.INVALID, "; ".join(error.messages))
+    CampaignAttempt.objects.create(
+        campaign_contact=entry, campaign=campaign, call=call, number=attempt_number, created_at=now
+    )
+    entry.status = CampaignContact.Status.IN_PROGRESS
+    entry.attempts = attempt_number
+    entry.last_call = call
+    entry.note = ""
+    entry.save()
+    return True
+
+
+def _settle(entry: CampaignContact, status: str, note: str) -> bool:
+    entry.status = status
+    entry.note = note[:300]
+    entry.save(update_fields=["status", "note", "updated_at"])
+    return False
+
+
+def contact_variables(contact: Contact) -> dict:
+    """What the agent's {{templates}} can use: the contact's fields and its extra columns."""
+    return {
+        **contact.variables,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "phone": contact.phone,
+        "external_id": contact.external_id,
+    }
+
+
+def _area(e164: str) -> tuple[int, str]:
+    parsed = phonenumbers.parse(e164)
+    national = phonenumbers.national_significant_number(parsed)
+    return parsed.country_code, national[: phonenumbers.length_of_national_destination_code(parsed)]
+
+
+def choose_caller_id(campaign: Campaign, numbers: list[PhoneNumber], callee: str) -> PhoneNumber:
+    """Fixed: the first number. Round robin: the next one. Local presence: a number with the
+    callee's country and area code, else its country, else the next one in rotation."""
+    strategy = campaign.caller_id_strategy
+    if strategy == Campaign.CallerIdStrategy.FIXED or len(numbers) == 1:
+        return numbers[0]
+    if strategy == Campaign.CallerIdStrategy.LOCAL_PRESENCE:
+        country, area = _area(callee)
+        areas = {number.pk: _area(number.e164) for number in numbers}
+        for wanted in ((country, area), (country, None)):
+            for number in numbers:
+                number_country, number_area = areas[number.pk]
+                if number_country == wanted[0] and wanted[1] in (None, number_area):
+                    return number
+    chosen = numbers[campaign.round_robin_position % len(numbers)]
+    campaign.round_robin_position += 1
+    return chosen

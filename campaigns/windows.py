@@ -1,0 +1,121 @@
+"""When a contact may be called (invariant 3): the campaign's weekdays and daily window, in the
+contact's own local time, inside the system-wide guard that no campaign can widen.
+
+A number that maps to several time zones (phonenumbers' data) may be called only when the
+window is open in all of them; a contact's explicit time zone replaces the number's.
+Everything here is pure: instants in, instants out, so it can be checked exhaustively.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from django.conf import settings
+from phonenumbers import timezone as number_timezones
+
+UNKNOWN_ZONE = "Etc/Unknown"
+SEARCH_DAYS = 15  # how far ahead an opening is looked for (two weeks covers any weekday set)
+
+
+class NoTimeZone(ValueError):
+    """Nothing says where the contact is: calling would risk the wrong hour."""
+
+
+def contact_zones(phone: str, override: str = "") -> tuple[ZoneInfo, ...]:
+    """The contact's time zones: its explicit one, else every zone its number may be in."""
+    if override:
+        try:
+            return (ZoneInfo(override),)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise NoTimeZone(f"unknown time zone {override!r}") from None
+    try:
+        parsed = phonenumbers.parse(phone)
+    except phonenumbers.NumberParseException:
+        raise NoTimeZone(f"{phone} cannot be read as a phone number") from None
+    names = sorted(set(number_timezones.time_zones_for_number(parsed)) - {UNKNOWN_ZONE})
+    if not names:
+        raise NoTimeZone(f"no time zone is known for {phone}; set the contact's timezone")
+    return tuple(ZoneInfo(name) for name in names)
+
+
+@dataclass(frozen=True)
+class CallingWindow:
+    start: time  # inclusive, local wall-clock time
+    end: time  # exclusive
+    weekdays: frozenset[int]  # 0 = Monday
+
+    @classmethod
+    def for_campaign(cls, *, start: time, end: time, weekdays, guard=None) -> "CallingWindow":
+        """The campaign's window narrowed to the guard (settings.CALLING_HOURS_GUARD)."""
+        guard_start, guard_end = guard or calling_hours_guard()
+        return cls(
+            start=max(start, guard_start),
+            end=min(end, guard_end),
+            weekdays=frozenset(int(day) for day in weekdays),
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return self.start >= self.end or not self.weekdays
+
+
+def calling_hours_guard() -> tuple[time, time]:
+    return (
+        time.fromisoformat(settings.CALLING_HOURS_GUARD_START),
+        time.fromisoformat(settings.CALLING_HOURS_GUARD_END),
+    )
+
+
+def is_open(at: datetime, zones: tuple[ZoneInfo, ...], window: CallingWindow) -> bool:
+    """Whether `at` (an aware instant) is inside the window in every one of `zones`."""
+    if window.is_empty or not zones:
+        return False
+    for zone in zones:
+        local = at.astimezone(zone)
+        if local.weekday() not in window.weekdays:
+            return False
+        if not window.start <= local.time().replace(tzinfo=None) < window.end:
+            return False
+    return True
+
+
+def _local_instants(day: date, wall: time, zone: ZoneInfo) -> set[datetime]:
+    """The instants at which `zone` first shows `wall` (or later) on `day`: one, two when the
+    clocks fall back over it, or the moment they spring forward over it."""
+    naive = datetime.combine(day, wall)
+    variants = {naive.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)}
+    exact = {i for i in variants if i.astimezone(zone).replace(tzinfo=None) == naive}
+    if exact:
+        return exact
+    # `wall` does not exist that day: the window opens when the clocks jump over it.
+    low, high = min(variants), max(variants)
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).replace(tzinfo=None) >= naive:
+            high = middle
+        else:
+            low = middle
+    return {high.replace(microsecond=0) + timedelta(seconds=1 if high.microsecond else 0)}
+
+
+def next_opening(
+    at: datetime, zones: tuple[ZoneInfo, ...], window: CallingWindow
+) -> datetime | None:
+    """The first instant at or after `at` when the window is open in every zone (None if it
+    never opens within SEARCH_DAYS, e.g. an empty window)."""
+    if is_open(at, zones, window):
+        return at
+    if window.is_empty or not zones:
+        return None
+    candidates: set[datetime] = set()
+    for zone in zones:
+        today = at.astimezone(zone).date()
+        for offset in range(SEARCH_DAYS):
+            day = today + timedelta(days=offset)
+            if day.weekday() in window.weekdays:
+                candidates |= {i for i in _local_instants(day, window.start, zone) if i > at}
+    for candidate in sorted(candidates):
+        if is_open(candidate, zones, window):
+            return candidate
+    return None

@@ -1,0 +1,48 @@
+"""Campaign tests: the dispatcher and campaign services against the in-process simulator."""
+
+from datetime import time
+
+import pytest
+
+from campaigns.models import Campaign, Contact, ContactList
+from telephony.agora import PhoneNumberImport
+
+ALL_DAY = {"window_start": time(0, 0), "window_end": time(23, 59, 59), "weekdays": list(range(7))}
+
+
+@pytest.fixture
+def open_hours(settings):
+    """No guard and no window in the way (tests of windows set their own)."""
+    settings.CALLING_HOURS_GUARD_START = "00:00"
+    settings.CALLING_HOURS_GUARD_END = "23:59:59"
+
+
+@pytest.fixture
+def imported_caller(agora, caller_number):
+    agora.import_phone_number(
+        PhoneNumberImport(
+            provider="byo",
+            phone_number=caller_number.e164,
+            label=caller_number.label,
+            outbound_address="sip.carrier.example",
+        )
+    )
+    return caller_number
+
+
+@pytest.fixture
+def make_campaign(db, agent_profile, imported_caller, open_hours):
+    def make(phones=("+14155550150",), *, callers=None, **fields) -> Campaign:
+        contact_list = ContactList.objects.create(name=f"list-{ContactList.objects.count()}")
+        for index, phone in enumerate(phones):
+            Contact.objects.create(contact_list=contact_list, phone=phone, first_name=f"Ada{index}")
+        campaign = Campaign.objects.create(
+            name=fields.pop("name", "Reminders"),
+            agent_profile=agent_profile,
+            **{**ALL_DAY, "max_calls_per_minute": 1000, **fields},
+        )
+        campaign.contact_lists.add(contact_list)
+        campaign.caller_ids.add(*(callers or [imported_caller]))
+        return campaign
+
+    return make

@@ -1,0 +1,141 @@
+"""Campaigns end to end: real dispatchers, Celery workers and beat on PostgreSQL and Redis,
+placing calls at the simulator server; the simulator's ledger proves the cap held."""
+
+import sys
+from contextlib import ExitStack
+
+import httpx
+import pytest
+
+from campaigns.models import Campaign, CampaignContact, Contact, ContactList
+from campaigns.services.campaigns import campaign_start
+from tests.campaigns.conftest import ALL_DAY
+from tests.processes import (
+    ManagedProcess,
+    celery_beat,
+    celery_worker,
+    process_env,
+    simulator_server,
+    wait_for,
+)
+from tests.telephony.test_calls_workers import import_caller, simulator_args, worker_env
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+OPEN = {CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED,
+        CampaignContact.Status.IN_PROGRESS}  # fmt: skip
+FINAL = {CampaignContact.Status.COMPLETED, CampaignContact.Status.EXHAUSTED}
+# (two talk-time digits, outcome digit) for the simulator's rules: talks 1 s, fails, busy,
+# no answer.
+OUTCOMES = [("01", "0"), ("00", "3"), ("00", "2"), ("00", "1")]
+
+
+def contact_numbers(count: int) -> list[str]:
+    numbers = []
+    for index in range(count):
+        talk, outcome = OUTCOMES[index % len(OUTCOMES)]
+        numbers.append(f"+1415{200 + index // 10}{index % 10}{talk}{outcome}")
+    return numbers
+
+
+def make_campaign(caller, profile, count: int, **fields) -> Campaign:
+    contact_list = ContactList.objects.create(name=f"e2e-{count}")
+    Contact.objects.bulk_create(
+        Contact(contact_list=contact_list, phone=phone, first_name="Ada")
+        for phone in contact_numbers(count)
+    )
+    campaign = Campaign.objects.create(
+        name=f"e2e {count}", agent_profile=profile, max_attempts=1, max_calls_per_minute=10_000,
+        **ALL_DAY, **fields,
+    )  # fmt: skip
+    campaign.contact_lists.add(contact_list)
+    campaign.caller_ids.add(caller)
+    return campaign
+
+
+def app_env(base_url: str, cap: int) -> dict[str, str]:
+    return worker_env(
+        base_url,
+        AGORA_MAX_CONCURRENT_CALLS=str(cap),
+        CALL_POLL_AFTER_SECONDS="1",
+        CALL_POLL_INTERVAL="1",
+        DISPATCH_INTERVAL="1",
+        CALLING_HOURS_GUARD_START="00:00",
+        CALLING_HOURS_GUARD_END="23:59:59",
+    )
+
+
+def open_contacts(campaign: Campaign) -> int:
+    return campaign.contacts.filter(status__in=OPEN).count()
+
+
+def test_three_dispatchers_and_two_workers_never_exceed_the_cap(
+    tmp_path, redis_db, caller_number, agent_profile, settings
+):
+    cap = 6
+    settings.CALLING_HOURS_GUARD_START, settings.CALLING_HOURS_GUARD_END = "00:00", "23:59:59"
+    campaign = make_campaign(caller_number, agent_profile, 60, max_concurrent_calls=10)
+    args = simulator_args("--max-concurrent-calls", str(cap), "--ring-timeout", "2")
+    with simulator_server(tmp_path, *args) as base_url:
+        import_caller(base_url, caller_number)
+        env = app_env(base_url, cap)
+        with ExitStack() as stack:
+            for name in ("w1", "w2"):
+                stack.enter_context(
+                    celery_worker(tmp_path, hostname=f"{name}@test", concurrency=3, **env)
+                )
+            stack.enter_context(celery_beat(tmp_path, **env))
+            dispatchers = [
+                ManagedProcess(
+                    f"dispatcher-{index}",
+                    [sys.executable, "manage.py", "run_dispatcher", "--interval", "0.2"],
+                    env=process_env(**env),
+                    log_path=tmp_path / f"dispatcher-{index}.log",
+                )
+                for index in range(3)
+            ]
+            for dispatcher in dispatchers:
+                stack.callback(dispatcher.stop)
+                dispatcher.wait_for_log("dispatcher running")
+            campaign_start(campaign=campaign)
+            wait_for(lambda: open_contacts(campaign) == 0, timeout=180,
+                     message="every contact to reach a final status")  # fmt: skip
+            ledger = httpx.get(f"{base_url}/_simulator/ledger").json()
+
+    assert ledger["calls"]["placed"] == 60
+    assert ledger["calls"]["peak_live"] <= cap
+    assert ledger["calls"]["refused_over_cap"] == 0
+    assert ledger["calls"]["duplicate_channels"] == {}
+    assert set(campaign.contacts.values_list("status", flat=True)) <= FINAL
+    # The extra dispatchers did claim work (beside beat's own dispatcher task).
+    assert any("dispatched" in dispatcher.log() for dispatcher in dispatchers)
+
+
+def test_a_thousand_contact_campaign_runs_to_completion(
+    tmp_path, redis_db, caller_number, agent_profile, settings
+):
+    cap = 50
+    settings.CALLING_HOURS_GUARD_START, settings.CALLING_HOURS_GUARD_END = "00:00", "23:59:59"
+    campaign = make_campaign(caller_number, agent_profile, 1000, max_concurrent_calls=cap)
+    args = simulator_args("--max-concurrent-calls", str(cap), "--ring-timeout", "2")
+    with simulator_server(tmp_path, *args) as base_url:
+        import_caller(base_url, caller_number)
+        env = app_env(base_url, cap)
+        with (
+            celery_worker(tmp_path, hostname="dialer@test", concurrency=4, **env),
+            celery_beat(tmp_path, **env),
+        ):
+            campaign_start(campaign=campaign)
+            wait_for(lambda: open_contacts(campaign) == 0, timeout=600,
+                     message="every contact to reach a final status")  # fmt: skip
+            ledger = httpx.get(f"{base_url}/_simulator/ledger").json()
+
+    campaign.refresh_from_db()
+    assert set(campaign.contacts.values_list("status", flat=True)) <= FINAL
+    assert campaign.contacts.count() == 1000
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert ledger["calls"]["placed"] == 1000
+    assert ledger["calls"]["peak_live"] <= cap
+    assert ledger["calls"]["duplicate_channels"] == {}
+    completed = campaign.contacts.filter(status=CampaignContact.Status.COMPLETED).count()
+    assert completed == 250  # every fourth number answers

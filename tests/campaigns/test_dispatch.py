@@ -1,0 +1,387 @@
+"""The dispatcher and the campaign lifecycle, in process, against the simulator."""
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact, DoNotCall
+from campaigns.services.campaigns import (
+    campaign_cancel,
+    campaign_pause,
+    campaign_progress,
+    campaign_record_call_outcome,
+    campaign_resume,
+    campaign_start,
+    campaign_start_problems,
+)
+from campaigns.services.dispatch import dispatch, dispatch_campaign
+from telephony.models import Call, CallEvent, PhoneNumber
+from telephony.services.calls import call_place, call_transition
+from telephony.services.numbers import phone_number_delete
+from telephony.states import CallStatus
+
+pytestmark = pytest.mark.django_db
+CS = CampaignContact.Status
+
+
+def end_call(call: Call, status: str) -> None:
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if status == CallStatus.COMPLETED:  # only an answered call completes
+            call_transition(locked, CallStatus.ANSWERED, source=CallEvent.Source.POLL)
+        assert call_transition(locked, status, source=CallEvent.Source.POLL, detail=status)
+    campaign_record_call_outcome(call_id=call.pk)
+
+
+def entries(campaign) -> dict[str, str]:
+    return dict(campaign.contacts.values_list("contact__phone", "status"))
+
+
+# -- starting ---------------------------------------------------------------------------------
+
+
+def test_a_campaign_starts_enrols_its_contacts_and_calls_within_its_cap(make_campaign):
+    campaign = make_campaign([f"+1415555{n:04d}" for n in range(150, 155)], max_concurrent_calls=2)
+    campaign_start(campaign=campaign)
+    assert campaign.contacts.count() == 5
+
+    assert dispatch() == {campaign.pk: 2}
+    assert dispatch() == {campaign.pk: 0}  # two calls queued: the campaign is full
+
+    calls = Call.objects.filter(campaign_attempt__campaign=campaign)
+    assert calls.count() == 2
+    call = calls.first()
+    assert call.labels == {"campaign_id": str(campaign.pk), "contact_id": call.labels["contact_id"]}
+    assert call.variables["first_name"].startswith("Ada")
+    assert CampaignAttempt.objects.filter(campaign=campaign).count() == 2
+    assert list(campaign.contacts.values_list("status", flat=True)).count(CS.IN_PROGRESS) == 2
+
+
+def test_the_account_cap_counts_every_campaign_and_single_calls(make_campaign, settings):
+    settings.AGORA_MAX_CONCURRENT_CALLS = 3
+    first = make_campaign([f"+1415555{n:04d}" for n in range(150, 155)], name="A")
+    second = make_campaign([f"+1212555{n:04d}" for n in range(150, 155)], name="B")
+    campaign_start(campaign=first)
+    campaign_start(campaign=second)
+
+    created = dispatch()
+
+    assert sum(created.values()) == 3
+    assert Call.objects.filter(status__in=["queued", "dialing"]).count() == 3
+
+
+def test_the_per_minute_budget_limits_new_calls(make_campaign):
+    campaign = make_campaign(
+        [f"+1415555{n:04d}" for n in range(150, 160)], max_calls_per_minute=3,
+        max_concurrent_calls=10,
+    )  # fmt: skip
+    campaign_start(campaign=campaign)
+    now = timezone.now()
+    assert dispatch_campaign(campaign_id=campaign.pk, now=now) == 3
+    assert dispatch_campaign(campaign_id=campaign.pk, now=now + timedelta(seconds=30)) == 0
+    assert dispatch_campaign(campaign_id=campaign.pk, now=now + timedelta(seconds=61)) == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda c: c.contact_lists.clear(), "no contacts"),
+        (lambda c: c.caller_ids.clear(), "at least one caller ID"),
+        (lambda c: PhoneNumber.objects.update(sync_state="error"), "not synced with Agora"),
+        (lambda c: PhoneNumber.objects.update(outbound=False), "not enabled for outbound"),
+        (lambda c: setattr(c, "weekdays", []), "at least one weekday"),
+        (lambda c: setattr(c, "window_end", time(0, 0)), "must start before it ends"),
+        (lambda c: setattr(c, "end_at", timezone.now() - timedelta(hours=1)), "already passed"),
+        (lambda c: Contact.objects.update(first_name=""), "have no 'first_name'"),
+    ],
+)
+def test_starting_checks_everything_and_says_what_is_wrong(make_campaign, change, problem):
+    campaign = make_campaign()
+    change(campaign)
+    with pytest.raises(ValidationError) as error:
+        campaign_start(campaign=campaign)
+    assert any(problem in message for message in error.value.messages), error.value.messages
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT
+
+
+def test_a_window_outside_the_guard_is_refused(make_campaign, settings):
+    settings.CALLING_HOURS_GUARD_START = "08:00"
+    settings.CALLING_HOURS_GUARD_END = "21:00"
+    campaign = make_campaign(window_start=time(21, 30), window_end=time(23, 0))
+    problems = campaign_start_problems(campaign)
+    assert "lies outside the allowed calling hours 08:00-21:00" in problems[0]
+
+
+def test_a_future_start_schedules_and_the_dispatcher_starts_it(make_campaign):
+    campaign = make_campaign(start_at=timezone.now() + timedelta(hours=1))
+    campaign = campaign_start(campaign=campaign)
+    assert campaign.status == Campaign.Status.SCHEDULED
+    assert dispatch() == {}
+    dispatch(now=timezone.now() + timedelta(hours=1, seconds=1))
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING
+    assert Call.objects.count() == 1
+
+
+# -- do not call, windows, retries ------------------------------------------------------------
+
+
+def test_do_not_call_numbers_are_never_dialed_even_on_retries(make_campaign):
+    campaign = make_campaign(["+14155550150", "+14155550250"], max_attempts=3,
+                             retry_delay_failed=0)  # fmt: skip
+    DoNotCall.objects.create(phone="+14155550150")
+    campaign_start(campaign=campaign)
+
+    dispatch()
+    assert entries(campaign)["+14155550150"] == CS.DO_NOT_CALL
+    first = Call.objects.get(to_number="+14155550250")
+    end_call(first, CallStatus.FAILED)
+    DoNotCall.objects.create(phone="+14155550250")  # asked not to be called, between attempts
+
+    dispatch(now=timezone.now() + timedelta(seconds=1))
+
+    assert entries(campaign)["+14155550250"] == CS.DO_NOT_CALL
+    assert list(Call.objects.values_list("to_number", flat=True)) == ["+14155550250"]
+
+
+def test_contacts_outside_their_local_window_are_deferred_to_the_opening(make_campaign):
+    campaign = make_campaign(
+        ["+14155550150"], window_start=time(9, 0), window_end=time(17, 0), weekdays=[0, 1, 2, 3, 4]
+    )
+    campaign_start(campaign=campaign)
+    # Wednesday 2026-11-25 15:00 UTC is 07:00 in San Francisco: two hours too early.
+    early = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+
+    assert dispatch_campaign(campaign_id=campaign.pk, now=early) == 0
+
+    entry = campaign.contacts.get()
+    assert entry.status == CS.PENDING
+    assert entry.next_attempt_at == datetime(2026, 11, 25, 17, 0, tzinfo=UTC)  # 09:00 local
+    assert "outside its calling window" in entry.note
+    assert dispatch_campaign(campaign_id=campaign.pk, now=entry.next_attempt_at) == 1
+
+
+def test_a_contacts_own_time_zone_wins(make_campaign):
+    campaign = make_campaign(["+14155550150"], window_start=time(9, 0), window_end=time(17, 0))
+    Contact.objects.update(timezone="Asia/Tokyo")
+    campaign_start(campaign=campaign)
+    # 01:00 UTC is 10:00 in Tokyo (and 17:00 the day before in San Francisco).
+    assert (
+        dispatch_campaign(campaign_id=campaign.pk, now=datetime(2026, 11, 25, 1, tzinfo=UTC)) == 1
+    )
+
+
+def test_numbers_whose_zones_never_share_the_window_are_marked_invalid(make_campaign):
+    campaign = make_campaign(["+18005550150"], window_start=time(9, 0), window_end=time(17, 0))
+    campaign_start(campaign=campaign)
+    dispatch_campaign(campaign_id=campaign.pk, now=datetime(2026, 11, 25, 1, tzinfo=UTC))
+    entry = campaign.contacts.get()
+    assert entry.status == CS.INVALID
+    assert "set the contact's timezone" in entry.note
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    zone=st.sampled_from(["America/New_York", "Europe/London", "Australia/Sydney",
+                          "Asia/Kathmandu", "America/St_Johns", "Pacific/Chatham"]),
+    at=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1),
+                    timezones=st.just(UTC)),
+    start_hour=st.integers(0, 22),
+    days=st.frozensets(st.integers(0, 6), min_size=1),
+)  # fmt: skip
+def test_the_dispatcher_calls_only_inside_the_window(make_campaign, zone, at, start_hour, days):
+    with transaction.atomic():
+        campaign = make_campaign(
+            ["+14155550150"], window_start=time(start_hour, 0),
+            window_end=time(start_hour + 1, 30) if start_hour < 22 else time(23, 59),
+            weekdays=sorted(days),
+        )  # fmt: skip
+        Contact.objects.filter(contact_list__campaigns=campaign).update(timezone=zone)
+        campaign_start(campaign=campaign, now=at)
+
+        created = dispatch_campaign(campaign_id=campaign.pk, now=at)
+
+        local = at.astimezone(ZoneInfo(zone))
+        inside = local.weekday() in days and campaign.window_start <= local.time() < (
+            campaign.window_end
+        )
+        assert created == (1 if inside else 0)
+        if not inside:
+            entry = campaign.contacts.get()
+            opening = entry.next_attempt_at.astimezone(ZoneInfo(zone))
+            assert entry.next_attempt_at > at
+            assert opening.weekday() in days
+            assert campaign.window_start <= opening.time() < campaign.window_end
+        transaction.set_rollback(True)
+
+
+def test_retries_wait_for_their_delay_per_outcome(make_campaign):
+    campaign = make_campaign(
+        ["+14155550150"], max_attempts=3, retry_delay_no_answer=600, retry_delay_busy=60
+    )
+    campaign_start(campaign=campaign)
+    now = timezone.now()
+    dispatch(now=now)
+    end_call(Call.objects.get(), CallStatus.NO_ANSWER)
+    entry = campaign.contacts.get()
+    assert entry.status == CS.RETRY_SCHEDULED
+    assert 595 <= (entry.next_attempt_at - now).total_seconds() <= 605
+
+    assert dispatch(now=now + timedelta(seconds=300)) == {campaign.pk: 0}
+    assert dispatch(now=now + timedelta(seconds=601)) == {campaign.pk: 1}
+    second = Call.objects.filter(campaign_attempt__number=2).get()
+    end_call(second, CallStatus.BUSY)
+    entry.refresh_from_db()
+    assert entry.attempts == 2
+    assert entry.next_attempt_at - timezone.now() <= timedelta(seconds=61)
+
+
+def test_attempts_run_out_and_success_completes(make_campaign):
+    campaign = make_campaign(["+14155550150", "+14155550250"], max_attempts=2,
+                             retry_delay_failed=0)  # fmt: skip
+    campaign_start(campaign=campaign)
+    for _ in range(2):
+        dispatch(now=timezone.now() + timedelta(seconds=1))
+        for call in Call.objects.filter(status=CallStatus.QUEUED):
+            outcome = CallStatus.COMPLETED if call.to_number.endswith("250") else CallStatus.FAILED
+            end_call(call, outcome)
+
+    assert entries(campaign) == {"+14155550150": CS.EXHAUSTED, "+14155550250": CS.COMPLETED}
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED  # finished by itself
+    progress = campaign_progress(campaign)
+    assert (progress["contacts"], progress["done"], progress["remaining"]) == (2, 2, 0)
+    assert progress["calls_by_status"] == {"failed": 2, "completed": 1}
+
+
+def test_pause_stops_new_calls_at_once_and_live_calls_finish(make_campaign):
+    campaign = make_campaign(["+14155550150", "+14155550250"], max_concurrent_calls=1,
+                             retry_delay_failed=0, max_attempts=2)  # fmt: skip
+    campaign_start(campaign=campaign)
+    dispatch()
+    campaign_pause(campaign=campaign)
+    live = Call.objects.get()
+    end_call(live, CallStatus.FAILED)  # the live call ends normally while paused
+
+    assert dispatch(now=timezone.now() + timedelta(seconds=5)) == {}
+    assert Call.objects.count() == 1
+    assert campaign.contacts.filter(status=CS.RETRY_SCHEDULED).count() == 1
+
+    campaign_resume(campaign=campaign)
+    assert dispatch(now=timezone.now() + timedelta(seconds=5)) == {campaign.pk: 1}
+
+
+def test_the_end_time_stops_the_campaign(make_campaign):
+    campaign = make_campaign(["+14155550150", "+14155550250"], max_concurrent_calls=1,
+                             end_at=timezone.now() + timedelta(minutes=5))  # fmt: skip
+    campaign_start(campaign=campaign)
+    dispatch()
+    end_call(Call.objects.get(), CallStatus.FAILED)
+
+    dispatch(now=timezone.now() + timedelta(minutes=6))
+
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert Call.objects.count() == 1
+    # The failed one was waiting for its retry, the other for its first call: both cancelled.
+    assert set(entries(campaign).values()) == {CS.CANCELLED}
+
+
+def test_cancel_with_hang_up_ends_everything(make_campaign, django_capture_on_commit_callbacks):
+    campaign = make_campaign(["+14155550150", "+14155550250"], max_concurrent_calls=1)
+    campaign_start(campaign=campaign)
+    dispatch()
+    live = Call.objects.get()
+
+    with django_capture_on_commit_callbacks() as queued:
+        campaign_cancel(campaign=campaign, hang_up=True)
+    assert len(queued) == 1  # the hang-up task
+
+    from campaigns.services.campaigns import campaign_hang_up_live_calls
+
+    assert campaign_hang_up_live_calls(campaign_id=campaign.pk) == 1
+    live.refresh_from_db()
+    assert live.status == CallStatus.CANCELED  # never placed: canceled without dialing
+    campaign_record_call_outcome(call_id=live.pk)
+    assert set(entries(campaign).values()) == {CS.CANCELLED}
+    with pytest.raises(ValidationError):
+        campaign_resume(campaign=campaign)
+
+
+def test_a_lost_outcome_signal_is_swept_by_the_dispatcher(make_campaign):
+    campaign = make_campaign(["+14155550150"], max_attempts=1)
+    campaign_start(campaign=campaign)
+    dispatch()
+    with transaction.atomic():
+        call = Call.objects.select_for_update().get()
+        call_transition(call, CallStatus.ANSWERED, source="poll")
+        call_transition(call, CallStatus.COMPLETED, source="poll")  # the signal never arrives
+
+    dispatch()
+
+    assert entries(campaign) == {"+14155550150": CS.COMPLETED}
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+
+
+# -- caller IDs and numbers -------------------------------------------------------------------
+
+
+def make_number(e164: str) -> PhoneNumber:
+    return PhoneNumber.objects.create(e164=e164, label=e164, outbound_address="sip.example",
+                                      sync_state="synced")  # fmt: skip
+
+
+def test_round_robin_rotates_caller_ids(make_campaign, imported_caller):
+    other = make_number("+12125550199")
+    campaign = make_campaign([f"+1415555{n:04d}" for n in range(150, 154)],
+                             callers=[imported_caller, other], max_concurrent_calls=4,
+                             caller_id_strategy="round_robin")  # fmt: skip
+    campaign_start(campaign=campaign)
+    dispatch()
+    used = list(Call.objects.order_by("created_at").values_list("from_number", flat=True))
+    assert sorted(used) == sorted([imported_caller.e164, other.e164] * 2)
+
+
+def test_local_presence_picks_the_callees_area_code(make_campaign, imported_caller):
+    new_york = make_number("+12125550199")
+    london = make_number("+442071838750")
+    campaign = make_campaign(["+12125550150", "+14155550150", "+442079460150"],
+                             callers=[imported_caller, new_york, london], max_concurrent_calls=5,
+                             caller_id_strategy="local_presence")  # fmt: skip
+    campaign_start(campaign=campaign)
+    dispatch()
+    pairs = dict(Call.objects.values_list("to_number", "from_number"))
+    assert pairs == {
+        "+12125550150": new_york.e164,
+        "+14155550150": imported_caller.e164,
+        "+442079460150": london.e164,
+    }
+
+
+def test_a_number_an_active_campaign_uses_cannot_be_deleted(make_campaign, imported_caller):
+    campaign = make_campaign()
+    campaign_start(campaign=campaign)
+    with pytest.raises(ValidationError) as error:
+        phone_number_delete(number=imported_caller)
+    assert f"caller ID of active campaign(s): {campaign.name}" in str(error.value)
+
+
+def test_dispatched_calls_are_placed_at_the_simulator(make_campaign, simulator):
+    campaign = make_campaign(["+14155550150"])
+    campaign_start(campaign=campaign)
+    dispatch()
+    call = Call.objects.get()
+    assert call_place(call_id=call.id) == "placed"
+    assert simulator.ledger.calls[0].labels["campaign_id"] == str(campaign.pk)
