@@ -4,6 +4,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from contactcenter.validators import validate_json_text
 from telephony.models import AgentProfile, Call, PhoneNumber
 from telephony.validators import validate_e164
 
@@ -33,7 +34,10 @@ class Contact(models.Model):
         max_length=64, blank=True, help_text="IANA time zone; overrides the number's own."
     )
     variables = models.JSONField(
-        default=dict, blank=True, help_text="Every other CSV column, for the agent's templates."
+        default=dict,
+        blank=True,
+        validators=[validate_json_text],
+        help_text="Every other CSV column, for the agent's templates.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

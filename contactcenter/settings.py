@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
     "contactcenter",
     "telephony",
     "campaigns",
@@ -180,6 +183,8 @@ CELERY_TASK_ROUTES = {
     "campaigns.import_contacts": {"queue": Queue.DEFAULT.value},
     "campaigns.hang_up_campaign_calls": {"queue": Queue.CALLS.value},
     "campaigns.record_call_outcome": {"queue": Queue.DISPATCH.value},
+    "contactcenter.deliver_webhook": {"queue": Queue.WEBHOOKS.value},
+    "contactcenter.retry_due_webhooks": {"queue": Queue.WEBHOOKS.value},
 }
 # Defaults for every task; a task may set tighter limits of its own.
 CELERY_TASK_SOFT_TIME_LIMIT = 60
@@ -214,6 +219,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "recover-stuck-calls": {
         "task": "telephony.recover_stuck_calls",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+    # Outbound webhooks to CRMs: long retries and lost delivery tasks.
+    "retry-due-webhooks": {
+        "task": "contactcenter.retry_due_webhooks",
         "schedule": 30.0,
         "options": {"expires": 30},
     },
@@ -319,6 +330,34 @@ CALL_POLL_INTERVAL = env.float("CALL_POLL_INTERVAL", default=5.0)
 AGORA_CONNECT_TIMEOUT = env.float("AGORA_CONNECT_TIMEOUT", default=5.0)
 AGORA_READ_TIMEOUT = env.float("AGORA_READ_TIMEOUT", default=15.0)
 AGORA_MAX_RETRIES = env.int("AGORA_MAX_RETRIES", default=3)
+
+# --- REST API ---------------------------------------------------------------------------------
+
+API_RATE_PER_KEY = env.str("API_RATE_PER_KEY", default="600/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "contactcenter.api.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["contactcenter.api.auth.IsApiKeyOrStaff"],
+    "DEFAULT_THROTTLE_CLASSES": ["contactcenter.api.auth.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": API_RATE_PER_KEY},
+    "DEFAULT_PAGINATION_CLASS": "contactcenter.api.pagination.NewestFirstCursorPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "contactcenter.api.errors.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Contact center API",
+    "DESCRIPTION": "Phone numbers, agents, calls, contacts, do-not-call and campaigns.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["contactcenter.api.auth.IsApiKeyOrStaff"],
+    "SECURITY": [{"ApiKey": []}],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 # --- Logging ----------------------------------------------------------------------------------
 

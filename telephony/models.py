@@ -3,6 +3,7 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from contactcenter.validators import validate_json_text
 from telephony.states import CallStatus
 from telephony.validators import validate_cidr_list, validate_e164
 
@@ -97,6 +98,7 @@ class AgentProfile(models.Model):
     properties = models.JSONField(
         default=dict,
         blank=True,
+        validators=[validate_json_text],
         help_text="Agent configuration as in Agora's /join properties (llm, tts, asr, ...).",
     )
     greeting_template = models.TextField(
@@ -145,8 +147,8 @@ class Call(models.Model):
     channel = models.CharField(max_length=64, unique=True)
     agent_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     pipeline_id = models.CharField(max_length=100, blank=True)
-    variables = models.JSONField(default=dict, blank=True)
-    labels = models.JSONField(default=dict, blank=True)
+    variables = models.JSONField(default=dict, blank=True, validators=[validate_json_text])
+    labels = models.JSONField(default=dict, blank=True, validators=[validate_json_text])
     end_reason = models.CharField(max_length=200, blank=True)
     agora_reason = models.CharField(max_length=40, blank=True)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -59,3 +59,38 @@ def agent_profile(db) -> AgentProfile:
         pipeline_id="pipeline-reminders",
         greeting_template="Hi {{first_name}}, this is Acme calling about your appointment.",
     )
+
+
+@pytest.fixture
+def imported_caller(agora, caller_number) -> PhoneNumber:
+    """The caller number, imported at the simulator too (so it may place calls there)."""
+    from telephony.agora import PhoneNumberImport
+
+    agora.import_phone_number(
+        PhoneNumberImport(
+            provider="byo",
+            phone_number=caller_number.e164,
+            label=caller_number.label,
+            outbound_address="sip.carrier.example",
+        )
+    )
+    return caller_number
+
+
+@pytest.fixture
+def place(imported_caller, agent_profile):
+    """Create and place one call at the simulator now; returns the fresh Call."""
+    from telephony.models import Call
+    from telephony.services.calls import call_create, call_place
+
+    def place(to_number: str) -> Call:
+        call = call_create(
+            to_number=to_number,
+            caller_id=imported_caller,
+            agent_profile=agent_profile,
+            variables={"first_name": "Ada"},
+        )
+        call_place(call_id=call.id)
+        return Call.objects.get(pk=call.pk)
+
+    return place

@@ -29,6 +29,17 @@ def test_demo_data_is_created_once_and_can_place_a_call(django_capture_on_commit
     assert call.status == "queued"
     assert "place_call --to" in out.getvalue()
 
+    from campaigns.models import Campaign
+    from campaigns.services.campaigns import campaign_start_problems
+
+    campaign = Campaign.objects.get(name="Demo reminders")
+    assert campaign.status == Campaign.Status.DRAFT
+    assert campaign.contact_lists.get().contacts.count() == 6
+    # Startable once the worker has synced the demo number with the simulator.
+    number.sync_state = PhoneNumber.SyncState.SYNCED
+    number.save()
+    assert campaign_start_problems(campaign) == []
+
 
 def test_no_demo_data_with_real_agora(settings):
     settings.AGORA_SIMULATOR = False

@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from campaigns.models import Contact, ContactImport, ContactList
 from campaigns.services.contacts import canonical_zone, contact_import_start
+from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.validators import normalize_phone_number
 
 IMPORTS_SHOWN = 10  # on a list's page, the latest imports
@@ -228,7 +229,7 @@ class ContactForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
     form = ContactForm
     list_display = ("phone", "first_name", "last_name", "external_id", "contact_list")
     list_filter = ("contact_list",)
@@ -238,12 +239,3 @@ class ContactAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     list_per_page = 100
     show_full_result_count = False  # lists run to a million rows: no second COUNT(*)
-
-    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
-        """Also finds a number typed in national format (415 555 0100)."""
-        found, duplicates = super().get_search_results(request, queryset, search_term)
-        try:
-            e164 = normalize_phone_number(search_term)
-        except ValidationError:
-            return found, duplicates
-        return found | queryset.filter(phone=e164), duplicates

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 
 from campaigns.models import DoNotCall
 from campaigns.services.dnc import dnc_add, dnc_import_csv, dnc_remove
+from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.validators import normalize_phone_number
 
 ERRORS_IN_MESSAGE = 10
@@ -37,7 +38,7 @@ class DoNotCallImportForm(forms.Form):
 
 
 @admin.register(DoNotCall)
-class DoNotCallAdmin(admin.ModelAdmin):
+class DoNotCallAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
     form = DoNotCallForm
     list_display = ("phone", "reason", "source", "created_at")
     list_filter = ("source",)
@@ -48,15 +49,6 @@ class DoNotCallAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: DoNotCall | None = None):
         # A different number is a new entry: only the reason of an entry can change.
         return ("phone", "source", "created_at") if obj is not None else ()
-
-    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
-        """Also finds a number typed in national format (415 555 0100)."""
-        found, duplicates = super().get_search_results(request, queryset, search_term)
-        try:
-            e164 = normalize_phone_number(search_term)
-        except ValidationError:
-            return found, duplicates
-        return found | queryset.filter(phone=e164), duplicates
 
     # -- writes go through the services -------------------------------------------------------
 

@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
+from campaigns.signals import campaign_completed
 from campaigns.windows import CallingWindow, calling_hours_guard
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.services.agents import agent_required_variables
@@ -47,6 +48,11 @@ def _transition(campaign: Campaign, target: str) -> None:
     if target in (S.COMPLETED, S.CANCELLED):
         campaign.finished_at = timezone.now()
     campaign.save()
+    if target == S.COMPLETED:  # outbound webhooks (contactcenter.receivers), after commit
+        campaign_id = campaign.pk
+        transaction.on_commit(
+            lambda: campaign_completed.send(sender=Campaign, campaign_id=campaign_id)
+        )
 
 
 def _locked(campaign: Campaign | int) -> Campaign:

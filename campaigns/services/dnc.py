@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from campaigns.models import CampaignContact, DoNotCall
 from campaigns.services.contacts import BATCH_SIZE, MAX_ERRORS, CsvFileError, read_csv
+from campaigns.signals import contact_do_not_call
 from telephony.validators import normalize_phone_number
 
 # Campaign contacts that an added number takes out of their campaign.
@@ -66,6 +67,12 @@ def dnc_add(*, phone: str, reason: str = "", source: str = DoNotCall.Source.STAF
         entry.reason = reason
         entry.save(update_fields=["reason"])
     _block_campaign_contacts([e164])
+    if created:  # outbound webhooks (contactcenter.receivers), after commit
+        transaction.on_commit(
+            lambda: contact_do_not_call.send(
+                sender=DoNotCall, phone=entry.phone, reason=entry.reason, source=entry.source
+            )
+        )
     return entry
 
 

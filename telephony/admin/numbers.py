@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from contactcenter.redaction import is_secret_key, scrub
+from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.agora import AgoraError
 from telephony.models import PhoneNumber
 from telephony.services.numbers import (
@@ -133,7 +134,8 @@ class PhoneNumberForm(forms.ModelForm):
 
 
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(admin.ModelAdmin):
+class PhoneNumberAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
+    phone_search_field = "e164"
     form = PhoneNumberForm
     list_display = (
         "e164",
@@ -187,15 +189,6 @@ class PhoneNumberAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: PhoneNumber | None = None):
         # The number is its identity in Agora: a different number is a new entry.
         return (*self.sync_fields, "e164") if obj is not None else self.sync_fields
-
-    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
-        """Also finds a number typed in national format (415 555 0100)."""
-        found, duplicates = super().get_search_results(request, queryset, search_term)
-        try:
-            e164 = normalize_phone_number(search_term)
-        except ValidationError:
-            return found, duplicates
-        return found | queryset.filter(e164=e164), duplicates
 
     # -- display ------------------------------------------------------------------------------
 

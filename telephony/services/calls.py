@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from contactcenter.validators import validate_json_text
 from telephony.agora import (
     AgoraAPIError,
     AgoraError,
@@ -32,7 +33,7 @@ from telephony.agora.tokens import build_call_tokens
 from telephony.clients import agora_client
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.services.agents import MissingTemplateVariables, agent_properties_for_call
-from telephony.signals import call_ended
+from telephony.signals import call_ended, call_status_changed
 from telephony.states import (
     AGORA_LIVE_STATE_TO_STATUS,
     INBOUND_LIVE_STATE_TO_STATUS,
@@ -115,6 +116,11 @@ def call_create(
     if caller_id.sync_state == PhoneNumber.SyncState.DELETING:
         raise ValidationError({"caller_id": f"{caller_id.e164} is being deleted."})
     variables = dict(variables or {})
+    for name, value in (("variables", variables), ("labels", labels or {})):
+        try:
+            validate_json_text(value)
+        except ValidationError as error:
+            raise ValidationError({name: error.messages}) from None
     try:
         agent_properties_for_call(agent_profile, variables)
     except MissingTemplateVariables as error:
@@ -203,6 +209,14 @@ def call_transition(
         detail=detail[:500],
         payload=payload or {},
     )
+    # -- outbound webhooks (contactcenter.receivers): every status change, after commit; a
+    # terminal one is sent by _on_ended's callback (one on-commit callback per change) --
+    if target not in TERMINAL_STATUSES:
+        changed_id = str(call.id)
+        transaction.on_commit(
+            lambda: call_status_changed.send(sender=Call, call_id=changed_id, status=target)
+        )
+    # -- end outbound webhooks --
     if target in TERMINAL_STATUSES:
         _on_ended(call)
     return True
@@ -214,6 +228,7 @@ def _on_ended(call: Call) -> None:
     call_id, status, placed = str(call.id), call.status, bool(call.agent_id)
 
     def after_commit() -> None:
+        call_status_changed.send(sender=Call, call_id=call_id, status=status)  # outbound webhooks
         call_ended.send(sender=Call, call_id=call_id, status=status)
         if placed:
             fetch_call_agent_data.delay(call_id)

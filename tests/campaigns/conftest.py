@@ -5,7 +5,6 @@ from datetime import time
 import pytest
 
 from campaigns.models import Campaign, Contact, ContactList
-from telephony.agora import PhoneNumberImport
 
 ALL_DAY = {"window_start": time(0, 0), "window_end": time(23, 59, 59), "weekdays": list(range(7))}
 
@@ -15,19 +14,6 @@ def open_hours(settings):
     """No guard and no window in the way (tests of windows set their own)."""
     settings.CALLING_HOURS_GUARD_START = "00:00"
     settings.CALLING_HOURS_GUARD_END = "23:59:59"
-
-
-@pytest.fixture
-def imported_caller(agora, caller_number):
-    agora.import_phone_number(
-        PhoneNumberImport(
-            provider="byo",
-            phone_number=caller_number.e164,
-            label=caller_number.label,
-            outbound_address="sip.carrier.example",
-        )
-    )
-    return caller_number
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from telephony.agora import PhoneNumberImport
 from telephony.models import Call, CallEvent
 from telephony.services.calls import (
     PlacementDeferred,
@@ -18,20 +17,6 @@ from telephony.states import CallStatus
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def imported(agora, caller_number):
-    """The caller number exists at Agora too."""
-    agora.import_phone_number(
-        PhoneNumberImport(
-            provider="byo",
-            phone_number=caller_number.e164,
-            label="Sales",
-            outbound_address="sip.carrier.example",
-        )
-    )
-    return caller_number
-
-
 def new_call(caller, profile, to="+14155550150", **variables) -> Call:
     return call_create(
         to_number=to,
@@ -42,10 +27,10 @@ def new_call(caller, profile, to="+14155550150", **variables) -> Call:
 
 
 def test_create_queues_the_call_and_enqueues_placement_after_commit(
-    imported, agent_profile, django_capture_on_commit_callbacks
+    imported_caller, agent_profile, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        call = new_call(imported, agent_profile, to="(415) 555-0150")
+        call = new_call(imported_caller, agent_profile, to="(415) 555-0150")
 
     assert call.status == CallStatus.QUEUED
     assert call.to_number == "+14155550150"  # national input, default region US
@@ -55,8 +40,10 @@ def test_create_queues_the_call_and_enqueues_placement_after_commit(
     assert (event.source, event.kind, event.to_status) == ("api", "status", "queued")
 
 
-def test_placement_sends_one_call_with_our_id_in_the_labels(imported, agent_profile, simulator):
-    call = new_call(imported, agent_profile)
+def test_placement_sends_one_call_with_our_id_in_the_labels(
+    imported_caller, agent_profile, simulator
+):
+    call = new_call(imported_caller, agent_profile)
 
     assert call_place(call_id=call.id) == "placed"
 
@@ -74,8 +61,8 @@ def test_placement_sends_one_call_with_our_id_in_the_labels(imported, agent_prof
     assert len(simulator.ledger.calls) == 1
 
 
-def test_a_409_is_recovered_by_finding_the_existing_call(imported, agent_profile, simulator):
-    call = new_call(imported, agent_profile)
+def test_a_409_is_recovered_by_finding_the_existing_call(imported_caller, agent_profile, simulator):
+    call = new_call(imported_caller, agent_profile)
     # An earlier attempt reached Agora but its answer never came back.
     simulator.inject_fault("lost_response", operation="place_call", times=4)
 
@@ -87,8 +74,8 @@ def test_a_409_is_recovered_by_finding_the_existing_call(imported, agent_profile
     assert simulator.ledger.request_counts["list_calls"] >= 1
 
 
-def test_a_409_after_retries_finds_the_call_by_channel(imported, agent_profile, simulator):
-    call = new_call(imported, agent_profile)
+def test_a_409_after_retries_finds_the_call_by_channel(imported_caller, agent_profile, simulator):
+    call = new_call(imported_caller, agent_profile)
     simulator.inject_fault("lost_response", operation="place_call", times=1)
 
     assert call_place(call_id=call.id) == "found after 409"
@@ -99,12 +86,12 @@ def test_a_409_after_retries_finds_the_call_by_channel(imported, agent_profile, 
     assert "found after 409" in call.events.last().detail
 
 
-def test_5xx_is_retried_by_the_client_then_deferred(imported, agent_profile, simulator):
-    call = new_call(imported, agent_profile)
+def test_5xx_is_retried_by_the_client_then_deferred(imported_caller, agent_profile, simulator):
+    call = new_call(imported_caller, agent_profile)
     simulator.inject_fault("error", operation="place_call", status=503, times=2)
     assert call_place(call_id=call.id) == "placed"  # the client's own retries
 
-    second = new_call(imported, agent_profile, to="+14155550250")
+    second = new_call(imported_caller, agent_profile, to="+14155550250")
     simulator.inject_fault("error", operation="place_call", status=503, times=4)
     with pytest.raises(PlacementDeferred) as deferred:
         call_place(call_id=second.id)
@@ -117,21 +104,21 @@ def test_5xx_is_retried_by_the_client_then_deferred(imported, agent_profile, sim
 
 
 def test_a_500_is_deferred_not_failed_because_placing_again_is_safe(
-    imported, agent_profile, simulator
+    imported_caller, agent_profile, simulator
 ):
-    call = new_call(imported, agent_profile)
+    call = new_call(imported_caller, agent_profile)
     simulator.inject_fault("error", operation="place_call", status=500)
     with pytest.raises(PlacementDeferred):
         call_place(call_id=call.id)
     assert call_place(call_id=call.id) == "placed"
 
 
-def test_429_waits_for_retry_after(imported, agent_profile, simulator, settings):
-    call = new_call(imported, agent_profile)
+def test_429_waits_for_retry_after(imported_caller, agent_profile, simulator, settings):
+    call = new_call(imported_caller, agent_profile)
     simulator.inject_fault("rate_limit", operation="place_call", retry_after=2)
     assert call_place(call_id=call.id) == "placed"
 
-    second = new_call(imported, agent_profile, to="+14155550250")
+    second = new_call(imported_caller, agent_profile, to="+14155550250")
     simulator.inject_fault("rate_limit", operation="place_call", retry_after=120)
     with pytest.raises(PlacementDeferred) as deferred:
         call_place(call_id=second.id)
@@ -154,12 +141,12 @@ def test_a_non_retryable_refusal_fails_the_call_with_the_reason(
 
 
 def test_placement_waits_while_the_account_is_at_its_cap(
-    imported, agent_profile, simulator, settings
+    imported_caller, agent_profile, simulator, settings
 ):
     settings.AGORA_MAX_CONCURRENT_CALLS = 1
-    first = new_call(imported, agent_profile, to="+14155550004")
+    first = new_call(imported_caller, agent_profile, to="+14155550004")
     call_place(call_id=first.id)
-    second = new_call(imported, agent_profile, to="+14155550250")
+    second = new_call(imported_caller, agent_profile, to="+14155550250")
 
     with pytest.raises(PlacementDeferred, match="cap"):
         call_place(call_id=second.id)
@@ -170,12 +157,12 @@ def test_placement_waits_while_the_account_is_at_its_cap(
     assert len(simulator.ledger.calls) == 1
 
 
-def test_another_workers_lease_defers_a_duplicate_task(imported, agent_profile, simulator):
+def test_another_workers_lease_defers_a_duplicate_task(imported_caller, agent_profile, simulator):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    call = new_call(imported, agent_profile)
+    call = new_call(imported_caller, agent_profile)
     Call.objects.filter(pk=call.pk).update(
         placement_lease_until=timezone.now() + timedelta(seconds=30)
     )
@@ -184,8 +171,10 @@ def test_another_workers_lease_defers_a_duplicate_task(imported, agent_profile, 
     assert simulator.ledger.calls == []
 
 
-def test_repeated_failures_give_up_after_the_attempt_limit(imported, agent_profile, simulator):
-    call = new_call(imported, agent_profile)
+def test_repeated_failures_give_up_after_the_attempt_limit(
+    imported_caller, agent_profile, simulator
+):
+    call = new_call(imported_caller, agent_profile)
     for _ in range(8):
         simulator.inject_fault("error", operation="place_call", status=503, times=4)
         with pytest.raises(PlacementDeferred):
@@ -196,17 +185,19 @@ def test_repeated_failures_give_up_after_the_attempt_limit(imported, agent_profi
     assert "not placed after 8 attempts" in call.end_reason
 
 
-def test_missing_template_variables_are_refused_at_creation(imported, agent_profile):
+def test_missing_template_variables_are_refused_at_creation(imported_caller, agent_profile):
     with pytest.raises(ValidationError) as error:
-        call_create(to_number="+14155550150", caller_id=imported, agent_profile=agent_profile)
+        call_create(
+            to_number="+14155550150", caller_id=imported_caller, agent_profile=agent_profile
+        )
     assert "first_name" in str(error.value)
     assert not Call.objects.exists()
 
 
 def test_missing_variables_at_call_time_fail_the_call_without_dialing(
-    imported, agent_profile, simulator
+    imported_caller, agent_profile, simulator
 ):
-    call = new_call(imported, agent_profile)
+    call = new_call(imported_caller, agent_profile)
     agent_profile.greeting_template = "Hello {{nickname}}"
     agent_profile.save()
 
@@ -216,18 +207,18 @@ def test_missing_variables_at_call_time_fail_the_call_without_dialing(
     assert simulator.ledger.calls == []
 
 
-def test_bad_input_is_refused_with_field_errors(imported, agent_profile):
+def test_bad_input_is_refused_with_field_errors(imported_caller, agent_profile):
     with pytest.raises(ValidationError) as error:
-        new_call(imported, agent_profile, to="12")
+        new_call(imported_caller, agent_profile, to="12")
     assert "to_number" in error.value.message_dict
-    imported.outbound = False
+    imported_caller.outbound = False
     with pytest.raises(ValidationError) as error:
-        new_call(imported, agent_profile)
+        new_call(imported_caller, agent_profile)
     assert "not enabled for outbound" in str(error.value)
 
 
-def test_transitions_only_move_forward(imported, agent_profile):
-    call = new_call(imported, agent_profile)
+def test_transitions_only_move_forward(imported_caller, agent_profile):
+    call = new_call(imported_caller, agent_profile)
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
         assert call_transition(locked, CallStatus.ANSWERED, source=CallEvent.Source.WEBHOOK)

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from telephony.agora import PhoneNumberImport
 from telephony.models import Call, CallEvent
 from telephony.services.calls import (
     AgoraReport,
@@ -24,34 +23,6 @@ from telephony.signals import call_ended
 from telephony.states import CallStatus
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def imported(agora, caller_number):
-    agora.import_phone_number(
-        PhoneNumberImport(
-            provider="byo",
-            phone_number=caller_number.e164,
-            label="Sales",
-            outbound_address="sip.carrier.example",
-        )
-    )
-    return caller_number
-
-
-@pytest.fixture
-def place(imported, agent_profile):
-    def place(to_number: str) -> Call:
-        call = call_create(
-            to_number=to_number,
-            caller_id=imported,
-            agent_profile=agent_profile,
-            variables={"first_name": "Ada"},
-        )
-        call_place(call_id=call.id)
-        return Call.objects.get(pk=call.pk)
-
-    return place
 
 
 def poll_later(simulator, seconds: float) -> None:
@@ -219,10 +190,12 @@ def test_hanging_up_a_ringing_call_cancels_it(place, simulator):
     assert status_of(call) == CallStatus.CANCELED
 
 
-def test_hanging_up_before_placement_cancels_without_dialing(imported, agent_profile, simulator):
+def test_hanging_up_before_placement_cancels_without_dialing(
+    imported_caller, agent_profile, simulator
+):
     call = call_create(
         to_number="+14155550150",
-        caller_id=imported,
+        caller_id=imported_caller,
         agent_profile=agent_profile,
         variables={"first_name": "Ada"},
     )
@@ -232,11 +205,11 @@ def test_hanging_up_before_placement_cancels_without_dialing(imported, agent_pro
 
 
 def test_hangup_requested_while_placing_is_sent_once_placed(
-    imported, agent_profile, simulator, django_capture_on_commit_callbacks
+    imported_caller, agent_profile, simulator, django_capture_on_commit_callbacks
 ):
     call = call_create(
         to_number="+14155550004",
-        caller_id=imported,
+        caller_id=imported_caller,
         agent_profile=agent_profile,
         variables={"first_name": "Ada"},
     )
@@ -338,11 +311,11 @@ def test_the_end_is_signalled_once_after_commit(place, simulator, redis_db):
 
 
 def test_stuck_placements_are_enqueued_again(
-    imported, agent_profile, simulator, django_capture_on_commit_callbacks
+    imported_caller, agent_profile, simulator, django_capture_on_commit_callbacks
 ):
     call = call_create(
         to_number="+14155550150",
-        caller_id=imported,
+        caller_id=imported_caller,
         agent_profile=agent_profile,
         variables={"first_name": "Ada"},
     )

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from telephony.agora import PhoneNumberImport
 from telephony.models import Call, PhoneNumber, WebhookEvent
-from telephony.services.calls import call_create, call_finalize_end, call_place
+from telephony.services.calls import call_finalize_end
 from telephony.services.webhooks import webhook_process, webhook_reprocess, webhooks_sweep
 from telephony.states import CallStatus
 
@@ -176,34 +176,6 @@ def test_unknown_event_types_are_stored_acknowledged_and_ignored(client, secret)
 
 
 # -- processing -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def imported(agora, caller_number):
-    agora.import_phone_number(
-        PhoneNumberImport(
-            provider="byo",
-            phone_number=caller_number.e164,
-            label="Sales",
-            outbound_address="sip.carrier.example",
-        )
-    )
-    return caller_number
-
-
-@pytest.fixture
-def place(imported, agent_profile):
-    def place(to_number: str) -> Call:
-        call = call_create(
-            to_number=to_number,
-            caller_id=imported,
-            agent_profile=agent_profile,
-            variables={"first_name": "Ada"},
-        )
-        call_place(call_id=call.id)
-        return Call.objects.get(pk=call.pk)
-
-    return place
 
 
 def deliver(client, webhooks, *, order=None) -> list[WebhookEvent]:

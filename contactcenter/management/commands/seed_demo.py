@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from campaigns.models import Campaign, Contact, ContactList
 from telephony.models import AgentProfile, PhoneNumber
 from telephony.services.numbers import phone_number_create
 
@@ -17,6 +18,17 @@ DEMO_PROPERTIES = {
     "tts": {"vendor": "microsoft", "params": {"voice_name": "en-US-AndrewMultilingualNeural"}},
     "asr": {"language": "en-US"},
 }
+
+
+# The simulator decides outcomes by the callee's last digit (see README): these show each one.
+DEMO_CONTACTS = [
+    ("+12125550150", "Ada", "Lovelace"),  # answers, talks 15 s
+    ("+13125550201", "Alan", "Turing"),  # never answers
+    ("+14155550302", "Grace", "Hopper"),  # busy
+    ("+16175550403", "Edsger", "Dijkstra"),  # the call fails
+    ("+17025550250", "Barbara", "Liskov"),  # answers, talks 25 s
+    ("+12065550100", "Donald", "Knuth"),  # answers, talks the default 20 s
+]
 
 
 class Command(BaseCommand):
@@ -48,9 +60,38 @@ class Command(BaseCommand):
                     ),
                 },
             )
+        self._demo_campaign()
         self.stdout.write(
-            "Demo data ready. Place a call on the simulator with:\n"
+            "Demo data ready. Start the draft campaign 'Demo reminders' in the admin (Campaigns) "
+            "once the demo number shows as synced; calls are made only between 08:00 and 21:00 "
+            "in each contact's local time.\n"
+            "Or place a single call on the simulator with:\n"
             f"  .venv/bin/python manage.py place_call --to +14155550150 --from {DEMO_NUMBER} "
             f'--agent "{DEMO_AGENT}" --var first_name=Ada\n'
             "(numbers ending 1 ring out, 2 are busy, 3 fail, 4 never hang up; see README)"
         )
+
+    def _demo_campaign(self) -> None:
+        if Campaign.objects.filter(name="Demo reminders").exists():
+            return
+        contact_list, _ = ContactList.objects.get_or_create(
+            name="Demo contacts", defaults={"description": "One contact per simulated outcome."}
+        )
+        for phone, first, last in DEMO_CONTACTS:
+            Contact.objects.get_or_create(
+                contact_list=contact_list,
+                phone=phone,
+                defaults={"first_name": first, "last_name": last},
+            )
+        campaign = Campaign.objects.create(
+            name="Demo reminders",
+            agent_profile=AgentProfile.objects.get(name=DEMO_AGENT),
+            weekdays=list(range(7)),
+            max_concurrent_calls=3,
+            max_attempts=2,
+            retry_delay_no_answer=60,
+            retry_delay_busy=60,
+            retry_delay_failed=60,
+        )
+        campaign.contact_lists.add(contact_list)
+        campaign.caller_ids.add(PhoneNumber.objects.get(e164=DEMO_NUMBER))

@@ -1,0 +1,188 @@
+from django.contrib import admin, messages
+
+from contactcenter.models import ApiKey
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys for integrations. The key is shown once, when created; only its hash is kept."""
+
+    list_display = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix")
+    fields = ("name",)
+    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke",)
+
+    def get_fields(self, request, obj=None):
+        return ("name",) if obj is None else ("name", *self.readonly_fields)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        issued, key = ApiKey.issue(name=obj.name, created_by=request.user)
+        obj.pk = issued.pk
+        obj.prefix = issued.prefix
+        messages.warning(
+            request,
+            f"The API key for {issued.name} (copy it now, it is not shown again): {key}",
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the key's history stays
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            api_key.revoke()
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+# -- outbound webhooks --------------------------------------------------------------------------
+
+from django import forms  # noqa: E402  (this section is appended to the module)
+from django.core.exceptions import ValidationError  # noqa: E402
+from django.utils.html import format_html  # noqa: E402
+
+from contactcenter.models import (  # noqa: E402
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookEventType,
+    WebhookSubscription,
+    webhook_secret_new,
+)
+from contactcenter.outbound import webhook_redeliver  # noqa: E402
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    """The secret is write-only: never rendered; left empty it is generated (new) or kept."""
+
+    new_secret = forms.CharField(
+        label="Secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty to generate one (new subscription) or to keep the current one. "
+        "It is shown once, after saving, and never again.",
+    )
+    url = forms.URLField(
+        label="URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text=WebhookSubscription._meta.get_field("url").help_text,
+    )
+    event_types = forms.MultipleChoiceField(
+        choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ("name", "url", "event_types", "active")
+
+    def clean_new_secret(self) -> str:
+        secret = self.cleaned_data.get("new_secret", "")
+        if secret and len(secret) < 16:
+            raise ValidationError("Use at least 16 characters (or leave empty to generate one).")
+        return secret
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    form = WebhookSubscriptionForm
+    list_display = ("name", "url", "event_list", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("name", "url")
+    fields = ("name", "url", "new_secret", "event_types", "active")
+
+    @admin.display(description="Events")
+    def event_list(self, obj: WebhookSubscription) -> str:
+        return ", ".join(obj.event_types or [])
+
+    def save_model(self, request, obj, form, change):
+        entered = form.cleaned_data.get("new_secret", "")
+        if entered:
+            obj.secret = entered
+        elif not change:
+            obj.secret = webhook_secret_new()
+        obj.save()
+        if not change and not entered:
+            messages.warning(
+                request,
+                f"The signing secret for {obj.name} (copy it now, it is not shown again): "
+                f"{obj.secret}",
+            )
+
+
+class WebhookDeliveryAttemptInline(admin.TabularInline):
+    model = WebhookDeliveryAttempt
+    fields = ("attempted_at", "status_code", "error", "duration_ms")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "event_type",
+        "subscription",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    )
+    list_filter = ("status", "event_type", "subscription")
+    search_fields = ("event_id",)
+    list_select_related = ("subscription",)
+    readonly_fields = (
+        "subscription",
+        "event_type",
+        "event_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "delivered_at",
+        "payload_pretty",
+    )
+    fields = readonly_fields
+    inlines = (WebhookDeliveryAttemptInline,)
+    actions = ("redeliver",)
+
+    @admin.display(description="Payload")
+    def payload_pretty(self, obj: WebhookDelivery) -> str:
+        import json
+
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # read-only: only the action (and the services) change deliveries
+
+    @admin.action(description="Redeliver selected deliveries (delivered or failed)")
+    def redeliver(self, request, queryset):
+        sent, skipped = 0, 0
+        for delivery_id in queryset.values_list("id", flat=True):
+            try:
+                webhook_redeliver(delivery_id=delivery_id)
+                sent += 1
+            except ValidationError:
+                skipped += 1
+        self.message_user(request, f"Redelivering {sent} delivery(ies).", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"Skipped {skipped} still pending delivery(ies).", messages.WARNING
+            )

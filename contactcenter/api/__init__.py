@@ -1,0 +1,1 @@
+"""The REST API's shared parts: API-key authentication, errors, pagination, idempotency."""

@@ -1,0 +1,17 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from campaigns.api import register as register_campaigns
+from telephony.api import register as register_telephony
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False  # every API path needs authentication; the schema lists them
+register_telephony(router)
+register_campaigns(router)
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,340 @@
+"""Outbound webhooks: signed event notifications to subscribers (e.g. the CRM).
+
+An event becomes one `WebhookDelivery` per active subscription that wants its type; every HTTP
+request is a `WebhookDeliveryAttempt`. Delivery claims the row in one transaction (attempt
+count, a lease in `next_attempt_at`), commits, sends the request outside any transaction, then
+records the result in a new transaction:
+
+- 2xx: delivered;
+- any other answer below 500 (4xx, and 3xx since redirects are not followed): failed at once;
+- 5xx, timeout, connection error: retried after RETRY_DELAYS (30 s, 2 min, 8 min, 30 min, 2 h),
+  failed after MAX_ATTEMPTS.
+
+Retries are enqueued on commit when due soon, and `webhooks_retry_due` (beat) enqueues every
+pending delivery whose time has come, so a lost task only delays a delivery.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from contactcenter.models import (
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookEventType,
+    WebhookSubscription,
+)
+
+logger = logging.getLogger(__name__)
+
+RETRY_DELAYS = (30, 120, 480, 1800, 7200)  # seconds after attempts 1..5
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=5.0)
+# An attempt in flight holds its delivery this long (well past the HTTP timeouts), so another
+# copy of the task (or the beat sweep) does not send it twice.
+LEASE_SECONDS = 60
+# Retries due within this many seconds get their own delayed task (below Redis' visibility
+# timeout); later ones are left to the beat sweep.
+ENQUEUE_RETRY_WITHIN_SECONDS = 600
+MAX_ERROR_CHARS = 1000
+USER_AGENT = "contactcenter-webhooks/1"
+
+SIGNATURE_HEADER = "X-Contactcenter-Signature"
+TIMESTAMP_HEADER = "X-Contactcenter-Timestamp"
+EVENT_HEADER = "X-Contactcenter-Event"
+DELIVERY_HEADER = "X-Contactcenter-Delivery"
+
+
+# -- signing ------------------------------------------------------------------------------------
+
+
+def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
+    """`v1=<hex HMAC-SHA256 of "{timestamp}.{body}">` with the subscription's secret."""
+    message = f"{timestamp}.".encode() + body
+    return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# -- emitting -----------------------------------------------------------------------------------
+
+
+def _enqueue(delivery_id: int, *, countdown: float | None = None) -> None:
+    from contactcenter.tasks import deliver_webhook
+
+    def send() -> None:
+        if countdown:
+            deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+        else:
+            deliver_webhook.delay(delivery_id)
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def webhook_event_emit(*, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
+    """One pending delivery per active subscription that wants `event_type`, sent after commit."""
+    if event_type not in WebhookEventType.values:
+        raise ValidationError({"event_type": f"'{event_type}' is not a webhook event type."})
+    now = timezone.now()
+    deliveries = []
+    for subscription in WebhookSubscription.objects.filter(active=True).order_by("id"):
+        if not subscription.wants(event_type):
+            continue
+        event_id = uuid.uuid4()
+        payload = {
+            "id": str(event_id),
+            "type": event_type,
+            "created_at": now.isoformat(),
+            "data": data,
+        }
+        delivery = WebhookDelivery.objects.create(
+            subscription=subscription,
+            event_type=event_type,
+            event_id=event_id,
+            payload=payload,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        _enqueue(delivery.pk)
+        deliveries.append(delivery)
+    return deliveries
+
+
+# -- delivering ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Claim:
+    delivery_id: int
+    attempt: int
+    url: str
+    secret: str
+    event_type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status_code: int | None
+    error: str
+    duration_ms: int
+
+
+def _claim(delivery_id: int, *, now: datetime) -> _Claim | str:
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("subscription")
+            .get(pk=delivery_id)
+        )
+        if delivery.status != WebhookDelivery.Status.PENDING:
+            return delivery.status
+        if delivery.next_attempt_at and delivery.next_attempt_at > now:
+            return "not_due"
+        if not delivery.subscription.active:
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.last_error = "The subscription is inactive."
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
+            return delivery.status
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + timedelta(seconds=LEASE_SECONDS)
+        delivery.save(update_fields=["attempts", "next_attempt_at"])
+        return _Claim(
+            delivery_id=delivery.pk,
+            attempt=delivery.attempts,
+            url=delivery.subscription.url,
+            secret=delivery.subscription.secret,
+            event_type=delivery.event_type,
+            payload=delivery.payload,
+        )
+
+
+def _post(claim: _Claim) -> _Outcome:
+    body = _body(claim.payload)
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: webhook_signature(secret=claim.secret, timestamp=timestamp, body=body),
+        EVENT_HEADER: claim.event_type,
+        DELIVERY_HEADER: str(claim.delivery_id),
+    }
+    started = time.monotonic()
+    try:
+        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+            response = client.post(claim.url, content=body, headers=headers)
+    except httpx.TimeoutException as error:
+        status_code, message = None, f"timeout: {type(error).__name__}"
+    except httpx.HTTPError as error:  # connection refused, DNS, protocol errors
+        status_code, message = None, f"{type(error).__name__}: {error}"
+    else:
+        status_code = response.status_code
+        message = "" if response.is_success else f"HTTP {status_code}: {response.text[:300]}"
+    duration_ms = int((time.monotonic() - started) * 1000)
+    return _Outcome(
+        status_code=status_code, error=message[:MAX_ERROR_CHARS], duration_ms=duration_ms
+    )
+
+
+def _retryable(outcome: _Outcome) -> bool:
+    return outcome.status_code is None or outcome.status_code >= 500
+
+
+def _record(claim: _Claim, outcome: _Outcome, *, now: datetime) -> WebhookDelivery:
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=claim.delivery_id)
+        WebhookDeliveryAttempt.objects.create(
+            delivery=delivery,
+            attempted_at=now,
+            status_code=outcome.status_code,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+        )
+        delivery.last_status_code = outcome.status_code
+        delivery.last_error = outcome.error
+        if outcome.status_code is not None and 200 <= outcome.status_code < 300:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = timezone.now()
+            delivery.next_attempt_at = None
+        elif _retryable(outcome) and claim.attempt < MAX_ATTEMPTS:
+            delay = RETRY_DELAYS[claim.attempt - 1]
+            delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+            if delay <= ENQUEUE_RETRY_WITHIN_SECONDS:
+                _enqueue(delivery.pk, countdown=delay)
+        else:
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+        delivery.save()
+    return delivery
+
+
+def webhook_deliver(*, delivery_id: int) -> str:
+    """Make one attempt at a pending, due delivery; returns its status (or "not_due")."""
+    now = timezone.now()
+    claim = _claim(delivery_id, now=now)
+    if isinstance(claim, str):
+        return claim
+    # No transaction is open here: the request never holds a row lock.
+    outcome = _post(claim)
+    delivery = _record(claim, outcome, now=now)
+    logger.info(
+        "webhook delivery %s (%s) attempt %s: %s -> %s",
+        delivery.pk,
+        delivery.event_type,
+        claim.attempt,
+        outcome.status_code or outcome.error,
+        delivery.status,
+    )
+    return delivery.status
+
+
+@transaction.atomic
+def webhook_redeliver(*, delivery_id: int) -> WebhookDelivery:
+    """Send a delivered or failed delivery again, as a new series of attempts."""
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+    if delivery.status == WebhookDelivery.Status.PENDING:
+        raise ValidationError("This delivery is still pending: it is being sent already.")
+    delivery.status = WebhookDelivery.Status.PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = timezone.now()
+    delivery.delivered_at = None
+    delivery.last_error = ""
+    delivery.last_status_code = None
+    delivery.save()
+    _enqueue(delivery.pk)
+    return delivery
+
+
+def webhooks_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Enqueue pending deliveries whose next attempt is due (retries, and lost tasks)."""
+    from contactcenter.tasks import deliver_webhook
+
+    now = now or timezone.now()
+    due = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    for delivery_id in due:
+        deliver_webhook.delay(delivery_id)
+    return len(due)
+
+
+# -- event payloads -----------------------------------------------------------------------------
+
+
+def _label_id(labels: dict, key: str) -> int | str | None:
+    value = (labels or {}).get(key)
+    if value in (None, ""):
+        return None
+    return int(value) if str(value).isdigit() else value
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def call_event_data(call) -> dict[str, Any]:
+    """The `data` of call.* events."""
+    return {
+        "call": {
+            "id": str(call.id),
+            "direction": call.direction,
+            "status": call.status,
+            "to_number": call.to_number,
+            "from_number": call.from_number,
+            "campaign_id": _label_id(call.labels, "campaign_id"),
+            "contact_id": _label_id(call.labels, "contact_id"),
+            "agent_id": call.agent_id,
+            "end_reason": call.end_reason,
+            "duration_seconds": call.duration_seconds,
+            "created_at": _iso(call.created_at),
+            "answered_at": _iso(call.answered_at),
+            "ended_at": _iso(call.ended_at),
+        }
+    }
+
+
+def campaign_event_data(campaign) -> dict[str, Any]:
+    """The `data` of campaign.* events."""
+    from campaigns.services.campaigns import campaign_progress
+
+    return {
+        "campaign": {
+            "id": campaign.pk,
+            "name": campaign.name,
+            "status": campaign.status,
+            "progress": campaign_progress(campaign),
+        }
+    }
+
+
+def call_event_type(status: str) -> str | None:
+    """Which event a call status change is, if any."""
+    from telephony.states import TERMINAL_STATUSES, CallStatus
+
+    if status == CallStatus.DIALING:
+        return WebhookEventType.CALL_STARTED
+    if status == CallStatus.ANSWERED:
+        return WebhookEventType.CALL_ANSWERED
+    if status in TERMINAL_STATUSES:
+        return WebhookEventType.CALL_COMPLETED
+    return None
