@@ -356,6 +356,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["contactcenter.api.auth.IsApiKeyOrStaff"],
     "SECURITY": [{"ApiKey": []}],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several resources have a "status": the call's gets its own name.
+    "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "telephony.states.CallStatus"},
 }
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 

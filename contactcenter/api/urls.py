@@ -3,12 +3,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from campaigns.api import register as register_campaigns
+from contactcenter.api.webhooks import register as register_webhooks
 from telephony.api import register as register_telephony
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False  # every API path needs authentication; the schema lists them
 register_telephony(router)
 register_campaigns(router)
+register_webhooks(router)
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -1,0 +1,128 @@
+"""REST API for outbound webhook subscriptions and their deliveries (see docs/webhooks.md).
+
+The secret is accepted on create/update and returned once, in the answer to the create; after
+that it is never shown again (as in the admin).
+"""
+
+import django_filters
+from django.db import transaction
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from contactcenter.models import (
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookSubscription,
+    webhook_secret_new,
+)
+from contactcenter.outbound import webhook_redeliver
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        help_text="HMAC key for the signatures; generated when left out (returned once).",
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["id", "name", "url", "event_types", "active", "secret", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate_url(self, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise serializers.ValidationError("Enter an http:// or https:// URL.")
+        return value
+
+
+class CreatedSubscriptionSerializer(SubscriptionSerializer):
+    """The answer to a create: the only time the secret is shown."""
+
+    secret = serializers.CharField(read_only=True)
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDeliveryAttempt
+        fields = ["attempted_at", "status_code", "error", "duration_ms"]
+
+
+@extend_schema_field({"type": "string", "enum": list(WebhookDelivery.Status.values)})
+class DeliveryStatusField(serializers.CharField):
+    """Inline enum: another resource's "status" enum would otherwise clash with this one."""
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    attempt_rows = AttemptSerializer(many=True, read_only=True)
+    status = DeliveryStatusField(read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id", "subscription", "event_type", "event_id", "payload", "status", "attempts",
+            "next_attempt_at", "last_status_code", "last_error", "created_at", "delivered_at",
+            "attempt_rows",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class SubscriptionViewSet(viewsets.ModelViewSet):
+    queryset = WebhookSubscription.objects.all()
+    serializer_class = SubscriptionSerializer
+    http_method_names = ["get", "post", "patch", "delete"]
+
+    @extend_schema(responses={201: CreatedSubscriptionSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data["secret"] = data.get("secret") or webhook_secret_new()
+        subscription = WebhookSubscription(**data)
+        subscription.full_clean()
+        with transaction.atomic():
+            subscription.save()
+        return Response(
+            CreatedSubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED
+        )
+
+    def perform_update(self, serializer):
+        changes = dict(serializer.validated_data)
+        if not changes.get("secret"):
+            changes.pop("secret", None)  # write-only: empty keeps the current secret
+        subscription = serializer.instance
+        for field, value in changes.items():
+            setattr(subscription, field, value)
+        subscription.full_clean()
+        subscription.save()
+
+
+class DeliveryFilter(django_filters.FilterSet):
+    status = django_filters.CharFilter(help_text="pending, delivered or failed")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["status", "event_type", "subscription"]
+
+
+class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = WebhookDelivery.objects.select_related("subscription").prefetch_related(
+        "attempt_rows"
+    )
+    serializer_class = DeliverySerializer
+    filterset_class = DeliveryFilter
+
+    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @action(detail=True, methods=["post"])
+    def redeliver(self, request, pk=None):
+        delivery = self.get_object()
+        delivery = webhook_redeliver(delivery_id=delivery.pk)
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+def register(router) -> None:
+    router.register("webhook-subscriptions", SubscriptionViewSet, basename="webhook-subscription")
+    router.register("webhook-deliveries", DeliveryViewSet, basename="webhook-delivery")

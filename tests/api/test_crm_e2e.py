@@ -1,0 +1,104 @@
+"""A CRM drives the product through the API alone, against real workers and the simulator:
+contacts in, a campaign created and started, signed call.completed webhooks received and
+verified, results read back."""
+
+import hashlib
+import hmac
+import json
+from contextlib import ExitStack
+
+import httpx
+import pytest
+
+from contactcenter.models import ApiKey
+from tests.campaigns.test_campaigns_e2e import app_env
+from tests.processes import celery_beat, celery_worker, simulator_server, wait_for
+from tests.simulator.test_server import Receiver
+from tests.telephony.test_calls_workers import import_caller, simulator_args
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+CONTACTS = [  # the simulator's outcome rules, by the last digit
+    {"phone": "+14155550150", "first_name": "Ada", "external_id": "crm-1"},  # talks 15 s
+    {"phone": "+14155550210", "first_name": "Alan", "external_id": "crm-2"},  # talks 1 s
+    {"phone": "+14155550102", "first_name": "Grace", "external_id": "crm-3"},  # busy
+    {"phone": "+14155550103", "first_name": "Edsger", "external_id": "crm-4"},  # fails
+]
+
+
+def verified(body: bytes, headers: dict, secret: str) -> dict:
+    timestamp = headers["X-Contactcenter-Timestamp"]
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    assert headers["X-Contactcenter-Signature"] == f"v1={expected.hexdigest()}"
+    return json.loads(body)
+
+
+def test_a_crm_runs_a_campaign_through_the_api(
+    tmp_path, redis_db, live_server, imported_caller_for_server, agent_profile
+):
+    caller = imported_caller_for_server["caller"]
+    receiver = Receiver()
+    _, key = ApiKey.issue(name="CRM")
+    crm = httpx.Client(
+        base_url=f"{live_server.url}/api/v1", headers={"Authorization": f"Api-Key {key}"},
+        timeout=30,
+    )  # fmt: skip
+    try:
+        subscription = crm.post(
+            "/webhook-subscriptions/",
+            json={"name": "CRM", "url": receiver.url, "event_types": ["call.completed"]},
+        ).json()
+        contact_list = crm.post("/contact-lists/", json={"name": "Renewals"}).json()
+        upsert = crm.post(f"/contact-lists/{contact_list['id']}/contacts/bulk/",
+                          json={"contacts": CONTACTS}).json()  # fmt: skip
+        assert (upsert["created"], upsert["invalid"]) == (4, 0)
+        campaign = crm.post("/campaigns/", json={
+            "name": "Renewals", "agent_profile": agent_profile.pk, "caller_ids": [caller.pk],
+            "contact_lists": [contact_list["id"]], "weekdays": list(range(7)),
+            "window_start": "00:00:00", "window_end": "23:59:59", "max_attempts": 1,
+            "max_concurrent_calls": 4,
+        })  # fmt: skip
+        assert campaign.status_code == 201, campaign.text
+        campaign = campaign.json()
+        started = crm.post(f"/campaigns/{campaign['id']}/start/")
+        assert started.status_code == 200, started.text
+
+        def finished() -> bool:
+            stats = crm.get(f"/campaigns/{campaign['id']}/stats/").json()
+            return stats["remaining"] == 0 and len(receiver.received) >= 4
+
+        wait_for(finished, timeout=120, message="the campaign to finish and report")
+        stats = crm.get(f"/campaigns/{campaign['id']}/stats/").json()
+        calls = crm.get("/calls/", params={"campaign": campaign["id"]}).json()["results"]
+    finally:
+        crm.close()
+        receiver.close()
+
+    events = [
+        verified(body, headers, subscription["secret"]) for body, headers in receiver.received
+    ]
+    assert {event["type"] for event in events} == {"call.completed"}
+    ended = {
+        event["data"]["call"]["to_number"]: event["data"]["call"]["status"] for event in events
+    }
+    assert ended == {
+        "+14155550150": "completed",
+        "+14155550210": "completed",
+        "+14155550102": "failed",  # busy: polling alone cannot tell it from failed
+        "+14155550103": "failed",
+    }
+    assert stats["done"] == 4 and stats["status"] == "completed"
+    assert {call["to_number"]: call["status"] for call in calls} == ended
+
+
+@pytest.fixture
+def imported_caller_for_server(tmp_path, caller_number, redis_db):
+    """The simulator server, a worker and beat, with the caller number imported there."""
+    args = simulator_args("--ring-timeout", "2")
+    with ExitStack() as stack:
+        base_url = stack.enter_context(simulator_server(tmp_path, *args))
+        import_caller(base_url, caller_number)
+        env = app_env(base_url, 10)
+        stack.enter_context(celery_worker(tmp_path, hostname="crm@test", concurrency=3, **env))
+        stack.enter_context(celery_beat(tmp_path, **env))
+        yield {"caller": caller_number, "base_url": base_url}
