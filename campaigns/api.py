@@ -37,6 +37,7 @@ from campaigns.services.campaigns import (
     campaign_pause,
     campaign_progress,
     campaign_resume,
+    campaign_settings_errors,
     campaign_start,
 )
 from campaigns.services.contacts import (
@@ -528,14 +529,6 @@ class CampaignSerializer(serializers.ModelSerializer):
     def validate_weekdays(self, value: list[int]) -> list[int]:
         return sorted({int(day) for day in value})
 
-    def validate_caller_ids(self, value: list[PhoneNumber]) -> list[PhoneNumber]:
-        refused = [number.e164 for number in value if not number.outbound]
-        if refused:
-            raise serializers.ValidationError(
-                f"Not enabled for outbound calls: {', '.join(refused)}."
-            )
-        return value
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance = self.instance
         if instance is not None and instance.status != Campaign.Status.DRAFT:
@@ -549,13 +542,13 @@ class CampaignSerializer(serializers.ModelSerializer):
         def value(name: str):
             return attrs.get(name, getattr(instance, name, None) if instance else None)
 
-        errors: dict[str, str] = {}
-        start, end = value("window_start"), value("window_end")
-        if start is not None and end is not None and start >= end:
-            errors["window_end"] = "The daily window must end after it starts."
-        start_at, end_at = value("start_at"), value("end_at")
-        if start_at and end_at and start_at >= end_at:
-            errors["end_at"] = "The end must be after the start."
+        errors = campaign_settings_errors(
+            window_start=value("window_start"),
+            window_end=value("window_end"),
+            start_at=value("start_at"),
+            end_at=value("end_at"),
+            caller_ids=attrs.get("caller_ids", ()),
+        )
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

@@ -41,6 +41,7 @@ from campaigns.services.campaigns import (
     campaign_pause,
     campaign_progress,
     campaign_resume,
+    campaign_settings_errors,
     campaign_start,
 )
 from telephony.admin.calls import CallAdmin, format_duration, status_badge_html
@@ -281,12 +282,15 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        start, end = data.get("window_start"), data.get("window_end")
-        if start is not None and end is not None and start >= end:
-            self.add_error("window_end", "The daily window must end after it starts.")
-        start_at, end_at = data.get("start_at"), data.get("end_at")
-        if start_at and end_at and start_at >= end_at:
-            self.add_error("end_at", "The end must be after the start.")
+        errors = campaign_settings_errors(
+            window_start=data.get("window_start"),
+            window_end=data.get("window_end"),
+            start_at=data.get("start_at"),
+            end_at=data.get("end_at"),
+            caller_ids=data.get("caller_ids") or (),
+        )
+        for field, message in errors.items():
+            self.add_error(field, message)
         return data
 
 

@@ -60,6 +60,24 @@ def _locked(campaign: Campaign | int) -> Campaign:
     return Campaign.objects.select_for_update().get(pk=campaign_id)
 
 
+# -- settings ---------------------------------------------------------------------------------
+
+
+def campaign_settings_errors(
+    *, window_start=None, window_end=None, start_at=None, end_at=None, caller_ids=()
+) -> dict[str, str]:
+    """Rules between a campaign's fields, by field; the admin form and the API both ask here."""
+    errors: dict[str, str] = {}
+    if window_start is not None and window_end is not None and window_start >= window_end:
+        errors["window_end"] = "The daily window must end after it starts."
+    if start_at and end_at and start_at >= end_at:
+        errors["end_at"] = "The end must be after the start."
+    refused = [number.e164 for number in caller_ids if not number.outbound]
+    if refused:
+        errors["caller_ids"] = f"Not enabled for outbound calls: {', '.join(refused)}."
+    return errors
+
+
 # -- starting ---------------------------------------------------------------------------------
 
 

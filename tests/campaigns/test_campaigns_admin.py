@@ -553,6 +553,22 @@ def test_the_form_refuses_a_window_that_ends_before_it_starts(
     assert not Campaign.objects.exists()
 
 
+def test_the_form_refuses_a_caller_id_not_enabled_for_outbound_calls(
+    admin_client, imported_caller, agent_profile
+):
+    # The same rule as the API's (campaign_settings_errors), not only at start.
+    imported_caller.outbound = False
+    imported_caller.save()
+    contact_list = ContactList.objects.create(name="Patients")
+    data = form_data(contact_list, imported_caller, agent_profile)
+
+    response = admin_client.post(reverse("admin:campaigns_campaign_add"), data)
+
+    assert response.status_code == 200
+    assert f"Not enabled for outbound calls: {imported_caller.e164}." in response.content.decode()
+    assert not Campaign.objects.exists()
+
+
 def test_a_running_campaigns_settings_are_read_only_except_its_name(admin_client, make_campaign):
     campaign = make_campaign(phones(150, 2), max_concurrent_calls=2)
     campaign_start(campaign=campaign)
