@@ -8,6 +8,11 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint format check-python clean
 
+# The browser tests drive Debian's Chromium: Playwright's own browser download does not work
+# on machines without internet access, so the distribution's package is used everywhere.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make PYTHON=/path/to/python3.11 ...")'
 
@@ -33,10 +38,16 @@ run: $(VENV)/.installed
 	@echo "Admin: http://127.0.0.1:8000/admin/  (Ctrl-C stops web, worker and beat)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
 
-test: $(VENV)/.installed-dev
+$(CHROMIUM):
+	@echo "Installing Debian's chromium package for the browser tests"
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	  || ($(SUDO) apt-get update -qq \
+	      && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: $(VENV)/.installed-dev | $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -2,6 +2,10 @@ from django.contrib import admin, messages
 
 from contactcenter.models import ApiKey
 
+admin.site.site_header = "Contact center"
+admin.site.site_title = "Contact center"
+admin.site.index_title = "Administration"
+
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
@@ -143,6 +147,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_filter = ("status", "event_type", "subscription")
     search_fields = ("event_id",)
     list_select_related = ("subscription",)
+    date_hierarchy = "created_at"
     readonly_fields = (
         "subscription",
         "event_type",

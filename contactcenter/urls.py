@@ -5,8 +5,20 @@ from contactcenter import views
 from telephony import views as telephony_views
 
 urlpatterns = [
+    # The staff console lives inside the admin (same login, header and permissions).
+    path(
+        "admin/dashboard/",
+        admin.site.admin_view(views.dashboard),
+        name="console-dashboard",
+    ),
+    path(
+        "admin/dashboard/live/",
+        admin.site.admin_view(views.dashboard_live),
+        name="console-dashboard-live",
+    ),
     path("admin/", admin.site.urls),
     path("api/", include("contactcenter.api.urls")),
     path("healthz/", views.healthz, name="healthz"),
+    path("livez/", views.livez, name="livez"),
     path("webhooks/agora/", telephony_views.agora_webhook, name="agora-webhook"),
 ]

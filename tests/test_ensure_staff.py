@@ -49,4 +49,4 @@ def test_staff_login_reaches_the_admin(client):
     assert client.login(username="admin", password=password)
     response = client.get("/admin/")
     assert response.status_code == 200
-    assert b"Site administration" in response.content
+    assert b"Administration" in response.content

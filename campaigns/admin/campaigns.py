@@ -11,17 +11,15 @@ and a campaign filter on the call list.
   its name is read-only.
 """
 
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -31,22 +29,25 @@ from django.http import (
 )
 from django.template.loader import render_to_string
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, CampaignContact
 from campaigns.services.campaigns import (
     ACTIVE_STATUSES,
-    OPEN_CONTACT_STATUSES,
     campaign_cancel,
     campaign_pause,
     campaign_progress,
     campaign_resume,
     campaign_settings_errors,
     campaign_start,
+    campaigns_progress,
 )
+from contactcenter.charts import calls_over_time_chart
 from telephony.admin.calls import CallAdmin, format_duration, status_badge_html
 from telephony.models import Call
-from telephony.states import LIVE_STATUSES, CallStatus
+from telephony.services.stats import call_histogram
+from telephony.states import CallStatus
 
 S = Campaign.Status
 CS = CampaignContact.Status
@@ -54,6 +55,7 @@ CS = CampaignContact.Status
 POLL_INTERVAL_MS = 2000
 MAX_PROGRESS_IDS = 500
 RECENT_CALLS = 20
+CHART_MIN_SPAN = timedelta(minutes=15)
 
 STATUS_COLORS: dict[str, str] = {
     S.DRAFT: "#6b7280",
@@ -122,64 +124,6 @@ def contact_status_badge(status: str, label: str) -> str:
 # -- progress ---------------------------------------------------------------------------------
 
 
-def _progress(
-    campaign: Campaign, by_status: dict[str, int], dialed: int, calls: dict[str, int], cap: int
-) -> dict:
-    """The same figures as `campaign_progress`, from counts already grouped."""
-    total = sum(by_status.values())
-    remaining = sum(by_status.get(status, 0) for status in OPEN_CONTACT_STATUSES)
-    done = total - remaining
-    return {
-        "campaign": campaign.pk,
-        "status": campaign.status,
-        "contacts": total,
-        "by_contact_status": by_status,
-        "dialed": dialed,
-        "remaining": remaining,
-        "done": done,
-        "percent_done": round(100 * done / total, 1) if total else 0.0,
-        "live_calls": sum(calls.get(status, 0) for status in LIVE_STATUSES),
-        "calls": sum(calls.values()),
-        "calls_by_status": calls,
-        "max_concurrent_calls": campaign.max_concurrent_calls,
-        "account_cap": cap,
-    }
-
-
-def campaigns_progress(campaigns: Iterable[Campaign]) -> dict[int, dict]:
-    """`campaign_progress` for many campaigns in two grouped queries, whatever their number."""
-    campaigns = list(campaigns)
-    ids = [campaign.pk for campaign in campaigns]
-    by_status: dict[int, dict[str, int]] = defaultdict(dict)
-    dialed: Counter[int] = Counter()
-    calls: dict[int, dict[str, int]] = defaultdict(dict)
-    if ids:
-        contact_rows = (
-            CampaignContact.objects.filter(campaign_id__in=ids)
-            .order_by()
-            .values("campaign_id", "status")
-            .annotate(n=Count("id"), dialed=Count("id", filter=Q(attempts__gt=0)))
-        )
-        for row in contact_rows:
-            by_status[row["campaign_id"]][row["status"]] = row["n"]
-            dialed[row["campaign_id"]] += row["dialed"]
-        call_rows = (
-            CampaignAttempt.objects.filter(campaign_id__in=ids)
-            .order_by()
-            .values("campaign_id", "call__status")
-            .annotate(n=Count("id"))
-        )
-        for row in call_rows:
-            calls[row["campaign_id"]][row["call__status"]] = row["n"]
-    cap = settings.AGORA_MAX_CONCURRENT_CALLS
-    return {
-        campaign.pk: _progress(
-            campaign, by_status[campaign.pk], dialed[campaign.pk], calls[campaign.pk], cap
-        )
-        for campaign in campaigns
-    }
-
-
 def _count(progress: dict, source: str, key: str) -> int:
     counts = progress["calls_by_status"] if source == "call" else progress["by_contact_status"]
     return counts.get(key, 0)
@@ -218,11 +162,13 @@ def progress_display(progress: dict) -> dict:
     }
 
 
-def progress_script_config(*, url: str, many: bool) -> dict:
-    """What the polling script needs: where to poll and how to draw statuses."""
+def progress_script_config(*, url: str, many: bool, panels_url: str | None = None) -> dict:
+    """What the polling script needs: where to poll (and, on a campaign's page, where to fetch
+    its live panels) and how to draw statuses."""
     return {
         "url": url,
         "many": many,
+        "panels_url": panels_url,
         "interval_ms": POLL_INTERVAL_MS,
         "active": sorted(ACTIVE_STATUSES),
         "statuses": {key: [label, STATUS_COLORS[key]] for key, label in S.choices},
@@ -380,10 +326,21 @@ HISTORY_FIELDS = ("started_at", "finished_at", "last_dispatch_at", "created_at",
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
-    list_display = ("name", "status_badge", "progress", "live_calls", "caller_id_strategy")
-    list_filter = ("status",)
+    list_display = (
+        "name",
+        "status_badge",
+        "progress",
+        "live_calls",
+        "agent_profile",
+        "started_at",
+    )
+    list_filter = ("status", "caller_id_strategy")
+    list_select_related = ("agent_profile",)
     search_fields = ("name",)
-    filter_horizontal = ("caller_ids", "contact_lists")
+    # Searchable pickers: an account may hold thousands of numbers and lists. The caller ID
+    # picker offers outbound numbers only (PhoneNumberAdmin.get_search_results).
+    autocomplete_fields = ("agent_profile", "caller_ids", "contact_lists")
+    date_hierarchy = "created_at"
     list_per_page = 50
     actions = (
         "start_selected",
@@ -605,6 +562,11 @@ class CampaignAdmin(admin.ModelAdmin):
                 wrap(self.progress_view),
                 name="{}_{}_progress".format(*info),
             ),
+            path(
+                "<path:object_id>/live-panels/",
+                wrap(self.live_panels_view),
+                name="{}_{}_live_panels".format(*info),
+            ),
             *controls,
             *super().get_urls(),
         ]
@@ -639,6 +601,35 @@ class CampaignAdmin(admin.ModelAdmin):
         if campaign is None:
             return JsonResponse({"detail": "No such campaign."}, status=404)
         return JsonResponse(campaign_progress(campaign))
+
+    def live_panels_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The change page's calls-over-time chart and last calls, swapped in at each poll."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is None:
+            return HttpResponse("No such campaign.", status=404, content_type="text/plain")
+        html = render_to_string(
+            "admin/campaigns/campaign/live_panels.html", self.live_panels(campaign), request
+        )
+        return HttpResponse(html, headers={"Cache-Control": "no-store"})
+
+    def live_panels(self, campaign: Campaign) -> dict[str, Any]:
+        calls = Call.objects.filter(campaign_attempt__campaign=campaign)
+        start = campaign.started_at or campaign.created_at
+        # At least CHART_MIN_SPAN wide, so a young campaign's first minutes fill in from the left.
+        end = max(campaign.finished_at or timezone.now(), start + CHART_MIN_SPAN)
+        histogram = call_histogram(calls, start=start, end=end)
+        return {
+            "campaign_calls_chart": (
+                calls_over_time_chart(histogram, title=f"Calls of {campaign.name} over time")
+                if histogram.total
+                else None
+            ),
+            "campaign_recent_calls": self.recent_calls(campaign),
+        }
 
     def progress_many_view(self, request: HttpRequest) -> HttpResponse:
         """`?ids=1,2,3`: the progress of each of those campaigns, in that order."""
@@ -696,7 +687,7 @@ class CampaignAdmin(admin.ModelAdmin):
                     (key, label, progress["calls_by_status"].get(key, 0))
                     for key, label in CallStatus.choices
                 ],
-                campaign_recent_calls=self.recent_calls(obj),
+                **self.live_panels(obj),
                 campaign_contacts_url=reverse("admin:campaigns_campaigncontact_changelist")
                 + f"?campaign__id__exact={obj.pk}",
                 campaign_calls_url=reverse("admin:telephony_call_changelist")
@@ -704,6 +695,9 @@ class CampaignAdmin(admin.ModelAdmin):
                 campaign_progress_config=progress_script_config(
                     url=reverse("admin:campaigns_campaign_progress", args=[quote(obj.pk)]),
                     many=False,
+                    panels_url=reverse(
+                        "admin:campaigns_campaign_live_panels", args=[quote(obj.pk)]
+                    ),
                 ),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)

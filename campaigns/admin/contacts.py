@@ -73,6 +73,7 @@ class ContactImportForm(forms.Form):
 class ContactListAdmin(admin.ModelAdmin):
     list_display = ("name", "contact_count", "last_import", "created_at")
     search_fields = ("name",)
+    date_hierarchy = "created_at"
     fields = ("name", "description")
     change_form_template = "admin/campaigns/contactlist/change_form.html"
 

@@ -42,6 +42,7 @@ class DoNotCallAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
     form = DoNotCallForm
     list_display = ("phone", "reason", "source", "created_at")
     list_filter = ("source",)
+    date_hierarchy = "created_at"
     search_fields = ("phone",)
     list_per_page = 100
     change_list_template = "admin/campaigns/donotcall/change_list.html"

@@ -190,6 +190,16 @@ class PhoneNumberAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
         # The number is its identity in Agora: a different number is a new entry.
         return (*self.sync_fields, "e164") if obj is not None else self.sync_fields
 
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        # A campaign's caller-ID picker (admin autocomplete) offers outbound numbers only.
+        if (
+            request.GET.get("model_name") == "campaign"
+            and request.GET.get("field_name") == "caller_ids"
+        ):
+            found = found.filter(outbound=True)
+        return found, duplicates
+
     # -- display ------------------------------------------------------------------------------
 
     @admin.display(description="sync", ordering="sync_state")

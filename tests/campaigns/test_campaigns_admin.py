@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.admin.campaigns import CampaignCallFilter, campaigns_progress
+from campaigns.admin.campaigns import CampaignCallFilter
 from campaigns.models import Campaign, CampaignContact, ContactList
 from campaigns.services.campaigns import (
     campaign_cancel,
@@ -22,9 +22,10 @@ from campaigns.services.campaigns import (
     campaign_progress,
     campaign_record_call_outcome,
     campaign_start,
+    campaigns_progress,
 )
 from campaigns.services.dispatch import dispatch
-from telephony.models import Call, CallEvent
+from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.services.calls import call_transition
 from telephony.states import CallStatus
 
@@ -712,3 +713,61 @@ def test_call_admin_filters_by_campaign(admin_client, make_campaign):
     assert [call.to_number for call in second_only] == phones(150, 1, area="212")
     assert list(admin_client.get(CALLS, {"campaign": "none"}).context["cl"].result_list) == []
     assert len(admin_client.get(CALLS).context["cl"].result_list) == 3
+
+
+# -- live panels: calls over time and last calls ------------------------------------------------
+
+
+def live_panels_url(campaign: Campaign) -> str:
+    return reverse("admin:campaigns_campaign_live_panels", args=[campaign.pk])
+
+
+def test_the_change_page_charts_calls_over_time_and_refreshes_its_panels(
+    admin_client, make_campaign
+):
+    campaign = make_campaign(phones(150, 3), max_concurrent_calls=3, max_attempts=1)
+    page = admin_client.get(change_url(campaign)).content.decode()
+    assert 'id="campaign-live-panels"' in page
+    assert "No calls yet." in page
+    config = json.loads(
+        re.search(r'id="campaign-progress-config"[^>]*>(.*?)</script>', page, re.S).group(1)
+    )
+    assert config["panels_url"] == live_panels_url(campaign)
+
+    campaign = campaign_start(campaign=campaign)
+    dispatch()
+    first, *_ = Call.objects.filter(campaign_attempt__campaign=campaign).order_by("to_number")
+    end_call(first, CallStatus.BUSY)
+    response = admin_client.get(live_panels_url(campaign))
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    assert "<html" not in html
+    assert f'aria-label="Calls of {campaign.name} over time"' in html
+    assert 'data-total="3"' in html
+    assert len(re.findall(r'<rect [^>]*data-series="busy"', html)) == 1
+    assert len(re.findall(r'<rect [^>]*data-series="queued"', html)) == 1
+    assert html.count('<tr>\n        <td><a href="/admin/telephony/call/') == 3
+
+
+def test_live_panels_refuse_post_unknown_campaigns_and_anonymous_visitors(
+    admin_client, client, make_campaign
+):
+    campaign = make_campaign()
+    assert admin_client.post(live_panels_url(campaign)).status_code == 405
+    missing = reverse("admin:campaigns_campaign_live_panels", args=[campaign.pk + 100])
+    assert admin_client.get(missing).status_code == 404
+    response = client.get(live_panels_url(campaign))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_caller_id_picker_offers_outbound_numbers_only(admin_client, caller_number):
+    PhoneNumber.objects.create(e164="+14155550177", label="Front desk", outbound=False)
+    params = {"app_label": "campaigns", "model_name": "campaign", "term": "+1415"}
+
+    callers = admin_client.get("/admin/autocomplete/", {**params, "field_name": "caller_ids"})
+    assert [r["id"] for r in callers.json()["results"]] == [str(caller_number.pk)]
+    # The number list itself still finds every number.
+    numbers = admin_client.get(reverse("admin:telephony_phonenumber_changelist"), {"q": "+1415"})
+    assert "+14155550177" in numbers.content.decode()

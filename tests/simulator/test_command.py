@@ -17,7 +17,9 @@ def test_from_settings_serves_the_apps_stand_in_credentials(tmp_path):
     env = process_env(
         DEBUG="true", AGORA_SIMULATOR_PORT=str(port), AGORA_CUSTOMER_ID="", AGORA_CUSTOMER_SECRET=""
     )
-    args = [sys.executable, "manage.py", "agora_simulator", "--from-settings"]
+    # Its own state file: a local `make run` keeps imported numbers in var/.
+    args = [sys.executable, "manage.py", "agora_simulator", "--from-settings",
+            "--state-file", str(tmp_path / "simulator-state.json")]  # fmt: skip
     server = ManagedProcess("sim", args, env=env, log_path=tmp_path / "sim.log")
     try:
         server.wait_for_log("Agora simulator listening")

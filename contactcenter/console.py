@@ -1,0 +1,133 @@
+"""The staff console's operations dashboard: the floor at a glance.
+
+`floor_snapshot` gathers every figure the dashboard shows in a fixed number of queries, whatever
+the number of calls, campaigns or webhooks, so the page can be polled every few seconds.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from campaigns.services.campaigns import ACTIVE_STATUSES, campaigns_progress
+from contactcenter.health import heartbeat_last
+from contactcenter.models import WebhookDelivery
+from telephony.models import Call, PhoneNumber, WebhookEvent
+from telephony.services.stats import CallHistogram, CallSummary, call_histogram, call_summary
+from telephony.states import LIVE_STATUSES, CallStatus
+
+WINDOW = timedelta(hours=24)
+# A webhook still unprocessed this long after it arrived is backlog (it is normally processed
+# within a second of its commit; the sweeper retries the rest).
+WEBHOOK_BACKLOG_AFTER = timedelta(minutes=2)
+# A worker whose last heartbeat is older than this is reported as silent.
+HEARTBEAT_STALE_AFTER = timedelta(minutes=3)
+SYNC_PROBLEMS = (PhoneNumber.SyncState.ERROR, PhoneNumber.SyncState.MISSING)
+MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class WebhookHealth:
+    last_received_at: datetime | None
+    received: int  # in the window
+    failed: int
+    unmatched: int
+    backlog: int  # received but not processed for a while
+    deliveries_failed: int  # outbound (to CRMs), in the window
+    deliveries_pending: int
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.backlog or self.deliveries_failed)
+
+
+@dataclass(frozen=True)
+class FloorSnapshot:
+    now: datetime
+    since: datetime
+    live_calls: int
+    queued_calls: int
+    cap: int
+    summary: CallSummary
+    hourly: CallHistogram
+    campaigns: list[tuple[Campaign, dict]]
+    numbers_with_errors: list[PhoneNumber]
+    numbers_with_errors_total: int
+    webhooks: WebhookHealth
+    last_heartbeat_at: datetime | None
+
+    @property
+    def cap_percent(self) -> float:
+        return min(100.0, 100 * self.live_calls / self.cap) if self.cap else 0.0
+
+    @property
+    def worker_silent(self) -> bool:
+        return (
+            self.last_heartbeat_at is None
+            or self.now - self.last_heartbeat_at > HEARTBEAT_STALE_AFTER
+        )
+
+
+def _webhook_health(*, now: datetime, since: datetime) -> WebhookHealth:
+    S = WebhookEvent.Status
+    events = WebhookEvent.objects.order_by().aggregate(
+        last=Max("received_at"),
+        received=Count("id", filter=Q(received_at__gte=since)),
+        failed=Count("id", filter=Q(received_at__gte=since, status=S.FAILED)),
+        unmatched=Count("id", filter=Q(received_at__gte=since, status=S.UNMATCHED)),
+        backlog=Count(
+            "id", filter=Q(status=S.RECEIVED, received_at__lt=now - WEBHOOK_BACKLOG_AFTER)
+        ),
+    )
+    D = WebhookDelivery.Status
+    deliveries = WebhookDelivery.objects.order_by().aggregate(
+        failed=Count("id", filter=Q(created_at__gte=since, status=D.FAILED)),
+        pending=Count("id", filter=Q(status=D.PENDING)),
+    )
+    return WebhookHealth(
+        last_received_at=events["last"],
+        received=events["received"],
+        failed=events["failed"],
+        unmatched=events["unmatched"],
+        backlog=events["backlog"],
+        deliveries_failed=deliveries["failed"],
+        deliveries_pending=deliveries["pending"],
+    )
+
+
+def floor_snapshot(*, now: datetime | None = None) -> FloorSnapshot:
+    now = now or timezone.now()
+    since = now - WINDOW
+    live = Call.objects.order_by().aggregate(
+        live=Count("id", filter=Q(status__in=LIVE_STATUSES)),
+        queued=Count("id", filter=Q(status=CallStatus.QUEUED)),
+    )
+    recent = Call.objects.filter(created_at__gte=since)
+    campaigns = list(
+        Campaign.objects.filter(status__in=ACTIVE_STATUSES).order_by("-started_at", "-id")[
+            :MAX_LISTED
+        ]
+    )
+    progress = campaigns_progress(campaigns)
+    problems = PhoneNumber.objects.filter(sync_state__in=SYNC_PROBLEMS).order_by("e164")
+    numbers = list(problems[:MAX_LISTED])
+    beat = heartbeat_last()
+    return FloorSnapshot(
+        now=now,
+        since=since,
+        live_calls=live["live"],
+        queued_calls=live["queued"],
+        cap=settings.AGORA_MAX_CONCURRENT_CALLS,
+        summary=call_summary(recent),
+        hourly=call_histogram(recent, start=since, end=now, bucket=timedelta(hours=1)),
+        campaigns=[(campaign, progress[campaign.pk]) for campaign in campaigns],
+        numbers_with_errors=numbers,
+        numbers_with_errors_total=len(numbers) if len(numbers) < MAX_LISTED else problems.count(),
+        webhooks=_webhook_health(now=now, since=since),
+        last_heartbeat_at=(
+            datetime.fromtimestamp(beat["at"], tz=timezone.get_current_timezone()) if beat else None
+        ),
+    )
