@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
 from campaigns.models import ContactImport
 from campaigns.services.contacts import contact_import_run
@@ -34,6 +35,14 @@ def dispatch() -> dict:
     from campaigns.services.dispatch import dispatch as run_dispatch
 
     return {str(key): value for key, value in run_dispatch().items()}
+
+
+@shared_task(name="campaigns.dispatch_campaign", soft_time_limit=50, time_limit=120, **IDEMPOTENT)
+def dispatch_campaign(campaign_id: int) -> int:
+    """One campaign's dispatch, out of turn: a call of it just ended."""
+    from campaigns.services.dispatch import dispatch_campaign as run_dispatch
+
+    return run_dispatch(campaign_id=campaign_id, now=timezone.now())
 
 
 @shared_task(name="campaigns.record_call_outcome", soft_time_limit=30, time_limit=60, **IDEMPOTENT)

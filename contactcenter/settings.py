@@ -180,6 +180,7 @@ CELERY_TASK_ROUTES = {
     "telephony.process_webhook_event": {"queue": Queue.WEBHOOKS.value},
     "telephony.sweep_webhook_events": {"queue": Queue.WEBHOOKS.value},
     "campaigns.dispatch": {"queue": Queue.DISPATCH.value},
+    "campaigns.dispatch_campaign": {"queue": Queue.DISPATCH.value},
     "campaigns.import_contacts": {"queue": Queue.DEFAULT.value},
     "campaigns.hang_up_campaign_calls": {"queue": Queue.CALLS.value},
     "campaigns.record_call_outcome": {"queue": Queue.DISPATCH.value},

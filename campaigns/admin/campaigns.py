@@ -30,7 +30,9 @@ from django.http import (
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.http import require_GET
 
 from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, CampaignContact
 from campaigns.services.campaigns import (
@@ -592,23 +594,22 @@ class CampaignAdmin(admin.ModelAdmin):
             reverse("admin:campaigns_campaign_change", args=[quote(campaign.pk)])
         )
 
-    def progress_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if request.method != "GET":
-            return HttpResponseNotAllowed(["GET"])
+    def _viewable(self, request: HttpRequest, object_id: str) -> Campaign | None:
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        campaign = self.get_object(request, unquote(object_id))
+        return self.get_object(request, unquote(object_id))
+
+    @method_decorator(require_GET)
+    def progress_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        campaign = self._viewable(request, object_id)
         if campaign is None:
             return JsonResponse({"detail": "No such campaign."}, status=404)
         return JsonResponse(campaign_progress(campaign))
 
+    @method_decorator(require_GET)
     def live_panels_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The change page's calls-over-time chart and last calls, swapped in at each poll."""
-        if request.method != "GET":
-            return HttpResponseNotAllowed(["GET"])
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        campaign = self.get_object(request, unquote(object_id))
+        campaign = self._viewable(request, object_id)
         if campaign is None:
             return HttpResponse("No such campaign.", status=404, content_type="text/plain")
         html = render_to_string(
@@ -631,10 +632,9 @@ class CampaignAdmin(admin.ModelAdmin):
             "campaign_recent_calls": self.recent_calls(campaign),
         }
 
+    @method_decorator(require_GET)
     def progress_many_view(self, request: HttpRequest) -> HttpResponse:
         """`?ids=1,2,3`: the progress of each of those campaigns, in that order."""
-        if request.method != "GET":
-            return HttpResponseNotAllowed(["GET"])
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         try:

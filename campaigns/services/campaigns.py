@@ -258,8 +258,14 @@ def retry_delay(campaign: Campaign, outcome: str) -> int:
     }.get(outcome, campaign.retry_delay_failed)
 
 
-def campaign_record_call_outcome(*, call_id, now: datetime | None = None) -> str | None:
-    """Move the call's contact on: completed, retry later, exhausted or cancelled. Idempotent."""
+def campaign_record_call_outcome(
+    *, call_id, now: datetime | None = None, refill: bool = True
+) -> str | None:
+    """Move the call's contact on: completed, retry later, exhausted or cancelled. Idempotent.
+
+    With `refill`, the campaign is dispatched again at once (after commit): the call's place
+    is free, and waiting for the dispatcher's next tick would leave it empty for up to a tick.
+    """
     now = now or timezone.now()
     attempt = (
         CampaignAttempt.objects.select_related("campaign", "call").filter(call_id=call_id).first()
@@ -268,7 +274,11 @@ def campaign_record_call_outcome(*, call_id, now: datetime | None = None) -> str
         return None
     with transaction.atomic():
         entry = CampaignContact.objects.select_for_update().get(pk=attempt.campaign_contact_id)
-        if entry.status != CampaignContact.Status.IN_PROGRESS or entry.last_call_id != call_id:
+        # attempt.call_id, not call_id: tasks pass the id as a string, the row holds a UUID.
+        if (
+            entry.status != CampaignContact.Status.IN_PROGRESS
+            or entry.last_call_id != attempt.call_id
+        ):
             return entry.status  # already recorded (the signal and the sweep both come here)
         campaign, outcome = attempt.campaign, attempt.call.status
         entry.last_outcome = outcome
@@ -284,7 +294,15 @@ def campaign_record_call_outcome(*, call_id, now: datetime | None = None) -> str
         entry.save()
     if campaign.status == S.RUNNING:
         campaign_complete_if_done(campaign=campaign, now=now)
+        if refill:
+            transaction.on_commit(lambda: _dispatch_soon(campaign.pk))
     return entry.status
+
+
+def _dispatch_soon(campaign_id: int) -> None:
+    from campaigns.tasks import dispatch_campaign
+
+    dispatch_campaign.delay(campaign_id)
 
 
 def campaign_record_finished_calls(*, campaign: Campaign) -> int:
@@ -297,8 +315,8 @@ def campaign_record_finished_calls(*, campaign: Campaign) -> int:
         last_call__status__in=TERMINAL_STATUSES,
     ).values_list("last_call_id", flat=True)[:1000]
     call_ids = list(stale)
-    for call_id in call_ids:
-        campaign_record_call_outcome(call_id=call_id)
+    for call_id in call_ids:  # the sweeping dispatcher is about to claim: no refill needed
+        campaign_record_call_outcome(call_id=call_id, refill=False)
     return len(call_ids)
 
 

@@ -385,3 +385,71 @@ def test_dispatched_calls_are_placed_at_the_simulator(make_campaign, simulator):
     call = Call.objects.get()
     assert call_place(call_id=call.id) == "placed"
     assert simulator.ledger.calls[0].labels["campaign_id"] == str(campaign.pk)
+
+
+def _queued_tasks(redis_db, queue: str) -> list[tuple[str, str]]:
+    """(task name, its arguments) of each message waiting on a Celery queue in Redis."""
+    import json
+
+    messages = [json.loads(raw) for raw in redis_db.lrange(queue, 0, -1)]
+    return [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages]
+
+
+def test_a_call_ending_dispatches_its_campaign_at_once(
+    make_campaign, redis_db, django_capture_on_commit_callbacks
+):
+    campaign = make_campaign(["+14155550150", "+14155550250"], max_concurrent_calls=1)
+    campaign_start(campaign=campaign)
+    dispatch()
+    live = Call.objects.get()
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=live.pk)
+        call_transition(locked, CallStatus.FAILED, source=CallEvent.Source.POLL)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_record_call_outcome(call_id=live.pk)
+
+    # The refill is queued for a worker (the dispatch queue, on the real broker) ...
+    assert _queued_tasks(redis_db, "dispatch") == [
+        ("campaigns.dispatch_campaign", f"({campaign.pk},)")
+    ]
+    # ... and is the campaign's dispatch: the freed place is taken by the next contact.
+    from campaigns.tasks import dispatch_campaign as dispatch_campaign_task
+
+    assert dispatch_campaign_task.run(campaign.pk) == 1
+    assert Call.objects.filter(status=CallStatus.QUEUED).count() == 1
+
+
+def test_the_dispatchers_own_sweep_of_ended_calls_queues_no_refill(
+    make_campaign, redis_db, django_capture_on_commit_callbacks
+):
+    campaign = make_campaign(["+14155550150", "+14155550250"], max_concurrent_calls=1)
+    campaign_start(campaign=campaign)
+    dispatch()
+    live = Call.objects.get()
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=live.pk)
+        call_transition(locked, CallStatus.FAILED, source=CallEvent.Source.POLL)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch()  # sweeps the ended call's contact, then claims the next one itself
+
+    assert _queued_tasks(redis_db, "dispatch") == []
+    assert Call.objects.filter(status=CallStatus.QUEUED).count() == 1
+
+
+def test_the_outcome_task_records_the_outcome_given_the_id_as_a_string(make_campaign, redis_db):
+    # Celery passes the call id as text: the task once compared it with a UUID, never matched,
+    # and left every contact to the dispatcher's sweep a tick later.
+    from campaigns.tasks import record_call_outcome
+
+    campaign = make_campaign(["+14155550150"], max_attempts=1)
+    campaign_start(campaign=campaign)
+    dispatch()
+    live = Call.objects.get()
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=live.pk)
+        call_transition(locked, CallStatus.BUSY, source=CallEvent.Source.POLL)
+
+    assert record_call_outcome.run(str(live.pk)) == CS.EXHAUSTED
+    assert entries(campaign) == {"+14155550150": CS.EXHAUSTED}
