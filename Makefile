@@ -1,12 +1,13 @@
 # Two commands for a fresh machine with Python 3.11+ and make:
 #   make run    the app on the zero-setup default (SQLite, filesystem broker), web + worker + beat
 #   make test   the whole suite (needs PostgreSQL and Redis; see README)
+#   make bench / make chaos: the benchmark and fault suites (README, "Benchmarks and chaos")
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format check-python clean
+.PHONY: run test bench chaos lint format check-python clean
 
 # The browser tests drive Debian's Chromium: Playwright's own browser download does not work
 # on machines without internet access, so the distribution's package is used everywhere.
@@ -48,6 +49,15 @@ test: $(VENV)/.installed-dev | $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest
+
+# Figures for docs/benchmarks.md (PostgreSQL and Redis as for the tests; about ten minutes).
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.bench
+
+# Fault scenarios; exits non-zero if any invariant was breached (about ten minutes). The
+# results are kept in docs/chaos.md.
+chaos: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.chaos --report docs/chaos.md
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
