@@ -395,16 +395,25 @@ def _queued_tasks(redis_db, queue: str) -> list[tuple[str, str]]:
     return [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages]
 
 
-def test_a_call_ending_dispatches_its_campaign_at_once(
-    make_campaign, redis_db, django_capture_on_commit_callbacks
-):
-    campaign = make_campaign(["+14155550150", "+14155550250"], max_concurrent_calls=1)
+def _started_and_first_call_ended(make_campaign, phones, status, **fields):
+    """A running campaign whose first call has just ended, its outcome not yet recorded."""
+    campaign = make_campaign(phones, **fields)
     campaign_start(campaign=campaign)
     dispatch()
     live = Call.objects.get()
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=live.pk)
-        call_transition(locked, CallStatus.FAILED, source=CallEvent.Source.POLL)
+        call_transition(locked, status, source=CallEvent.Source.POLL)
+    return campaign, live
+
+
+def test_a_call_ending_dispatches_its_campaign_at_once(
+    make_campaign, redis_db, django_capture_on_commit_callbacks
+):
+    campaign, live = _started_and_first_call_ended(
+        make_campaign, ["+14155550150", "+14155550250"], CallStatus.FAILED,
+        max_concurrent_calls=1,
+    )  # fmt: skip
 
     with django_capture_on_commit_callbacks(execute=True):
         campaign_record_call_outcome(call_id=live.pk)
@@ -423,13 +432,10 @@ def test_a_call_ending_dispatches_its_campaign_at_once(
 def test_the_dispatchers_own_sweep_of_ended_calls_queues_no_refill(
     make_campaign, redis_db, django_capture_on_commit_callbacks
 ):
-    campaign = make_campaign(["+14155550150", "+14155550250"], max_concurrent_calls=1)
-    campaign_start(campaign=campaign)
-    dispatch()
-    live = Call.objects.get()
-    with transaction.atomic():
-        locked = Call.objects.select_for_update().get(pk=live.pk)
-        call_transition(locked, CallStatus.FAILED, source=CallEvent.Source.POLL)
+    _started_and_first_call_ended(
+        make_campaign, ["+14155550150", "+14155550250"], CallStatus.FAILED,
+        max_concurrent_calls=1,
+    )  # fmt: skip
 
     with django_capture_on_commit_callbacks(execute=True):
         dispatch()  # sweeps the ended call's contact, then claims the next one itself
@@ -443,13 +449,9 @@ def test_the_outcome_task_records_the_outcome_given_the_id_as_a_string(make_camp
     # and left every contact to the dispatcher's sweep a tick later.
     from campaigns.tasks import record_call_outcome
 
-    campaign = make_campaign(["+14155550150"], max_attempts=1)
-    campaign_start(campaign=campaign)
-    dispatch()
-    live = Call.objects.get()
-    with transaction.atomic():
-        locked = Call.objects.select_for_update().get(pk=live.pk)
-        call_transition(locked, CallStatus.BUSY, source=CallEvent.Source.POLL)
+    campaign, live = _started_and_first_call_ended(
+        make_campaign, ["+14155550150"], CallStatus.BUSY, max_attempts=1
+    )
 
     assert record_call_outcome.run(str(live.pk)) == CS.EXHAUSTED
     assert entries(campaign) == {"+14155550150": CS.EXHAUSTED}
