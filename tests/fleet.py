@@ -47,7 +47,14 @@ def recreate_database(name: str, *, template: str | None = None) -> str:
         if not each.replace("_", "").isalnum() and each:
             raise ValueError(f"database name: letters, digits and underscores only, got {each!r}")
     copy = f' TEMPLATE "{template}"' if template else ""
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+    try:
+        server = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        raise SystemExit(
+            f"PostgreSQL is not reachable at {POSTGRES_URL} (FLEET_POSTGRES_URL): start it as "
+            f"for the tests (see .ci/run). {error}"
+        ) from None
+    with server as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"{copy}')
     return _database_url(name)

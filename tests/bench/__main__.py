@@ -210,9 +210,11 @@ def main() -> int:
     out = args.out or BASE_DIR / ("var/bench" if args.quick else "docs")
     out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
+    require_redis(redis_url)
     fleet = Fleet.create(
         name="contactcenter_bench",
-        redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"),
+        redis_url=redis_url,
         workdir=BASE_DIR / "var" / "bench-run",
     )
     fleet.setup_django()
@@ -262,6 +264,18 @@ def main() -> int:
     (out / "benchmarks.md").write_text(markdown(report))
     print((out / "benchmarks.md").read_text())
     return 0
+
+
+def require_redis(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except redis.RedisError as error:
+        raise SystemExit(
+            f"Redis is not reachable at {url} (BENCH_REDIS_URL): start it as for the tests "
+            f"(see .ci/run). {error}"
+        ) from None
 
 
 def _setting(name: str) -> str:
