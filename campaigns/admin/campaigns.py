@@ -318,7 +318,7 @@ ACTION_CONFIRMS = {
 }
 
 LOCKED_REASON = (
-    "This campaign is {status}: it keeps the settings it was checked and started with (its "
+    "This campaign has been started: it keeps the settings it was checked and started with (its "
     "contacts are enrolled and being called with them), so only its name can change. To call "
     "with other settings, create a new campaign."
 )
@@ -662,16 +662,13 @@ class CampaignAdmin(admin.ModelAdmin):
             context.update(
                 campaign_progress=progress_display(progress),
                 campaign_status_badge=campaign_status_badge(obj.status, obj.get_status_display()),
-                campaign_locked_reason=(
-                    LOCKED_REASON.format(status=obj.get_status_display().lower())
-                    if self.is_locked(obj)
-                    else ""
-                ),
+                campaign_locked_reason=LOCKED_REASON if self.is_locked(obj) else "",
                 campaign_controls=[
                     {
                         "name": control.name,
                         "label": control.label,
                         "confirm": control.confirm,
+                        "shown_for": " ".join(sorted(control.shown_for)),
                         "url": reverse(
                             f"admin:campaigns_campaign_{control.name}", args=[quote(obj.pk)]
                         ),

@@ -133,6 +133,8 @@ def test_staff_run_a_campaign_from_the_console(
     page.wait_for_selector("#campaign-progress[data-status=completed]")
     assert page.evaluate("window.stillTheSamePage") is True
     assert figure(page, "[data-badge]") == "Completed"
+    for control in ("pause", "cancel", "cancel_hang_up"):  # no longer allowed: gone
+        assert page.locator(f"#campaign-{control}-form").is_hidden()
     completed = campaign.contacts.filter(status=CampaignContact.Status.COMPLETED).count()
     assert figure(page, "[data-contact-status=completed]") == str(completed) == "4"
     assert page.locator("#campaign-recent-calls tbody tr").count() == contacts

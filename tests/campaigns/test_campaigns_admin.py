@@ -581,7 +581,7 @@ def test_a_running_campaigns_settings_are_read_only_except_its_name(admin_client
                   "contact_lists", "max_attempts"):  # fmt: skip
         assert f'name="{field}"' not in html, field
     assert 'id="campaign-locked"' in html
-    assert "This campaign is running" in html and "only its name can change" in html
+    assert "This campaign has been started" in html and "only its name can change" in html
     assert "Mon, Tue, Wed, Thu, Fri, Sat, Sun" in html  # the weekdays, read only
 
     response = admin_client.post(
