@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -72,38 +72,41 @@ class FloorSnapshot:
 
 
 def _webhook_health(*, now: datetime, since: datetime) -> WebhookHealth:
+    # Each query is bounded by an index (received_at, status, created_at): these tables grow
+    # without end and the dashboard asks every few seconds.
     S = WebhookEvent.Status
-    events = WebhookEvent.objects.order_by().aggregate(
-        last=Max("received_at"),
-        received=Count("id", filter=Q(received_at__gte=since)),
-        failed=Count("id", filter=Q(received_at__gte=since, status=S.FAILED)),
-        unmatched=Count("id", filter=Q(received_at__gte=since, status=S.UNMATCHED)),
-        backlog=Count(
-            "id", filter=Q(status=S.RECEIVED, received_at__lt=now - WEBHOOK_BACKLOG_AFTER)
-        ),
+    recent = WebhookEvent.objects.filter(received_at__gte=since).aggregate(
+        received=Count("id"),
+        failed=Count("id", filter=Q(status=S.FAILED)),
+        unmatched=Count("id", filter=Q(status=S.UNMATCHED)),
     )
     D = WebhookDelivery.Status
-    deliveries = WebhookDelivery.objects.order_by().aggregate(
-        failed=Count("id", filter=Q(created_at__gte=since, status=D.FAILED)),
-        pending=Count("id", filter=Q(status=D.PENDING)),
-    )
     return WebhookHealth(
-        last_received_at=events["last"],
-        received=events["received"],
-        failed=events["failed"],
-        unmatched=events["unmatched"],
-        backlog=events["backlog"],
-        deliveries_failed=deliveries["failed"],
-        deliveries_pending=deliveries["pending"],
+        last_received_at=WebhookEvent.objects.order_by("-received_at")
+        .values_list("received_at", flat=True)
+        .first(),
+        received=recent["received"],
+        failed=recent["failed"],
+        unmatched=recent["unmatched"],
+        backlog=WebhookEvent.objects.filter(
+            status=S.RECEIVED, received_at__lt=now - WEBHOOK_BACKLOG_AFTER
+        ).count(),
+        deliveries_failed=WebhookDelivery.objects.filter(
+            created_at__gte=since, status=D.FAILED
+        ).count(),
+        deliveries_pending=WebhookDelivery.objects.filter(status=D.PENDING).count(),
     )
 
 
 def floor_snapshot(*, now: datetime | None = None) -> FloorSnapshot:
     now = now or timezone.now()
     since = now - WINDOW
-    live = Call.objects.order_by().aggregate(
-        live=Count("id", filter=Q(status__in=LIVE_STATUSES)),
-        queued=Count("id", filter=Q(status=CallStatus.QUEUED)),
+    waiting_or_live = dict(
+        Call.objects.filter(status__in=[*LIVE_STATUSES, CallStatus.QUEUED])  # status index
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
     )
     recent = Call.objects.filter(created_at__gte=since)
     campaigns = list(
@@ -118,8 +121,8 @@ def floor_snapshot(*, now: datetime | None = None) -> FloorSnapshot:
     return FloorSnapshot(
         now=now,
         since=since,
-        live_calls=live["live"],
-        queued_calls=live["queued"],
+        live_calls=sum(waiting_or_live.get(status, 0) for status in LIVE_STATUSES),
+        queued_calls=waiting_or_live.get(CallStatus.QUEUED, 0),
         cap=settings.AGORA_MAX_CONCURRENT_CALLS,
         summary=call_summary(recent),
         hourly=call_histogram(recent, start=since, end=now, bucket=timedelta(hours=1)),
