@@ -117,16 +117,42 @@ class Campaign(models.Model):
         ROUND_ROBIN = "round_robin", "Rotate through the numbers"
         LOCAL_PRESENCE = "local_presence", "Local presence (same country and area code)"
 
-    name = models.CharField(max_length=200)
+    # What staff and CRMs set (the admin form and the API serializer both take these).
+    SETTINGS_FIELDS = (
+        "name", "agent_profile", "caller_id_strategy", "caller_ids", "contact_lists",
+        "start_at", "end_at", "weekdays", "window_start", "window_end",
+        "max_concurrent_calls", "max_calls_per_minute", "max_attempts",
+        "retry_delay_no_answer", "retry_delay_busy", "retry_delay_failed",
+    )  # fmt: skip
+
+    name = models.CharField(
+        max_length=200, help_text="For staff: shown in lists and reports, never to contacts."
+    )
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
-    agent_profile = models.ForeignKey(AgentProfile, on_delete=models.PROTECT)
-    caller_ids = models.ManyToManyField(PhoneNumber, related_name="campaigns")
-    caller_id_strategy = models.CharField(
-        max_length=20, choices=CallerIdStrategy.choices, default=CallerIdStrategy.FIXED
+    agent_profile = models.ForeignKey(
+        AgentProfile,
+        on_delete=models.PROTECT,
+        help_text="The AI agent that speaks on every call of this campaign.",
     )
-    contact_lists = models.ManyToManyField(ContactList, related_name="campaigns")
+    caller_ids = models.ManyToManyField(
+        PhoneNumber,
+        related_name="campaigns",
+        help_text="Imported numbers the calls come from (outbound, synced with Agora).",
+    )
+    caller_id_strategy = models.CharField(
+        max_length=20,
+        choices=CallerIdStrategy.choices,
+        default=CallerIdStrategy.FIXED,
+        help_text="One number: always the first. Rotate: each call from the next number. Local "
+        "presence: a number with the callee's country and area code when there is one.",
+    )
+    contact_lists = models.ManyToManyField(
+        ContactList,
+        related_name="campaigns",
+        help_text="Everyone on these lists is called once the campaign starts.",
+    )
     start_at = models.DateTimeField(
         null=True, blank=True, help_text="Empty: as soon as it is started."
     )
@@ -140,11 +166,19 @@ class Campaign(models.Model):
     window_end = models.TimeField(
         default=time(18, 0), help_text="Latest time (exclusive), in each contact's local time."
     )
-    max_concurrent_calls = models.PositiveIntegerField(default=5, validators=[MinValueValidator(1)])
+    max_concurrent_calls = models.PositiveIntegerField(
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text="Most live calls at once for this campaign (the account cap applies too).",
+    )
     max_calls_per_minute = models.PositiveIntegerField(
         default=30, validators=[MinValueValidator(1)], help_text="New calls started per minute."
     )
-    max_attempts = models.PositiveIntegerField(default=3, validators=[MinValueValidator(1)])
+    max_attempts = models.PositiveIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="Calls per contact at most, the first included.",
+    )
     retry_delay_no_answer = models.PositiveIntegerField(
         default=3600, help_text="Seconds before calling again after no answer."
     )

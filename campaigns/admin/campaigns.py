@@ -192,38 +192,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = (
-            "name",
-            "agent_profile",
-            "caller_id_strategy",
-            "caller_ids",
-            "contact_lists",
-            "start_at",
-            "end_at",
-            "weekdays",
-            "window_start",
-            "window_end",
-            "max_concurrent_calls",
-            "max_calls_per_minute",
-            "max_attempts",
-            "retry_delay_no_answer",
-            "retry_delay_busy",
-            "retry_delay_failed",
-        )
-        help_texts = {
-            "name": "For staff: shown in lists and reports, never to contacts.",
-            "agent_profile": "The AI agent that speaks on every call of this campaign.",
-            "caller_ids": "Imported numbers the calls come from (outbound, synced with Agora).",
-            "caller_id_strategy": (
-                "One number: always the first. Rotate: each call from the next number. Local "
-                "presence: a number with the callee's country and area code when there is one."
-            ),
-            "contact_lists": "Everyone on these lists is called once the campaign starts.",
-            "max_concurrent_calls": (
-                "Most live calls at once for this campaign (the account cap applies too)."
-            ),
-            "max_attempts": "Calls per contact at most, the first included.",
-        }
+        fields = Campaign.SETTINGS_FIELDS
 
     def clean_weekdays(self) -> list[int]:
         return sorted(set(self.cleaned_data.get("weekdays") or []))

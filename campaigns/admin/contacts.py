@@ -186,6 +186,8 @@ class ContactListAdmin(admin.ModelAdmin):
             "original": contact_list,
             "form": form,
             "change_url": change_url,
+            "cancel_url": change_url,
+            "form_id": "contact-import-form",
             "has_view_permission": self.has_view_permission(request, contact_list),
         }
         return TemplateResponse(request, "admin/campaigns/contactlist/import_form.html", context)

@@ -122,6 +122,8 @@ class DoNotCallAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
             "opts": self.opts,
             "form": form,
             "changelist_url": changelist_url,
+            "cancel_url": changelist_url,
+            "form_id": "dnc-import-form",
         }
         return TemplateResponse(request, "admin/campaigns/donotcall/import_form.html", context)
 

@@ -10,6 +10,18 @@ ALL_DAY = {"window_start": time(0, 0), "window_end": time(23, 59, 59), "weekdays
 
 
 @pytest.fixture
+def var_dir(settings, tmp_path):
+    """Uploads and other files under this test's own folder."""
+    settings.VAR_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def contact_list(db) -> ContactList:
+    return ContactList.objects.create(name="Customers")
+
+
+@pytest.fixture
 def open_hours(settings):
     """No guard and no window in the way (tests of windows set their own)."""
     settings.CALLING_HOURS_GUARD_START = "00:00"

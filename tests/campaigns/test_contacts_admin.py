@@ -25,18 +25,7 @@ from campaigns.services.contacts import contact_import_run, contact_import_start
 from campaigns.services.dnc import dnc_add, dnc_remove
 from telephony.models import AgentProfile
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def var_dir(settings, tmp_path):
-    settings.VAR_DIR = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def contact_list() -> ContactList:
-    return ContactList.objects.create(name="Customers")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("var_dir")]
 
 
 def texts(response) -> list[str]:
@@ -147,6 +136,20 @@ def test_import_page_renders(admin_client, contact_list):
     html = response.content.decode()
     assert 'enctype="multipart/form-data"' in html
     assert "csrfmiddlewaretoken" in html
+    change_url = reverse("admin:campaigns_contactlist_change", args=[contact_list.pk])
+    assert 'id="contact-import-form"' in html and 'value="Upload and import"' in html
+    assert f'<a href="{change_url}" class="closelink">Cancel</a>' in html
+    assert f'&rsaquo; <a href="{change_url}">{contact_list.name}</a>' in html
+    assert "<strong>timezone</strong>" in html
+
+
+def test_do_not_call_import_page_renders(admin_client):
+    html = admin_client.get(reverse("admin:campaigns_donotcall_import")).content.decode()
+
+    changelist = reverse("admin:campaigns_donotcall_changelist")
+    assert 'id="dnc-import-form"' in html and 'value="Upload and add"' in html
+    assert f'<a href="{changelist}" class="closelink">Cancel</a>' in html
+    assert "<strong>reason</strong> (optional)" in html
 
 
 def test_upload_starts_an_import_queued_on_commit(

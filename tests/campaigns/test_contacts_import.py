@@ -21,18 +21,7 @@ from campaigns.services.contacts import (
     header_key,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def var_dir(settings, tmp_path):
-    settings.VAR_DIR = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def contact_list() -> ContactList:
-    return ContactList.objects.create(name="Customers")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("var_dir")]
 
 
 def start(contact_list: ContactList, content: bytes | str, name="contacts.csv") -> ContactImport:
