@@ -7,6 +7,9 @@ import environ
 import psycopg
 import pytest
 import redis
+import time_machine
+
+from tests.clock import PINNED_AT, Clock
 
 pytest_plugins = ["tests.fixtures"]
 
@@ -60,3 +63,14 @@ def redis_db():
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def clock(request):
+    """The test's clock (tests/clock.py): pinned at PINNED_AT, or the real one for tests marked
+    `real_clock` (they start processes that read the real clock)."""
+    if request.node.get_closest_marker("real_clock"):
+        yield Clock(None)
+        return
+    with time_machine.travel(PINNED_AT, tick=True) as traveller:
+        yield Clock(traveller)

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.clock import is_pinned
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -25,6 +27,11 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.1, message: str):
 
 class ManagedProcess:
     def __init__(self, name: str, args: list[str], *, env: dict[str, str], log_path: Path):
+        if is_pinned():
+            raise RuntimeError(
+                f"{name} would read the real clock while this test's clock is pinned: mark the "
+                "test `real_clock` (tests/clock.py)"
+            )
         self.name = name
         self.log_path = log_path
         self._log = log_path.open("wb")

@@ -11,7 +11,7 @@ import pytest
 
 from tests.processes import BASE_DIR
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
 
 def run(*args: str, timeout: float) -> subprocess.CompletedProcess:

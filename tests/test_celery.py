@@ -67,6 +67,7 @@ def test_heartbeat_logs_and_records_who_ran_it(redis_db, caplog):
 
 
 @pytest.mark.services
+@pytest.mark.real_clock
 def test_worker_on_redis_runs_a_task(tmp_path, redis_db):
     source = f"test-{uuid.uuid4().hex[:8]}"
     with celery_worker(tmp_path, hostname="hb-worker@test") as worker:
@@ -82,6 +83,7 @@ def test_worker_on_redis_runs_a_task(tmp_path, redis_db):
 
 
 @pytest.mark.services
+@pytest.mark.real_clock
 def test_beat_schedules_the_heartbeat_and_a_worker_runs_it(tmp_path, redis_db):
     with (
         celery_worker(tmp_path, hostname="beat-worker@test") as worker,
@@ -96,6 +98,7 @@ def test_beat_schedules_the_heartbeat_and_a_worker_runs_it(tmp_path, redis_db):
 
 
 @pytest.mark.services
+@pytest.mark.real_clock
 def test_the_zero_setup_filesystem_broker_carries_tasks(tmp_path, redis_db):
     # The broker is the filesystem (as on a bare machine); the cache stays on Redis so the
     # test can see the result.

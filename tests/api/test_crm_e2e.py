@@ -16,7 +16,7 @@ from tests.processes import celery_beat, celery_worker, simulator_server, wait_f
 from tests.simulator.test_server import Receiver
 from tests.telephony.test_calls_workers import import_caller, simulator_args
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
 CONTACTS = [  # the simulator's outcome rules, by the last digit
     {"phone": "+14155550150", "first_name": "Ada", "external_id": "crm-1"},  # talks 15 s

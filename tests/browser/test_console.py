@@ -16,7 +16,7 @@ from tests.campaigns.test_campaigns_e2e import app_env
 from tests.processes import celery_beat, celery_worker, simulator_server, wait_for
 from tests.telephony.test_calls_workers import import_caller, simulator_args
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
 PASSWORD = "a-staff-password-for-tests"
 # The simulator's rules, by the callee's last three digits: two talk-time digits, then the

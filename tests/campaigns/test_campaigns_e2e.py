@@ -20,7 +20,7 @@ from tests.processes import (
 )
 from tests.telephony.test_calls_workers import import_caller, simulator_args, worker_env
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
 OPEN = {CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED,
         CampaignContact.Status.IN_PROGRESS}  # fmt: skip

@@ -151,15 +151,15 @@ def test_do_not_call_numbers_are_never_dialed_even_on_retries(make_campaign):
     assert list(Call.objects.values_list("to_number", flat=True)) == ["+14155550250"]
 
 
-def test_contacts_outside_their_local_window_are_deferred_to_the_opening(make_campaign):
+def test_contacts_outside_their_local_window_are_deferred_to_the_opening(make_campaign, clock):
     campaign = make_campaign(
         ["+14155550150"], window_start=time(9, 0), window_end=time(17, 0), weekdays=[0, 1, 2, 3, 4]
     )
-    campaign_start(campaign=campaign)
     # Wednesday 2026-11-25 15:00 UTC is 07:00 in San Francisco: two hours too early.
-    early = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    clock.move_to(datetime(2026, 11, 25, 15, 0, tzinfo=UTC), tick=False)
+    campaign_start(campaign=campaign)
 
-    assert dispatch_campaign(campaign_id=campaign.pk, now=early) == 0
+    assert dispatch_campaign(campaign_id=campaign.pk, now=clock.now()) == 0
 
     entry = campaign.contacts.get()
     assert entry.status == CS.PENDING
@@ -168,20 +168,21 @@ def test_contacts_outside_their_local_window_are_deferred_to_the_opening(make_ca
     assert dispatch_campaign(campaign_id=campaign.pk, now=entry.next_attempt_at) == 1
 
 
-def test_a_contacts_own_time_zone_wins(make_campaign):
+def test_a_contacts_own_time_zone_wins(make_campaign, clock):
     campaign = make_campaign(["+14155550150"], window_start=time(9, 0), window_end=time(17, 0))
     Contact.objects.update(timezone="Asia/Tokyo")
-    campaign_start(campaign=campaign)
     # 01:00 UTC is 10:00 in Tokyo (and 17:00 the day before in San Francisco).
-    assert (
-        dispatch_campaign(campaign_id=campaign.pk, now=datetime(2026, 11, 25, 1, tzinfo=UTC)) == 1
-    )
-
-
-def test_numbers_whose_zones_never_share_the_window_are_marked_invalid(make_campaign):
-    campaign = make_campaign(["+18005550150"], window_start=time(9, 0), window_end=time(17, 0))
+    clock.move_to(datetime(2026, 11, 25, 1, tzinfo=UTC), tick=False)
     campaign_start(campaign=campaign)
-    dispatch_campaign(campaign_id=campaign.pk, now=datetime(2026, 11, 25, 1, tzinfo=UTC))
+
+    assert dispatch_campaign(campaign_id=campaign.pk, now=clock.now()) == 1
+
+
+def test_numbers_whose_zones_never_share_the_window_are_marked_invalid(make_campaign, clock):
+    campaign = make_campaign(["+18005550150"], window_start=time(9, 0), window_end=time(17, 0))
+    clock.move_to(datetime(2026, 11, 25, 1, tzinfo=UTC), tick=False)
+    campaign_start(campaign=campaign)
+    dispatch_campaign(campaign_id=campaign.pk, now=clock.now())
     entry = campaign.contacts.get()
     assert entry.status == CS.INVALID
     assert "set the contact's timezone" in entry.note

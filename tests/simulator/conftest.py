@@ -129,6 +129,10 @@ def import_number(client: AgoraClient, number: str = CALLER, **overrides) -> Non
     client.import_phone_number(PhoneNumberImport(**values))
 
 
+# Where an in-process simulator's ManualClock starts.
+SIMULATOR_START = ManualClock().now()
+
+
 def call_request(
     to_number: str,
     *,
@@ -137,8 +141,11 @@ def call_request(
     from_number: str = CALLER,
     labels: dict | None = None,
     pipeline_id: str | None = "pipeline-1",
+    signed_at: float = SIMULATOR_START,
     **properties,
 ) -> PlaceCallRequest:
+    """A place-call request whose tokens are signed at `signed_at`: the in-process simulator's
+    starting time by default; a simulator server checks them against the real clock."""
     channel = channel or f"ch-{name}"
     tokens = build_call_tokens(
         app_id=APP_ID,
@@ -146,7 +153,7 @@ def call_request(
         channel=channel,
         agent_uid=111,
         sip_uid=100,
-        now=1_800_000_000,
+        now=signed_at,
     )
     return PlaceCallRequest(
         name=name,

@@ -9,7 +9,7 @@ import pytest
 from telephony.agora import AgoraClient, AgoraConfig, Unauthorized
 from tests.processes import BASE_DIR, ManagedProcess, free_port, process_env
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
 
 def test_from_settings_serves_the_apps_stand_in_credentials(tmp_path):

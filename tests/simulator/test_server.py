@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -37,7 +38,7 @@ from tests.simulator.conftest import (
     verify_signatures,
 )
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
 CREDENTIALS = (
     "--app-id", APP_ID, "--customer-id", CUSTOMER_ID, "--customer-secret", CUSTOMER_SECRET,
@@ -96,7 +97,9 @@ def test_our_client_places_a_call_and_webhooks_arrive_signed(tmp_path, receiver)
     args = (*CREDENTIALS, "--webhook-url", receiver.url, "--webhook-secret", WEBHOOK_SECRET)
     with simulator_server(tmp_path, *args) as base_url, our_client(base_url) as client:
         import_number(client)
-        placed = client.place_call(call_request("+14155550003", name="srv-1"))  # fails at once
+        placed = client.place_call(
+            call_request("+14155550003", name="srv-1", signed_at=time.time())
+        )  # fails at once
 
         wait_for(lambda: len(receiver.received) >= 5, timeout=15, message="webhooks")
         assert client.get_call(placed.agent_id).reason == "failed"
@@ -118,12 +121,12 @@ def test_a_lost_response_over_a_real_socket(tmp_path):
         with our_client(base_url, max_retries=0) as client:
             import_number(client)
             with pytest.raises(AgoraTransportError) as error:
-                client.place_call(call_request("+14155550150", name="lost"))
+                client.place_call(call_request("+14155550150", name="lost", signed_at=time.time()))
             assert error.value.response_lost is True
         # Every answer is lost, 409s included; once the network recovers, a retry meets 409.
         httpx.post(f"{base_url}/_simulator/faults", json={"http": {}}).raise_for_status()
         with our_client(base_url) as client, pytest.raises(CallNameConflict):
-            client.place_call(call_request("+14155550150", name="lost"))
+            client.place_call(call_request("+14155550150", name="lost", signed_at=time.time()))
         calls = httpx.get(f"{base_url}/_simulator/calls").json()
     assert [call["name"] for call in calls] == ["lost"]
 

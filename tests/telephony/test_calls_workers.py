@@ -12,7 +12,7 @@ from telephony.states import TERMINAL_STATUSES, CallStatus
 from telephony.tasks import place_call
 from tests.processes import celery_beat, celery_worker, simulator_server, wait_for
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
 
 def simulator_args(*extra: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from telephony.states import TERMINAL_STATUSES, CallStatus
 from tests.processes import celery_worker, simulator_server, wait_for
 from tests.telephony.test_calls_workers import import_caller, simulator_args, worker_env
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
 
 def test_webhooks_alone_bring_every_call_to_its_end(
