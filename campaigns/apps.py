@@ -6,10 +6,12 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
+        from campaigns.services import dialing_rules
         from campaigns.services.campaigns import running_campaign_guard
         from telephony.services.numbers import register_delete_guard
         from telephony.signals import call_ended
 
+        dialing_rules.register()
         register_delete_guard(running_campaign_guard)
         call_ended.connect(_record_outcome, dispatch_uid="campaigns.record_call_outcome")
 

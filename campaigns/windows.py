@@ -55,6 +55,12 @@ class CallingWindow:
             weekdays=frozenset(int(day) for day in weekdays),
         )
 
+    @classmethod
+    def guard_only(cls, guard=None) -> "CallingWindow":
+        """The guard itself, every day: what a call outside any campaign answers to."""
+        guard_start, guard_end = guard or calling_hours_guard()
+        return cls(start=guard_start, end=guard_end, weekdays=frozenset(range(7)))
+
     @property
     def is_empty(self) -> bool:
         return self.start >= self.end or not self.weekdays

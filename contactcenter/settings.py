@@ -310,9 +310,19 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=30)
 PHONE_NUMBER_SYNC_INTERVAL = env.float("PHONE_NUMBER_SYNC_INTERVAL", default=300.0)
 
+# Countries (ISO 3166 codes) calls may go to; empty: the countries of the outbound caller IDs.
+# Premium-rate, shared-cost and similar number types are refused whatever this says.
+CALL_ALLOWED_COUNTRIES = [code.upper() for code in env.list("CALL_ALLOWED_COUNTRIES", default=[])]
+for _code in CALL_ALLOWED_COUNTRIES:
+    if not (len(_code) == 2 and _code.isalpha()):
+        raise ImproperlyConfigured(
+            f"CALL_ALLOWED_COUNTRIES takes ISO 3166 country codes like US,CA; got {_code!r}."
+        )
+
 # --- Campaigns ---------------------------------------------------------------------------------
 
-# No campaign calls anyone outside these local hours, whatever its own window says.
+# No call goes out outside these hours in the callee's local time, whatever a campaign's
+# window says (single calls too; staff may override one call with a dedicated permission).
 CALLING_HOURS_GUARD_START = env.str("CALLING_HOURS_GUARD_START", default="08:00")
 CALLING_HOURS_GUARD_END = env.str("CALLING_HOURS_GUARD_END", default="21:00")
 for _name in ("CALLING_HOURS_GUARD_START", "CALLING_HOURS_GUARD_END"):

@@ -14,7 +14,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F, ProtectedError, Q
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -47,6 +52,13 @@ class IsApiKeyOrStaff(permissions.BasePermission):
             return True
         user = request.user
         return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+
+
+REFUSED_HELP = (
+    "422: refused by the dialing rules, with `error.code` naming the rule: `do_not_call`, "
+    "`calling_hours` (outside 08:00-21:00 in the callee's local time, by default) or "
+    "`destination` (a country not allowed, or a premium-rate, shared-cost or similar number)."
+)
 
 
 def _outcome(text: str) -> Any:
@@ -354,6 +366,14 @@ class CallCreateSerializer(serializers.Serializer):
     labels = serializers.DictField(
         child=serializers.CharField(allow_blank=True), required=False, default=dict
     )
+    callee_timezone = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="IANA time zone of the callee (e.g. America/New_York). Without it the calling "
+        "hours must hold in every time zone of the number.",
+    )
 
     def validate_caller_id(self, value: str) -> PhoneNumber:
         value = value.strip()
@@ -445,9 +465,14 @@ class CallViewSet(
 
     @extend_schema(
         request=CallCreateSerializer,
-        responses={201: CallDetailSerializer},
+        responses={
+            201: CallDetailSerializer,
+            400: OpenApiResponse(description="Invalid input."),
+            422: OpenApiResponse(description=REFUSED_HELP),
+        },
         description="Queue one outbound call; a worker places it. Send an Idempotency-Key "
-        "header to make retries safe: a repeated key returns the first answer.",
+        "header to make retries safe: a repeated key returns the first answer. The dialing "
+        "rules are checked now and again right before the call is dialed (" + REFUSED_HELP + ")",
     )
     def create(self, request, *args, **kwargs):
         def produce() -> Response:
@@ -460,6 +485,7 @@ class CallViewSet(
                 agent_profile=data["agent"],
                 variables=data["variables"],
                 labels=data["labels"],
+                callee_timezone=data["callee_timezone"],
                 source=CallEvent.Source.API,
             )
             call = (

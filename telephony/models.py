@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -149,6 +150,24 @@ class Call(models.Model):
     pipeline_id = models.CharField(max_length=100, blank=True)
     variables = models.JSONField(default=dict, blank=True, validators=[validate_json_text])
     labels = models.JSONField(default=dict, blank=True, validators=[validate_json_text])
+    callee_timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA time zone of the callee; empty: every zone of the number (the calling "
+        "hours must hold in each).",
+    )
+    # Staff holding `override_dialing_rules` may place one call past do-not-call and calling
+    # hours (telephony.rules.OVERRIDABLE_RULES), with a reason; both are kept for audit.
+    rules_override_reason = models.CharField(max_length=300, blank=True)
+    rules_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Set when the dialing rules stopped the call right before it was dialed (a Rule value).
+    refused_by_rule = models.CharField(max_length=20, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
     agora_reason = models.CharField(max_length=40, blank=True)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -180,6 +199,12 @@ class Call(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "next_poll_at"])]
+        permissions = [
+            (
+                "override_dialing_rules",
+                "Can place a call past do-not-call and calling hours (audited)",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.direction} call to {self.to_number} ({self.get_status_display()})"
@@ -189,6 +214,12 @@ class Call(models.Model):
         from telephony.states import TERMINAL_STATUSES
 
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def overridden_rules(self) -> frozenset:
+        from telephony.rules import OVERRIDABLE_RULES
+
+        return OVERRIDABLE_RULES if self.rules_override_reason else frozenset()
 
 
 class CallEvent(models.Model):

@@ -281,8 +281,9 @@ def campaign_record_call_outcome(
         ):
             return entry.status  # already recorded (the signal and the sweep both come here)
         campaign, outcome = attempt.campaign, attempt.call.status
-        entry.last_outcome = outcome
-        if outcome == CallStatus.COMPLETED:
+        if attempt.call.refused_by_rule:
+            _record_not_dialed(entry, attempt, now=now)
+        elif outcome == CallStatus.COMPLETED:
             entry.status = CampaignContact.Status.COMPLETED
         elif campaign.status == S.CANCELLED:
             entry.status = CampaignContact.Status.CANCELLED
@@ -291,12 +292,34 @@ def campaign_record_call_outcome(
         else:
             entry.status = CampaignContact.Status.RETRY_SCHEDULED
             entry.next_attempt_at = now + timedelta(seconds=retry_delay(campaign, outcome))
+        if not attempt.call.refused_by_rule:
+            entry.last_outcome = outcome
         entry.save()
     if campaign.status == S.RUNNING:
         campaign_complete_if_done(campaign=campaign, now=now)
         if refill:
             transaction.on_commit(lambda: _dispatch_soon(campaign.pk))
     return entry.status
+
+
+def _record_not_dialed(entry: CampaignContact, attempt: CampaignAttempt, *, now: datetime) -> None:
+    """The dialing rules stopped the call right before it was dialed: the attempt is given back,
+    and the contact waits for its next opening, or is finished as the rules say."""
+    from campaigns.services.dialing_rules import campaign_call_refusal
+    from campaigns.services.dispatch import settle_refused
+
+    entry.attempts = max(0, entry.attempts - 1)
+    entry.status = (
+        CampaignContact.Status.RETRY_SCHEDULED if entry.attempts else CampaignContact.Status.PENDING
+    )
+    entry.next_attempt_at = now
+    entry.note = f"not dialed: {attempt.call.end_reason.removeprefix('not dialed: ')}"[:300]
+    if attempt.campaign.status == S.CANCELLED:
+        entry.status = CampaignContact.Status.CANCELLED
+        return
+    refusal = campaign_call_refusal(campaign=attempt.campaign, contact=entry.contact, now=now)
+    if refusal is not None:
+        settle_refused(entry, refusal)
 
 
 def _dispatch_soon(campaign_id: int) -> None:

@@ -6,8 +6,9 @@ Safe with any number of dispatchers and workers at once (invariants 2 and 3):
 - capacity = min(campaign cap - its calls queued or live, account cap - all calls queued or
   live, per-minute budget left); queued calls count, so claimed work is never double-booked;
 - due contacts are claimed with SELECT ... FOR UPDATE SKIP LOCKED, oldest due first;
-- do-not-call, the calling window (in the contact's local time) and the campaign's status are
-  checked again right before each call is created, retries included;
+- the dialing rules (services/dialing_rules: the campaign's status, destinations, do-not-call,
+  the window in the contact's local time) are asked for each claimed contact, retries included,
+  and again by telephony right before the call is dialed;
 - the call is created in the same transaction; its placement is enqueued on commit.
 """
 
@@ -20,14 +21,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact, DoNotCall
+from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
 from campaigns.services.campaigns import (
     campaign_complete_if_done,
     campaign_end_reached,
     campaign_record_finished_calls,
 )
-from campaigns.windows import CallingWindow, NoTimeZone, contact_zones, is_open, next_opening
+from campaigns.services.dialing_rules import campaign_call_refusal, campaign_window
 from telephony.models import Call, CallEvent, PhoneNumber
+from telephony.rules import CallRefused, Refusal, Rule
 from telephony.services.calls import call_create, lock_capacity
 from telephony.states import LIVE_STATUSES, CallStatus
 
@@ -107,46 +109,22 @@ def _claim_and_call(campaign: Campaign, *, capacity: int, now: datetime) -> int:
     )
     if not due:
         return 0
-    blocked = set(
-        DoNotCall.objects.filter(phone__in={entry.contact.phone for entry in due}).values_list(
-            "phone", flat=True
-        )
-    )
-    window = CallingWindow.for_campaign(
-        start=campaign.window_start, end=campaign.window_end, weekdays=campaign.weekdays
-    )
+    window = campaign_window(campaign)
     numbers = list(campaign.caller_ids.filter(outbound=True).order_by("id"))
     created = 0
     for entry in due:
         if created >= capacity:
             break
-        if _call_one(campaign, entry, blocked=blocked, window=window, numbers=numbers, now=now):
+        if _call_one(campaign, entry, window=window, numbers=numbers, now=now):
             created += 1
     return created
 
 
-def _call_one(campaign, entry, *, blocked, window, numbers, now) -> bool:
+def _call_one(campaign, entry, *, window, numbers, now) -> bool:
     contact = entry.contact
-    if contact.phone in blocked:
-        return _settle(entry, CampaignContact.Status.DO_NOT_CALL, "on the do-not-call list")
-    try:
-        zones = contact_zones(contact.phone, contact.timezone)
-    except NoTimeZone as error:
-        return _settle(entry, CampaignContact.Status.INVALID, str(error))
-    if not is_open(now, zones, window):
-        opening = next_opening(now, zones, window)
-        if opening is None:
-            return _settle(
-                entry,
-                CampaignContact.Status.INVALID,
-                "the calling window is never open in all of this number's time zones; "
-                "set the contact's timezone",
-            )
-        # Deferred to its next opening, never skipped (the end time may cancel it later).
-        entry.next_attempt_at = opening
-        entry.note = f"outside its calling window; next opening {opening:%Y-%m-%d %H:%M} UTC"
-        entry.save(update_fields=["next_attempt_at", "note", "updated_at"])
-        return False
+    refusal = campaign_call_refusal(campaign=campaign, contact=contact, now=now, window=window)
+    if refusal is not None:
+        return settle_refused(entry, refusal)
     if not numbers:
         logger.warning("campaign %s has no outbound caller ID left", campaign.pk)
         return False
@@ -159,9 +137,13 @@ def _call_one(campaign, entry, *, blocked, window, numbers, now) -> bool:
             agent_profile=campaign.agent_profile,
             variables=contact_variables(contact),
             labels={"campaign_id": str(campaign.pk), "contact_id": str(contact.pk)},
+            callee_timezone=contact.timezone,
             source=CallEvent.Source.SYSTEM,
             note=f"campaign {campaign.name}: attempt {attempt_number}",
+            now=now,
         )
+    except CallRefused as error:
+        return settle_refused(entry, error.refusal)
     except ValidationError as error:
         return _settle(entry, CampaignContact.Status.INVALID, "; ".join(error.messages))
     CampaignAttempt.objects.create(
@@ -173,6 +155,28 @@ def _call_one(campaign, entry, *, blocked, window, numbers, now) -> bool:
     entry.note = ""
     entry.save()
     return True
+
+
+def settle_refused(entry: CampaignContact, refusal: Refusal) -> bool:
+    """A contact the dialing rules refuse now: blocked for good, or deferred to the next
+    opening of its window (never skipped; the end time may cancel it later). No attempt used."""
+    if refusal.rule == Rule.DO_NOT_CALL:
+        return _settle(entry, CampaignContact.Status.DO_NOT_CALL, "on the do-not-call list")
+    if refusal.rule in (Rule.CALLING_HOURS, Rule.CAMPAIGN_WINDOW) and refusal.opens_at:
+        entry.status = (
+            CampaignContact.Status.RETRY_SCHEDULED
+            if entry.attempts
+            else CampaignContact.Status.PENDING
+        )
+        entry.next_attempt_at = refusal.opens_at
+        entry.note = (
+            f"outside its calling window; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC"
+        )
+        entry.save(update_fields=["status", "next_attempt_at", "note", "updated_at"])
+        return False
+    if refusal.rule == Rule.CAMPAIGN_STATUS:
+        return False  # the campaign stopped meanwhile: the contact waits where it is
+    return _settle(entry, CampaignContact.Status.INVALID, refusal.message)
 
 
 def _settle(entry: CampaignContact, status: str, note: str) -> bool:

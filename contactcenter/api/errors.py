@@ -6,6 +6,9 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from telephony.rules import CallRefused
 
 
 def _fields(detail) -> dict[str, list[str]]:
@@ -21,6 +24,12 @@ def api_exception_handler(exc, context):
     """DRF's handler (which marks an open request transaction for rollback), reshaped; Django
     ValidationErrors raised by services become 400s. Each write is one service transaction, so
     a failed write has already left nothing behind."""
+    if isinstance(exc, CallRefused):
+        # Well-formed, but the dialing rules refuse it now: the code names the rule.
+        set_rollback()
+        fields = {"to_number": [exc.refusal.message]}
+        body = {"code": exc.refusal.rule.value, "message": exc.refusal.message, "fields": fields}
+        return Response({"error": body}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):

@@ -1,23 +1,28 @@
 """Staff's view of every call: a read-only record with its timeline, transcript and metrics.
 
-Calls are created by services only (the `place_call` command, the API, campaigns) and change
-status only through `telephony.services.calls`, so this admin cannot add, edit or delete a
-call. Staff can act on calls through services: hang up (action and button) and retry (action).
-Acting needs the `telephony.change_call` permission; seeing needs `view_call`.
+Calls are created by services only (`call_create`: the "Place a call" page here, the
+`place_call` command, the API, campaigns) and change status only through
+`telephony.services.calls`, so this admin cannot edit or delete a call. Staff can act on calls
+through services: place one (needs `add_call`; overriding do-not-call and calling hours needs
+`override_dialing_rules` and a reason), hang up (action and button) and retry (action), which
+need `change_call`; seeing needs `view_call`.
 """
 
 from collections import Counter
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from telephony.models import Call, CallEvent
-from telephony.services.calls import call_hangup, call_retry
+from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
+from telephony.rules import RulesOverride
+from telephony.services.calls import call_create, call_hangup, call_retry
 from telephony.states import LIVE_STATUSES, CallStatus
 
 # One color per group of statuses: waiting, live, success, unreached, error, withdrawn.
@@ -94,6 +99,59 @@ def turn_metrics_summary(metrics: Any) -> dict[str, Any] | None:
         "max_e2e_latency_ms": metrics.get("max_e2e_latency_ms"),
     }
     return summary if any(value is not None for value in summary.values()) else None
+
+
+class PlaceCallForm(forms.Form):
+    """One call, placed by staff; the dialing rules answer through call_create."""
+
+    to_number = forms.CharField(
+        label="Call", max_length=32, help_text="E.164 (+14155550123) or a national number."
+    )
+    caller_id = forms.ModelChoiceField(
+        label="From",
+        queryset=PhoneNumber.objects.filter(outbound=True),
+        help_text="An imported number enabled for outbound calls.",
+    )
+    agent_profile = forms.ModelChoiceField(label="Agent", queryset=AgentProfile.objects.all())
+    variables = forms.JSONField(
+        required=False,
+        initial=dict,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60, "style": "font-family: monospace"}),
+        help_text='The agent\'s template variables, e.g. {"first_name": "Ada"}.',
+    )
+    callee_timezone = forms.CharField(
+        label="Callee's time zone",
+        required=False,
+        max_length=64,
+        help_text="IANA name (America/New_York). Empty: the calling hours must hold in every "
+        "time zone of the number.",
+    )
+    override_rules = forms.BooleanField(
+        label="Override do-not-call and calling hours",
+        required=False,
+        help_text="For an emergency: the call is placed even if the number is on the "
+        "do-not-call list or it is outside the calling hours. Recorded with your name.",
+    )
+    override_reason = forms.CharField(
+        label="Reason for the override", required=False, max_length=300
+    )
+
+    def __init__(self, *args: Any, can_override: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not can_override:
+            del self.fields["override_rules"], self.fields["override_reason"]
+
+    def clean_variables(self) -> dict:
+        value = self.cleaned_data.get("variables") or {}
+        if not isinstance(value, dict):
+            raise ValidationError('Enter a JSON object, e.g. {"first_name": "Ada"}.')
+        return value
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("override_rules") and not (data.get("override_reason") or "").strip():
+            self.add_error("override_reason", "Say why the rules are overridden.")
+        return data
 
 
 def _count(number: int, singular: str, plural: str) -> str:
@@ -266,12 +324,66 @@ class CallAdmin(admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
+                "place/",
+                self.admin_site.admin_view(self.place_view),
+                name="{}_{}_place".format(*info),
+            ),
+            path(
                 "<path:object_id>/hangup/",
                 self.admin_site.admin_view(self.hangup_view),
                 name="{}_{}_hangup".format(*info),
             ),
             *super().get_urls(),
         ]
+
+    def has_place_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("telephony.add_call")
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_place": self.has_place_permission(request),
+            "place_url": reverse("admin:telephony_call_place"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def place_view(self, request: HttpRequest) -> HttpResponse:
+        """Place one call (admin_view: staff only, CSRF-checked); refusals are form errors."""
+        if not self.has_place_permission(request):
+            raise PermissionDenied
+        can_override = request.user.has_perm("telephony.override_dialing_rules")
+        form = PlaceCallForm(request.POST or None, can_override=can_override)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            override = None
+            if data.get("override_rules"):
+                override = RulesOverride(user=request.user, reason=data["override_reason"].strip())
+            try:
+                call = call_create(
+                    to_number=data["to_number"],
+                    caller_id=data["caller_id"],
+                    agent_profile=data["agent_profile"],
+                    variables=data["variables"],
+                    callee_timezone=data["callee_timezone"],
+                    source=CallEvent.Source.STAFF,
+                    note=f"call queued by {request.user.get_username()} (admin)",
+                    override=override,
+                )
+            except ValidationError as error:
+                _form_errors(form, error)
+            else:
+                self.message_user(request, f"Call to {call.to_number} queued.", messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:telephony_call_change", args=[quote(call.pk)])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Place a call",
+            "opts": self.opts,
+            "form": form,
+            "changelist_url": reverse("admin:telephony_call_changelist"),
+        }
+        return TemplateResponse(request, "admin/telephony/call/place_call.html", context)
 
     def hangup_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST only (CSRF-protected by admin_view, which also requires an active staff user)."""
@@ -301,3 +413,12 @@ class CallAdmin(admin.ModelAdmin):
                 hangup_url=reverse("admin:telephony_call_hangup", args=[quote(obj.pk)]),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _form_errors(form: forms.Form, error: ValidationError) -> None:
+    """A service's ValidationError on the form: by field where the form has it."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, messages_ in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages_)

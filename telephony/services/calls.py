@@ -14,9 +14,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -32,6 +33,7 @@ from telephony.agora import (
 from telephony.agora.tokens import build_call_tokens
 from telephony.clients import agora_client
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
+from telephony.rules import OVERRIDABLE_RULES, CallRefused, Rule, RulesOverride, dialing_rules
 from telephony.services.agents import MissingTemplateVariables, agent_properties_for_call
 from telephony.signals import call_ended, call_status_changed
 from telephony.states import (
@@ -103,14 +105,33 @@ def call_create(
     agent_profile: AgentProfile,
     variables: dict[str, Any] | None = None,
     labels: dict[str, str] | None = None,
+    callee_timezone: str = "",
     source: str = CallEvent.Source.API,
     note: str = "",
+    now: datetime | None = None,
+    override: RulesOverride | None = None,
 ) -> Call:
-    """Queue one outbound call; it is placed by a worker after this transaction commits."""
+    """Queue one outbound call; it is placed by a worker after this transaction commits.
+
+    The dialing rules (telephony.rules) must allow the call at `now`, or CallRefused is raised;
+    `override` lets staff with the permission past the overridable ones, recorded on the call.
+    """
+    now = now or timezone.now()
     try:
         to_e164 = normalize_phone_number(to_number)
     except ValidationError as error:
         raise ValidationError({"to_number": error.messages}) from None
+    callee_timezone = (callee_timezone or "").strip()
+    if callee_timezone:
+        try:
+            ZoneInfo(callee_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                {
+                    "callee_timezone": f"'{callee_timezone}' is not an IANA time zone (e.g. "
+                    "America/New_York)."
+                }
+            ) from None
     if not caller_id.outbound:
         raise ValidationError({"caller_id": f"{caller_id.e164} is not enabled for outbound calls."})
     if caller_id.sync_state == PhoneNumber.SyncState.DELETING:
@@ -125,6 +146,12 @@ def call_create(
         agent_properties_for_call(agent_profile, variables)
     except MissingTemplateVariables as error:
         raise ValidationError({"variables": str(error)}) from None
+    overridden = _check_override(override)
+    refusal = dialing_rules().new_call_refusal(
+        to_number=to_e164, callee_timezone=callee_timezone, now=now, overridden=overridden
+    )
+    if refusal is not None:
+        raise CallRefused(refusal)
     call_id = uuid.uuid4()
     name, channel = call_identity(call_id)
     call = Call.objects.create(
@@ -139,6 +166,9 @@ def call_create(
         pipeline_id=agent_profile.pipeline_id,
         variables=variables,
         labels={str(k): str(v) for k, v in (labels or {}).items()},
+        callee_timezone=callee_timezone,
+        rules_override_reason=override.reason if override else "",
+        rules_overridden_by=override.user if override else None,
     )
     _event(
         call,
@@ -147,8 +177,43 @@ def call_create(
         to_status=CallStatus.QUEUED,
         detail=note or "call queued",
     )
+    if override:
+        _record_override(call, override, now=now)
     _enqueue_placement(call.id)
     return call
+
+
+def _check_override(override: RulesOverride | None) -> frozenset[Rule]:
+    if override is None:
+        return frozenset()
+    if not override.user.has_perm("telephony.override_dialing_rules"):
+        raise PermissionDenied("Overriding the dialing rules needs its own permission.")
+    if not override.reason.strip():
+        raise ValidationError({"override_reason": "Say why the rules are overridden."})
+    return OVERRIDABLE_RULES
+
+
+def _record_override(call: Call, override: RulesOverride, *, now: datetime) -> None:
+    """The audit entry: who, why, and what the rules would have said without the override."""
+    would = dialing_rules().new_call_refusal(
+        to_number=call.to_number,
+        callee_timezone=call.callee_timezone,
+        now=now,
+        overridden=frozenset(),
+    )
+    _event(
+        call,
+        source=CallEvent.Source.STAFF,
+        kind=CallEvent.Kind.NOTE,
+        detail=f"dialing rules overridden by {override.user.get_username()}: {override.reason}",
+        payload={
+            "user_id": override.user.pk,
+            "username": override.user.get_username(),
+            "reason": override.reason,
+            "rules": sorted(OVERRIDABLE_RULES),
+            "would_have_refused": would.message if would else None,
+        },
+    )
 
 
 def _enqueue_placement(call_id: uuid.UUID) -> None:
@@ -399,6 +464,9 @@ def call_place(*, call_id: uuid.UUID | str) -> str:
     if isinstance(request, str):
         return request
     call, body = request
+    stopped = _last_look(call.pk, attempt=call.placement_attempts)
+    if stopped:
+        return stopped
     client = agora_client()
     try:
         agent_id = client.place_call(body).agent_id
@@ -483,6 +551,39 @@ def _claim_for_placement(call_id) -> tuple[Call, PlaceCallRequest] | str:
         call.placement_lease_until = now + timedelta(seconds=settings.CALL_PLACEMENT_LEASE_SECONDS)
         call.save(update_fields=["placement_attempts", "placement_lease_until", "updated_at"])
     return call, body
+
+
+def _last_look(call_id: uuid.UUID, *, attempt: int) -> str | None:
+    """Right before the request: this worker still owns the placement (its attempt is the
+    latest and no agent id was recorded meanwhile: a worker paused past its lease must not send
+    a second request), and the dialing rules still allow the call now (the number may have been
+    put on do-not-call, the hours or the campaign's window closed, the campaign paused, while it
+    waited or while Agora's errors deferred it). Returns why it stops, or None to go on."""
+    now = timezone.now()
+    with transaction.atomic():
+        call = Call.objects.select_for_update().get(pk=call_id)
+        if call.is_terminal or call.agent_id or call.placement_attempts != attempt:
+            logger.info("call %s: placement attempt %s superseded; not sent", call_id, attempt)
+            return "superseded"
+        if call.hangup_requested_at:
+            call_transition(
+                call,
+                CallStatus.CANCELED,
+                source=CallEvent.Source.SYSTEM,
+                detail="canceled: hung up before it was placed",
+            )
+            return "canceled"
+        refusal = dialing_rules().placement_refusal(call=call, now=now)
+        if refusal is None:
+            return None
+        call.refused_by_rule = refusal.rule.value
+        call_transition(
+            call,
+            CallStatus.CANCELED,
+            source=CallEvent.Source.SYSTEM,
+            detail=f"not dialed: {refusal.message}",
+        )
+        return "refused"
 
 
 def _place_request(call: Call, *, now: datetime) -> PlaceCallRequest:
@@ -822,6 +923,7 @@ def call_retry(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF
         agent_profile=original.agent_profile,
         variables=original.variables,
         labels={**original.labels, "retry_of": str(original.id)},
+        callee_timezone=original.callee_timezone,
         source=source,
         note=f"retry of call {original.id}",
     )

@@ -1,6 +1,6 @@
 """The campaigns REST API: contact lists, contacts (bulk upsert), do-not-call, campaigns."""
 
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -10,15 +10,9 @@ from django.utils import timezone
 from campaigns.api import BULK_MAX_ROWS
 from campaigns.models import Campaign, CampaignContact, Contact, ContactList, DoNotCall
 from telephony.models import PhoneNumber
+from tests.campaigns.conftest import EVERY_DAY
 
 API = "/api/v1"
-ALL_DAY = {"window_start": time(0, 0), "window_end": time(23, 59, 59), "weekdays": list(range(7))}
-
-
-@pytest.fixture
-def open_hours(settings):
-    settings.CALLING_HOURS_GUARD_START = "00:00"
-    settings.CALLING_HOURS_GUARD_END = "23:59:59"
 
 
 @pytest.fixture
@@ -28,7 +22,7 @@ def contact_list(db) -> ContactList:
 
 def make_campaign(agent_profile, caller, contact_list=None, **fields) -> Campaign:
     campaign = Campaign.objects.create(
-        name=fields.pop("name", "Reminders"), agent_profile=agent_profile, **{**ALL_DAY, **fields}
+        name=fields.pop("name", "Reminders"), agent_profile=agent_profile, **{**EVERY_DAY, **fields}
     )
     if caller is not None:
         campaign.caller_ids.add(caller)
@@ -38,7 +32,7 @@ def make_campaign(agent_profile, caller, contact_list=None, **fields) -> Campaig
 
 
 @pytest.fixture
-def startable(contact_list, agent_profile, imported_caller, open_hours) -> Campaign:
+def startable(contact_list, agent_profile, imported_caller) -> Campaign:
     for index, phone in enumerate(("+14155550150", "+14155550151")):
         Contact.objects.create(contact_list=contact_list, phone=phone, first_name=f"Ada{index}")
     return make_campaign(agent_profile, imported_caller, contact_list)
@@ -487,7 +481,7 @@ def test_a_started_campaign_only_changes_its_name(
 # -- campaigns: controls and stats ------------------------------------------------------------
 
 
-def test_start_refused_lists_every_problem(api_client, agent_profile, contact_list, open_hours):
+def test_start_refused_lists_every_problem(api_client, agent_profile, contact_list):
     campaign = make_campaign(agent_profile, None, contact_list, weekdays=[])
     response = api_client.post(f"{API}/campaigns/{campaign.pk}/start/")
     assert response.status_code == 400
@@ -500,7 +494,7 @@ def test_start_refused_lists_every_problem(api_client, agent_profile, contact_li
 
 
 def test_start_refused_for_a_caller_not_synced(
-    api_client, agent_profile, caller_number, contact_list, open_hours
+    api_client, agent_profile, caller_number, contact_list
 ):
     Contact.objects.create(contact_list=contact_list, phone="+14155550150", first_name="Ada")
     PhoneNumber.objects.filter(pk=caller_number.pk).update(sync_state=PhoneNumber.SyncState.PENDING)

@@ -12,6 +12,7 @@ import pytest
 
 from contactcenter.models import ApiKey
 from tests.campaigns.test_campaigns_e2e import app_env
+from tests.clock import daytime_zone
 from tests.processes import celery_beat, celery_worker, simulator_server, wait_for
 from tests.simulator.test_server import Receiver
 from tests.telephony.test_calls_workers import import_caller, simulator_args
@@ -34,7 +35,7 @@ def verified(body: bytes, headers: dict, secret: str) -> dict:
 
 
 def test_a_crm_runs_a_campaign_through_the_api(
-    tmp_path, redis_db, live_server, imported_caller_for_server, agent_profile
+    tmp_path, redis_db, live_server, imported_caller_for_server, agent_profile, clock
 ):
     caller = imported_caller_for_server["caller"]
     receiver = Receiver()
@@ -49,13 +50,15 @@ def test_a_crm_runs_a_campaign_through_the_api(
             json={"name": "CRM", "url": receiver.url, "event_types": ["call.completed"]},
         ).json()
         contact_list = crm.post("/contact-lists/", json={"name": "Renewals"}).json()
+        # Callees where it is midday now (the real clock, shared with the workers).
+        contacts = [{**contact, "timezone": daytime_zone(clock.now())} for contact in CONTACTS]
         upsert = crm.post(f"/contact-lists/{contact_list['id']}/contacts/bulk/",
-                          json={"contacts": CONTACTS}).json()  # fmt: skip
+                          json={"contacts": contacts}).json()  # fmt: skip
         assert (upsert["created"], upsert["invalid"]) == (4, 0)
         campaign = crm.post("/campaigns/", json={
             "name": "Renewals", "agent_profile": agent_profile.pk, "caller_ids": [caller.pk],
             "contact_lists": [contact_list["id"]], "weekdays": list(range(7)),
-            "window_start": "00:00:00", "window_end": "23:59:59", "max_attempts": 1,
+            "window_start": "08:00:00", "window_end": "21:00:00", "max_attempts": 1,
             "max_concurrent_calls": 4,
         })  # fmt: skip
         assert campaign.status_code == 201, campaign.text

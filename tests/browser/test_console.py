@@ -11,8 +11,9 @@ from django.contrib.auth import get_user_model
 from campaigns.models import Campaign, CampaignContact, Contact, ContactList
 from contactcenter import views
 from telephony.models import Call
-from tests.campaigns.conftest import ALL_DAY
+from tests.campaigns.conftest import EVERY_DAY
 from tests.campaigns.test_campaigns_e2e import app_env
+from tests.clock import daytime_zone
 from tests.processes import celery_beat, celery_worker, simulator_server, wait_for
 from tests.telephony.test_calls_workers import import_caller, simulator_args
 
@@ -55,15 +56,17 @@ def floor(tmp_path, redis_db, live_server, caller_number):
         yield base_url
 
 
-def make_campaign(caller, profile) -> Campaign:
+def make_campaign(caller, profile, *, now) -> Campaign:
+    """Contacts where it is midday `now` (the real clock, which the workers share)."""
     contact_list = ContactList.objects.create(name="Browser renewals")
     Contact.objects.bulk_create(
-        Contact(contact_list=contact_list, phone=phone, first_name=f"Ada {index}")
+        Contact(contact_list=contact_list, phone=phone, first_name=f"Ada {index}",
+                timezone=daytime_zone(now))
         for index, phone in enumerate(dict.fromkeys(CALLEES))
-    )
+    )  # fmt: skip
     campaign = Campaign.objects.create(
         name="Spring renewals", agent_profile=profile, max_attempts=1, max_concurrent_calls=3,
-        max_calls_per_minute=600, **ALL_DAY,
+        max_calls_per_minute=600, **EVERY_DAY,
     )  # fmt: skip
     campaign.contact_lists.add(contact_list)
     campaign.caller_ids.add(caller)
@@ -75,11 +78,18 @@ def figure(page, selector: str) -> str:
 
 
 def test_staff_run_a_campaign_from_the_console(
-    floor, live_server, staff_user, caller_number, agent_profile, page, screenshot, monkeypatch
+    floor,
+    live_server,
+    staff_user,
+    caller_number,
+    agent_profile,
+    page,
+    screenshot,
+    monkeypatch,
+    clock,
 ):
     monkeypatch.setattr(views, "DASHBOARD_REFRESH_MS", 1000)
-    settings.CALLING_HOURS_GUARD_START, settings.CALLING_HOURS_GUARD_END = "00:00", "23:59:59"
-    campaign = make_campaign(caller_number, agent_profile)
+    campaign = make_campaign(caller_number, agent_profile, now=clock.now())
     contacts = campaign.contact_lists.get().contacts.count()
 
     # Log in: the admin sends anonymous visitors to its login page.

@@ -17,7 +17,7 @@ from contactcenter.health import heartbeat_record
 from contactcenter.models import WebhookDelivery, WebhookSubscription
 from telephony.models import PhoneNumber, WebhookEvent
 from telephony.states import CallStatus as S
-from tests.campaigns.conftest import ALL_DAY
+from tests.campaigns.conftest import EVERY_DAY
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,7 @@ def running_campaign(caller_number, agent_profile, settings):
             Contact(contact_list=contact_list, phone=f"+1415555{index:04d}", first_name="Ada")
             for index in range(contacts)
         )
-        campaign = Campaign.objects.create(name=name, agent_profile=agent_profile, **ALL_DAY)
+        campaign = Campaign.objects.create(name=name, agent_profile=agent_profile, **EVERY_DAY)
         campaign.contact_lists.add(contact_list)
         campaign.caller_ids.add(caller_number)
         return campaign_start(campaign=campaign)

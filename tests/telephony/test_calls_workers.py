@@ -10,6 +10,7 @@ from telephony.models import Call, CallEvent
 from telephony.services.calls import call_create, call_hangup
 from telephony.states import TERMINAL_STATUSES, CallStatus
 from telephony.tasks import place_call
+from tests.clock import daytime_zone
 from tests.processes import celery_beat, celery_worker, simulator_server, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
@@ -52,13 +53,14 @@ def import_caller(base_url: str, caller) -> None:
 
 
 def test_one_task_delivered_twice_to_two_workers_places_one_call(
-    tmp_path, redis_db, caller_number, agent_profile
+    tmp_path, redis_db, caller_number, agent_profile, clock
 ):
-    # A slow place-call answer keeps the first worker busy while the second gets its copy.
-    args = simulator_args("--latency", "1", "--fault-operations", "place_call")
+    # A slow place-call answer (3 s) keeps the first worker inside its request while the
+    # second worker gets its copy of the task: the second must meet the lease and send nothing.
+    args = simulator_args("--latency", "3", "--fault-operations", "place_call")
     with simulator_server(tmp_path, *args) as base_url:
         import_caller(base_url, caller_number)
-        env = worker_env(base_url, CALL_PLACEMENT_LEASE_SECONDS="3")
+        env = worker_env(base_url, CALL_PLACEMENT_LEASE_SECONDS="6")
         with (
             celery_worker(tmp_path, hostname="w1@test", queues="calls", **env) as first,
             celery_worker(tmp_path, hostname="w2@test", queues="calls", **env) as second,
@@ -68,17 +70,20 @@ def test_one_task_delivered_twice_to_two_workers_places_one_call(
                 caller_id=caller_number,
                 agent_profile=agent_profile,
                 variables={"first_name": "Ada"},
+                callee_timezone=daytime_zone(clock.now()),
             )  # committed: its own placement task is already on the queue
             place_call.delay(str(call.id))  # and the same task delivered a second time
 
             def both_tasks_done() -> bool:
                 logs = first.log() + second.log()
-                return logs.count("telephony.place_call[") >= 4 and "already placed" in logs
+                return "another worker is placing this call" in logs and "already placed" in logs
 
             wait_for(both_tasks_done, timeout=60, message="both deliveries to finish")
+            ledger = httpx.get(f"{base_url}/_simulator/ledger").json()
             calls = httpx.get(f"{base_url}/_simulator/calls").json()
 
     call.refresh_from_db()
+    assert ledger["requests"]["by_operation"]["place_call"] == 1  # one request, not a 409
     assert [c["name"] for c in calls] == [call.agora_name]
     assert call.agent_id == calls[0]["agent_id"]
     assert call.status == CallStatus.DIALING or call.status == CallStatus.ANSWERED
@@ -86,7 +91,7 @@ def test_one_task_delivered_twice_to_two_workers_places_one_call(
 
 
 def test_calls_end_by_polling_alone_with_webhooks_off(
-    tmp_path, redis_db, caller_number, agent_profile
+    tmp_path, redis_db, caller_number, agent_profile, clock
 ):
     # No --webhook-url: the simulator sends nothing; only polling can see the calls end.
     with simulator_server(tmp_path, *simulator_args("--ring-timeout", "10")) as base_url:
@@ -102,6 +107,7 @@ def test_calls_end_by_polling_alone_with_webhooks_off(
                     caller_id=caller_number,
                     agent_profile=agent_profile,
                     variables={"first_name": "Ada"},
+                    callee_timezone=daytime_zone(clock.now()),
                 )
                 for callee in ("+14155550050", "+14155550001", "+14155550003", "+14155550004")
             }

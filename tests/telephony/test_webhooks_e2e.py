@@ -8,6 +8,7 @@ from django.conf import settings
 from telephony.models import Call, CallEvent, PhoneNumber, WebhookEvent
 from telephony.services.calls import call_create
 from telephony.states import TERMINAL_STATUSES, CallStatus
+from tests.clock import daytime_zone
 from tests.processes import celery_worker, simulator_server, wait_for
 from tests.telephony.test_calls_workers import import_caller, simulator_args, worker_env
 
@@ -15,7 +16,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pyt
 
 
 def test_webhooks_alone_bring_every_call_to_its_end(
-    tmp_path, redis_db, live_server, caller_number, agent_profile
+    tmp_path, redis_db, live_server, caller_number, agent_profile, clock
 ):
     inbound_number = PhoneNumber.objects.create(
         e164="+14155550177", label="Front desk", inbound=True, outbound=False,
@@ -46,6 +47,7 @@ def test_webhooks_alone_bring_every_call_to_its_end(
                     caller_id=caller_number,
                     agent_profile=agent_profile,
                     variables={"first_name": "Ada"},
+                    callee_timezone=daytime_zone(clock.now()),
                 )
                 for callee in ("+14155550050", "+14155550001", "+14155550002", "+14155550003")
             }

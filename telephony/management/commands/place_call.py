@@ -1,7 +1,10 @@
 """Queue one outbound call from the command line and print its id (only the id, on stdout).
 
     python manage.py place_call --to +14155550123 --from +14155550100 --agent "Reminder bot" \
-        --var first_name=Ada --label crm_id=42 [--now]
+        --var first_name=Ada --label crm_id=42 [--timezone America/Los_Angeles] [--now]
+
+The dialing rules (do-not-call, calling hours, destinations) refuse a call with exit status 1
+and the reason on stderr.
 
 A Celery worker places the call after the commit. `--now` also places it in this process right
 away (to try the simulator without a worker); placing twice is safe (see services.calls).
@@ -15,7 +18,12 @@ from telephony.services.calls import PlacementDeferred, call_create, call_place
 from telephony.validators import normalize_phone_number
 
 # call_create's error keys, as the options that feed them.
-OPTION_FOR_FIELD = {"to_number": "--to", "caller_id": "--from", "variables": "--var"}
+OPTION_FOR_FIELD = {
+    "to_number": "--to",
+    "caller_id": "--from",
+    "variables": "--var",
+    "callee_timezone": "--timezone",
+}
 
 
 def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -72,6 +80,13 @@ class Command(BaseCommand):
             help="a label kept with the call and echoed by Agora (repeatable)",
         )
         parser.add_argument(
+            "--timezone",
+            default="",
+            metavar="ZONE",
+            help="the callee's IANA time zone (default: every zone of the number must be inside "
+            "the calling hours)",
+        )
+        parser.add_argument(
             "--now",
             action="store_true",
             help="also place the call in this process right away (outcome on stderr)",
@@ -89,6 +104,7 @@ class Command(BaseCommand):
                 agent_profile=agent_profile,
                 variables=variables,
                 labels=labels,
+                callee_timezone=options["timezone"],
                 source=CallEvent.Source.STAFF,
                 note="call queued by the place_call command",
             )
