@@ -48,7 +48,9 @@ from campaigns.services.contacts import (
     read_csv,
 )
 from campaigns.services.dnc import dnc_add, dnc_contains, dnc_remove
+from contactcenter.api.auth import model_access, needs
 from contactcenter.api.errors import error_response
+from contactcenter.models import ApiScope
 from telephony.models import AgentProfile, PhoneNumber
 from telephony.validators import normalize_phone_number
 
@@ -272,6 +274,10 @@ def bulk_upsert(contact_list: ContactList, rows: list[tuple[int, int | None, Any
 )
 class ContactListViewSet(viewsets.ModelViewSet):
     serializer_class = ContactListSerializer
+    # The bulk upsert is the CSV import of the admin, which needs the list's change permission.
+    access = model_access(
+        ContactList, read=ApiScope.CONTACTS_READ, write=ApiScope.CONTACTS_WRITE
+    ) | {"bulk": needs(ApiScope.CONTACTS_WRITE, "campaigns.change_contactlist")}
 
     def get_queryset(self):
         return ContactList.objects.annotate(contact_count=Count("contacts"))
@@ -349,6 +355,7 @@ class ContactViewSet(
     serializer_class = ContactSerializer
     queryset = Contact.objects.all()
     filterset_fields = ("contact_list", "phone", "external_id")
+    access = model_access(Contact, read=ApiScope.CONTACTS_READ, write=ApiScope.CONTACTS_WRITE)
 
     def perform_destroy(self, instance: Contact) -> None:
         if instance.campaign_entries.filter(campaign__status__in=ACTIVE_STATUSES).exists():
@@ -424,6 +431,9 @@ class DoNotCallViewSet(
     lookup_field = "phone"
     lookup_value_regex = "[^/]+"
     filterset_fields = ("source",)
+    access = model_access(DoNotCall, read=ApiScope.DNC_READ, write=ApiScope.DNC_WRITE) | {
+        "check": needs(ApiScope.DNC_READ, "campaigns.view_donotcall"),
+    }
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -602,6 +612,15 @@ CONTROL_RESPONSES = {200: CampaignSerializer, **_errors(400, 404)}
 class CampaignViewSet(viewsets.ModelViewSet):
     serializer_class = CampaignSerializer
     filterset_fields = ("status",)
+    access = model_access(
+        Campaign, read=ApiScope.CAMPAIGNS_READ, write=ApiScope.CAMPAIGNS_WRITE
+    ) | {
+        "start": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
+        "pause": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
+        "resume": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
+        "cancel": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
+        "stats": needs(ApiScope.CAMPAIGNS_READ, "campaigns.view_campaign"),
+    }
 
     def get_queryset(self):
         return Campaign.objects.prefetch_related("caller_ids", "contact_lists")

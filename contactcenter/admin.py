@@ -1,31 +1,59 @@
+from django import forms
 from django.contrib import admin, messages
 
-from contactcenter.models import ApiKey
+from contactcenter.models import ApiKey, ApiScope, api_scopes_ordered
 
 admin.site.site_header = "Contact center"
 admin.site.site_title = "Contact center"
 admin.site.index_title = "Administration"
 
 
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What the key may do: every API route needs one of these. Choose only what "
+        "the integration uses.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "scopes")
+
+    def clean_scopes(self) -> list[str]:
+        return api_scopes_ordered(self.cleaned_data["scopes"])
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys for integrations. The key is shown once, when created; only its hash is kept."""
 
-    list_display = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    form = ApiKeyForm
+    list_display = ("name", "prefix", "scope_list", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix")
-    fields = ("name",)
     readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
     actions = ("revoke",)
 
     def get_fields(self, request, obj=None):
-        return ("name",) if obj is None else ("name", *self.readonly_fields)
+        if obj is None:
+            return ("name", "scopes")
+        # Staff who may only view see the scopes as text (the form field would show JSON).
+        scopes = "scopes" if self.has_change_permission(request, obj) else "scope_list"
+        return ("name", scopes, *self.readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "scope_list")
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes or []) or "none"
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name"])
+            obj.save(update_fields=["name", "scopes"])
             return
-        issued, key = ApiKey.issue(name=obj.name, created_by=request.user)
+        issued, key = ApiKey.issue(name=obj.name, scopes=obj.scopes, created_by=request.user)
         obj.pk = issued.pk
         obj.prefix = issued.prefix
         messages.warning(
@@ -36,7 +64,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the key's history stays
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset):
         for api_key in queryset:
             api_key.revoke()
@@ -45,8 +73,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 # -- outbound webhooks --------------------------------------------------------------------------
 
-from django import forms  # noqa: E402  (this section is appended to the module)
-from django.core.exceptions import ValidationError  # noqa: E402
+from django.core.exceptions import ValidationError  # noqa: E402  (this section is appended)
 from django.utils.html import format_html  # noqa: E402
 
 from contactcenter.models import (  # noqa: E402
@@ -177,7 +204,14 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # read-only: only the action (and the services) change deliveries
 
-    @admin.action(description="Redeliver selected deliveries (delivered or failed)")
+    def has_redeliver_permission(self, request) -> bool:
+        """The change permission, which the read-only page itself never grants."""
+        return request.user.has_perm("contactcenter.change_webhookdelivery")
+
+    @admin.action(
+        description="Redeliver selected deliveries (delivered or failed)",
+        permissions=["redeliver"],
+    )
     def redeliver(self, request, queryset):
         sent, skipped = 0, 0
         for delivery_id in queryset.values_list("id", flat=True):

@@ -11,6 +11,49 @@ from django.utils import timezone
 KEY_PREFIX = "cck"
 
 
+class ApiScope(models.TextChoices):
+    """What an API key may do: one read and one write scope per resource. Each API route needs
+    exactly one of them (contactcenter.api.auth); scopes do not imply each other."""
+
+    NUMBERS_READ = "numbers:read", "Phone numbers: list and read"
+    NUMBERS_WRITE = "numbers:write", "Phone numbers: create, change, delete, sync with Agora"
+    AGENTS_READ = "agents:read", "Agent profiles: list and read"
+    AGENTS_WRITE = "agents:write", "Agent profiles: create, change, delete"
+    CALLS_READ = "calls:read", "Calls: list and read, with events and transcripts"
+    CALLS_WRITE = "calls:write", "Calls: place a call, hang up"
+    CONTACTS_READ = "contacts:read", "Contact lists and contacts: list and read"
+    CONTACTS_WRITE = "contacts:write", "Contact lists and contacts: create, change, delete, bulk"
+    DNC_READ = "dnc:read", "Do-not-call: list, check a number"
+    DNC_WRITE = "dnc:write", "Do-not-call: add and remove numbers"
+    CAMPAIGNS_READ = "campaigns:read", "Campaigns: list and read, progress"
+    CAMPAIGNS_WRITE = (
+        "campaigns:write",
+        "Campaigns: create, change, delete; start, pause, resume, cancel",
+    )
+    WEBHOOKS_READ = (
+        "webhooks:read",
+        "Webhook subscriptions and deliveries (with their payloads): list and read",
+    )
+    WEBHOOKS_ADMIN = (
+        "webhooks:admin",
+        "Webhook subscriptions: create, change, delete (where events are sent); redeliver",
+    )
+
+
+def validate_api_scopes(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(scope, str) for scope in value):
+        raise ValidationError("Scopes are a list of scope names.")
+    unknown = sorted(set(value) - set(ApiScope.values))
+    if unknown:
+        raise ValidationError(f"Unknown scope(s): {', '.join(unknown)}.")
+
+
+def api_scopes_ordered(scopes) -> list[str]:
+    """The scopes once each, in the catalogue's order (how they are stored and shown)."""
+    chosen = set(scopes)
+    return [scope for scope in ApiScope.values if scope in chosen]
+
+
 class ApiKey(models.Model):
     """One integration's key to the REST API. Only a hash is stored: the key is shown once."""
 
@@ -23,6 +66,12 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_api_scopes],
+        help_text="What the key may do; every API route needs one scope.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -40,13 +89,22 @@ class ApiKey(models.Model):
         # Keys are 256-bit random strings: a plain SHA-256 cannot be reversed or guessed.
         return hashlib.sha256(key.encode()).hexdigest()
 
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
     @classmethod
-    def issue(cls, *, name: str, created_by=None) -> tuple["ApiKey", str]:
-        """A new key; the plain key is returned once and never stored."""
+    def issue(cls, *, name: str, scopes, created_by=None) -> tuple["ApiKey", str]:
+        """A new key with these scopes; the plain key is returned once and never stored."""
+        scopes = list(scopes)
+        validate_api_scopes(scopes)
         prefix = secrets.token_hex(4)
         key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
         api_key = cls.objects.create(
-            name=name, prefix=prefix, key_hash=cls.hash(key), created_by=created_by
+            name=name,
+            prefix=prefix,
+            key_hash=cls.hash(key),
+            created_by=created_by,
+            scopes=api_scopes_ordered(scopes),
         )
         return api_key, key
 

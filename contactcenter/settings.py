@@ -350,12 +350,13 @@ REST_FRAMEWORK = {
         "contactcenter.api.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["contactcenter.api.auth.IsApiKeyOrStaff"],
+    # Scopes for API keys, model permissions for staff: every view declares its `access`.
+    "DEFAULT_PERMISSION_CLASSES": ["contactcenter.api.auth.ApiAccessPermission"],
     "DEFAULT_THROTTLE_CLASSES": ["contactcenter.api.auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": API_RATE_PER_KEY},
     "DEFAULT_PAGINATION_CLASS": "contactcenter.api.pagination.NewestFirstCursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "contactcenter.api.schema.AccessAutoSchema",
     "EXCEPTION_HANDLER": "contactcenter.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
@@ -364,7 +365,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Phone numbers, agents, calls, contacts, do-not-call and campaigns.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["contactcenter.api.auth.IsApiKeyOrStaff"],
+    "SERVE_PERMISSIONS": ["contactcenter.api.auth.ApiAccessPermission"],
     "SECURITY": [{"ApiKey": []}],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several resources have a "status": the call's gets its own name.

@@ -20,13 +20,14 @@ from drf_spectacular.utils import (
     extend_schema_field,
     inline_serializer,
 )
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from contactcenter.api.auth import model_access, needs
 from contactcenter.api.idempotency import idempotent
-from contactcenter.models import ApiKey
+from contactcenter.models import ApiScope
 from contactcenter.redaction import redact
 from telephony.admin.agents import MASK, mask_properties, unmask_properties
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
@@ -41,19 +42,6 @@ from telephony.states import CallStatus
 from telephony.tasks import sync_phone_numbers
 from telephony.validators import normalize_phone_number
 
-
-class IsApiKeyOrStaff(permissions.BasePermission):
-    """An API key, or a staff member signed in to the admin (not any Django user)."""
-
-    message = "An API key or a staff session is needed."
-
-    def has_permission(self, request, view) -> bool:
-        if isinstance(request.auth, ApiKey):
-            return True
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
-
-
 REFUSED_HELP = (
     "422: refused by the dialing rules, with `error.code` naming the rule: `do_not_call`, "
     "`calling_hours` (outside 08:00-21:00 in the callee's local time, by default) or "
@@ -65,10 +53,6 @@ def _outcome(text: str) -> Any:
     return inline_serializer(
         name=text, fields={"result": serializers.CharField(), "message": serializers.CharField()}
     )
-
-
-class TelephonyViewSetMixin:
-    permission_classes = [IsApiKeyOrStaff]
 
 
 # -- phone numbers ----------------------------------------------------------------------------
@@ -136,7 +120,6 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
 
 @extend_schema(tags=["phone numbers"])
 class PhoneNumberViewSet(
-    TelephonyViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
@@ -146,6 +129,9 @@ class PhoneNumberViewSet(
     queryset = PhoneNumber.objects.all()
     serializer_class = PhoneNumberSerializer
     filterset_fields = ["sync_state", "provider", "origin"]
+    access = model_access(PhoneNumber, read=ApiScope.NUMBERS_READ, write=ApiScope.NUMBERS_WRITE) | {
+        "sync": needs(ApiScope.NUMBERS_WRITE, "telephony.change_phonenumber")
+    }
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -251,11 +237,12 @@ def _agent_profile_save(*, profile: AgentProfile, **fields: Any) -> AgentProfile
 
 
 @extend_schema(tags=["agents"])
-class AgentProfileViewSet(TelephonyViewSetMixin, viewsets.ModelViewSet):
+class AgentProfileViewSet(viewsets.ModelViewSet):
     """Who answers: an AI Studio pipeline, or a full agent configuration."""
 
     queryset = AgentProfile.objects.all()
     serializer_class = AgentProfileSerializer
+    access = model_access(AgentProfile, read=ApiScope.AGENTS_READ, write=ApiScope.AGENTS_WRITE)
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def perform_create(self, serializer):
@@ -438,7 +425,6 @@ class CallFilter(django_filters.FilterSet):
 
 @extend_schema(tags=["calls"])
 class CallViewSet(
-    TelephonyViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
@@ -447,6 +433,9 @@ class CallViewSet(
 
     serializer_class = CallSerializer
     filterset_class = CallFilter
+    access = model_access(Call, read=ApiScope.CALLS_READ, write=ApiScope.CALLS_WRITE) | {
+        "hangup": needs(ApiScope.CALLS_WRITE, "telephony.change_call"),
+    }
 
     def get_queryset(self):
         queryset = Call.objects.select_related("caller_id", "agent_profile").annotate(

@@ -553,6 +553,8 @@ class CampaignAdmin(admin.ModelAdmin):
         """POST only (admin_view requires an active staff user and checks the CSRF token)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):  # before the lookup: nothing leaks
+            raise PermissionDenied
         campaign = self.get_object(request, unquote(object_id))
         if campaign is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)

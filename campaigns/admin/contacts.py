@@ -12,7 +12,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.http import require_GET
 
 from campaigns.models import Contact, ContactImport, ContactList
 from campaigns.services.contacts import canonical_zone, contact_import_start
@@ -160,6 +162,8 @@ class ContactListAdmin(admin.ModelAdmin):
 
     def import_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Upload a CSV into the list (admin_view: staff only, CSRF-checked)."""
+        if not self.has_import_permission(request):  # before the lookup: nothing leaks
+            raise PermissionDenied
         contact_list = self._list_or_404(request, object_id)
         if not self.has_import_permission(request, contact_list):
             raise PermissionDenied
@@ -192,6 +196,7 @@ class ContactListAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/campaigns/contactlist/import_form.html", context)
 
+    @method_decorator(require_GET)
     def import_progress_view(
         self, request: HttpRequest, object_id: str, import_id: int
     ) -> JsonResponse:

@@ -1,14 +1,21 @@
+"""Who may call the API and what each caller may do: API keys (scopes) and staff sessions
+(Django model permissions), per action, with one permission class for every route."""
+
 import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_permission_codename
+from django.db.models import Model
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
-from contactcenter.models import KEY_PREFIX, ApiKey
+from contactcenter.models import KEY_PREFIX, ApiKey, ApiScope
 
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # at most one write per key per minute
 
@@ -60,16 +67,108 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-class IsApiKeyOrStaff(BasePermission):
-    """Integrations (API keys) and staff (admin sessions); other signed-in users may not."""
+@dataclass(frozen=True)
+class Access:
+    """What one API action needs: `scope` from an API key; every one of `permissions` from a
+    staff session (superusers hold them all). A `scope` of None admits any valid key (only the
+    schema and its docs)."""
+
+    scope: str | None
+    permissions: tuple[str, ...] = ()
+
+
+def needs(scope: str, *permissions: str) -> Access:
+    return Access(scope=str(scope), permissions=permissions)  # str: from ApiScope members
+
+
+def model_access(model: type[Model], *, read: str, write: str) -> dict[str, Access]:
+    """The standard actions of a model's viewset: reads need `read` and view_<model>; create,
+    update and destroy need `write` and add/change/delete_<model>. A viewset adds its custom
+    actions one by one: an action missing from its map is refused."""
+    opts = model._meta
+
+    def permission(action: str) -> str:
+        return f"{opts.app_label}.{get_permission_codename(action, opts)}"
+
+    read_access = needs(read, permission("view"))
+    return {
+        "list": read_access,
+        "retrieve": read_access,
+        "metadata": read_access,  # OPTIONS: describes the fields
+        "create": needs(write, permission("add")),
+        "update": needs(write, permission("change")),
+        "partial_update": needs(write, permission("change")),
+        "destroy": needs(write, permission("delete")),
+    }
+
+
+ANY_CALLER = Access(scope=None)
+
+
+def required_access(view) -> Access | None:
+    """The view's rule for the action at hand: its `access` (one Access, or a map by action)."""
+    rules = getattr(view, "access", None)
+    if isinstance(rules, Access):
+        return rules
+    if isinstance(rules, Mapping):
+        return rules.get(getattr(view, "action", None))
+    return None
+
+
+def staff_has_permission(user, permission: str) -> bool:
+    """As in the admin, the change permission also lets one view."""
+    if user.has_perm(permission):
+        return True
+    app_label, _, codename = permission.partition(".")
+    return codename.startswith("view_") and user.has_perm(
+        f"{app_label}.change_{codename.removeprefix('view_')}"
+    )
+
+
+class MissingScope(exceptions.PermissionDenied):
+    default_code = "missing_scope"
+
+
+class MissingPermission(exceptions.PermissionDenied):
+    default_code = "missing_permission"
+
+
+class NoAccessRule(exceptions.PermissionDenied):
+    default_code = "no_access_rule"
+
+
+class ApiAccessPermission(BasePermission):
+    """The API's one permission check (REST_FRAMEWORK's default). API keys need the scope the
+    action declares; staff sessions need its Django model permissions; other signed-in users
+    are refused. An action that declares no rule is refused (fail closed)."""
 
     message = "An API key or a staff login is needed."
 
     def has_permission(self, request, view) -> bool:
-        if isinstance(request.auth, ApiKey):
-            return True
+        api_key = request.auth if isinstance(request.auth, ApiKey) else None
         user = request.user
-        return bool(user and user.is_authenticated and user.is_staff)
+        if api_key is None and not (
+            user and user.is_authenticated and user.is_active and user.is_staff
+        ):
+            return False  # 401 without credentials, 403 for a user who is not staff
+        access = required_access(view)
+        if access is None:
+            if getattr(view, "action", "") is None:  # a method this route does not have
+                raise exceptions.MethodNotAllowed(request.method)
+            raise NoAccessRule("This route declares no access rule, so it is refused.")
+        if api_key is not None:
+            if access.scope is not None and not api_key.has_scope(access.scope):
+                raise MissingScope(
+                    f"This API key lacks the scope '{access.scope}', which this request needs."
+                )
+            return True
+        missing = [perm for perm in access.permissions if not staff_has_permission(user, perm)]
+        if missing:
+            raise MissingPermission(
+                f"You lack the permission {', '.join(repr(perm) for perm in missing)}, "
+                "which this request needs."
+            )
+        return True
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -95,9 +194,14 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):
+        catalogue = "\n".join(f"- `{scope.value}`: {scope.label}" for scope in ApiScope)
         return {
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Api-Key <key>`; keys are created in the admin (API keys).",
+            "description": "`Api-Key <key>`; keys are created in the admin (API keys), each "
+            "with its scopes. Every operation needs one scope (`x-required-scope`, also named "
+            "in its description); without it the answer is 403 `missing_scope`. Staff "
+            "sessions need the Django permissions in `x-required-permissions` instead.\n\n"
+            f"Scopes:\n{catalogue}",
         }

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from campaigns.api import register as register_campaigns
+from contactcenter.api.auth import ANY_CALLER
 from contactcenter.api.webhooks import register as register_webhooks
 from telephony.api import register as register_telephony
 
@@ -12,8 +13,17 @@ register_telephony(router)
 register_campaigns(router)
 register_webhooks(router)
 
+
+class SchemaView(SpectacularAPIView):
+    access = ANY_CALLER  # the description of the API, no data: any valid key or staff login
+
+
+class SchemaDocsView(SpectacularSwaggerView):
+    access = ANY_CALLER
+
+
 urlpatterns = [
     path("v1/", include(router.urls)),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
+    path("docs/", SchemaDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -11,7 +11,9 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from contactcenter.api.auth import model_access, needs
 from contactcenter.models import (
+    ApiScope,
     WebhookDelivery,
     WebhookDeliveryAttempt,
     WebhookSubscription,
@@ -74,6 +76,9 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
     queryset = WebhookSubscription.objects.all()
     serializer_class = SubscriptionSerializer
     http_method_names = ["get", "post", "patch", "delete"]
+    access = model_access(
+        WebhookSubscription, read=ApiScope.WEBHOOKS_READ, write=ApiScope.WEBHOOKS_ADMIN
+    )
 
     @extend_schema(responses={201: CreatedSubscriptionSerializer})
     def create(self, request, *args, **kwargs):
@@ -114,6 +119,9 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     )
     serializer_class = DeliverySerializer
     filterset_class = DeliveryFilter
+    access = model_access(
+        WebhookDelivery, read=ApiScope.WEBHOOKS_READ, write=ApiScope.WEBHOOKS_ADMIN
+    ) | {"redeliver": needs(ApiScope.WEBHOOKS_ADMIN, "contactcenter.change_webhookdelivery")}
 
     @extend_schema(request=None, responses={202: DeliverySerializer})
     @action(detail=True, methods=["post"])

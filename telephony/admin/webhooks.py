@@ -93,7 +93,11 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def payload_json(self, event: WebhookEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(event.body, indent=2, sort_keys=True))
 
-    @admin.action(description="Reprocess selected events", permissions=["view"])
+    def has_reprocess_permission(self, request) -> bool:
+        """The change permission, which the read-only page itself never grants."""
+        return request.user.has_perm("telephony.change_webhookevent")
+
+    @admin.action(description="Reprocess selected events", permissions=["reprocess"])
     def reprocess(self, request, queryset):
         outcomes: dict[str, int] = {}
         for event_id in queryset.values_list("id", flat=True):

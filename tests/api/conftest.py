@@ -1,15 +1,19 @@
-"""Fixtures for the REST API tests: an API key and a client that sends it."""
+"""Fixtures for the REST API tests: API keys with chosen scopes, staff with chosen permissions,
+and clients that send them."""
+
+from collections.abc import Callable, Iterable
 
 import pytest
+from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
-from contactcenter.models import ApiKey
+from contactcenter.models import ApiKey, ApiScope
 
 
 @pytest.fixture
 def api_key_record(db) -> tuple[ApiKey, str]:
-    """(ApiKey row, plain key) of a fresh key."""
-    return ApiKey.issue(name="CRM")
+    """(ApiKey row, plain key) of a fresh key holding every scope."""
+    return ApiKey.issue(name="CRM", scopes=ApiScope.values)
 
 
 @pytest.fixture
@@ -27,16 +31,62 @@ def api_client(api_key) -> APIClient:
 
 
 @pytest.fixture
+def key_client(db) -> Callable[[Iterable[str]], APIClient]:
+    """`key_client(scopes)`: a client sending a fresh key that holds exactly these scopes."""
+
+    def make(scopes: Iterable[str]) -> APIClient:
+        _, key = ApiKey.issue(name="Scoped", scopes=list(scopes))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
 def anonymous_client() -> APIClient:
     return APIClient()
 
 
+def permission_rows(names: Iterable[str]) -> list[Permission]:
+    """The Permission rows of "app_label.codename" names (each must exist)."""
+    wanted = {tuple(name.split(".", 1)) for name in names}
+    rows = [
+        row
+        for row in Permission.objects.select_related("content_type")
+        if (row.content_type.app_label, row.codename) in wanted
+    ]
+    assert len(rows) == len(wanted), f"unknown permission among {sorted(wanted)}"
+    return rows
+
+
 @pytest.fixture
-def staff_client(django_user_model) -> APIClient:
-    """A staff member signed in with a session (as from the admin)."""
-    user = django_user_model.objects.create_user(
-        username="staff", password="not-used", is_staff=True
+def staff_with(django_user_model) -> Callable[[Iterable[str]], APIClient]:
+    """`staff_with(["telephony.add_call", ...])`: a client signed in (as from the admin) as a
+    new staff member holding exactly these permissions."""
+    made = []
+
+    def make(permissions: Iterable[str]) -> APIClient:
+        user = django_user_model.objects.create_user(
+            username=f"staff{len(made)}",
+            password=None,
+            is_staff=True,  # no hashing: fast
+        )
+        user.user_permissions.set(permission_rows(permissions))
+        made.append(user)
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def staff_client(staff_with) -> APIClient:
+    """A staff member signed in with a session, holding every permission."""
+    return staff_with(
+        f"{app_label}.{codename}"
+        for app_label, codename in Permission.objects.values_list(
+            "content_type__app_label", "codename"
+        )
     )
-    client = APIClient()
-    client.force_login(user)
-    return client

@@ -3,11 +3,12 @@
 import re
 
 import pytest
-from django.urls import URLPattern, URLResolver
+from django.contrib.auth.models import Permission
+from django.urls import URLPattern, URLResolver, reverse
 from rest_framework.test import APIClient
 
 from contactcenter.api.urls import router
-from contactcenter.models import ApiKey
+from contactcenter.models import ApiKey, ApiScope
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def test_a_signed_in_user_who_is_not_staff_is_refused(django_user_model):
 
 
 def test_keys_authenticate_until_revoked_and_only_their_hash_is_stored():
-    api_key, plain = ApiKey.issue(name="CRM")
+    api_key, plain = ApiKey.issue(name="CRM", scopes=[ApiScope.CALLS_READ])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {plain}")
     assert client.get("/api/v1/calls/").status_code == 200
@@ -63,7 +64,7 @@ def test_keys_authenticate_until_revoked_and_only_their_hash_is_stored():
 
 @pytest.mark.parametrize("key", ["nonsense", "cck_deadbeef_wrong", "cck_only-two"])
 def test_wrong_keys_are_refused(key):
-    ApiKey.issue(name="CRM")
+    ApiKey.issue(name="CRM", scopes=ApiScope.values)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     assert client.get("/api/v1/calls/").status_code == 401
@@ -72,7 +73,7 @@ def test_wrong_keys_are_refused(key):
 def test_every_issued_key_works_whatever_its_random_part():
     client = APIClient()
     for _ in range(30):  # the random part often contains "_"
-        _, plain = ApiKey.issue(name="CRM")
+        _, plain = ApiKey.issue(name="CRM", scopes=[ApiScope.CALLS_READ])
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {plain}")
         assert client.get("/api/v1/calls/").status_code == 200
 
@@ -86,8 +87,9 @@ def test_the_schema_and_docs_need_a_login_too():
 def test_each_key_has_its_own_rate_limit(settings):
     settings.API_RATE_PER_KEY = "3/minute"
     first, second = APIClient(), APIClient()
-    first.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKey.issue(name='A')[1]}")
-    second.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKey.issue(name='B')[1]}")
+    for client, name in ((first, "A"), (second, "B")):
+        _, key = ApiKey.issue(name=name, scopes=[ApiScope.CALLS_READ])
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
 
     assert [first.get("/api/v1/calls/").status_code for _ in range(4)] == [200, 200, 200, 429]
     throttled = first.get("/api/v1/calls/")
@@ -99,7 +101,8 @@ def test_each_key_has_its_own_rate_limit(settings):
 def test_nul_characters_in_json_are_a_clear_400_not_a_server_error(caller_number, agent_profile):
     """Found by the schema fuzz run: PostgreSQL cannot store \\u0000 in JSON."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKey.issue(name='CRM')[1]}")
+    _, key = ApiKey.issue(name="CRM", scopes=ApiScope.values)
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     agent = client.post(
         "/api/v1/agents/",
         {"name": "nul", "pipeline_id": "p", "properties": {"a\x00": "b"}},
@@ -120,6 +123,61 @@ def test_nul_characters_in_json_are_a_clear_400_not_a_server_error(caller_number
 def test_odd_time_offsets_in_filters_are_handled_not_a_server_error():
     """Found by the schema fuzz run: PostgreSQL refuses offsets beyond +-15:59."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKey.issue(name='CRM')[1]}")
+    _, key = ApiKey.issue(name="CRM", scopes=ApiScope.values)
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     response = client.get("/api/v1/calls/", {"created_after": "0447-10-20T06:43:23-18:17"})
     assert response.status_code in (200, 400)
+
+
+# -- keys in the admin: scopes chosen on creation, shown, changed ------------------------------
+
+
+def test_staff_choose_a_keys_scopes_when_creating_it_and_the_list_shows_them(admin_client):
+    add = reverse("admin:contactcenter_apikey_add")
+    page = admin_client.get(add).content.decode()
+    assert 'type="checkbox" name="scopes" value="calls:write"' in page
+    assert "Calls: place a call, hang up" in page
+
+    response = admin_client.post(add, {"name": "CRM", "scopes": ["dnc:write", "calls:read"]})
+
+    assert response.status_code == 302
+    api_key = ApiKey.objects.get()
+    assert api_key.scopes == ["calls:read", "dnc:write"]  # in the catalogue's order
+    listing = admin_client.get(reverse("admin:contactcenter_apikey_changelist")).content.decode()
+    assert "calls:read, dnc:write" in listing
+
+
+def test_a_key_needs_at_least_one_known_scope(admin_client):
+    add = reverse("admin:contactcenter_apikey_add")
+
+    none = admin_client.post(add, {"name": "CRM"})
+    unknown = admin_client.post(add, {"name": "CRM", "scopes": ["calls:reed"]})
+
+    assert none.status_code == unknown.status_code == 200
+    assert none.context["adminform"].form.errors == {"scopes": ["This field is required."]}
+    assert "calls:reed is not one of the available choices" in str(
+        unknown.context["adminform"].form.errors
+    )
+    assert not ApiKey.objects.exists()
+
+
+def test_staff_who_may_change_keys_can_narrow_their_scopes_viewers_only_read_them(
+    admin_client, django_user_model
+):
+    api_key, plain = ApiKey.issue(name="CRM", scopes=ApiScope.values)
+    change = reverse("admin:contactcenter_apikey_change", args=[api_key.pk])
+
+    admin_client.post(change, {"name": "CRM", "scopes": ["calls:read"]})
+
+    api_key.refresh_from_db()
+    assert api_key.scopes == ["calls:read"]
+    assert api_key.key_hash == ApiKey.hash(plain)  # the same key, narrowed
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {plain}")
+    assert client.get("/api/v1/agents/").status_code == 403
+    viewer = django_user_model.objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_apikey"))
+    admin_client.force_login(viewer)
+    page = admin_client.get(change).content.decode()
+    assert 'name="scopes"' not in page
+    assert "calls:read" in page

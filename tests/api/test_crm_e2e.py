@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from contactcenter.models import ApiKey
+from contactcenter.models import ApiKey, ApiScope
 from tests.campaigns.test_campaigns_e2e import app_env
 from tests.clock import daytime_zone
 from tests.processes import celery_beat, celery_worker, simulator_server, wait_for
@@ -39,7 +39,7 @@ def test_a_crm_runs_a_campaign_through_the_api(
 ):
     caller = imported_caller_for_server["caller"]
     receiver = Receiver()
-    _, key = ApiKey.issue(name="CRM")
+    _, key = ApiKey.issue(name="CRM", scopes=ApiScope.values)
     crm = httpx.Client(
         base_url=f"{live_server.url}/api/v1", headers={"Authorization": f"Api-Key {key}"},
         timeout=30,

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact, ContactList
-from contactcenter.models import ApiKey
+from contactcenter.models import ApiKey, ApiScope
 from telephony import tasks
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.services.calls import call_identity
@@ -717,7 +717,7 @@ def test_api_key_fixture_is_a_working_key(api_key):
 def test_a_key_with_an_underscore_authenticates(db):
     from rest_framework.test import APIClient
 
-    api_key, _ = ApiKey.issue(name="CRM")
+    api_key, _ = ApiKey.issue(name="CRM", scopes=ApiScope.values)
     plain = f"cck_{api_key.prefix}_{'a' * 20}_{'b' * 22}"  # as token_urlsafe() may produce
     ApiKey.objects.filter(pk=api_key.pk).update(key_hash=ApiKey.hash(plain))
     client = APIClient()

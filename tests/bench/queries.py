@@ -125,12 +125,12 @@ def _count(client: Client, url: str, **headers: str) -> int:
 
 
 def query_counts(sizes: tuple[int, ...] = (10, 1000)) -> dict:
-    from contactcenter.models import ApiKey
+    from contactcenter.models import ApiKey, ApiScope
 
     user = get_user_model().objects.create_superuser(
         f"bench-{uuid.uuid4().hex[:6]}", "bench@example.com", uuid.uuid4().hex
     )
-    _, key = ApiKey.issue(name="Benchmark")
+    _, key = ApiKey.issue(name="Benchmark", scopes=ApiScope.values)
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
     api = {"HTTP_AUTHORIZATION": f"Api-Key {key}"}

@@ -12,6 +12,7 @@ from unittest import mock
 import httpx
 import pytest
 import respx
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -492,3 +493,23 @@ def test_admin_delivery_page_and_redeliver_action(admin_client, subscription):
         )
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts == 0
+
+
+def test_staff_who_may_only_view_deliveries_cannot_redeliver(
+    client, django_user_model, subscription
+):
+    delivery = _emit()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed", attempts=3)
+    viewer = django_user_model.objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_webhookdelivery"))
+    client.force_login(viewer)
+    changelist = reverse("admin:contactcenter_webhookdelivery_changelist")
+
+    page = client.get(changelist).content.decode()
+    with mock.patch.object(deliver_webhook, "delay") as delay:
+        client.post(changelist, {"action": "redeliver", "_selected_action": [delivery.pk]})
+
+    assert "Redeliver selected deliveries" not in page
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 3)
+    assert not delay.called

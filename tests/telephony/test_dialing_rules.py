@@ -14,7 +14,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from campaigns.models import DoNotCall
-from contactcenter.models import ApiKey
+from contactcenter.models import ApiKey, ApiScope
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.rules import CallRefused, Rule, RulesOverride
 from telephony.services.calls import PlacementDeferred, call_create, call_place, call_retry
@@ -44,7 +44,7 @@ def place_requests(simulator) -> int:
 
 @pytest.fixture
 def api(db) -> APIClient:
-    _, key = ApiKey.issue(name="CRM")
+    _, key = ApiKey.issue(name="CRM", scopes=[ApiScope.CALLS_READ, ApiScope.CALLS_WRITE])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     return client

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
@@ -347,6 +348,28 @@ def test_staff_can_reprocess_an_event_that_came_before_its_call(admin_client, se
     event.refresh_from_db()
     assert event.status == WebhookEvent.Status.PROCESSED
     assert webhook_reprocess(event_id=event.id) == WebhookEvent.Status.PROCESSED
+
+
+def test_staff_who_may_only_view_the_log_cannot_reprocess(client, django_user_model, secret):
+    body = envelope(agent_id="LATE-AGENT")
+    post(client, body, signed(body, secret))
+    event = WebhookEvent.objects.get()
+    assert webhook_process(event_id=event.id) == WebhookEvent.Status.UNMATCHED
+    Call.objects.create(to_number="+14155550150", from_number="+14155550100",
+                        agora_name="n", channel="c", agent_id="LATE-AGENT")  # fmt: skip
+    viewer = django_user_model.objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_webhookevent"))
+    client.force_login(viewer)
+
+    page = client.get("/admin/telephony/webhookevent/").content.decode()
+    client.post(
+        "/admin/telephony/webhookevent/",
+        {"action": "reprocess", "_selected_action": [event.id]},
+    )
+
+    assert "Reprocess selected events" not in page
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.UNMATCHED
 
 
 def test_the_event_log_filters_searches_and_shows_the_payload(admin_client, secret):
