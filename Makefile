@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench chaos lint format check-python clean
+.PHONY: run test test-shifted-clock bench chaos lint format check-python clean
 
 # The browser tests drive Debian's Chromium: Playwright's own browser download does not work
 # on machines without internet access, so the distribution's package is used everywhere.
@@ -45,10 +45,37 @@ $(CHROMIUM):
 	  || ($(SUDO) apt-get update -qq \
 	      && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: $(VENV)/.installed-dev | $(CHROMIUM)
+# libfaketime moves the clock of a process and its children; Debian's faketime package.
+FAKETIME ?= /usr/bin/faketime
+$(FAKETIME):
+	@echo "Installing Debian's faketime package for the shifted-clock run"
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null \
+	  || ($(SUDO) apt-get update -qq \
+	      && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null)
+
+# The date-sensitive tests (campaigns, windows, dispatch, retries, the dialing rules, stats and
+# console figures, a campaign end to end with real workers) once more with the clock of the
+# test process and every process it starts a year ahead, then a year back: nothing may depend
+# on today's date (PostgreSQL keeps the real clock, which is part of the point).
+CLOCK_SHIFT_TESTS := tests/test_clock.py tests/campaigns/test_windows.py \
+	tests/campaigns/test_dispatch.py tests/campaigns/test_placement_rules.py \
+	tests/telephony/test_dialing_rules.py tests/console/test_stats.py \
+	tests/console/test_dashboard.py \
+	tests/campaigns/test_campaigns_e2e.py::test_three_dispatchers_and_two_workers_never_exceed_the_cap
+
+test: $(VENV)/.installed-dev | $(CHROMIUM) $(FAKETIME)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest
+	$(MAKE) --no-print-directory test-shifted-clock
+
+test-shifted-clock: $(VENV)/.installed-dev | $(FAKETIME)
+	@for shift in +365d -365d; do \
+	  echo "== the date-sensitive tests with the clock moved $$shift"; \
+	  $(FAKETIME) -f "$$shift" date -u +"   (the clock reads %F %T)"; \
+	  $(FAKETIME) -f "$$shift" \
+	    $(BIN)/pytest -q -p no:cacheprovider $(CLOCK_SHIFT_TESTS) || exit 1; \
+	done
 
 # Figures for docs/benchmarks.md (PostgreSQL and Redis as for the tests; about ten minutes).
 bench: $(VENV)/.installed-dev
