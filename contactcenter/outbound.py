@@ -281,19 +281,18 @@ def webhooks_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:
 # -- event payloads -----------------------------------------------------------------------------
 
 
-def _label_id(labels: dict, key: str) -> int | str | None:
-    value = (labels or {}).get(key)
-    if value in (None, ""):
-        return None
-    return int(value) if str(value).isdigit() else value
-
-
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
 def call_event_data(call) -> dict[str, Any]:
-    """The `data` of call.* events."""
+    """The `data` of call.* events.
+
+    The campaign and contact come from the call's campaign attempt, never from its labels: a
+    single call placed through the API may carry any labels. Load the call with
+    `select_related("campaign_attempt__campaign_contact")` to spare the queries.
+    """
+    attempt = getattr(call, "campaign_attempt", None)  # None for calls outside a campaign
     return {
         "call": {
             "id": str(call.id),
@@ -301,8 +300,8 @@ def call_event_data(call) -> dict[str, Any]:
             "status": call.status,
             "to_number": call.to_number,
             "from_number": call.from_number,
-            "campaign_id": _label_id(call.labels, "campaign_id"),
-            "contact_id": _label_id(call.labels, "contact_id"),
+            "campaign_id": attempt.campaign_id if attempt else None,
+            "contact_id": attempt.campaign_contact.contact_id if attempt else None,
             "agent_id": call.agent_id,
             "end_reason": call.end_reason,
             "duration_seconds": call.duration_seconds,

@@ -14,7 +14,8 @@ import pytest
 import respx
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -307,6 +308,7 @@ def queued_call(caller_number, agent_profile):
         caller_id=caller_number,
         agent_profile=agent_profile,
         variables={"first_name": "Ada"},
+        # A single call placed through the API may carry any labels, these included.
         labels={"campaign_id": "7", "contact_id": "42"},
     )
 
@@ -348,10 +350,63 @@ def test_call_transitions_emit_call_events(
     call = completed.payload["data"]["call"]
     assert call["id"] == str(queued_call.pk)
     assert call["status"] == "completed"
-    assert call["campaign_id"] == 7 and call["contact_id"] == 42
+    # Not a campaign call, whatever its labels say.
+    assert call["campaign_id"] is None and call["contact_id"] is None
     assert call["to_number"] == "+14155550150" and call["from_number"] == "+14155550100"
     assert call["end_reason"] == "callee hung up"
     assert call["answered_at"] and call["ended_at"] and call["duration_seconds"] is not None
+
+
+@pytest.fixture
+def campaign_call(caller_number, agent_profile):
+    """A call made for a campaign contact, whose labels claim another campaign and contact."""
+    from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact, ContactList
+    from telephony.services.calls import call_create
+
+    contact = Contact.objects.create(
+        contact_list=ContactList.objects.create(name="Renewals"), phone="+14155550150"
+    )
+    campaign = Campaign.objects.create(
+        name="Renewals", agent_profile=agent_profile, status=Campaign.Status.RUNNING
+    )
+    entry = CampaignContact.objects.create(campaign=campaign, contact=contact)
+    call = call_create(
+        to_number=contact.phone,
+        caller_id=caller_number,
+        agent_profile=agent_profile,
+        variables={"first_name": "Ada"},
+        labels={"campaign_id": str(campaign.pk + 100), "contact_id": str(contact.pk + 100)},
+    )
+    CampaignAttempt.objects.create(campaign_contact=entry, campaign=campaign, call=call, number=1)
+    return call
+
+
+def test_campaign_and_contact_come_from_the_campaign_attempt_not_the_labels(
+    subscription, campaign_call, django_capture_on_commit_callbacks
+):
+    _transition(campaign_call, "busy", django_capture_on_commit_callbacks)
+
+    (delivery,) = WebhookDelivery.objects.all()
+    attempt = campaign_call.campaign_attempt
+    sent = delivery.payload["data"]["call"]
+    assert sent["campaign_id"] == attempt.campaign_id
+    assert sent["contact_id"] == attempt.campaign_contact.contact_id
+
+
+def test_a_campaign_call_costs_no_more_queries_to_emit_than_a_single_call(
+    subscription, campaign_call, queued_call
+):
+    from contactcenter.receivers import on_call_status_changed
+
+    def queries_to_emit(call) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            on_call_status_changed(sender=None, call_id=str(call.pk), status="completed")
+        return len(captured)
+
+    with mock.patch.object(deliver_webhook, "delay"):
+        single, campaign = queries_to_emit(queued_call), queries_to_emit(campaign_call)
+    assert WebhookDelivery.objects.count() == 2
+    assert campaign == single  # the attempt and its contact come with the call, in one query
 
 
 def test_an_unanswered_end_is_call_completed_with_its_status(
