@@ -81,6 +81,7 @@ from contactcenter.models import (  # noqa: E402
     WebhookDeliveryAttempt,
     WebhookEventType,
     WebhookSubscription,
+    validate_webhook_secret,
     webhook_secret_new,
 )
 from contactcenter.outbound import webhook_redeliver  # noqa: E402
@@ -113,8 +114,8 @@ class WebhookSubscriptionForm(forms.ModelForm):
 
     def clean_new_secret(self) -> str:
         secret = self.cleaned_data.get("new_secret", "")
-        if secret and len(secret) < 16:
-            raise ValidationError("Use at least 16 characters (or leave empty to generate one).")
+        if secret:
+            validate_webhook_secret(secret)
         return secret
 
 

@@ -8,6 +8,8 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
+from contactcenter.webhook_targets import validate_webhook_url
+
 KEY_PREFIX = "cck"
 
 
@@ -153,6 +155,19 @@ def webhook_secret_new() -> str:
     return f"whsec_{secrets.token_urlsafe(32)}"
 
 
+WEBHOOK_SECRET_MIN_LENGTH = 16
+
+
+def validate_webhook_secret(value: str) -> None:
+    """A signing secret typed in (admin) or sent (API) must be long enough to resist guessing."""
+    if len(value or "") < WEBHOOK_SECRET_MIN_LENGTH:
+        raise ValidationError(
+            f"Use at least {WEBHOOK_SECRET_MIN_LENGTH} characters "
+            "(or leave it empty to have one generated).",
+            code="secret_too_short",
+        )
+
+
 def validate_webhook_event_types(value) -> None:
     if not isinstance(value, list) or not value:
         raise ValidationError("Choose at least one event type.")
@@ -167,12 +182,14 @@ class WebhookSubscription(models.Model):
     name = models.CharField(max_length=100)
     url = models.URLField(
         max_length=500,
-        validators=[URLValidator(schemes=["http", "https"])],
-        help_text="Where events are POSTed (http or https; redirects are not followed).",
+        validators=[URLValidator(schemes=["http", "https"]), validate_webhook_url],
+        help_text="Where events are POSTed: an https URL whose host is on the public internet "
+        "(redirects are not followed).",
     )
     secret = models.CharField(
         max_length=200,
         default=webhook_secret_new,
+        validators=[validate_webhook_secret],
         help_text="Key of the HMAC-SHA256 signature. Shown once, when created.",
     )
     event_types = models.JSONField(default=list, validators=[validate_webhook_event_types])

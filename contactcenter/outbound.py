@@ -7,8 +7,13 @@ records the result in a new transaction:
 
 - 2xx: delivered;
 - any other answer below 500 (4xx, and 3xx since redirects are not followed): failed at once;
-- 5xx, timeout, connection error: retried after RETRY_DELAYS (30 s, 2 min, 8 min, 30 min, 2 h),
-  failed after MAX_ATTEMPTS.
+- a destination that is not allowed (contactcenter.webhook_targets, checked again before every
+  attempt: the name may resolve elsewhere now): failed at once;
+- 5xx, timeout, connection error, a name that does not resolve: retried after RETRY_DELAYS
+  (30 s, 2 min, 8 min, 30 min, 2 h), failed after MAX_ATTEMPTS.
+
+Each attempt keeps the status code and a short reason of ours ("HTTP 503 Service Unavailable",
+"connection refused (ConnectError)"): never the receiver's body, which is not even read.
 
 Retries are enqueued on commit when due soon, and `webhooks_retry_due` (beat) enqueues every
 pending delivery whose time has come, so a lost task only delays a delivery.
@@ -18,10 +23,12 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -34,6 +41,12 @@ from contactcenter.models import (
     WebhookDeliveryAttempt,
     WebhookEventType,
     WebhookSubscription,
+)
+from contactcenter.webhook_targets import (
+    TargetRefused,
+    TargetUnresolved,
+    target_check,
+    target_post,
 )
 
 logger = logging.getLogger(__name__)
@@ -130,8 +143,9 @@ class _Claim:
 @dataclass(frozen=True)
 class _Outcome:
     status_code: int | None
-    error: str
+    error: str  # a short reason of ours, never the receiver's body
     duration_ms: int
+    refused: bool = False  # the destination is not allowed (now): failed at once
 
 
 def _claim(delivery_id: int, *, now: datetime) -> _Claim | str:
@@ -164,7 +178,54 @@ def _claim(delivery_id: int, *, now: datetime) -> _Claim | str:
         )
 
 
+def _status_reason(status_code: int) -> str:
+    """ "HTTP 503 Service Unavailable": the standard phrase, not the one the receiver sent."""
+    try:
+        return f"HTTP {status_code} {HTTPStatus(status_code).phrase}"
+    except ValueError:
+        return f"HTTP {status_code}"
+
+
+def _error_reason(error: httpx.HTTPError) -> str:
+    """A short reason of ours for a failed request. Never the exception's text: a parser's
+    complaint may quote the answer, and an internal service's reply must not come back."""
+    name = type(error).__name__
+    if isinstance(error, httpx.TimeoutException):
+        return f"timeout ({name})"
+    if isinstance(error, httpx.RemoteProtocolError):
+        return f"no valid HTTP answer ({name})"
+    cause: BaseException | None = error
+    while cause is not None:
+        for kind, reason in _OS_REASONS:
+            if isinstance(cause, kind):
+                return f"{reason} ({name})"
+        cause = cause.__cause__ or cause.__context__
+    return f"request failed ({name})"
+
+
+_OS_REASONS = (
+    (ssl.SSLCertVerificationError, "TLS certificate not valid for the host"),
+    (ssl.SSLError, "TLS handshake failed"),
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (OSError, "could not connect"),
+)
+
+
 def _post(claim: _Claim) -> _Outcome:
+    """One request, to the address checked just now (see contactcenter.webhook_targets)."""
+    started = time.monotonic()
+
+    def outcome(status_code: int | None, error: str, *, refused: bool = False) -> _Outcome:
+        duration_ms = int((time.monotonic() - started) * 1000)
+        return _Outcome(status_code, error[:MAX_ERROR_CHARS], duration_ms, refused=refused)
+
+    try:
+        target = target_check(claim.url)
+    except TargetRefused as refusal:
+        return outcome(None, f"refused: {refusal}", refused=True)
+    except TargetUnresolved as error:
+        return outcome(None, str(error))
     body = _body(claim.payload)
     timestamp = int(time.time())
     headers = {
@@ -175,24 +236,16 @@ def _post(claim: _Claim) -> _Outcome:
         EVENT_HEADER: claim.event_type,
         DELIVERY_HEADER: str(claim.delivery_id),
     }
-    started = time.monotonic()
     try:
-        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
-            response = client.post(claim.url, content=body, headers=headers)
-    except httpx.TimeoutException as error:
-        status_code, message = None, f"timeout: {type(error).__name__}"
-    except httpx.HTTPError as error:  # connection refused, DNS, protocol errors
-        status_code, message = None, f"{type(error).__name__}: {error}"
-    else:
-        status_code = response.status_code
-        message = "" if response.is_success else f"HTTP {status_code}: {response.text[:300]}"
-    duration_ms = int((time.monotonic() - started) * 1000)
-    return _Outcome(
-        status_code=status_code, error=message[:MAX_ERROR_CHARS], duration_ms=duration_ms
-    )
+        status_code = target_post(target, content=body, headers=headers, timeout=TIMEOUT)
+    except httpx.HTTPError as error:  # connection refused, TLS, protocol errors, timeouts
+        return outcome(None, _error_reason(error))
+    return outcome(status_code, "" if 200 <= status_code < 300 else _status_reason(status_code))
 
 
 def _retryable(outcome: _Outcome) -> bool:
+    if outcome.refused:
+        return False  # the destination is not allowed: trying again cannot help
     return outcome.status_code is None or outcome.status_code >= 500
 
 
@@ -281,19 +334,18 @@ def webhooks_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:
 # -- event payloads -----------------------------------------------------------------------------
 
 
-def _label_id(labels: dict, key: str) -> int | str | None:
-    value = (labels or {}).get(key)
-    if value in (None, ""):
-        return None
-    return int(value) if str(value).isdigit() else value
-
-
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
 def call_event_data(call) -> dict[str, Any]:
-    """The `data` of call.* events."""
+    """The `data` of call.* events.
+
+    The campaign and contact come from the call's campaign attempt, never from its labels: a
+    single call placed through the API may carry any labels. Load the call with
+    `select_related("campaign_attempt__campaign_contact")` to spare the queries.
+    """
+    attempt = getattr(call, "campaign_attempt", None)  # None for calls outside a campaign
     return {
         "call": {
             "id": str(call.id),
@@ -301,8 +353,8 @@ def call_event_data(call) -> dict[str, Any]:
             "status": call.status,
             "to_number": call.to_number,
             "from_number": call.from_number,
-            "campaign_id": _label_id(call.labels, "campaign_id"),
-            "contact_id": _label_id(call.labels, "contact_id"),
+            "campaign_id": attempt.campaign_id if attempt else None,
+            "contact_id": attempt.campaign_contact.contact_id if attempt else None,
             "agent_id": call.agent_id,
             "end_reason": call.end_reason,
             "duration_seconds": call.duration_seconds,

@@ -30,7 +30,7 @@ def on_call_status_changed(sender, *, call_id: str, status: str, **kwargs) -> No
     if event_type is None:
         return
     try:
-        call = Call.objects.get(pk=call_id)
+        call = Call.objects.select_related("campaign_attempt__campaign_contact").get(pk=call_id)
         webhook_event_emit(event_type=event_type, data=call_event_data(call))
     except Exception:  # a webhook problem never breaks the call's own flow
         logger.exception("webhooks: could not emit %s for call %s", event_type, call_id)

@@ -5,6 +5,7 @@ development run: SQLite and a filesystem Celery broker under `var/`, nothing els
 """
 
 from datetime import time as _time
+from ipaddress import ip_network as _ip_network
 from pathlib import Path
 
 import environ
@@ -372,6 +373,32 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "telephony.states.CallStatus"},
 }
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+# Outbound webhooks (contactcenter.webhook_targets): where subscriptions may send events.
+# Ports a webhook URL may use; plain http (default: only in a development run); networks
+# (CIDRs) opened for receivers inside the network, e.g. an on-premises CRM (default: none).
+try:
+    OUTBOUND_WEBHOOK_ALLOWED_PORTS = env.list(
+        "OUTBOUND_WEBHOOK_ALLOWED_PORTS", cast=int, default=[80, 443]
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        "OUTBOUND_WEBHOOK_ALLOWED_PORTS must be comma-separated port numbers, e.g. 80,443."
+    ) from exc
+OUTBOUND_WEBHOOK_ALLOW_HTTP = env.bool("OUTBOUND_WEBHOOK_ALLOW_HTTP", default=DEBUG)
+OUTBOUND_WEBHOOK_ALLOWED_NETWORKS = env.list("OUTBOUND_WEBHOOK_ALLOWED_NETWORKS", default=[])
+if not OUTBOUND_WEBHOOK_ALLOWED_PORTS or not all(
+    0 < port < 65536 for port in OUTBOUND_WEBHOOK_ALLOWED_PORTS
+):
+    raise ImproperlyConfigured("OUTBOUND_WEBHOOK_ALLOWED_PORTS must list ports from 1 to 65535.")
+for _network in OUTBOUND_WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        _ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"OUTBOUND_WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network such as "
+            "10.20.0.0/16 or 2001:db8::/48."
+        ) from exc
 
 # --- Logging ----------------------------------------------------------------------------------
 

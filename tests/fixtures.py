@@ -94,3 +94,42 @@ def place(imported_caller, agent_profile):
         return Call.objects.get(pk=call.pk)
 
     return place
+
+
+class FakeDns:
+    """Stands in for DNS in contactcenter.webhook_targets (`resolve_host`).
+
+    `dns["crm.example"] = ["93.184.215.14"]` sets a name's answer; `dns.answers("crm.example",
+    [...], [...])` gives one answer per lookup (the last one repeats), as a rebinding attacker's
+    server would. Every lookup is kept in `lookups`. IP literals and `localhost` are resolved
+    by the real resolver (no query leaves the machine); any other name does not exist.
+    """
+
+    def __init__(self):
+        self._answers: dict[str, list[list[str]]] = {}
+        self.lookups: list[str] = []
+
+    def __setitem__(self, name: str, addresses: list[str]) -> None:
+        self._answers[name] = [list(addresses)]
+
+    def answers(self, name: str, *answers: list[str]) -> None:
+        self._answers[name] = [list(answer) for answer in answers]
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        import socket
+
+        self.lookups.append(host)
+        if host in self._answers:
+            queue = self._answers[host]
+            return queue.pop(0) if len(queue) > 1 else list(queue[0])
+        flags = 0 if host == "localhost" else socket.AI_NUMERICHOST
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=flags)
+        return [info[4][0] for info in infos]
+
+
+@pytest.fixture
+def fake_dns(monkeypatch) -> FakeDns:
+    """DNS for outbound webhook destinations, under the test's control (see FakeDns)."""
+    dns = FakeDns()
+    monkeypatch.setattr("contactcenter.webhook_targets.resolve_host", dns)
+    return dns

@@ -25,6 +25,8 @@ print(json.dumps({
     "agora_area": s.AGORA_AREA, "agora_base_url": s.AGORA_API_BASE_URL,
     "agora_max_calls": s.AGORA_MAX_CONCURRENT_CALLS, "agora_app_id": s.AGORA_APP_ID,
     "agora_auth_mode": s.AGORA_AUTH_MODE, "webhook_secret_set": bool(s.AGORA_WEBHOOK_SECRET),
+    "outbound_webhooks": [s.OUTBOUND_WEBHOOK_ALLOWED_PORTS, s.OUTBOUND_WEBHOOK_ALLOW_HTTP,
+                          s.OUTBOUND_WEBHOOK_ALLOWED_NETWORKS],
 }))
 """
 
@@ -63,6 +65,7 @@ def test_zero_setup_defaults_need_no_services(tmp_path):
     assert values["agora_max_calls"] == 20
     assert values["agora_auth_mode"] == "basic"
     assert values["allowed_hosts"] == ["127.0.0.1", "localhost", "[::1]"]
+    assert values["outbound_webhooks"] == [[80, 443], True, []]  # plain http: development only
 
 
 def test_services_and_agora_from_environment(tmp_path):
@@ -95,6 +98,19 @@ def test_services_and_agora_from_environment(tmp_path):
     assert values["agora_app_id"] == "app123"
     assert values["agora_auth_mode"] == "token"
     assert values["webhook_secret_set"] is True
+    assert values["outbound_webhooks"] == [[80, 443], False, []]
+
+
+def test_outbound_webhook_destinations_from_environment(tmp_path):
+    values = settings_of(
+        tmp_path,
+        SECRET_KEY="x" * 50,
+        OUTBOUND_WEBHOOK_ALLOWED_PORTS="443,8443",
+        OUTBOUND_WEBHOOK_ALLOW_HTTP="true",
+        OUTBOUND_WEBHOOK_ALLOWED_NETWORKS="10.20.0.0/16,2001:db8::/48",
+    )
+
+    assert values["outbound_webhooks"] == [[443, 8443], True, ["10.20.0.0/16", "2001:db8::/48"]]
 
 
 def test_celery_broker_url_overrides_redis_for_the_broker_only(tmp_path):
@@ -130,6 +146,9 @@ def test_debug_defaults_to_off(tmp_path):
         ({"AGORA_MAX_CONCURRENT_CALLS": "0"}, "AGORA_MAX_CONCURRENT_CALLS must be at least 1"),
         ({"AGORA_MAX_CONCURRENT_CALLS": "many"}, "AGORA_MAX_CONCURRENT_CALLS must be a whole"),
         ({"AGORA_AUTH_MODE": "oauth"}, "AGORA_AUTH_MODE must be 'basic' or 'token'"),
+        ({"OUTBOUND_WEBHOOK_ALLOWED_PORTS": "https"}, "OUTBOUND_WEBHOOK_ALLOWED_PORTS must be"),
+        ({"OUTBOUND_WEBHOOK_ALLOWED_PORTS": "443,70000"}, "ports from 1 to 65535"),
+        ({"OUTBOUND_WEBHOOK_ALLOWED_NETWORKS": "10.0.0.0/33"}, "'10.0.0.0/33' is not a network"),
     ],
 )
 def test_bad_values_stop_startup_naming_the_variable(tmp_path, variables, message):

@@ -13,21 +13,30 @@ from rest_framework.response import Response
 
 from contactcenter.api.auth import model_access, needs
 from contactcenter.models import (
+    WEBHOOK_SECRET_MIN_LENGTH,
     ApiScope,
     WebhookDelivery,
     WebhookDeliveryAttempt,
     WebhookSubscription,
+    validate_webhook_secret,
     webhook_secret_new,
 )
 from contactcenter.outbound import webhook_redeliver
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
+    # Declared here so that the destination check (a model validator that resolves the host)
+    # runs once, in the service's full_clean, rather than also in the serializer.
+    url = serializers.URLField(
+        max_length=500, help_text=WebhookSubscription._meta.get_field("url").help_text
+    )
     secret = serializers.CharField(
         write_only=True,
         required=False,
         allow_blank=True,
-        help_text="HMAC key for the signatures; generated when left out (returned once).",
+        validators=[validate_webhook_secret],
+        help_text=f"HMAC key for the signatures, at least {WEBHOOK_SECRET_MIN_LENGTH} "
+        "characters; generated when left out (returned once).",
     )
 
     class Meta:
@@ -101,7 +110,8 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
         subscription = serializer.instance
         for field, value in changes.items():
             setattr(subscription, field, value)
-        subscription.full_clean()
+        # A secret stored before the length rule is not an error until it is replaced.
+        subscription.full_clean(exclude=[] if "secret" in changes else ["secret"])
         subscription.save()
 
 

@@ -35,10 +35,10 @@ def verified(body: bytes, headers: dict, secret: str) -> dict:
 
 
 def test_a_crm_runs_a_campaign_through_the_api(
-    tmp_path, redis_db, live_server, imported_caller_for_server, agent_profile, clock
+    tmp_path, redis_db, live_server, crm_receiver, imported_caller_for_server, agent_profile, clock
 ):
     caller = imported_caller_for_server["caller"]
-    receiver = Receiver()
+    receiver = crm_receiver
     _, key = ApiKey.issue(name="CRM", scopes=ApiScope.values)
     crm = httpx.Client(
         base_url=f"{live_server.url}/api/v1", headers={"Authorization": f"Api-Key {key}"},
@@ -48,7 +48,9 @@ def test_a_crm_runs_a_campaign_through_the_api(
         subscription = crm.post(
             "/webhook-subscriptions/",
             json={"name": "CRM", "url": receiver.url, "event_types": ["call.completed"]},
-        ).json()
+        )
+        assert subscription.status_code == 201, subscription.text
+        subscription = subscription.json()
         contact_list = crm.post("/contact-lists/", json={"name": "Renewals"}).json()
         # Callees where it is midday now (the real clock, shared with the workers).
         contacts = [{**contact, "timezone": daytime_zone(clock.now())} for contact in CONTACTS]
@@ -75,7 +77,6 @@ def test_a_crm_runs_a_campaign_through_the_api(
         calls = crm.get("/calls/", params={"campaign": campaign["id"]}).json()["results"]
     finally:
         crm.close()
-        receiver.close()
 
     events = [
         verified(body, headers, subscription["secret"]) for body, headers in receiver.received
@@ -90,18 +91,41 @@ def test_a_crm_runs_a_campaign_through_the_api(
         "+14155550102": "failed",  # busy: polling alone cannot tell it from failed
         "+14155550103": "failed",
     }
+    assert {event["data"]["call"]["campaign_id"] for event in events} == {campaign["id"]}
+    assert all(event["data"]["call"]["contact_id"] for event in events)
     assert stats["done"] == 4 and stats["status"] == "completed"
     assert {call["to_number"]: call["status"] for call in calls} == ended
 
 
 @pytest.fixture
-def imported_caller_for_server(tmp_path, caller_number, redis_db):
+def crm_receiver(settings):
+    """The CRM's webhook receiver, on this machine over plain http: a destination the app
+    refuses unless the operator opens it, as done here for the web app in this process (the
+    worker gets the same through its environment, `receiver_env`)."""
+    receiver = Receiver()
+    settings.OUTBOUND_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    settings.OUTBOUND_WEBHOOK_ALLOWED_PORTS = [80, 443, httpx.URL(receiver.url).port]
+    settings.OUTBOUND_WEBHOOK_ALLOW_HTTP = True
+    yield receiver
+    receiver.close()
+
+
+def receiver_env(receiver: Receiver) -> dict[str, str]:
+    return {
+        "OUTBOUND_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
+        "OUTBOUND_WEBHOOK_ALLOWED_PORTS": f"80,443,{httpx.URL(receiver.url).port}",
+        "OUTBOUND_WEBHOOK_ALLOW_HTTP": "true",
+    }
+
+
+@pytest.fixture
+def imported_caller_for_server(tmp_path, caller_number, redis_db, crm_receiver):
     """The simulator server, a worker and beat, with the caller number imported there."""
     args = simulator_args("--ring-timeout", "2")
     with ExitStack() as stack:
         base_url = stack.enter_context(simulator_server(tmp_path, *args))
         import_caller(base_url, caller_number)
-        env = app_env(base_url, 10)
+        env = {**app_env(base_url, 10), **receiver_env(crm_receiver)}
         stack.enter_context(celery_worker(tmp_path, hostname="crm@test", concurrency=3, **env))
         stack.enter_context(celery_beat(tmp_path, **env))
         yield {"caller": caller_number, "base_url": base_url}

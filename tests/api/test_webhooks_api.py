@@ -12,10 +12,14 @@ pytestmark = pytest.mark.django_db
 SUBSCRIPTIONS = "/api/v1/webhook-subscriptions/"
 
 
+# A public address: its "resolution" needs no DNS (names: see tests/outbound_webhooks).
+URL = "https://93.184.215.14/hooks"
+
+
 def test_the_secret_is_shown_once_when_created_and_never_again(api_client):
     created = api_client.post(
         SUBSCRIPTIONS,
-        {"name": "CRM", "url": "https://crm.example/hooks", "event_types": ["call.completed"]},
+        {"name": "CRM", "url": URL, "event_types": ["call.completed"]},
         format="json",
     )
     assert created.status_code == 201
@@ -44,6 +48,35 @@ def test_bad_subscriptions_are_refused_with_field_messages(api_client):
     assert response.status_code == 400
     fields = response.json()["error"]["fields"]
     assert "url" in fields
+
+
+def test_a_secret_follows_the_same_rule_as_in_the_admin(api_client):
+    body = {"name": "CRM", "url": URL, "event_types": ["call.completed"]}
+
+    short = api_client.post(SUBSCRIPTIONS, {**body, "secret": "x" * 15}, format="json")
+    assert short.status_code == 400
+    assert "at least 16 characters" in short.json()["error"]["fields"]["secret"][0]
+    assert not WebhookSubscription.objects.exists()
+
+    created = api_client.post(SUBSCRIPTIONS, {**body, "secret": "x" * 16}, format="json")
+    assert created.status_code == 201 and created.json()["secret"] == "x" * 16
+    changed = api_client.patch(
+        f"{SUBSCRIPTIONS}{created.json()['id']}/", {"secret": "too-short"}, format="json"
+    )
+    assert changed.status_code == 400 and "secret" in changed.json()["error"]["fields"]
+    assert WebhookSubscription.objects.get().secret == "x" * 16
+
+
+def test_a_secret_stored_before_the_rule_does_not_block_other_changes(api_client):
+    subscription = WebhookSubscription.objects.create(
+        name="CRM", url=URL, secret="short", event_types=["call.started"]
+    )
+    response = api_client.patch(
+        f"{SUBSCRIPTIONS}{subscription.pk}/", {"active": False}, format="json"
+    )
+    assert response.status_code == 200
+    subscription.refresh_from_db()
+    assert subscription.active is False and subscription.secret == "short"
 
 
 def test_deliveries_are_listed_filtered_and_redelivered(

@@ -14,7 +14,8 @@ import pytest
 import respx
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,10 +30,20 @@ from contactcenter.outbound import (
 from contactcenter.tasks import deliver_webhook
 
 URL = "https://crm.example/hooks/contactcenter"
+PUBLIC_ADDRESS = "93.184.215.14"
+# Deliveries connect to the address checked for the name (never a second lookup), so the
+# receiver's route is the URL with the host replaced by that address.
+SENT_TO = f"https://{PUBLIC_ADDRESS}/hooks/contactcenter"
 SECRET = "whsec_test_0123456789abcdef"
 DNC_DATA = {"phone": "+14155550199", "reason": "asked", "source": "staff"}
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def crm_dns(fake_dns):
+    fake_dns["crm.example"] = [PUBLIC_ADDRESS]
+    return fake_dns
 
 
 @pytest.fixture
@@ -108,12 +119,15 @@ def test_secret_is_generated_when_not_given():
 
 @respx.mock
 def test_2xx_is_delivered_signed_with_one_attempt(subscription):
-    route = respx.post(URL).mock(return_value=httpx.Response(204))
+    route = respx.post(SENT_TO).mock(return_value=httpx.Response(204))
     delivery = _emit()
 
     assert webhook_deliver(delivery_id=delivery.pk) == "delivered"
 
     request = route.calls.last.request
+    # Sent to the checked address, for the name: Host header and TLS (SNI, certificate check).
+    assert request.headers["Host"] == "crm.example"
+    assert request.extensions["sni_hostname"] == "crm.example"
     body = request.content
     timestamp = request.headers["X-Contactcenter-Timestamp"]
     expected = hmac.new(SECRET.encode(), f"{timestamp}.{body.decode()}".encode(), hashlib.sha256)
@@ -141,7 +155,7 @@ def test_2xx_is_delivered_signed_with_one_attempt(subscription):
 
 @respx.mock
 def test_wrong_secret_does_not_verify(subscription):
-    route = respx.post(URL).mock(return_value=httpx.Response(200))
+    route = respx.post(SENT_TO).mock(return_value=httpx.Response(200))
     webhook_deliver(delivery_id=_emit().pk)
     request = route.calls.last.request
     timestamp = request.headers["X-Contactcenter-Timestamp"]
@@ -153,7 +167,7 @@ def test_wrong_secret_does_not_verify(subscription):
 def test_500_then_200_is_retried_with_backoff_then_delivered(
     subscription, django_capture_on_commit_callbacks
 ):
-    route = respx.post(URL).mock(
+    route = respx.post(SENT_TO).mock(
         side_effect=[httpx.Response(500), httpx.Response(503), httpx.Response(200)]
     )
     delivery = _emit()
@@ -188,7 +202,7 @@ def test_500_then_200_is_retried_with_backoff_then_delivered(
 
 @respx.mock
 def test_404_fails_at_once_without_retry(subscription):
-    route = respx.post(URL).mock(return_value=httpx.Response(404, text="no such hook"))
+    route = respx.post(SENT_TO).mock(return_value=httpx.Response(404, text="no such hook"))
     delivery = _emit()
 
     assert webhook_deliver(delivery_id=delivery.pk) == "failed"
@@ -196,7 +210,8 @@ def test_404_fails_at_once_without_retry(subscription):
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert delivery.next_attempt_at is None
-    assert delivery.last_status_code == 404 and "no such hook" in delivery.last_error
+    assert delivery.last_status_code == 404
+    assert delivery.last_error == "HTTP 404 Not Found"  # ours: never the receiver's body
     assert webhooks_retry_due(now=timezone.now() + timedelta(days=1)) == 0
     assert route.call_count == 1
     assert delivery.attempt_rows.count() == 1
@@ -204,7 +219,7 @@ def test_404_fails_at_once_without_retry(subscription):
 
 @respx.mock
 def test_redirect_is_not_followed(subscription):
-    respx.post(URL).mock(return_value=httpx.Response(302, headers={"Location": "https://x/"}))
+    respx.post(SENT_TO).mock(return_value=httpx.Response(302, headers={"Location": "https://x/"}))
     other = respx.post("https://x/").mock(return_value=httpx.Response(200))
     assert webhook_deliver(delivery_id=_emit().pk) == "failed"
     assert other.call_count == 0
@@ -212,7 +227,7 @@ def test_redirect_is_not_followed(subscription):
 
 @respx.mock
 def test_timeout_is_retried(subscription):
-    respx.post(URL).mock(side_effect=httpx.ReadTimeout("slow"))
+    respx.post(SENT_TO).mock(side_effect=httpx.ReadTimeout("slow"))
     delivery = _emit()
 
     assert webhook_deliver(delivery_id=delivery.pk) == "pending"
@@ -225,13 +240,13 @@ def test_timeout_is_retried(subscription):
 
 @respx.mock
 def test_connection_error_is_retried(subscription):
-    respx.post(URL).mock(side_effect=httpx.ConnectError("refused"))
+    respx.post(SENT_TO).mock(side_effect=httpx.ConnectError("refused"))
     assert webhook_deliver(delivery_id=_emit().pk) == "pending"
 
 
 @respx.mock
 def test_failed_after_the_last_attempt(subscription):
-    route = respx.post(URL).mock(return_value=httpx.Response(502))
+    route = respx.post(SENT_TO).mock(return_value=httpx.Response(502))
     delivery = _emit()
     waits = []
     for _ in range(MAX_ATTEMPTS - 1):
@@ -254,7 +269,7 @@ def test_failed_after_the_last_attempt(subscription):
 
 @respx.mock
 def test_redeliver_starts_a_new_series(subscription, django_capture_on_commit_callbacks):
-    route = respx.post(URL).mock(side_effect=[httpx.Response(410), httpx.Response(200)])
+    route = respx.post(SENT_TO).mock(side_effect=[httpx.Response(410), httpx.Response(200)])
     delivery = _emit()
     assert webhook_deliver(delivery_id=delivery.pk) == "failed"
 
@@ -307,6 +322,7 @@ def queued_call(caller_number, agent_profile):
         caller_id=caller_number,
         agent_profile=agent_profile,
         variables={"first_name": "Ada"},
+        # A single call placed through the API may carry any labels, these included.
         labels={"campaign_id": "7", "contact_id": "42"},
     )
 
@@ -348,10 +364,63 @@ def test_call_transitions_emit_call_events(
     call = completed.payload["data"]["call"]
     assert call["id"] == str(queued_call.pk)
     assert call["status"] == "completed"
-    assert call["campaign_id"] == 7 and call["contact_id"] == 42
+    # Not a campaign call, whatever its labels say.
+    assert call["campaign_id"] is None and call["contact_id"] is None
     assert call["to_number"] == "+14155550150" and call["from_number"] == "+14155550100"
     assert call["end_reason"] == "callee hung up"
     assert call["answered_at"] and call["ended_at"] and call["duration_seconds"] is not None
+
+
+@pytest.fixture
+def campaign_call(caller_number, agent_profile):
+    """A call made for a campaign contact, whose labels claim another campaign and contact."""
+    from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact, ContactList
+    from telephony.services.calls import call_create
+
+    contact = Contact.objects.create(
+        contact_list=ContactList.objects.create(name="Renewals"), phone="+14155550150"
+    )
+    campaign = Campaign.objects.create(
+        name="Renewals", agent_profile=agent_profile, status=Campaign.Status.RUNNING
+    )
+    entry = CampaignContact.objects.create(campaign=campaign, contact=contact)
+    call = call_create(
+        to_number=contact.phone,
+        caller_id=caller_number,
+        agent_profile=agent_profile,
+        variables={"first_name": "Ada"},
+        labels={"campaign_id": str(campaign.pk + 100), "contact_id": str(contact.pk + 100)},
+    )
+    CampaignAttempt.objects.create(campaign_contact=entry, campaign=campaign, call=call, number=1)
+    return call
+
+
+def test_campaign_and_contact_come_from_the_campaign_attempt_not_the_labels(
+    subscription, campaign_call, django_capture_on_commit_callbacks
+):
+    _transition(campaign_call, "busy", django_capture_on_commit_callbacks)
+
+    (delivery,) = WebhookDelivery.objects.all()
+    attempt = campaign_call.campaign_attempt
+    sent = delivery.payload["data"]["call"]
+    assert sent["campaign_id"] == attempt.campaign_id
+    assert sent["contact_id"] == attempt.campaign_contact.contact_id
+
+
+def test_a_campaign_call_costs_no_more_queries_to_emit_than_a_single_call(
+    subscription, campaign_call, queued_call
+):
+    from contactcenter.receivers import on_call_status_changed
+
+    def queries_to_emit(call) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            on_call_status_changed(sender=None, call_id=str(call.pk), status="completed")
+        return len(captured)
+
+    with mock.patch.object(deliver_webhook, "delay"):
+        single, campaign = queries_to_emit(queued_call), queries_to_emit(campaign_call)
+    assert WebhookDelivery.objects.count() == 2
+    assert campaign == single  # the attempt and its contact come with the call, in one query
 
 
 def test_an_unanswered_end_is_call_completed_with_its_status(
@@ -470,7 +539,7 @@ def test_admin_keeps_the_secret_when_left_empty_and_sets_a_new_one(admin_client,
 
 @respx.mock
 def test_admin_delivery_page_and_redeliver_action(admin_client, subscription):
-    respx.post(URL).mock(return_value=httpx.Response(500))
+    respx.post(SENT_TO).mock(return_value=httpx.Response(500))
     delivery = _emit()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
     WebhookDeliveryAttempt.objects.create(delivery=delivery, status_code=500, error="HTTP 500")
