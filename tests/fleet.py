@@ -131,6 +131,8 @@ class Fleet:
             "LOG_LEVEL": "INFO",
             "CALLING_HOURS_GUARD_START": "00:00",
             "CALLING_HOURS_GUARD_END": "23:59:59",
+            # The chaos campaign calls London, New York, Tokyo and Sydney from a US number.
+            "CALL_ALLOWED_COUNTRIES": "US,GB,JP,AU",
             **self.settings,
         }
         if self.simulator_url:
