@@ -1,4 +1,9 @@
-"""A property-based run against the API's own OpenAPI schema: no request may cause a 5xx."""
+"""A property-based run against the API's own OpenAPI schema: no request may cause a 5xx.
+
+The suite sends 12 generated requests per operation; `SCHEMA_FUZZ_EXAMPLES=200 pytest
+tests/api/test_schema_fuzz.py` runs a longer search (README, "Security")."""
+
+import os
 
 import pytest
 import schemathesis
@@ -46,7 +51,7 @@ def test_no_request_causes_a_server_error(schema, keep_test_connection, fake_dns
         operation = operation.ok()
 
         @settings(
-            max_examples=12,
+            max_examples=int(os.environ.get("SCHEMA_FUZZ_EXAMPLES", "12")),
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
