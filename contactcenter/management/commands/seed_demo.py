@@ -68,7 +68,9 @@ class Command(BaseCommand):
             "Or place a single call on the simulator with:\n"
             f"  .venv/bin/python manage.py place_call --to +14155550150 --from {DEMO_NUMBER} "
             f'--agent "{DEMO_AGENT}" --var first_name=Ada\n'
-            "(numbers ending 1 ring out, 2 are busy, 3 fail, 4 never hang up; see README)"
+            "(numbers ending 1 ring out, 2 are busy, 3 fail, 4 never hang up; see README). "
+            "Single calls keep the same hours: outside 08:00-21:00 in San Francisco, add "
+            "--timezone with a zone where it is daytime, e.g. --timezone Asia/Tokyo."
         )
 
     def _demo_campaign(self) -> None:
