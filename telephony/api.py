@@ -78,7 +78,8 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
         max_length=255,
         trim_whitespace=False,
         style={"input_type": "password"},
-        help_text="Write-only: never returned. Empty in an update keeps the stored password.",
+        help_text="Write-only: never returned. Empty in an update keeps the stored password "
+        "(only while outbound_address stays the same).",
     )
     has_outbound_password = serializers.SerializerMethodField()
 
