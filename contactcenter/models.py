@@ -8,6 +8,8 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
+from contactcenter.fields import EncryptedCharField
+
 KEY_PREFIX = "cck"
 
 
@@ -112,7 +114,7 @@ class WebhookSubscription(models.Model):
         validators=[URLValidator(schemes=["http", "https"])],
         help_text="Where events are POSTed (http or https; redirects are not followed).",
     )
-    secret = models.CharField(
+    secret = EncryptedCharField(
         max_length=200,
         default=webhook_secret_new,
         help_text="Key of the HMAC-SHA256 signature. Shown once, when created.",
