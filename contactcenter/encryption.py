@@ -97,7 +97,8 @@ class SecretCipher:
             raise UndecryptableSecret(
                 f"{where} cannot be decrypted with any key in {KEYS_VARIABLE}: it was "
                 "encrypted with a key that is no longer listed (keep old keys after the new "
-                "one until `manage.py reencrypt_secrets` has run), or the value is damaged."
+                "one until `manage.py reencrypt_secrets` has run; a development run without "
+                f"{KEYS_VARIABLE} derives its key from SECRET_KEY), or the value is damaged."
             ) from None
 
     # -- secret values inside JSON (agent properties) -----------------------------------------

@@ -198,7 +198,8 @@ class PropertiesField(serializers.JSONField):
 class AgentProfileSerializer(serializers.ModelSerializer):
     properties = PropertiesField(
         required=False,
-        help_text=f"Secret values show as {MASK}; send {MASK} back to keep one.",
+        help_text=f"Secret values show as {MASK}; send {MASK} back to keep one (refused when "
+        "a url, host, vendor or region beside it changed: send the new value then).",
     )
     required_variables = serializers.SerializerMethodField()
 

@@ -122,7 +122,8 @@ class AgentProfileForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 16, "cols": 80, "style": "font-family: monospace"}),
         help_text="Agent configuration as in Agora's /join properties (llm, tts, asr, ...). "
         f"Secret values (API keys, tokens) show as {MASK}: leave {MASK} to keep one, or type a "
-        "new value to replace it. " + VARIABLES_HELP,
+        "new value to replace it. A kept value is only for the same endpoint: after changing a "
+        "url, host, vendor or region beside it, type the value again. " + VARIABLES_HELP,
     )
 
     class Meta:
