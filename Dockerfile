@@ -11,7 +11,7 @@ COPY campaigns ./campaigns
 COPY templates ./templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
-    && DEBUG=true python manage.py collectstatic --noinput \
+    && DEBUG=true AGORA_SIMULATOR=true python manage.py collectstatic --noinput \
     && useradd --system --home /app contactcenter \
     && chown -R contactcenter /app/var
 

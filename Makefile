@@ -29,8 +29,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
-# A development run: DEBUG defaults to on here (and only here).
+# A development run: DEBUG defaults to on here (and only here), and so does the simulator
+# (`AGORA_SIMULATOR=false make run` talks to Agora with the credentials in .env).
 run: export DEBUG ?= true
+run: export AGORA_SIMULATOR ?= true
 run: $(VENV)/.installed
 	@mkdir -p var
 	$(BIN)/python manage.py migrate --noinput

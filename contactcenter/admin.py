@@ -1,5 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
 from contactcenter.models import ApiKey, ApiScope, api_scopes_ordered
 
@@ -24,11 +29,53 @@ class ApiKeyForm(forms.ModelForm):
         return api_scopes_ordered(self.cleaned_data["scopes"])
 
 
+class ShownOnceMixin:
+    """Shows a new key or secret once, in the page that answers the save.
+
+    Never through `messages`: Django's messages travel in a cookie (and in the session when
+    too large), so the value would sit in the browser and in proxies' logs. `save_model` puts
+    the value on the request with `show_once`; `response_add` renders it instead of the usual
+    redirect, with headers that keep it out of caches.
+    """
+
+    shown_once_what = "secret"
+    shown_once_usage = ""
+
+    def show_once(self, request: HttpRequest, value: str) -> None:
+        request._shown_once = value
+
+    def response_add(self, request: HttpRequest, obj, post_url_continue=None) -> HttpResponse:
+        value = getattr(request, "_shown_once", None)
+        if not value:
+            return super().response_add(request, obj, post_url_continue)
+        opts = self.opts
+        info = opts.app_label, opts.model_name
+        response = TemplateResponse(
+            request,
+            "admin/contactcenter/shown_once.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": opts,
+                "object": obj,
+                "what": self.shown_once_what,
+                "value": value,
+                "usage": self.shown_once_usage,
+                "change_url": reverse("admin:{}_{}_change".format(*info), args=[quote(obj.pk)]),
+                "changelist_url": reverse("admin:{}_{}_changelist".format(*info)),
+            },
+        )
+        add_never_cache_headers(response)
+        return response
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ShownOnceMixin, admin.ModelAdmin):
     """Keys for integrations. The key is shown once, when created; only its hash is kept."""
 
     form = ApiKeyForm
+    shown_once_what = "API key"
+    shown_once_usage = "Send it as the header  Authorization: Api-Key <key>  (or X-Api-Key)."
+
     list_display = ("name", "prefix", "scope_list", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix")
@@ -56,10 +103,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         issued, key = ApiKey.issue(name=obj.name, scopes=obj.scopes, created_by=request.user)
         obj.pk = issued.pk
         obj.prefix = issued.prefix
-        messages.warning(
-            request,
-            f"The API key for {issued.name} (copy it now, it is not shown again): {key}",
-        )
+        self.show_once(request, key)
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the key's history stays
@@ -120,8 +164,10 @@ class WebhookSubscriptionForm(forms.ModelForm):
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(ShownOnceMixin, admin.ModelAdmin):
     form = WebhookSubscriptionForm
+    shown_once_what = "signing secret"
+    shown_once_usage = "Verify each delivery's signature with it (see docs/webhooks.md)."
     list_display = ("name", "url", "event_list", "active", "created_at")
     list_filter = ("active",)
     search_fields = ("name", "url")
@@ -139,11 +185,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
             obj.secret = webhook_secret_new()
         obj.save()
         if not change and not entered:
-            messages.warning(
-                request,
-                f"The signing secret for {obj.name} (copy it now, it is not shown again): "
-                f"{obj.secret}",
-            )
+            self.show_once(request, obj.secret)
 
 
 class WebhookDeliveryAttemptInline(admin.TabularInline):

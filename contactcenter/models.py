@@ -8,6 +8,7 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
+from contactcenter.fields import EncryptedCharField
 from contactcenter.webhook_targets import validate_webhook_url
 
 KEY_PREFIX = "cck"
@@ -186,7 +187,7 @@ class WebhookSubscription(models.Model):
         help_text="Where events are POSTed: an https URL whose host is on the public internet "
         "(redirects are not followed).",
     )
-    secret = models.CharField(
+    secret = EncryptedCharField(
         max_length=200,
         default=webhook_secret_new,
         validators=[validate_webhook_secret],

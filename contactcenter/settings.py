@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from contactcenter.encryption import KEY_HELP, KEYS_VARIABLE, development_key, parse_keys
 from contactcenter.queues import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -34,6 +35,24 @@ if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY:
         "SECRET_KEY is not set. With DEBUG off (production mode) the default development key is "
         "refused: set SECRET_KEY to a long random value, or DEBUG=true for a development run."
     )
+
+# --- Secrets at rest (contactcenter.encryption) ----------------------------------------------
+
+# Fernet keys, comma-separated: the first encrypts, every one decrypts (rotation: put the new key
+# first, run `manage.py reencrypt_secrets`, then drop the old ones). A development run may do
+# without: its key is then derived from SECRET_KEY.
+try:
+    FIELD_ENCRYPTION_KEYS = parse_keys(env.str(KEYS_VARIABLE, default=""))
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            f"{KEYS_VARIABLE} is not set. With DEBUG off (production mode) SIP passwords, webhook "
+            "secrets and agent API keys are encrypted with a key of your own: set "
+            f"{KEYS_VARIABLE} to one (or several, comma-separated, to rotate). {KEY_HELP}"
+        )
+    FIELD_ENCRYPTION_KEYS = [development_key(SECRET_KEY)]
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -247,39 +266,61 @@ CELERY_BEAT_SCHEDULE = {
 AGORA_AREAS = ("US", "EU", "AP", "CN")
 AGORA_CUSTOMER_ID = env.str("AGORA_CUSTOMER_ID", default="")
 AGORA_CUSTOMER_SECRET = env.str("AGORA_CUSTOMER_SECRET", default="")
-# Without Agora credentials the app runs against the built-in simulator (zero-setup default):
-# `make run` starts it, and these stand-in values let the two talk to each other.
-AGORA_SIMULATOR = not (AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET)
+# The built-in simulator is used only when chosen (`make run`, the test suite, the bench and
+# chaos deployments choose it): its stand-in credentials and webhook secret are public.
+AGORA_SIMULATOR = env.bool("AGORA_SIMULATOR", default=False)
+if AGORA_SIMULATOR and (AGORA_CUSTOMER_ID or AGORA_CUSTOMER_SECRET):
+    raise ImproperlyConfigured(
+        "AGORA_SIMULATOR=true chooses the built-in simulator, but AGORA_CUSTOMER_ID or "
+        "AGORA_CUSTOMER_SECRET is set too. To talk to Agora set AGORA_SIMULATOR=false (make run "
+        "sets true unless the environment says otherwise: AGORA_SIMULATOR=false make run); to "
+        "use the simulator, remove the credentials."
+    )
+if not AGORA_SIMULATOR and not (AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET):
+    raise ImproperlyConfigured(
+        "Agora credentials are missing: set AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET, or set "
+        "AGORA_SIMULATOR=true to use the built-in simulator instead (make run does)."
+    )
 AGORA_SIMULATOR_PORT = env.int("AGORA_SIMULATOR_PORT", default=8900)
 WEB_PORT = env.int("WEB_PORT", default=8000)
 AGORA_SIMULATOR_WEBHOOK_URL = env.str(
     "AGORA_SIMULATOR_WEBHOOK_URL", default=f"http://127.0.0.1:{WEB_PORT}/webhooks/agora/"
 )
+# Stand-ins that let the app and the simulator talk to each other (never Agora's).
+SIMULATOR_WEBHOOK_SECRET = "simulator-webhook-secret"  # noqa: S105
 if AGORA_SIMULATOR:
     AGORA_CUSTOMER_ID = "simulator"
     AGORA_CUSTOMER_SECRET = "simulator-customer-secret"  # noqa: S105 - the local stand-in's
 _simulated = AGORA_SIMULATOR
-AGORA_APP_ID = env.str("AGORA_APP_ID", default="simulator-app" if _simulated else "")
-AGORA_APP_CERTIFICATE = env.str(
-    "AGORA_APP_CERTIFICATE", default="simulator-app-certificate" if _simulated else ""
+AGORA_APP_ID = env.str("AGORA_APP_ID", default="") or ("simulator-app" if _simulated else "")
+AGORA_APP_CERTIFICATE = env.str("AGORA_APP_CERTIFICATE", default="") or (
+    "simulator-app-certificate" if _simulated else ""
 )
 AGORA_AREA = env.str("AGORA_AREA", default="US").upper()
 if AGORA_AREA not in AGORA_AREAS:
     raise ImproperlyConfigured(
         f"AGORA_AREA must be one of {', '.join(AGORA_AREAS)}; got {AGORA_AREA!r}."
     )
-AGORA_API_BASE_URL = env.str(
-    "AGORA_API_BASE_URL",
-    default=f"http://127.0.0.1:{AGORA_SIMULATOR_PORT}" if AGORA_SIMULATOR else "",
+AGORA_API_BASE_URL = env.str("AGORA_API_BASE_URL", default="") or (
+    f"http://127.0.0.1:{AGORA_SIMULATOR_PORT}" if AGORA_SIMULATOR else ""
 )
 AGORA_AUTH_MODE = env.str("AGORA_AUTH_MODE", default="basic").lower()
 if AGORA_AUTH_MODE not in ("basic", "token"):
     raise ImproperlyConfigured(
         f"AGORA_AUTH_MODE must be 'basic' or 'token'; got {AGORA_AUTH_MODE!r}."
     )
-AGORA_WEBHOOK_SECRET = env.str(
-    "AGORA_WEBHOOK_SECRET", default="simulator-webhook-secret" if AGORA_SIMULATOR else ""
+_webhook_secret_given = env.str("AGORA_WEBHOOK_SECRET", default="")
+AGORA_WEBHOOK_SECRET = _webhook_secret_given or (
+    SIMULATOR_WEBHOOK_SECRET if AGORA_SIMULATOR else ""
 )
+if not DEBUG and AGORA_WEBHOOK_SECRET in ("", SIMULATOR_WEBHOOK_SECRET):
+    raise ImproperlyConfigured(
+        "AGORA_WEBHOOK_SECRET is "
+        + ("not set" if not _webhook_secret_given else "the simulator's public stand-in")
+        + ". With DEBUG off (production mode) Agora's webhooks must be signed with a secret of "
+        "your own: set AGORA_WEBHOOK_SECRET to the one configured for Agora's notifications "
+        "(with the simulator, any long random value: it is passed to the simulator too)."
+    )
 try:
     AGORA_MAX_CONCURRENT_CALLS = env.int("AGORA_MAX_CONCURRENT_CALLS", default=20)
 except ValueError as exc:

@@ -74,7 +74,8 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
         max_length=255,
         trim_whitespace=False,
         style={"input_type": "password"},
-        help_text="Write-only: never returned. Empty in an update keeps the stored password.",
+        help_text="Write-only: never returned. Empty in an update keeps the stored password "
+        "(only while outbound_address stays the same).",
     )
     has_outbound_password = serializers.SerializerMethodField()
 
@@ -195,7 +196,8 @@ class PropertiesField(serializers.JSONField):
 class AgentProfileSerializer(serializers.ModelSerializer):
     properties = PropertiesField(
         required=False,
-        help_text=f"Secret values show as {MASK}; send {MASK} back to keep one.",
+        help_text=f"Secret values show as {MASK}; send {MASK} back to keep one (refused when "
+        "a url, host, vendor or region beside it changed: send the new value then).",
     )
     required_variables = serializers.SerializerMethodField()
 

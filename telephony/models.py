@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from contactcenter.fields import EncryptedCharField, SecretValuesJSONField
 from contactcenter.validators import validate_json_text
 from telephony.states import CallStatus
 from telephony.validators import validate_cidr_list, validate_e164
@@ -60,8 +61,9 @@ class PhoneNumber(models.Model):
     )
     outbound_prefix = models.CharField(max_length=20, blank=True)
     outbound_user = models.CharField("outbound SIP user", max_length=100, blank=True)
-    # Write-only: never shown or returned after entry (see the admin form and the API).
-    outbound_password = models.CharField("outbound SIP password", max_length=255, blank=True)
+    # Write-only: never shown or returned after entry (see the admin form and the API), and
+    # stored encrypted.
+    outbound_password = EncryptedCharField("outbound SIP password", max_length=255, blank=True)
     inbound_pipeline_id = models.CharField(
         max_length=100, blank=True, help_text="The AI Studio agent that answers inbound calls."
     )
@@ -96,7 +98,8 @@ class AgentProfile(models.Model):
         blank=True,
         help_text="A published AI Studio agent. Without it, properties must hold llm and tts.",
     )
-    properties = models.JSONField(
+    # Values under secret-looking keys (API keys, tokens) are stored encrypted.
+    properties = SecretValuesJSONField(
         default=dict,
         blank=True,
         validators=[validate_json_text],

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from cryptography.fernet import Fernet
 
 from tests.processes import BASE_DIR, ManagedProcess, free_port, wait_for
 
@@ -125,6 +126,14 @@ class Fleet:
             "PYTHONUNBUFFERED": "1",
             "DEBUG": "false",
             "SECRET_KEY": os.environ.get("FLEET_SECRET_KEY") or secrets.token_urlsafe(40),
+            # Production mode against the simulator: chosen explicitly, with secrets of its own.
+            "AGORA_SIMULATOR": "true",
+            "AGORA_WEBHOOK_SECRET": (
+                os.environ.get("FLEET_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
+            ),
+            "FIELD_ENCRYPTION_KEYS": (
+                os.environ.get("FLEET_ENCRYPTION_KEY") or Fernet.generate_key().decode()
+            ),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
@@ -138,7 +147,10 @@ class Fleet:
         if self.simulator_url:
             env["AGORA_API_BASE_URL"] = self.simulator_url
         env.update(overrides)
+        # Every process of the fleet, started now or later, shares these.
         os.environ.setdefault("FLEET_SECRET_KEY", env["SECRET_KEY"])
+        os.environ.setdefault("FLEET_WEBHOOK_SECRET", env["AGORA_WEBHOOK_SECRET"])
+        os.environ.setdefault("FLEET_ENCRYPTION_KEY", env["FIELD_ENCRYPTION_KEYS"])
         return env
 
     def setup_django(self) -> None:

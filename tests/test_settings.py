@@ -27,8 +27,20 @@ print(json.dumps({
     "agora_auth_mode": s.AGORA_AUTH_MODE, "webhook_secret_set": bool(s.AGORA_WEBHOOK_SECRET),
     "outbound_webhooks": [s.OUTBOUND_WEBHOOK_ALLOWED_PORTS, s.OUTBOUND_WEBHOOK_ALLOW_HTTP,
                           s.OUTBOUND_WEBHOOK_ALLOWED_NETWORKS],
+    "simulator": s.AGORA_SIMULATOR, "customer_id": s.AGORA_CUSTOMER_ID,
+    "webhook_secret_is_stand_in": s.AGORA_WEBHOOK_SECRET == "simulator-webhook-secret",
+    "app_certificate_set": bool(s.AGORA_APP_CERTIFICATE),
+    "encryption_keys": len(getattr(s, "FIELD_ENCRYPTION_KEYS", [])),
 }))
 """
+# What production needs besides SECRET_KEY (DEBUG off).
+PRODUCTION = {
+    "SECRET_KEY": "x" * 50,
+    "AGORA_CUSTOMER_ID": "customer",
+    "AGORA_CUSTOMER_SECRET": "customer-secret",
+    "AGORA_WEBHOOK_SECRET": "a-webhook-secret-of-our-own",
+    "FIELD_ENCRYPTION_KEYS": "M2EIMaVnbhVswW1mV-jzzmZfv-5Za9L1W5SeT-ntXCo=",
+}
 
 
 def load_settings(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
@@ -53,7 +65,7 @@ def settings_of(tmp_path: Path, **variables: str) -> dict:
 
 
 def test_zero_setup_defaults_need_no_services(tmp_path):
-    values = settings_of(tmp_path, DEBUG="true")
+    values = settings_of(tmp_path, DEBUG="true", AGORA_SIMULATOR="true")  # as make run sets
 
     assert values["db_engine"] == "django.db.backends.sqlite3"
     assert values["db_name"] == str(tmp_path / "var" / "contactcenter.sqlite3")
@@ -66,12 +78,16 @@ def test_zero_setup_defaults_need_no_services(tmp_path):
     assert values["agora_auth_mode"] == "basic"
     assert values["allowed_hosts"] == ["127.0.0.1", "localhost", "[::1]"]
     assert values["outbound_webhooks"] == [[80, 443], True, []]  # plain http: development only
+    assert values["simulator"] is True
+    assert values["agora_base_url"] == "http://127.0.0.1:8900"
+    assert values["webhook_secret_is_stand_in"] is True
+    assert values["encryption_keys"] == 1  # derived from SECRET_KEY for development runs
 
 
 def test_services_and_agora_from_environment(tmp_path):
     values = settings_of(
         tmp_path,
-        SECRET_KEY="x" * 50,
+        **PRODUCTION,
         DATABASE_URL="postgres://cc:pw@db.internal:6543/calls",
         REDIS_URL="redis://cache.internal:6380/2",
         ALLOWED_HOSTS="cc.example.com,10.0.0.5",
@@ -80,7 +96,6 @@ def test_services_and_agora_from_environment(tmp_path):
         AGORA_API_BASE_URL="http://127.0.0.1:8900",
         AGORA_MAX_CONCURRENT_CALLS="5",
         AGORA_AUTH_MODE="token",
-        AGORA_WEBHOOK_SECRET="whsec",
     )
 
     assert values["debug"] is False
@@ -98,13 +113,16 @@ def test_services_and_agora_from_environment(tmp_path):
     assert values["agora_app_id"] == "app123"
     assert values["agora_auth_mode"] == "token"
     assert values["webhook_secret_set"] is True
+    assert values["simulator"] is False
+    assert values["customer_id"] == "customer"
+    assert values["encryption_keys"] == 1
     assert values["outbound_webhooks"] == [[80, 443], False, []]
 
 
 def test_outbound_webhook_destinations_from_environment(tmp_path):
     values = settings_of(
         tmp_path,
-        SECRET_KEY="x" * 50,
+        **PRODUCTION,
         OUTBOUND_WEBHOOK_ALLOWED_PORTS="443,8443",
         OUTBOUND_WEBHOOK_ALLOW_HTTP="true",
         OUTBOUND_WEBHOOK_ALLOWED_NETWORKS="10.20.0.0/16,2001:db8::/48",
@@ -117,6 +135,7 @@ def test_celery_broker_url_overrides_redis_for_the_broker_only(tmp_path):
     values = settings_of(
         tmp_path,
         DEBUG="1",
+        AGORA_SIMULATOR="true",
         REDIS_URL="redis://cache.internal:6379/0",
         CELERY_BROKER_URL="redis://broker.internal:6379/1",
     )
@@ -152,7 +171,7 @@ def test_debug_defaults_to_off(tmp_path):
     ],
 )
 def test_bad_values_stop_startup_naming_the_variable(tmp_path, variables, message):
-    result = load_settings(tmp_path, DEBUG="true", **variables)
+    result = load_settings(tmp_path, DEBUG="true", AGORA_SIMULATOR="true", **variables)
 
     assert result.returncode != 0
     assert message in result.stderr
@@ -160,10 +179,106 @@ def test_bad_values_stop_startup_naming_the_variable(tmp_path, variables, messag
 
 def test_env_file_is_read_but_the_environment_wins(tmp_path):
     env_file = tmp_path / "custom.env"
-    env_file.write_text("DEBUG=true\nAGORA_APP_ID=from-file\nAGORA_AREA=AP\n")
+    env_file.write_text("DEBUG=true\nAGORA_SIMULATOR=true\nAGORA_APP_ID=from-file\nAGORA_AREA=AP\n")
 
     values = settings_of(tmp_path, ENV_FILE=str(env_file), AGORA_AREA="CN")
 
     assert values["debug"] is True
     assert values["agora_app_id"] == "from-file"
     assert values["agora_area"] == "CN"
+
+
+# -- the simulator is chosen, never assumed -----------------------------------------------------
+
+
+@pytest.mark.parametrize("debug", ["true", "false"])
+def test_without_credentials_or_the_simulator_chosen_the_app_refuses_to_start(tmp_path, debug):
+    variables = {key: value for key, value in PRODUCTION.items() if "CUSTOMER" not in key}
+
+    result = load_settings(tmp_path, DEBUG=debug, **variables)
+
+    assert result.returncode != 0
+    assert "Agora credentials are missing" in result.stderr
+    assert "AGORA_SIMULATOR=true" in result.stderr
+
+
+def test_the_simulator_and_credentials_together_are_refused(tmp_path):
+    result = load_settings(tmp_path, DEBUG="true", AGORA_SIMULATOR="true", **PRODUCTION)
+
+    assert result.returncode != 0
+    assert "AGORA_SIMULATOR=false" in result.stderr
+
+
+def test_stand_in_credentials_apply_only_to_the_simulator(tmp_path):
+    values = settings_of(
+        tmp_path, DEBUG="true", AGORA_CUSTOMER_ID="customer", AGORA_CUSTOMER_SECRET="secret"
+    )
+
+    assert values["simulator"] is False
+    assert values["customer_id"] == "customer"
+    assert values["agora_base_url"] == ""
+    assert values["app_certificate_set"] is False
+    assert values["webhook_secret_set"] is False
+
+
+@pytest.mark.parametrize(
+    ("webhook_secret", "message"),
+    [("", "AGORA_WEBHOOK_SECRET is not set"), ("simulator-webhook-secret", "public stand-in")],
+)
+@pytest.mark.parametrize("simulator", [True, False])
+def test_production_mode_refuses_an_empty_or_stand_in_webhook_secret(
+    tmp_path, webhook_secret, message, simulator
+):
+    variables = {**PRODUCTION, "AGORA_WEBHOOK_SECRET": webhook_secret}
+    if simulator:
+        del variables["AGORA_CUSTOMER_ID"], variables["AGORA_CUSTOMER_SECRET"]
+        variables["AGORA_SIMULATOR"] = "true"
+
+    result = load_settings(tmp_path, DEBUG="false", **variables)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_mode_with_the_simulator_chosen_and_secrets_set_starts(tmp_path):
+    variables = {key: value for key, value in PRODUCTION.items() if "CUSTOMER" not in key}
+
+    values = settings_of(tmp_path, DEBUG="false", AGORA_SIMULATOR="true", **variables)
+
+    assert values["simulator"] is True
+    assert values["webhook_secret_is_stand_in"] is False
+
+
+# -- the encryption key -------------------------------------------------------------------------
+
+
+def test_production_mode_refuses_to_start_without_an_encryption_key(tmp_path):
+    variables = {key: value for key, value in PRODUCTION.items() if key != "FIELD_ENCRYPTION_KEYS"}
+
+    result = load_settings(tmp_path, DEBUG="false", **variables)
+
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS is not set" in result.stderr
+    assert "Fernet.generate_key()" in result.stderr
+
+
+def test_several_encryption_keys_are_read_for_rotation(tmp_path):
+    second = "8iGf9yq6qLmdp8jx8u6Cb3Sv0nbGjYg4wYbZ3l9fG1A="
+    keys = f"{PRODUCTION['FIELD_ENCRYPTION_KEYS']}, {second}"
+
+    values = settings_of(tmp_path, DEBUG="false", **{**PRODUCTION, "FIELD_ENCRYPTION_KEYS": keys})
+
+    assert values["encryption_keys"] == 2
+
+
+def test_a_bad_encryption_key_stops_startup_naming_its_position_not_its_value(tmp_path):
+    bad = "not-a-fernet-key-but-close-to-one"
+    keys = f"{PRODUCTION['FIELD_ENCRYPTION_KEYS']},{bad}"
+
+    result = load_settings(
+        tmp_path, DEBUG="true", AGORA_SIMULATOR="true", FIELD_ENCRYPTION_KEYS=keys
+    )
+
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS: key 2 of 2 is not a Fernet key" in result.stderr
+    assert bad not in result.stderr

@@ -1,12 +1,15 @@
 """Agent profiles: who answers a call (an AI Studio pipeline, or a full agent configuration).
 
 Secret-looking values in `properties` (API keys, tokens, passwords: see
-`contactcenter.redaction.is_secret_key`) are shown as "********" once saved. Submitting the
-form with "********" for such a key keeps the stored value; typing anything else replaces it.
+`contactcenter.redaction.is_secret_key`) are shown as "********" once saved (and stored
+encrypted). Submitting the form with "********" for such a key keeps the stored value, unless
+an endpoint beside it changed (then the value must be typed again); typing anything else
+replaces it.
 Validation is the model's own (`AgentProfile.clean` -> `agent_profile_check`).
 """
 
 import json
+import re
 from typing import Any
 
 from django import forms
@@ -20,6 +23,13 @@ from telephony.models import AgentProfile
 from telephony.services.agents import agent_required_variables
 
 MASK = "********"
+
+# Keys whose value says where the secrets beside them are sent.
+ENDPOINT_KEY_PATTERN = re.compile(
+    r"""(?:^|[_\-.])
+    (?:url|uri|endpoint|host|hostname|address|server|domain|region|vendor|provider)s?$""",
+    re.IGNORECASE | re.VERBOSE,
+)
 
 VARIABLES_HELP = (
     "Write placeholders as {{first_name}} (letters, digits and _). Each call fills them from "
@@ -41,10 +51,32 @@ def mask_properties(value: Any) -> Any:
     return value
 
 
-def unmask_properties(submitted: Any, stored: Any, where: str = "") -> Any:
-    """`submitted`, with every MASK under a secret key put back to the stored value."""
+def is_endpoint_key(key: object) -> bool:
+    """True when a key names where a secret beside it is sent (url, host, vendor, region...)."""
+    return isinstance(key, str) and ENDPOINT_KEY_PATTERN.search(key) is not None
+
+
+def _changed_endpoint(scopes: list[tuple[dict, dict, str]]) -> str | None:
+    """The path of an endpoint-like value that differs from the stored one, in the object that
+    holds a kept secret or in any object around it (tts.vendor decides where tts.params.key
+    goes); None when none changed."""
+    for submitted, stored, where in reversed(scopes):
+        for key in sorted({*submitted, *stored}, key=str):
+            if is_endpoint_key(key) and submitted.get(key) != stored.get(key):
+                return f"{where}.{key}" if where else str(key)
+    return None
+
+
+def unmask_properties(submitted: Any, stored: Any, where: str = "", scopes: tuple = ()) -> Any:
+    """`submitted`, with every MASK under a secret key put back to the stored value.
+
+    A stored secret is only kept for the endpoint it was entered for: when an endpoint-like
+    value around it changed (`llm.url` moved to another host, `tts.vendor` changed), keeping
+    it would send it somewhere new, so the new secret must be typed in.
+    """
     if isinstance(submitted, dict):
         stored_dict = stored if isinstance(stored, dict) else {}
+        inner = (*scopes, (submitted, stored_dict, where))
         result = {}
         for key, item in submitted.items():
             here = f"{where}.{key}" if where else str(key)
@@ -53,15 +85,24 @@ def unmask_properties(submitted: Any, stored: Any, where: str = "") -> Any:
                     raise ValidationError(
                         f"{here}: there is no stored value to keep; enter the value itself."
                     )
+                changed = _changed_endpoint(list(inner))
+                if changed is not None:
+                    raise ValidationError(
+                        f"{here}: {changed} changed, so the stored value is not sent there: "
+                        f"enter the {key} for the new endpoint (or put {changed} back)."
+                    )
                 result[key] = stored_dict[key]
             else:
-                result[key] = unmask_properties(item, stored_dict.get(key), here)
+                result[key] = unmask_properties(item, stored_dict.get(key), here, inner)
         return result
     if isinstance(submitted, list):
         stored_list = stored if isinstance(stored, list) else []
         return [
             unmask_properties(
-                item, stored_list[index] if index < len(stored_list) else None, f"{where}[{index}]"
+                item,
+                stored_list[index] if index < len(stored_list) else None,
+                f"{where}[{index}]",
+                scopes,
             )
             for index, item in enumerate(submitted)
         ]
@@ -81,7 +122,8 @@ class AgentProfileForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 16, "cols": 80, "style": "font-family: monospace"}),
         help_text="Agent configuration as in Agora's /join properties (llm, tts, asr, ...). "
         f"Secret values (API keys, tokens) show as {MASK}: leave {MASK} to keep one, or type a "
-        "new value to replace it. " + VARIABLES_HELP,
+        "new value to replace it. A kept value is only for the same endpoint: after changing a "
+        "url, host, vendor or region beside it, type the value again. " + VARIABLES_HELP,
     )
 
     class Meta:

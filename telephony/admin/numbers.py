@@ -26,6 +26,7 @@ from telephony.services.numbers import (
     phone_number_create,
     phone_number_delete,
     phone_number_delete_refusals,
+    phone_number_kept_password,
     phone_number_request_push,
     phone_number_update,
     phone_numbers_reconcile,
@@ -81,7 +82,7 @@ class PhoneNumberForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Leave empty to keep the current password.",
+        help_text="Leave empty to keep the current password (for the same SIP address only).",
     )
 
     class Meta:
@@ -105,6 +106,11 @@ class PhoneNumberForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stored_password = self.instance.outbound_password if self.instance.pk else ""
+        # What is stored before the form changes the instance (the kept password's address).
+        self._stored = PhoneNumber(
+            outbound_address=self.instance.outbound_address,
+            outbound_password=self._stored_password,
+        )
         # Nothing of the stored password reaches the page, not even as an initial value.
         self.initial["outbound_password"] = ""
         addresses = self.instance.inbound_allowed_addresses if self.instance.pk else []
@@ -127,6 +133,14 @@ class PhoneNumberForm(forms.ModelForm):
         super()._post_clean()
         if not self.cleaned_data.get("outbound_password"):
             self.instance.outbound_password = self._stored_password
+            if self.instance.pk is not None:
+                try:
+                    self.instance.outbound_password = phone_number_kept_password(
+                        stored=self._stored,
+                        outbound_address=self.instance.outbound_address,
+                    )
+                except ValidationError as error:
+                    self._update_errors(error)
         try:
             phone_number_check(self.instance)
         except ValidationError as error:

@@ -290,6 +290,24 @@ def phone_number_check(number: PhoneNumber) -> None:
         raise ValidationError(errors)
 
 
+def phone_number_kept_password(*, stored: PhoneNumber, outbound_address: str) -> str:
+    """The stored SIP password, kept when an update enters none: only for the trunk it was
+    entered for. Another address needs the password typed again (keeping it would send it to
+    a new host); no address at all leaves it nowhere to go, so it is dropped."""
+    address = (outbound_address or "").strip()
+    if not stored.outbound_password or address == (stored.outbound_address or "").strip():
+        return stored.outbound_password
+    if not address:
+        return ""
+    raise ValidationError(
+        {
+            "outbound_password": "The outbound SIP address changed, so the stored password is "
+            "not sent there: enter the SIP password for the new address (or put the old "
+            "address back)."
+        }
+    )
+
+
 def _normalized_e164(value: str) -> str:
     try:
         return normalize_phone_number(value)
@@ -377,7 +395,8 @@ def phone_number_create(
 def phone_number_update(*, number: PhoneNumber, **changes: Any) -> PhoneNumber:
     """Change a number's settings; Agora is updated by a worker after this commits.
 
-    An empty `outbound_password` keeps the stored one (the field is write-only).
+    An empty `outbound_password` keeps the stored one (the field is write-only), for the same
+    `outbound_address` only (see `phone_number_kept_password`).
     """
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
@@ -398,7 +417,10 @@ def phone_number_update(*, number: PhoneNumber, **changes: Any) -> PhoneNumber:
                 )
             locked.e164 = e164
     if not changes.get("outbound_password"):
-        changes.pop("outbound_password", None)
+        changes["outbound_password"] = phone_number_kept_password(
+            stored=locked,
+            outbound_address=changes.get("outbound_address", locked.outbound_address),
+        )
     if "inbound_allowed_addresses" in changes:
         changes["inbound_allowed_addresses"] = _addresses(changes["inbound_allowed_addresses"])
     for field, value in changes.items():

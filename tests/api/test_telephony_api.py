@@ -212,6 +212,32 @@ def test_phone_number_update_keeps_the_password_when_none_is_sent(
     assert caller_number.outbound_password == "an0ther-Passw0rd"
 
 
+def test_phone_number_update_refuses_to_keep_the_password_for_a_new_address(
+    api_client, caller_number
+):
+    caller_number.outbound_user = "trunk"
+    caller_number.outbound_password = SIP_PASSWORD
+    caller_number.save()
+    url = f"/api/v1/phone-numbers/{caller_number.pk}/"
+
+    response = api_client.patch(url, {"outbound_address": "sip.elsewhere.example"}, format="json")
+
+    assert_error(response, 400, "outbound_password")
+    assert "enter the SIP password for the new address" in response.content.decode()
+    caller_number.refresh_from_db()
+    assert caller_number.outbound_address == "sip.carrier.example"
+    assert caller_number.outbound_password == SIP_PASSWORD
+
+    response = api_client.patch(
+        url,
+        {"outbound_address": "sip.elsewhere.example", "outbound_password": "for-elsewhere-1"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    caller_number.refresh_from_db()
+    assert caller_number.outbound_password == "for-elsewhere-1"
+
+
 def test_phone_number_update_bad_input_is_400(api_client, caller_number):
     response = api_client.patch(
         f"/api/v1/phone-numbers/{caller_number.pk}/",
@@ -337,7 +363,8 @@ def test_agent_create_bad_input_names_the_fields(api_client, agent_profile):
 def test_agent_update_keeps_a_masked_secret(api_client):
     agent = AgentProfile.objects.create(name="Full agent", properties=SECRET_PROPERTIES)
     shown = api_client.get(f"/api/v1/agents/{agent.pk}/").json()["properties"]
-    shown["llm"]["url"] = "https://other.example/v1"
+    shown["llm"]["params"] = {"model": "gpt-4o-mini"}
+    shown["tts"]["params"]["voice_name"] = "en-GB"
 
     response = api_client.patch(
         f"/api/v1/agents/{agent.pk}/",
@@ -350,8 +377,44 @@ def test_agent_update_keeps_a_masked_secret(api_client):
     assert agent.description == "changed"
     assert agent.properties["llm"] == {
         **SECRET_PROPERTIES["llm"],
-        "url": "https://other.example/v1",
+        "params": {"model": "gpt-4o-mini"},
     }
+    assert agent.properties["tts"]["params"] == {"key": "tts-secret-key", "voice_name": "en-GB"}
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda shown: shown["llm"].update(url="https://attacker.example/v1"), "llm.url"),
+        (lambda shown: shown["tts"].update(vendor="elevenlabs"), "tts.vendor"),
+        (lambda shown: shown["tts"]["params"].update(region="westeurope"), "tts.params.region"),
+    ],
+)
+def test_agent_update_refuses_a_masked_secret_kept_for_a_new_endpoint(api_client, change, where):
+    agent = AgentProfile.objects.create(name="Full agent", properties=SECRET_PROPERTIES)
+    shown = api_client.get(f"/api/v1/agents/{agent.pk}/").json()["properties"]
+    change(shown)
+
+    response = api_client.patch(f"/api/v1/agents/{agent.pk}/", {"properties": shown}, format="json")
+
+    assert_error(response, 400, "properties")
+    [message] = response.json()["error"]["fields"]["properties"]
+    assert f"{where} changed" in message and "enter the" in message
+    assert "secret-key" not in response.content.decode()
+    agent.refresh_from_db()
+    assert agent.properties == SECRET_PROPERTIES
+
+
+def test_agent_update_moves_to_a_new_endpoint_with_its_new_secret(api_client):
+    agent = AgentProfile.objects.create(name="Full agent", properties=SECRET_PROPERTIES)
+    shown = api_client.get(f"/api/v1/agents/{agent.pk}/").json()["properties"]
+    shown["llm"].update(url="https://other.example/v1", api_key="sk-for-the-other-host")
+
+    response = api_client.patch(f"/api/v1/agents/{agent.pk}/", {"properties": shown}, format="json")
+
+    assert response.status_code == 200, response.content
+    agent.refresh_from_db()
+    assert agent.properties["llm"]["api_key"] == "sk-for-the-other-host"
     assert agent.properties["tts"]["params"]["key"] == "tts-secret-key"
 
 

@@ -511,7 +511,7 @@ def test_admin_shows_a_generated_secret_once_and_never_again(admin_client):
         follow=True,
     )  # fmt: skip
     subscription = WebhookSubscription.objects.get()
-    assert subscription.secret in response.content.decode()  # shown once, in the message
+    assert subscription.secret in response.content.decode()  # shown once, in the answer
 
     for url in (
         reverse("admin:contactcenter_webhooksubscription_changelist"),

@@ -39,7 +39,10 @@ def test_from_settings_serves_the_apps_stand_in_credentials(tmp_path):
 
 def test_from_settings_idles_when_real_agora_is_configured(tmp_path):
     env = process_env(
-        DEBUG="true", AGORA_CUSTOMER_ID="real-customer", AGORA_CUSTOMER_SECRET="real-secret"
+        DEBUG="true",
+        AGORA_SIMULATOR="false",
+        AGORA_CUSTOMER_ID="real-customer",
+        AGORA_CUSTOMER_SECRET="real-secret",
     )
     args = [sys.executable, "manage.py", "agora_simulator", "--from-settings"]
     idle = ManagedProcess("idle", args, env=env, log_path=tmp_path / "idle.log")

@@ -218,6 +218,47 @@ def test_admin_a_typed_secret_replaces_the_stored_one(admin_client, saved_profil
     assert "sk-new-key-789" not in page
 
 
+def test_admin_refuses_to_keep_a_masked_secret_for_a_new_endpoint(admin_client, saved_profile):
+    shown = admin_client.get(change_url(saved_profile)).context["adminform"].form
+    submitted = json.loads(shown["properties"].value())
+    submitted["llm"]["url"] = "https://attacker.example/v1/chat"
+
+    response = admin_client.post(
+        change_url(saved_profile), form_data(properties=json.dumps(submitted))
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "llm.api_key: llm.url changed" in page
+    assert LLM_KEY not in page
+    saved_profile.refresh_from_db()
+    assert saved_profile.properties["llm"]["url"] == "https://llm.example/v1/chat"
+
+
+def test_unmask_looks_at_the_objects_around_a_kept_secret_only():
+    from telephony.admin.agents import MASK, unmask_properties
+
+    stored = {
+        "llm": {"url": "https://llm.example", "api_key": LLM_KEY},
+        "tts": {"vendor": "acme", "params": {"key": TTS_KEY}},
+        "mcp": [{"url": "https://a.example", "token": "tok-a-123456"}],
+    }
+    masked = {
+        "llm": {"url": "https://llm.example", "api_key": MASK},
+        "tts": {"vendor": "acme", "params": {"key": MASK}},
+        "mcp": [{"url": "https://a.example", "token": MASK}],
+    }
+    # another section's endpoint changing does not matter
+    moved_tts = {**masked, "tts": {"vendor": "other", "params": {"key": "typed-new-key"}}}
+    assert unmask_properties(moved_tts, stored)["llm"]["api_key"] == LLM_KEY
+    # an enclosing object's endpoint does (tts.vendor decides where tts.params.key goes)
+    with pytest.raises(ValidationError, match=r"tts\.vendor changed"):
+        unmask_properties({**masked, "tts": {"vendor": "other", "params": {"key": MASK}}}, stored)
+    # list items: a reordered or edited entry does not take another entry's secret
+    with pytest.raises(ValidationError, match=r"mcp\[0\]\.url changed"):
+        unmask_properties({**masked, "mcp": [{"url": "https://b.example", "token": MASK}]}, stored)
+
+
 def test_admin_a_mask_without_a_stored_value_is_an_error(admin_client, saved_profile):
     submitted = {**FULL_PROPERTIES, "asr": {"language": "en-US", "api_key": "********"}}
 

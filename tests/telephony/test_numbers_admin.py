@@ -148,6 +148,30 @@ def test_change_with_an_empty_password_keeps_it(admin_client, number):
     assert number.sync_state == PhoneNumber.SyncState.PENDING
 
 
+def test_change_of_address_with_an_empty_password_asks_for_the_password(admin_client, number):
+    data = form_data(outbound_address="sip.elsewhere.example", outbound_password="")
+    del data["e164"]
+
+    response = admin_client.post(change_url(number), data)
+
+    assert response.status_code == 200
+    assert "enter the SIP password for the new address" in response.content.decode()
+    assert PASSWORD not in response.content.decode()
+    number.refresh_from_db()
+    assert number.outbound_address == "sip.carrier.example"
+    assert number.outbound_password == PASSWORD
+    assert number.sync_state == PhoneNumber.SyncState.SYNCED
+
+    data["outbound_password"] = "for-elsewhere-1"
+    response = admin_client.post(change_url(number), data)
+    assert response.status_code == 302
+    number.refresh_from_db()
+    assert (number.outbound_address, number.outbound_password) == (
+        "sip.elsewhere.example",
+        "for-elsewhere-1",
+    )
+
+
 def test_change_with_a_new_password_replaces_it(admin_client, number):
     data = form_data(outbound_password="brand-new-secret")
     del data["e164"]

@@ -142,6 +142,37 @@ def test_update_keeps_the_password_when_none_is_given(django_capture_on_commit_c
     assert len(callbacks) == 1
 
 
+def test_update_keeps_the_password_only_for_the_same_address():
+    number = create()
+
+    with pytest.raises(ValidationError) as caught:
+        phone_number_update(number=number, outbound_address="sip.elsewhere.example")
+
+    [message] = caught.value.message_dict["outbound_password"]
+    assert "enter the SIP password for the new address" in message
+    assert PASSWORD not in message
+    number.refresh_from_db()
+    assert (number.outbound_address, number.outbound_password) == ("sip.carrier.example", PASSWORD)
+    # the same address, written differently only by spaces, keeps it
+    kept = phone_number_update(number=number, outbound_address=" sip.carrier.example ")
+    assert kept.outbound_password == PASSWORD
+    # a new address with its own password is fine
+    moved = phone_number_update(
+        number=number, outbound_address="sip.elsewhere.example", outbound_password="new-pass-1"
+    )
+    assert moved.outbound_password == "new-pass-1"
+
+
+def test_update_drops_the_kept_password_when_the_address_goes():
+    number = create()
+
+    updated = phone_number_update(number=number, outbound=False, outbound_address="")
+
+    assert updated.outbound_password == ""
+    number.refresh_from_db()
+    assert number.outbound_password == ""
+
+
 def test_update_validates_like_create_and_refuses_unknown_fields():
     number = create()
 
