@@ -10,6 +10,11 @@ from contactcenter.models import ApiKey, WebhookSubscription
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def crm_on_the_internet(fake_dns):
+    fake_dns["crm.example"] = ["93.184.215.14"]  # a public address: a webhook may go there
+
+
 def assert_shown_once(admin_client, response, value: str, later_pages: list[str]) -> None:
     assert response.status_code == 200
     assert value in response.content.decode()
@@ -28,7 +33,8 @@ def assert_shown_once(admin_client, response, value: str, later_pages: list[str]
 @pytest.mark.parametrize("button", ["_save", "_continue", "_addanother"])
 def test_a_new_api_key_is_shown_once_in_the_answer(admin_client, button):
     response = admin_client.post(
-        reverse("admin:contactcenter_apikey_add"), {"name": "CRM", button: "Save"}
+        reverse("admin:contactcenter_apikey_add"),
+        {"name": "CRM", "scopes": ["numbers:read"], button: "Save"},
     )
 
     key = response.context["value"]

@@ -14,7 +14,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from contactcenter.encryption import UndecryptableSecret
-from contactcenter.models import ApiKey, WebhookSubscription
+from contactcenter.models import ApiKey, ApiScope, WebhookSubscription
 from telephony.agora import AgoraClient, AgoraConfig
 from telephony.clients import use_agora_client
 from telephony.models import AgentProfile, PhoneNumber
@@ -23,6 +23,12 @@ from telephony.services.numbers import phone_number_create, phone_number_push
 from telephony.simulator import sim_transport
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def crm_on_the_internet(fake_dns):
+    fake_dns["crm.example"] = ["93.184.215.14"]  # a public address: a webhook may go there
+
 
 SIP_PASSWORD = "sip-trunk-password-4242"
 LLM_KEY = "sk-llm-at-rest-1234567890"
@@ -51,7 +57,9 @@ def assert_encrypted(text: str, *secrets: str) -> None:
 @pytest.fixture
 def key_client(db) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKey.issue(name='CRM')[1]}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Api-Key {ApiKey.issue(name='CRM', scopes=ApiScope.values)[1]}"
+    )
     return client
 
 
