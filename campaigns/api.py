@@ -15,7 +15,6 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -27,7 +26,8 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
 from campaigns.models import WEEKDAYS, Campaign, Contact, ContactList, DoNotCall
@@ -50,6 +50,8 @@ from campaigns.services.contacts import (
 from campaigns.services.dnc import dnc_add, dnc_contains, dnc_remove
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.errors import error_response
+from contactcenter.api.lookups import IntegerIdLookup
+from contactcenter.api.parsers import BoundedJSONParser
 from contactcenter.models import ApiScope
 from telephony.models import AgentProfile, PhoneNumber
 from telephony.validators import normalize_phone_number
@@ -272,7 +274,7 @@ def bulk_upsert(contact_list: ContactList, rows: list[tuple[int, int | None, Any
         responses={204: None, **_errors(400, 404)},
     ),
 )
-class ContactListViewSet(viewsets.ModelViewSet):
+class ContactListViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     serializer_class = ContactListSerializer
     # The bulk upsert is the CSV import of the admin, which needs the list's change permission.
     access = model_access(
@@ -308,7 +310,7 @@ class ContactListViewSet(viewsets.ModelViewSet):
         detail=True,
         methods=["post"],
         url_path="contacts/bulk",
-        parser_classes=[JSONParser, CsvParser],
+        parser_classes=[BoundedJSONParser, CsvParser],
     )
     def bulk(self, request, pk=None):
         contact_list = self.get_object()
@@ -347,6 +349,7 @@ class ContactListViewSet(viewsets.ModelViewSet):
     ),
 )
 class ContactViewSet(
+    IntegerIdLookup,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -609,7 +612,7 @@ CONTROL_RESPONSES = {200: CampaignSerializer, **_errors(400, 404)}
         summary="Delete a draft campaign", responses={204: None, **_errors(400, 404)}
     ),
 )
-class CampaignViewSet(viewsets.ModelViewSet):
+class CampaignViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     serializer_class = CampaignSerializer
     filterset_fields = ("status",)
     access = model_access(

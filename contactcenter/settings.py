@@ -346,6 +346,11 @@ CALL_TOKEN_TTL_SECONDS = env.int("CALL_TOKEN_TTL_SECONDS", default=3600)
 # An unanswered call's hang-up reported by webhook is final after this long (late, reordered
 # webhooks may still tell it rang or was busy).
 CALL_END_SETTLE_SECONDS = env.float("CALL_END_SETTLE_SECONDS", default=3.0)
+# JSON from outside (API bodies, webhooks, values stored in JSON fields) nested deeper than
+# this is refused (400 / a form error): see contactcenter.validators.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+if JSON_MAX_DEPTH < 2:
+    raise ImproperlyConfigured(f"JSON_MAX_DEPTH must be at least 2; got {JSON_MAX_DEPTH}.")
 # Webhook bodies larger than this are refused unread (413).
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 # Stored webhook events not processed after this long are processed by the sweeper.
@@ -388,6 +393,11 @@ AGORA_MAX_RETRIES = env.int("AGORA_MAX_RETRIES", default=3)
 
 API_RATE_PER_KEY = env.str("API_RATE_PER_KEY", default="600/minute")
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": [
+        "contactcenter.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "contactcenter.api.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -4,6 +4,9 @@ from django.urls import include, path
 from contactcenter import views
 from telephony import views as telephony_views
 
+# A path under /api/ that matches no route (e.g. a non-integer id) gets the API's error body.
+handler404 = "contactcenter.api.lookups.api_not_found"
+
 urlpatterns = [
     # The staff console lives inside the admin (same login, header and permissions).
     path(

@@ -27,8 +27,10 @@ from rest_framework.response import Response
 
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.idempotency import idempotent
+from contactcenter.api.lookups import IdFilter, IntegerIdLookup
 from contactcenter.models import ApiScope
 from contactcenter.redaction import redact
+from contactcenter.validators import BoundedJSONDecoder
 from telephony.admin.agents import MASK, mask_properties, unmask_properties
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.services.agents import agent_required_variables
@@ -121,6 +123,7 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
 
 @extend_schema(tags=["phone numbers"])
 class PhoneNumberViewSet(
+    IntegerIdLookup,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
@@ -183,6 +186,11 @@ class PhoneNumberViewSet(
 class PropertiesField(serializers.JSONField):
     """Agora /join properties; secret-looking values are shown (and may be sent back) masked."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        # Sent as a string (form-encoded bodies), it is parsed here: bounded like JSON bodies.
+        kwargs.setdefault("decoder", BoundedJSONDecoder)
+        super().__init__(**kwargs)
+
     def to_representation(self, value: Any) -> Any:
         return mask_properties(value or {})
 
@@ -239,7 +247,7 @@ def _agent_profile_save(*, profile: AgentProfile, **fields: Any) -> AgentProfile
 
 
 @extend_schema(tags=["agents"])
-class AgentProfileViewSet(viewsets.ModelViewSet):
+class AgentProfileViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     """Who answers: an AI Studio pipeline, or a full agent configuration."""
 
     queryset = AgentProfile.objects.all()
@@ -406,7 +414,7 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 class CallFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=CallStatus.choices)
     direction = django_filters.ChoiceFilter(choices=Call.Direction.choices)
-    campaign = django_filters.NumberFilter(field_name="campaign_attempt__campaign")
+    campaign = IdFilter(field_name="campaign_attempt__campaign")
     number = django_filters.CharFilter(
         method="filter_number", help_text="The called or calling number (E.164 or national)."
     )

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from campaigns.models import Contact, ContactImport, ContactList
 from campaigns.services.contacts import canonical_zone, contact_import_start
+from contactcenter.forms import BoundedJSONField
 from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.validators import normalize_phone_number
 
@@ -211,6 +212,7 @@ class ContactListAdmin(admin.ModelAdmin):
 class ContactForm(forms.ModelForm):
     class Meta:
         model = Contact
+        field_classes = {"variables": BoundedJSONField}
         fields = (
             "contact_list",
             "phone",

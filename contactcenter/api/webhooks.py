@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from contactcenter.api.auth import model_access, needs
+from contactcenter.api.lookups import IntegerIdLookup
 from contactcenter.models import (
     WEBHOOK_SECRET_MIN_LENGTH,
     ApiScope,
@@ -81,7 +82,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SubscriptionViewSet(viewsets.ModelViewSet):
+class SubscriptionViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     queryset = WebhookSubscription.objects.all()
     serializer_class = SubscriptionSerializer
     http_method_names = ["get", "post", "patch", "delete"]
@@ -123,7 +124,9 @@ class DeliveryFilter(django_filters.FilterSet):
         fields = ["status", "event_type", "subscription"]
 
 
-class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DeliveryViewSet(
+    IntegerIdLookup, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     queryset = WebhookDelivery.objects.select_related("subscription").prefetch_related(
         "attempt_rows"
     )

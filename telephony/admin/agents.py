@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from contactcenter.forms import BoundedJSONField
 from contactcenter.redaction import is_secret_key
 from telephony.models import AgentProfile
 from telephony.services.agents import agent_required_variables
@@ -109,7 +110,7 @@ def unmask_properties(submitted: Any, stored: Any, where: str = "", scopes: tupl
     return submitted
 
 
-class PrettyJSONField(forms.JSONField):
+class PrettyJSONField(BoundedJSONField):
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value

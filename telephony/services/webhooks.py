@@ -7,7 +7,6 @@ merging its state, creating inbound calls) happens in `webhook_process`, in a wo
 
 import hashlib
 import hmac
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from contactcenter.validators import JsonTooDeep, json_loads
 from telephony.agora import AgoraError
 from telephony.clients import agora_client
 from telephony.models import Call, CallEvent, PhoneNumber, WebhookEvent
@@ -71,8 +71,10 @@ def webhook_receive(*, body: bytes, headers: dict[str, str]) -> Answer:
         logger.warning("webhook refused (%d bytes): %s", len(body), problem)
         return Answer(401, {"error": "invalid signature"})
     try:
-        envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        envelope = json_loads(body)
+    except JsonTooDeep as error:
+        return Answer(400, {"error": f"body is not accepted: {error}"})
+    except ValueError:  # UnicodeDecodeError included
         return Answer(400, {"error": "body is not valid JSON"})
     if not isinstance(envelope, dict) or not envelope.get("noticeId"):
         return Answer(400, {"error": "not an Agora notification: noticeId is missing"})

@@ -144,6 +144,40 @@ def test_malformed_json_with_a_valid_signature_is_a_400(client, secret):
     assert not WebhookEvent.objects.exists()
 
 
+def nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [33, 100_000])
+def test_deeply_nested_json_with_a_valid_signature_is_a_400_naming_the_problem(
+    client, secret, depth
+):
+    body = (b'{"noticeId": "n-deep", "payload": ' + b"[" * (depth - 1) + b"]" * (depth - 1)) + b"}"
+    assert len(body) < 256 * 1024  # under the size limit: the nesting alone is refused
+
+    response = post(client, body, signed(body, secret))
+
+    assert response.status_code == 400
+    assert "nested deeper than 32 levels" in response.json()["error"]
+    assert not WebhookEvent.objects.exists()
+
+
+def test_json_nested_to_the_limit_is_stored_and_its_admin_page_renders(admin_client, secret):
+    body = json.dumps(
+        {"noticeId": "n-limit", "eventType": 999, "payload": {"agent_id": "A", "x": nested(30)}}
+    ).encode()  # 32 levels: the envelope, its payload and 30 lists
+
+    assert post(Client(), body, signed(body, secret)).status_code == 200
+
+    event = WebhookEvent.objects.get()
+    page = admin_client.get(f"/admin/telephony/webhookevent/{event.pk}/change/")
+    assert page.status_code == 200
+    assert "n-limit" in page.content.decode()
+
+
 def test_oversized_bodies_are_refused_unread(client, secret, settings):
     settings.WEBHOOK_MAX_BODY_BYTES = 1024
     body = envelope(padding="x" * 2000)
