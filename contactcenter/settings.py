@@ -5,6 +5,7 @@ development run: SQLite and a filesystem Celery broker under `var/`, nothing els
 """
 
 from datetime import time as _time
+from datetime import timedelta as _timedelta
 from ipaddress import ip_network as _ip_network
 from pathlib import Path
 
@@ -28,12 +29,31 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 # --- Core -------------------------------------------------------------------------------------
 
 DEFAULT_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+# Values that people copy from examples (.env.example, Django's startproject) and forget.
+SECRET_KEY_PLACEHOLDERS = ("change-me", "changeme", "django-insecure-", "your-secret", "secret-key")
+SECRET_KEY_MIN_LENGTH, SECRET_KEY_MIN_UNIQUE = 50, 5  # Django's own check --deploy rules
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY:
+
+
+def _secret_key_problem(key: str) -> str | None:
+    """Why this key must not sign production sessions, or None. Never quotes the key."""
+    if key == DEFAULT_SECRET_KEY:
+        return "SECRET_KEY is not set"
+    if any(marker in key.lower() for marker in SECRET_KEY_PLACEHOLDERS):
+        return "SECRET_KEY is a placeholder copied from an example"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"SECRET_KEY is too short ({len(key)} characters; at least {SECRET_KEY_MIN_LENGTH})"
+    if len(set(key)) < SECRET_KEY_MIN_UNIQUE:
+        return f"SECRET_KEY has too few different characters (at least {SECRET_KEY_MIN_UNIQUE})"
+    return None
+
+
+if not DEBUG and (_problem := _secret_key_problem(SECRET_KEY)):
     raise ImproperlyConfigured(
-        "SECRET_KEY is not set. With DEBUG off (production mode) the default development key is "
-        "refused: set SECRET_KEY to a long random value, or DEBUG=true for a development run."
+        f"{_problem}. With DEBUG off (production mode) it must be a long random value, e.g. from "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'; or set DEBUG=true for a "
+        "development run."
     )
 
 # --- Secrets at rest (contactcenter.encryption) ----------------------------------------------
@@ -67,6 +87,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served by us (no CDN)
+    "axes",  # login lockouts (below)
     "contactcenter",
     "telephony",
     "campaigns",
@@ -81,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login refused by the lockout into its page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "contactcenter.urls"
@@ -120,6 +144,24 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: a username locked out from an address is refused before any password is
+# checked (every login through django.contrib.auth, the admin's included).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After LOGIN_FAILURE_LIMIT failed logins for one username from one client address, that pair is
+# locked out for LOGIN_LOCKOUT_MINUTES (counted again from each attempt made meanwhile); a
+# successful login clears the count. Attempts and lockouts are listed in the admin (Axes).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = _timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "contactcenter.clientip.client_address"
+AXES_LOCKOUT_CALLABLE = "contactcenter.views.login_locked_out"
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"LOGIN_FAILURE_LIMIT must be at least 1; got {AXES_FAILURE_LIMIT}.")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -392,6 +434,10 @@ AGORA_MAX_RETRIES = env.int("AGORA_MAX_RETRIES", default=3)
 # --- REST API ---------------------------------------------------------------------------------
 
 API_RATE_PER_KEY = env.str("API_RATE_PER_KEY", default="600/minute")
+# Failed API-key authentications per client address: past the limit within the window, every
+# request from that address that carries a key is answered 429 until the window ends.
+API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=20)
+API_KEY_FAILURE_WINDOW_SECONDS = env.int("API_KEY_FAILURE_WINDOW_SECONDS", default=300)
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "contactcenter.api.parsers.BoundedJSONParser",
@@ -418,6 +464,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["contactcenter.api.auth.ApiAccessPermission"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SECURITY": [{"ApiKey": []}],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several resources have a "status": the call's gets its own name.
@@ -479,12 +528,41 @@ LOGGING = {
     },
 }
 
-# --- Production hardening (only when DEBUG is off) --------------------------------------------
+# --- Production hardening ---------------------------------------------------------------------
+
+# Behind a proxy that terminates TLS (nginx, a load balancer, ...) and sets X-Forwarded-Proto
+# and X-Forwarded-For. Client addresses (login lockouts, API-key failures) are then read from
+# X-Forwarded-For: the entry TRUSTED_PROXY_COUNT places from the right, the one our own nearest
+# proxies appended; entries further left are whatever the client sent and are never trusted.
+# Without it, the address is the connection's own (REMOTE_ADDR). See contactcenter.clientip.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXY_COUNT must be at least 1; got {TRUSTED_PROXY_COUNT}."
+    )
+if BEHIND_TLS_PROXY and env.bool("TRUST_X_FORWARDED_PROTO", default=True):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+    # Served over HTTPS (BEHIND_TLS_PROXY): HTTPS only, said to browsers for a year (HSTS), and
+    # cookies that never travel over plain HTTP. Each can be switched off on its own.
+    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=BEHIND_TLS_PROXY)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    if env.bool("BEHIND_TLS_PROXY", default=False):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=BEHIND_TLS_PROXY)
+    # Load balancers and orchestrators probe these over plain HTTP, from inside.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^livez/$"]
+    SECURE_HSTS_SECONDS = env.int(
+        "SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if BEHIND_TLS_PROXY else 0
+    )
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Preloading puts the domain in browsers' built-in lists, a commitment beyond this app:
+    # off unless asked for, and check --deploy is told that this is a choice.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SILENCED_SYSTEM_CHECKS = []
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS.append("security.W021")
+    if not SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        SILENCED_SYSTEM_CHECKS.append("security.W005")

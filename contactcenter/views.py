@@ -1,5 +1,6 @@
 import logging
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection
@@ -87,3 +88,15 @@ def dashboard_live(request: HttpRequest) -> HttpResponse:
     response = render(request, "console/dashboard_live.html", _dashboard_context(request))
     response["Cache-Control"] = "no-store"
     return response
+
+
+def login_locked_out(request: HttpRequest, response=None, credentials=None) -> HttpResponse:
+    """django-axes' answer to a login while its username is locked out from this address
+    (AXES_LOCKOUT_CALLABLE): the admin's login page with the reason, 429."""
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    context = {
+        **admin.site.each_context(request),
+        "title": "Log in",
+        "lockout_minutes": minutes,
+    }
+    return render(request, "admin/locked_out.html", context, status=429)

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A key as production needs one (50+ random characters); made up for these tests only.
+GOOD_KEY = "Xq7-vR2pL9_mZ4sT8wK1nB6yH3cF0jD5gA-uE7iO2rW9tY4qP1zS8xV3bN6mC0kJ"
 
 DUMP = """
 import json
@@ -35,7 +37,7 @@ print(json.dumps({
 """
 # What production needs besides SECRET_KEY (DEBUG off).
 PRODUCTION = {
-    "SECRET_KEY": "x" * 50,
+    "SECRET_KEY": GOOD_KEY,
     "AGORA_CUSTOMER_ID": "customer",
     "AGORA_CUSTOMER_SECRET": "customer-secret",
     "AGORA_WEBHOOK_SECRET": "a-webhook-secret-of-our-own",
@@ -282,3 +284,122 @@ def test_a_bad_encryption_key_stops_startup_naming_its_position_not_its_value(tm
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEYS: key 2 of 2 is not a Fernet key" in result.stderr
     assert bad not in result.stderr
+
+
+# -- production mode: the secret key, HTTPS behind a TLS proxy --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("change-me-to-a-long-random-string", "SECRET_KEY is a placeholder"),
+        ("django-insecure-" + GOOD_KEY, "SECRET_KEY is a placeholder"),
+        ("s3cr3t-but-short-Qw8", "SECRET_KEY is too short (20 characters; at least 50)"),
+        ("abab" * 20, "SECRET_KEY has too few different characters"),
+    ],
+)
+def test_production_mode_refuses_a_weak_secret_key_without_quoting_it(tmp_path, key, message):
+    result = load_settings(tmp_path, **{**PRODUCTION, "DEBUG": "false", "SECRET_KEY": key})
+
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert key not in result.stderr
+
+
+def test_a_development_run_takes_any_secret_key(tmp_path):
+    values = settings_of(tmp_path, DEBUG="true", AGORA_SIMULATOR="true", SECRET_KEY="short")
+    assert values["debug"] is True
+
+
+SECURITY = """
+import json
+from django.conf import settings as s
+from django.test import Client
+client = Client()
+plain = client.get("/admin/login/")
+health = client.get("/livez/")
+secure = client.get("/livez/", headers={"X-Forwarded-Proto": "https"})
+print(json.dumps({
+    "hsts": s.SECURE_HSTS_SECONDS, "subdomains": s.SECURE_HSTS_INCLUDE_SUBDOMAINS,
+    "preload": s.SECURE_HSTS_PRELOAD, "redirect": s.SECURE_SSL_REDIRECT,
+    "session_secure": s.SESSION_COOKIE_SECURE, "csrf_secure": s.CSRF_COOKIE_SECURE,
+    "proxy_header": s.SECURE_PROXY_SSL_HEADER,
+    "plain_status": plain.status_code, "plain_location": plain.get("Location"),
+    "health_status": health.status_code,
+    "secure_hsts_header": secure.get("Strict-Transport-Security"),
+}))
+"""
+
+
+def security_of(tmp_path: Path, **variables: str) -> dict:
+    env = {
+        "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path)),
+        "DJANGO_SETTINGS_MODULE": "contactcenter.settings", "ENV_FILE": "",
+        "VAR_DIR": str(tmp_path / "var"), **PRODUCTION, "DEBUG": "false",
+        "ALLOWED_HOSTS": "testserver,cc.example.com", **variables,
+    }  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + SECURITY],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_behind_a_tls_proxy_https_is_the_default(tmp_path):
+    values = security_of(tmp_path, BEHIND_TLS_PROXY="true")
+
+    assert values["hsts"] == 365 * 24 * 3600
+    assert (values["subdomains"], values["preload"]) == (True, False)
+    assert values["redirect"] is True
+    assert (values["session_secure"], values["csrf_secure"]) == (True, True)
+    assert values["proxy_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    # what a client sees: plain HTTP is sent to HTTPS, HTTPS carries HSTS
+    assert values["plain_status"] == 301
+    assert values["plain_location"] == "https://testserver/admin/login/"
+    assert values["secure_hsts_header"] == "max-age=31536000; includeSubDomains"
+    # the load balancer's health probes over plain HTTP are answered, not redirected
+    assert values["health_status"] == 200
+
+
+def test_behind_a_tls_proxy_each_default_can_be_changed(tmp_path):
+    values = security_of(
+        tmp_path,
+        BEHIND_TLS_PROXY="true",
+        SECURE_HSTS_SECONDS="3600",
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="false",
+        SECURE_HSTS_PRELOAD="true",
+        SECURE_SSL_REDIRECT="false",
+        SECURE_COOKIES="false",
+        TRUST_X_FORWARDED_PROTO="false",
+    )
+
+    assert (values["hsts"], values["subdomains"], values["preload"]) == (3600, False, True)
+    assert (values["redirect"], values["session_secure"], values["csrf_secure"]) == (
+        False, False, False,
+    )  # fmt: skip
+    assert values["proxy_header"] is None
+    assert values["plain_status"] == 200
+
+
+def test_without_a_tls_proxy_plain_http_keeps_working(tmp_path):
+    values = security_of(tmp_path)
+
+    assert (values["hsts"], values["redirect"], values["session_secure"]) == (0, False, False)
+    assert values["proxy_header"] is None
+    assert values["plain_status"] == 200
+
+
+def test_check_deploy_is_clean_behind_a_tls_proxy(tmp_path):
+    env = {
+        "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path)),
+        "ENV_FILE": "", "VAR_DIR": str(tmp_path / "var"), **PRODUCTION, "DEBUG": "false",
+        "BEHIND_TLS_PROXY": "true", "ALLOWED_HOSTS": "cc.example.com",
+    }  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout

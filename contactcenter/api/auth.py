@@ -2,12 +2,15 @@
 (Django model permissions), per action, with one permission class for every route."""
 
 import hmac
+import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_permission_codename
+from django.core.cache import cache
 from django.db.models import Model
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -15,6 +18,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
+from contactcenter.clientip import client_address
 from contactcenter.models import KEY_PREFIX, ApiKey, ApiScope
 
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # at most one write per key per minute
@@ -38,6 +42,48 @@ class ApiKeyUser:
         return self.username
 
 
+# -- failed API-key authentication, counted per client address -------------------------------
+# A window opens at an address's first failure and lasts API_KEY_FAILURE_WINDOW_SECONDS; past
+# API_KEY_FAILURE_LIMIT failures in it, the address is refused until it ends. The counters live
+# in the cache (Redis in production: shared by every web process).
+
+_FAILURES = "api-key-failures:{}"
+_WINDOW_ENDS = "api-key-failures-until:{}"
+
+
+def _clock() -> float:
+    return time.time()
+
+
+def api_key_failures_wait(address: str) -> int | None:
+    """Seconds until `address` may present a key again, or None when it may now."""
+    values = cache.get_many([_FAILURES.format(address), _WINDOW_ENDS.format(address)])
+    ends = values.get(_WINDOW_ENDS.format(address))
+    now = _clock()
+    if ends is None or now >= ends:
+        return None
+    if values.get(_FAILURES.format(address), 0) < settings.API_KEY_FAILURE_LIMIT:
+        return None
+    return max(1, math.ceil(ends - now))
+
+
+def api_key_failure_record(address: str) -> None:
+    window = settings.API_KEY_FAILURE_WINDOW_SECONDS
+    count_key, ends_key = _FAILURES.format(address), _WINDOW_ENDS.format(address)
+    now = _clock()
+    ends = cache.get(ends_key)
+    if ends is None or now >= ends:  # a new window (a racing request may open it too: harmless)
+        cache.set_many({ends_key: now + window, count_key: 0}, timeout=window + 60)
+    try:
+        cache.incr(count_key)
+    except ValueError:  # expired in between
+        cache.set(count_key, 1, timeout=window + 60)
+
+
+def api_key_failures_clear(address: str) -> None:
+    cache.delete_many([_FAILURES.format(address), _WINDOW_ENDS.format(address)])
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Api-Key <key>` (or the `X-Api-Key` header)."""
 
@@ -50,6 +96,25 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             key = header[len(self.keyword) + 1 :].strip()
         if not key:
             return None
+        address = client_address(request) or "unknown"
+        wait = api_key_failures_wait(address)
+        if wait is not None:  # before the key is even looked at
+            raise exceptions.Throttled(
+                wait=wait,
+                detail=f"Too many failed API-key attempts from {address}: try again in {wait} s.",
+            )
+        try:
+            api_key = self._check(key)
+        except exceptions.AuthenticationFailed:
+            api_key_failure_record(address)
+            raise
+        now = timezone.now()
+        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_GRANULARITY:
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        return ApiKeyUser(api_key), api_key
+
+    @staticmethod
+    def _check(key: str) -> ApiKey:
         parts = key.split("_", 2)  # the random part may itself contain "_"
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             raise exceptions.AuthenticationFailed("Malformed API key.")
@@ -58,10 +123,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if not api_key.is_active:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
-        now = timezone.now()
-        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_GRANULARITY:
-            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        return ApiKeyUser(api_key), api_key
+        return api_key
 
     def authenticate_header(self, request) -> str:
         return self.keyword

@@ -7,7 +7,22 @@ import pytest
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
+from contactcenter.api.auth import api_key_failures_clear
 from contactcenter.models import ApiKey, ApiScope
+
+# The test clients' own address, and the ones tests pose as (documentation ranges).
+CLIENT_ADDRESSES = ("127.0.0.1", "unknown", "198.51.100.7", "198.51.100.8", "198.51.100.9")
+
+
+@pytest.fixture(autouse=True)
+def no_api_key_failures_counted():
+    """Failed API-key attempts are counted per address in the cache (Redis), which outlives a
+    test: each test starts and ends with none counted for the addresses tests use."""
+    for address in CLIENT_ADDRESSES:
+        api_key_failures_clear(address)
+    yield
+    for address in CLIENT_ADDRESSES:
+        api_key_failures_clear(address)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, reverse
 from rest_framework.test import APIClient
 
+from contactcenter.api import auth
 from contactcenter.api.urls import router
 from contactcenter.models import ApiKey, ApiScope
 
@@ -182,3 +183,69 @@ def test_staff_who_may_change_keys_can_narrow_their_scopes_viewers_only_read_the
     page = admin_client.get(change).content.decode()
     assert 'name="scopes"' not in page
     assert "calls:read" in page
+
+
+# -- failed API-key authentication, limited per client address -------------------------------
+
+
+def test_failed_keys_from_one_address_are_limited_before_any_key_is_looked_up(
+    settings, django_assert_num_queries
+):
+    settings.API_KEY_FAILURE_LIMIT = 3
+    settings.API_KEY_FAILURE_WINDOW_SECONDS = 300
+    _, valid = ApiKey.issue(name="CRM", scopes=ApiScope.values)
+    attacker = APIClient(REMOTE_ADDR="198.51.100.7")
+    for guess in ("cc_nope_x", "garbage", f"{valid[:-4]}AAAA"):
+        assert attacker.get("/api/v1/calls/", HTTP_X_API_KEY=guess).status_code == 401
+
+    with django_assert_num_queries(0):  # refused before the key is even looked up
+        response = attacker.get("/api/v1/calls/", HTTP_AUTHORIZATION=f"Api-Key {valid}")
+
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= 300
+    error = response.json()["error"]
+    assert error["code"] == "throttled"
+    assert "Too many failed API-key attempts from 198.51.100.7" in error["message"]
+    # another address, and callers without a key, are not concerned
+    other = APIClient(REMOTE_ADDR="203.0.113.9")
+    assert other.get("/api/v1/calls/", HTTP_X_API_KEY=valid).status_code == 200
+    assert attacker.get("/api/v1/calls/").status_code in (401, 403)
+
+
+def test_the_address_may_try_again_when_the_window_ends(settings, monkeypatch):
+    settings.API_KEY_FAILURE_LIMIT = 2
+    settings.API_KEY_FAILURE_WINDOW_SECONDS = 60
+    clock = [1_000_000.0]
+    monkeypatch.setattr(auth, "_clock", lambda: clock[0])
+    _, valid = ApiKey.issue(name="CRM", scopes=ApiScope.values)
+    attacker = APIClient(REMOTE_ADDR="198.51.100.8")
+    for _ in range(2):
+        attacker.get("/api/v1/calls/", HTTP_X_API_KEY="wrong")
+
+    clock[0] += 59
+    response = attacker.get("/api/v1/calls/", HTTP_X_API_KEY=valid)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "1"
+
+    clock[0] += 1
+    assert attacker.get("/api/v1/calls/", HTTP_X_API_KEY=valid).status_code == 200
+    # a new window: the count starts again from nothing
+    assert attacker.get("/api/v1/calls/", HTTP_X_API_KEY="wrong").status_code == 401
+    assert attacker.get("/api/v1/calls/", HTTP_X_API_KEY=valid).status_code == 200
+
+
+def test_behind_the_proxy_failures_count_against_the_forwarded_address(settings):
+    settings.BEHIND_TLS_PROXY = True
+    settings.API_KEY_FAILURE_LIMIT = 2
+    _, valid = ApiKey.issue(name="CRM", scopes=ApiScope.values)
+    proxy = APIClient(REMOTE_ADDR="10.0.0.2")
+    for forged in ("1.1.1.1", "2.2.2.2"):
+        proxy.get(
+            "/api/v1/calls/", HTTP_X_API_KEY="wrong", HTTP_X_FORWARDED_FOR=f"{forged}, 198.51.100.9"
+        )
+
+    blocked = proxy.get(
+        "/api/v1/calls/", HTTP_X_API_KEY=valid, HTTP_X_FORWARDED_FOR="3.3.3.3, 198.51.100.9"
+    )
+    allowed = proxy.get("/api/v1/calls/", HTTP_X_API_KEY=valid, HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert (blocked.status_code, allowed.status_code) == (429, 200)
