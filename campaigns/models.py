@@ -53,8 +53,9 @@ class Contact(models.Model):
         return f"{name} ({self.phone})" if name else self.phone
 
 
-class ContactImport(models.Model):
-    """One CSV upload into a list: progress while it runs, a per-row error report after."""
+class CsvImport(models.Model):
+    """A CSV upload run by a worker (into a contact list, or the do-not-call list): its stored
+    file, its progress while it runs, a per-row error report after."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -62,13 +63,10 @@ class ContactImport(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
-    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="imports")
     file_name = models.CharField(max_length=255)
     stored_path = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     rows_read = models.PositiveIntegerField(default=0)
-    imported = models.PositiveIntegerField(default=0)
-    merged = models.PositiveIntegerField(default=0, help_text="Rows repeating a number.")
     invalid = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="[{line, reason}], first 1000.")
     message = models.TextField(blank=True)
@@ -76,10 +74,37 @@ class ContactImport(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+
+class ContactImport(CsvImport):
+    """One CSV upload into a list."""
+
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="imports")
+    imported = models.PositiveIntegerField(default=0)
+    merged = models.PositiveIntegerField(default=0, help_text="Rows repeating a number.")
 
     def __str__(self) -> str:
         return f"{self.file_name} into {self.contact_list}"
+
+
+class DoNotCallImport(CsvImport):
+    """One CSV upload into the do-not-call list."""
+
+    added = models.PositiveIntegerField(default=0, help_text="Numbers put on the list.")
+    existing = models.PositiveIntegerField(
+        default=0, help_text="Numbers already on the list, or repeated in the file."
+    )
+    campaign_contacts_blocked = models.PositiveIntegerField(
+        default=0, help_text="Waiting campaign contacts taken out of their campaigns."
+    )
+
+    class Meta(CsvImport.Meta):
+        verbose_name = "do-not-call import"
+
+    def __str__(self) -> str:
+        return f"{self.file_name} into the do-not-call list"
 
 
 class DoNotCall(models.Model):

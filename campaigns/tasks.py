@@ -5,8 +5,9 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from campaigns.models import ContactImport
+from campaigns.models import ContactImport, DoNotCallImport
 from campaigns.services.contacts import contact_import_run
+from campaigns.services.dnc import dnc_import_run
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,19 @@ def import_contacts(import_id: int) -> str:
         return contact_import_run(import_id=import_id).status
     except ContactImport.DoesNotExist:
         logger.info("contact import %s: gone (its list was deleted)", import_id)
+        return "missing"
+
+
+@shared_task(
+    name="campaigns.import_do_not_call", soft_time_limit=1800, time_limit=2000, **IDEMPOTENT
+)
+def import_do_not_call(import_id: int) -> str:
+    """Run one do-not-call CSV import (a done or failed one is left alone; a lost run starts
+    over: adding a number again changes nothing)."""
+    try:
+        return dnc_import_run(import_id=import_id).status
+    except DoNotCallImport.DoesNotExist:
+        logger.info("do-not-call import %s: gone", import_id)
         return "missing"
 
 

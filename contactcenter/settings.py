@@ -244,6 +244,7 @@ CELERY_TASK_ROUTES = {
     "campaigns.dispatch": {"queue": Queue.DISPATCH.value},
     "campaigns.dispatch_campaign": {"queue": Queue.DISPATCH.value},
     "campaigns.import_contacts": {"queue": Queue.DEFAULT.value},
+    "campaigns.import_do_not_call": {"queue": Queue.DEFAULT.value},
     "campaigns.hang_up_campaign_calls": {"queue": Queue.CALLS.value},
     "campaigns.record_call_outcome": {"queue": Queue.DISPATCH.value},
     "contactcenter.deliver_webhook": {"queue": Queue.WEBHOOKS.value},
@@ -423,6 +424,8 @@ if _time.fromisoformat(CALLING_HOURS_GUARD_START) >= _time.fromisoformat(CALLING
     raise ImproperlyConfigured("CALLING_HOURS_GUARD_START must be before CALLING_HOURS_GUARD_END.")
 # Largest contact CSV accepted (a million rows is about 100 MB).
 CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=500 * 1024 * 1024)
+# Largest do-not-call CSV accepted (a million numbers with short reasons is about 40 MB).
+DNC_IMPORT_MAX_BYTES = env.int("DNC_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
 # How often beat runs the dispatcher, and how often it polls live calls (seconds).
 DISPATCH_INTERVAL = env.float("DISPATCH_INTERVAL", default=2.0)
 CALL_POLL_INTERVAL = env.float("CALL_POLL_INTERVAL", default=5.0)

@@ -16,6 +16,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET
 
+from campaigns.admin.imports import import_progress, import_rows, import_status_badge
 from campaigns.models import Contact, ContactImport, ContactList
 from campaigns.services.contacts import canonical_zone, contact_import_start
 from contactcenter.forms import BoundedJSONField
@@ -23,45 +24,10 @@ from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.validators import normalize_phone_number
 
 IMPORTS_SHOWN = 10  # on a list's page, the latest imports
-ERRORS_SHOWN = 50  # per import, on the page and in the progress JSON
-ACTIVE_STATUSES = (ContactImport.Status.PENDING, ContactImport.Status.RUNNING)
-STATUS_LABELS = dict(ContactImport.Status.choices)
-STATUS_COLORS = {
-    ContactImport.Status.PENDING: "#6b7280",
-    ContactImport.Status.RUNNING: "#2563eb",
-    ContactImport.Status.DONE: "#15803d",
-    ContactImport.Status.FAILED: "#b91c1c",
-}
-
-
-def import_status_badge(status: str | None) -> str:
-    if not status:
-        return "-"
-    return format_html(
-        '<span class="import-status import-status-{}" style="display:inline-block;padding:1px '
-        "8px;border-radius:9px;background:{};color:#fff;font-size:11px;font-weight:600;"
-        'white-space:nowrap">{}</span>',
-        status,
-        STATUS_COLORS.get(status, "#6b7280"),
-        STATUS_LABELS.get(status, status),
-    )
-
-
-def import_progress(record: ContactImport) -> dict[str, Any]:
-    """What the list's page shows of one import (also its progress JSON)."""
-    return {
-        "id": record.pk,
-        "status": record.status,
-        "status_label": record.get_status_display(),
-        "active": record.status in ACTIVE_STATUSES,
-        "rows_read": record.rows_read,
-        "imported": record.imported,
-        "merged": record.merged,
-        "invalid": record.invalid,
-        "message": record.message,
-        "errors": list((record.errors or [])[:ERRORS_SHOWN]),
-        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
-    }
+IMPORT_COLUMNS = (
+    ("rows_read", "Rows read"), ("imported", "Imported"), ("merged", "Merged"),
+    ("invalid", "Invalid"),
+)  # fmt: skip
 
 
 class ContactImportForm(forms.Form):
@@ -117,24 +83,23 @@ class ContactListAdmin(admin.ModelAdmin):
         extra: dict[str, Any] = {}
         if contact_list is not None:
             imports = contact_list.imports.order_by("-created_at", "-id")[:IMPORTS_SHOWN]
+            can_import = self.has_import_permission(request, contact_list)
             extra = {
-                "contact_imports": [
-                    {
-                        **import_progress(record),
-                        "file_name": record.file_name,
-                        "created_at": record.created_at,
-                        "status_badge": import_status_badge(record.status),
-                        "progress_url": reverse(
-                            "admin:campaigns_contactlist_import_progress",
-                            args=[contact_list.pk, record.pk],
-                        ),
-                    }
-                    for record in imports
-                ],
+                "imports": import_rows(
+                    imports,
+                    IMPORT_COLUMNS,
+                    lambda record: reverse(
+                        "admin:campaigns_contactlist_import_progress",
+                        args=[contact_list.pk, record.pk],
+                    ),
+                ),
+                "import_columns": IMPORT_COLUMNS,
                 "contact_total": contact_list.contact_total,  # annotated by get_queryset
                 "contacts_url": reverse("admin:campaigns_contact_changelist")
                 + f"?contact_list__id__exact={contact_list.pk}",
-                "can_import": self.has_import_permission(request, contact_list),
+                "can_import": can_import,
+                "imports_empty_text": "No imports yet."
+                + (' Use "Import CSV" to add contacts from a file.' if can_import else ""),
                 "import_url": reverse("admin:campaigns_contactlist_import", args=[contact_list.pk]),
             }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
@@ -173,15 +138,19 @@ class ContactListAdmin(admin.ModelAdmin):
             form = ContactImportForm(request.POST, request.FILES)
             if form.is_valid():
                 upload = form.cleaned_data["file"]
-                record = contact_import_start(
-                    contact_list=contact_list, uploaded_file=upload, file_name=upload.name
-                )
-                messages.success(
-                    request,
-                    f"'{record.file_name}' is being imported into {contact_list}: its progress "
-                    "shows below.",
-                )
-                return HttpResponseRedirect(f"{change_url}#contact-imports")
+                try:
+                    record = contact_import_start(
+                        contact_list=contact_list, uploaded_file=upload, file_name=upload.name
+                    )
+                except ValidationError as error:  # too large
+                    form.add_error("file", error.messages)
+                else:
+                    messages.success(
+                        request,
+                        f"'{record.file_name}' is being imported into {contact_list}: its "
+                        "progress shows below.",
+                    )
+                    return HttpResponseRedirect(f"{change_url}#contact-imports")
         else:
             form = ContactImportForm()
         context = {
@@ -206,7 +175,10 @@ class ContactListAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request, contact_list):
             raise PermissionDenied
         record = get_object_or_404(ContactImport, pk=import_id, contact_list=contact_list)
-        return JsonResponse(import_progress(record), headers={"Cache-Control": "no-store"})
+        return JsonResponse(
+            import_progress(record, [name for name, _ in IMPORT_COLUMNS]),
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 class ContactForm(forms.ModelForm):

@@ -1,19 +1,28 @@
 """The do-not-call list. Every write goes through `campaigns.services.dnc`: adding a number also
-takes its waiting campaign contacts out of their campaigns."""
+takes its waiting campaign contacts out of their campaigns. CSV uploads are added by a worker;
+the import page shows the latest ones with their progress, updated live."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from campaigns.models import DoNotCall
-from campaigns.services.dnc import dnc_add, dnc_import_csv, dnc_remove
+from campaigns.admin.imports import import_progress, import_rows
+from campaigns.models import DoNotCall, DoNotCallImport
+from campaigns.services.dnc import dnc_add, dnc_import_start, dnc_remove
 from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.validators import normalize_phone_number
 
-ERRORS_IN_MESSAGE = 10
+IMPORTS_SHOWN = 10  # on the import page, the latest imports
+IMPORT_COLUMNS = (
+    ("rows_read", "Rows read"), ("added", "Added"), ("existing", "Already listed"),
+    ("invalid", "Invalid"), ("campaign_contacts_blocked", "Campaign contacts stopped"),
+)  # fmt: skip
 
 
 class DoNotCallForm(forms.ModelForm):
@@ -88,6 +97,11 @@ class DoNotCallAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.import_view),
                 name="{}_{}_import".format(*info),
             ),
+            path(
+                "imports/<int:import_id>/progress/",
+                self.admin_site.admin_view(self.import_progress_view),
+                name="{}_{}_import_progress".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -100,22 +114,29 @@ class DoNotCallAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        """Upload a CSV of numbers; it runs inline (admin_view: staff only, CSRF-checked)."""
+        """Upload a CSV of numbers; a worker adds them (admin_view: staff only, CSRF-checked)."""
         if not self.has_import_permission(request):
             raise PermissionDenied
+        import_url = reverse("admin:campaigns_donotcall_import")
         changelist_url = reverse("admin:campaigns_donotcall_changelist")
         if request.method == "POST":
             form = DoNotCallImportForm(request.POST, request.FILES)
             if form.is_valid():
+                upload = form.cleaned_data["file"]
                 try:
-                    result = dnc_import_csv(file=form.cleaned_data["file"])
-                except ValidationError as error:
+                    record = dnc_import_start(uploaded_file=upload, file_name=upload.name)
+                except ValidationError as error:  # too large
                     form.add_error("file", error.messages)
                 else:
-                    self._report(request, result)
-                    return HttpResponseRedirect(changelist_url)
+                    messages.success(
+                        request,
+                        f"'{record.file_name}' is being added to the do-not-call list: its "
+                        "progress shows below.",
+                    )
+                    return HttpResponseRedirect(f"{import_url}#dnc-imports")
         else:
             form = DoNotCallImportForm()
+        imports = DoNotCallImport.objects.order_by("-created_at", "-id")[:IMPORTS_SHOWN]
         context = {
             **self.admin_site.each_context(request),
             "title": "Import numbers into the do-not-call list",
@@ -124,24 +145,25 @@ class DoNotCallAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
             "changelist_url": changelist_url,
             "cancel_url": changelist_url,
             "form_id": "dnc-import-form",
+            "max_size": filesizeformat(settings.DNC_IMPORT_MAX_BYTES),
+            "imports": import_rows(
+                imports,
+                IMPORT_COLUMNS,
+                lambda record: reverse(
+                    "admin:campaigns_donotcall_import_progress", args=[record.pk]
+                ),
+            ),
+            "import_columns": IMPORT_COLUMNS,
+            "imports_empty_text": "No imports yet.",
         }
         return TemplateResponse(request, "admin/campaigns/donotcall/import_form.html", context)
 
-    def _report(self, request: HttpRequest, result: dict) -> None:
-        messages.success(
-            request,
-            f"{result['rows_read']} rows read: {result['added']} numbers added, "
-            f"{result['existing']} already on the list, {result['invalid']} invalid. "
-            f"{result['campaign_contacts_blocked']} waiting campaign contacts were set to "
-            "do-not-call.",
+    def import_progress_view(self, request: HttpRequest, import_id: int) -> JsonResponse:
+        """An import's counters and first errors, polled by the import page while it runs."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        record = get_object_or_404(DoNotCallImport, pk=import_id)
+        return JsonResponse(
+            import_progress(record, [name for name, _ in IMPORT_COLUMNS]),
+            headers={"Cache-Control": "no-store"},
         )
-        errors = result["errors"]
-        if errors:
-            shown = "; ".join(
-                f"line {item['line']}: {item['reason']}" for item in errors[:ERRORS_IN_MESSAGE]
-            )
-            more = result["invalid"] - min(len(errors), ERRORS_IN_MESSAGE)
-            messages.warning(
-                request,
-                f"Rows not imported: {shown}" + (f" (and {more} more)." if more else ""),
-            )

@@ -19,30 +19,32 @@ import csv
 import functools
 import io
 import itertools
-import logging
 import re
 import unicodedata
-import uuid
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.models import Contact, ContactImport, ContactList
+from campaigns.services.imports import (
+    CsvFileError,
+    display_name,
+    import_run,
+    stored_file,
+    upload_discard,
+    upload_store,
+)
 from telephony.validators import normalize_phone_number
-
-logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000  # rows per transaction (and per progress update)
 MAX_ERRORS = 1000  # row errors kept on the import; all of them are counted
-UPLOAD_DIR = "uploads"  # under settings.VAR_DIR
 CONTACT_FIELDS = ("first_name", "last_name", "external_id", "timezone")
 KNOWN_COLUMNS = frozenset({"phone", *CONTACT_FIELDS})
 MAX_LENGTHS = {name: Contact._meta.get_field(name).max_length for name in CONTACT_FIELDS}
@@ -61,13 +63,6 @@ DELIMITERS = (",", ";", "\t")
 _IMPORT_LOCK_CLASS = 7_310_301  # pg_try_advisory_lock(class, import id): one runner per import
 _EXTRA = "\x00extra"  # DictReader's restkey: cells beyond the header (no header can be this)
 _QUOTED = re.compile(r'"[^"]*"')
-
-
-class CsvFileError(ValidationError):
-    """The file as a whole cannot be read: nothing (more) of it is imported."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="invalid_file")
 
 
 # -- reading CSV files (also used by the do-not-call import) ----------------------------------
@@ -222,53 +217,32 @@ def _enqueue_import(import_id: int) -> None:
     transaction.on_commit(lambda: import_contacts.delay(import_id))
 
 
-def _display_name(file_name: str) -> str:
-    name = re.split(r"[\\/]", str(file_name or ""))[-1].strip()
-    return name[:255] or "upload.csv"
-
-
 def contact_import_start(
     *, contact_list: ContactList, uploaded_file: Any, file_name: str
 ) -> ContactImport:
     """Store the upload, record a pending import and queue it for a worker (on commit).
 
     The file is kept under VAR_DIR/uploads with a name of our own; `file_name` is only shown.
+    A file over CONTACT_IMPORT_MAX_BYTES is refused before anything is stored.
     """
-    size = getattr(uploaded_file, "size", None)
-    limit = settings.CONTACT_IMPORT_MAX_BYTES
-    if size is not None and size > limit:
-        raise ValidationError(
-            f"The file is {size / 1e6:.1f} MB; uploads are limited to {limit / 1e6:.0f} MB "
-            "(CONTACT_IMPORT_MAX_BYTES)."
-        )
-    directory = Path(settings.VAR_DIR) / UPLOAD_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    relative = f"{UPLOAD_DIR}/contacts-{uuid.uuid4().hex}.csv"
-    target = Path(settings.VAR_DIR) / relative
-    chunks = (
-        uploaded_file.chunks()
-        if hasattr(uploaded_file, "chunks")
-        else iter(lambda: uploaded_file.read(1 << 20), b"")
+    relative = upload_store(
+        uploaded_file=uploaded_file,
+        kind="contacts",
+        max_bytes=settings.CONTACT_IMPORT_MAX_BYTES,
+        setting="CONTACT_IMPORT_MAX_BYTES",
     )
-    with open(target, "xb") as out:
-        for chunk in chunks:
-            out.write(chunk)
     try:
         with transaction.atomic():
             record = ContactImport.objects.create(
                 contact_list=contact_list,
-                file_name=_display_name(file_name),
+                file_name=display_name(file_name),
                 stored_path=relative,
             )
             _enqueue_import(record.pk)
     except BaseException:
-        target.unlink(missing_ok=True)
+        upload_discard(relative)
         raise
     return record
-
-
-def _stored_file(record: ContactImport) -> Path:
-    return Path(settings.VAR_DIR) / record.stored_path
 
 
 @dataclass
@@ -297,6 +271,12 @@ class _Progress:
             values["errors"] = self.errors
             self.errors_saved = len(self.errors)
         return values
+
+    def summary(self) -> str:
+        return (
+            f"{self.rows_read} rows read: {self.imported} contacts imported, "
+            f"{self.merged} rows merged into a repeated number, {self.invalid} invalid."
+        )
 
 
 def _parse_contact(row: CsvRow, columns: int) -> tuple[str, dict[str, str], dict[str, str]] | str:
@@ -387,105 +367,25 @@ def _write_batch(
         ContactImport.objects.filter(pk=record_id).update(**progress.counters())
 
 
-@transaction.atomic
-def _claim(import_id: int) -> tuple[ContactImport, bool]:
-    """(import, True) when this run should import it: pending, or running after a lost worker."""
-    record = ContactImport.objects.select_for_update().get(pk=import_id)
-    if record.status in (ContactImport.Status.DONE, ContactImport.Status.FAILED):
-        return record, False
-    record.status = ContactImport.Status.RUNNING
-    record.rows_read = record.imported = record.merged = record.invalid = 0
-    record.errors = []
-    record.message = ""
-    record.finished_at = None
-    record.save()
-    return record, True
-
-
-def _try_lock(import_id: int) -> bool:
-    """Only one runner per import (a redelivered task meets the first one's lock and leaves).
-
-    PostgreSQL: a session advisory lock, released by `_unlock` or when the worker's connection
-    drops. SQLite (the zero-setup default) has one writer at a time anyway.
-    """
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_IMPORT_LOCK_CLASS, import_id])
-        return bool(cursor.fetchone()[0])
-
-
-def _unlock(import_id: int) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_IMPORT_LOCK_CLASS, import_id])
-
-
-def _finish(record_id: int, *, status: str, message: str, progress: _Progress | None) -> None:
-    values: dict[str, Any] = {"status": status, "message": message, "finished_at": timezone.now()}
-    if progress is not None:
-        values.update(progress.counters())
-    with transaction.atomic():
-        ContactImport.objects.filter(pk=record_id).update(**values)
-
-
-def _summary(progress: _Progress) -> str:
-    return (
-        f"{progress.rows_read} rows read: {progress.imported} contacts imported, "
-        f"{progress.merged} rows merged into a repeated number, {progress.invalid} invalid."
-    )
-
-
 def contact_import_run(*, import_id: int) -> ContactImport:
     """Import a stored upload into its list (a worker runs it; small files may run inline).
 
     Safe to call again: a finished import is left alone, a running one (its worker lost) starts
     over (rows already written are updated, not duplicated), and a second concurrent run of the
-    same import returns at once.
+    same import returns at once (`campaigns.services.imports.import_run`).
     """
-    if not _try_lock(import_id):
-        return ContactImport.objects.get(pk=import_id)
-    try:
-        record, claimed = _claim(import_id)
-        if not claimed:
-            return record
-        progress = _Progress(started=timezone.now())
-        try:
-            _import_file(record, progress)
-        except CsvFileError as error:
-            message = error.message
-            if progress.rows_read:
-                message += f" Before it: {_summary(progress)}"
-            _finish(record.pk, status=ContactImport.Status.FAILED, message=message,
-                    progress=progress)  # fmt: skip
-        except FileNotFoundError:
-            message = (
-                f"The uploaded file is no longer there ({record.stored_path}): upload it again. "
-                "(The web server and the workers must share VAR_DIR/uploads.)"
-            )
-            _finish(record.pk, status=ContactImport.Status.FAILED, message=message,
-                    progress=progress)  # fmt: skip
-        except Exception as error:
-            # Recorded so staff do not watch a 'running' import forever, then raised as is.
-            logger.exception("contact import %s stopped", import_id)
-            message = f"The import stopped: {type(error).__name__}: {error}"[:2000]
-            _finish(record.pk, status=ContactImport.Status.FAILED, message=message,
-                    progress=None)  # fmt: skip
-            raise
-        else:
-            _finish(record.pk, status=ContactImport.Status.DONE, message=_summary(progress),
-                    progress=progress)  # fmt: skip
-        _stored_file(record).unlink(missing_ok=True)
-        record.refresh_from_db()
-        logger.info("contact import %s: %s", import_id, record.message)
-        return record
-    finally:
-        _unlock(import_id)
+    return import_run(
+        model=ContactImport,
+        import_id=import_id,
+        lock_class=_IMPORT_LOCK_CLASS,
+        progress=_Progress(started=timezone.now()),
+        work=_import_file,
+    )
 
 
 def _import_file(record: ContactImport, progress: _Progress) -> None:
     contact_list_id = record.contact_list_id
-    with open(_stored_file(record), "rb") as binary:
+    with open(stored_file(record), "rb") as binary:
         columns, rows = read_csv(binary, required=("phone",))
         width = len(columns)
         batch: dict[str, tuple[dict[str, str], dict[str, Any]]] = {}

@@ -7,17 +7,31 @@ Rules kept here:
   reason) and, in the same transaction, takes every campaign contact of that number that is
   still waiting (pending, retry scheduled) out of its campaign (status do_not_call); contacts
   being called or done are left as they are, and the dispatcher checks again before each call;
-- removing a number does not put those campaign contacts back: staff re-add them on purpose.
+- removing a number does not put those campaign contacts back: staff re-add them on purpose;
+- a CSV upload is stored and added by a worker (`dnc_import_start`, task
+  `campaigns.import_do_not_call`, `dnc_import_run`), in batches that each save the import's
+  progress, with the contact import's reading and storage (`campaigns.services.imports`); a
+  file over DNC_IMPORT_MAX_BYTES is refused before it is stored.
 """
 
+from dataclasses import dataclass, field
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import CampaignContact, DoNotCall
-from campaigns.services.contacts import BATCH_SIZE, MAX_ERRORS, CsvFileError, read_csv
+from campaigns.models import CampaignContact, DoNotCall, DoNotCallImport
+from campaigns.services.contacts import BATCH_SIZE, MAX_ERRORS, read_csv
+from campaigns.services.imports import (
+    CsvFileError,
+    display_name,
+    import_run,
+    stored_file,
+    upload_discard,
+    upload_store,
+)
 from campaigns.signals import contact_do_not_call
 from telephony.validators import normalize_phone_number
 
@@ -25,6 +39,7 @@ from telephony.validators import normalize_phone_number
 WAITING_STATUSES = (CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED)
 REASON_MAX_LENGTH = DoNotCall._meta.get_field("reason").max_length
 BLOCKED_NOTE = "The number is on the do-not-call list."
+_IMPORT_LOCK_CLASS = 7_310_302  # pg_try_advisory_lock(class, import id): one runner per import
 
 
 def _normalized(phone: str) -> str:
@@ -88,89 +103,180 @@ def dnc_contains(phone: str) -> bool:
     return DoNotCall.objects.filter(phone=phone).exists()
 
 
-def _write_batch(batch: dict[str, str], source: str, counts: dict[str, Any]) -> None:
-    if not batch:
-        return
-    phones = sorted(batch)
+# -- CSV import -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Progress:
+    rows_read: int = 0
+    added: int = 0
+    existing: int = 0  # already listed, or repeated in the file
+    invalid: int = 0
+    campaign_contacts_blocked: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors_saved: int = 0
+
+    def reject(self, line: int, reason: str) -> None:
+        self.invalid += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"line": line, "reason": reason})
+
+    def counters(self) -> dict[str, Any]:
+        values: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
+        if len(self.errors) != self.errors_saved:
+            values["errors"] = self.errors
+            self.errors_saved = len(self.errors)
+        return values
+
+    def summary(self) -> str:
+        return (
+            f"{self.rows_read} rows read: {self.added} numbers added, {self.existing} already on "
+            f"the list, {self.invalid} invalid; {self.campaign_contacts_blocked} waiting campaign "
+            "contacts were set to do-not-call."
+        )
+
+
+COUNTERS = ("rows_read", "added", "existing", "invalid", "campaign_contacts_blocked")
+
+
+def _write_batch(
+    batch: dict[str, str], source: str, progress: _Progress, record_id: int | None
+) -> None:
+    """Add one batch of distinct numbers (and save the import's counters), in one transaction."""
     with transaction.atomic():
-        existing = {
-            entry.phone: entry
-            for entry in DoNotCall.objects.select_for_update()
-            .filter(phone__in=phones)
-            .order_by("phone")
-        }
-        new = [
-            DoNotCall(phone=phone, reason=batch[phone], source=source)
-            for phone in phones
-            if phone not in existing
-        ]
-        DoNotCall.objects.bulk_create(new, ignore_conflicts=True)
-        changed = []
-        for phone, entry in existing.items():
-            if batch[phone] and batch[phone] != entry.reason:
-                entry.reason = batch[phone]
-                changed.append(entry)
-        DoNotCall.objects.bulk_update(changed, ["reason"])
-        counts["campaign_contacts_blocked"] += _block_campaign_contacts(phones)
-    counts["added"] += len(new)
-    counts["existing"] += len(existing)
+        if batch:
+            phones = sorted(batch)
+            existing = {
+                entry.phone: entry
+                for entry in DoNotCall.objects.select_for_update()
+                .filter(phone__in=phones)
+                .order_by("phone")
+            }
+            new = [
+                DoNotCall(phone=phone, reason=batch[phone], source=source)
+                for phone in phones
+                if phone not in existing
+            ]
+            DoNotCall.objects.bulk_create(new, ignore_conflicts=True)
+            changed = []
+            for phone, entry in existing.items():
+                if batch[phone] and batch[phone] != entry.reason:
+                    entry.reason = batch[phone]
+                    changed.append(entry)
+            DoNotCall.objects.bulk_update(changed, ["reason"])
+            progress.campaign_contacts_blocked += _block_campaign_contacts(phones)
+            progress.added += len(new)
+            progress.existing += len(existing)
+        if record_id is not None:
+            DoNotCallImport.objects.filter(pk=record_id).update(**progress.counters())
 
 
-def dnc_import_csv(*, file: IO[bytes], source: str = DoNotCall.Source.CSV) -> dict[str, Any]:
-    """Add every number of a CSV file (columns `phone`, optional `reason`), in batches.
-
-    Returns {rows_read, added, existing (already listed, or repeated in the file), invalid,
-    campaign_contacts_blocked, errors: [{line, reason}] (the first 1000)}. A file-level problem
-    (empty, not UTF-8, no phone column) raises CsvFileError (a ValidationError) with the reason.
-    """
-    if source not in DoNotCall.Source.values:
-        raise ValidationError({"source": f"'{source}' is not a do-not-call source."})
-    columns, rows = read_csv(file, required=("phone",))
-    counts: dict[str, Any] = dict.fromkeys(
-        ("rows_read", "added", "existing", "invalid", "campaign_contacts_blocked"), 0
-    )
-    errors: list[dict[str, Any]] = []
+def _import_rows(
+    binary: IO[bytes], *, source: str, progress: _Progress, record_id: int | None = None
+) -> None:
+    """Add every number of a CSV file (columns `phone`, optional `reason`), in batches."""
+    columns, rows = read_csv(binary, required=("phone",))
     batch: dict[str, str] = {}
     in_batch = 0
-
-    def reject(line: int, reason: str) -> None:
-        counts["invalid"] += 1
-        if len(errors) < MAX_ERRORS:
-            errors.append({"line": line, "reason": reason})
-
     try:
         for row in rows:
-            counts["rows_read"] += 1
+            progress.rows_read += 1
             in_batch += 1
             phone_text = row.values.get("phone", "")
             if row.extra_cells:
-                reject(
+                progress.reject(
                     row.line,
                     f"has {len(columns) + row.extra_cells} cells but the header names "
                     f"{len(columns)} columns.",
                 )
             elif "\x00" in phone_text or "\x00" in row.values.get("reason", ""):
-                reject(row.line, "contains a NUL character.")
+                progress.reject(row.line, "contains a NUL character.")
             elif not phone_text:
-                reject(row.line, "phone is empty.")
+                progress.reject(row.line, "phone is empty.")
             else:
                 try:
                     phone = normalize_phone_number(phone_text)
                 except ValidationError as error:
-                    reject(row.line, f"phone {error.messages[0]}")
+                    progress.reject(row.line, f"phone {error.messages[0]}")
                 else:
                     if phone in batch:
-                        counts["existing"] += 1  # repeated in the file
+                        progress.existing += 1  # repeated in the file
                     batch[phone] = _reason(row.values.get("reason", "")) or batch.get(phone, "")
             if in_batch >= BATCH_SIZE:
-                _write_batch(batch, source, counts)
+                _write_batch(batch, source, progress, record_id)
                 batch, in_batch = {}, 0
-        _write_batch(batch, source, counts)
+    except CsvFileError:
+        _write_batch(batch, source, progress, record_id)  # the rows before the unreadable line
+        raise
+    _write_batch(batch, source, progress, record_id)
+
+
+def dnc_import_csv(*, file: IO[bytes], source: str = DoNotCall.Source.CSV) -> dict[str, Any]:
+    """Add every number of a CSV file (columns `phone`, optional `reason`) now, in batches.
+
+    Returns {rows_read, added, existing (already listed, or repeated in the file), invalid,
+    campaign_contacts_blocked, errors: [{line, reason}] (the first 1000)}. A file-level problem
+    (empty, not UTF-8, no phone column) raises CsvFileError (a ValidationError) with the reason.
+    Uploads run in the background instead: `dnc_import_start`.
+    """
+    if source not in DoNotCall.Source.values:
+        raise ValidationError({"source": f"'{source}' is not a do-not-call source."})
+    progress = _Progress()
+    try:
+        _import_rows(file, source=source, progress=progress)
     except CsvFileError as error:
-        _write_batch(batch, source, counts)  # the rows before the unreadable line
         raise CsvFileError(
-            f"{error.message} Before it: {counts['added']} numbers added, "
-            f"{counts['existing']} already listed, {counts['invalid']} invalid."
+            f"{error.message} Before it: {progress.added} numbers added, "
+            f"{progress.existing} already listed, {progress.invalid} invalid."
         ) from None
-    counts["errors"] = errors
-    return counts
+    return {**{name: getattr(progress, name) for name in COUNTERS}, "errors": progress.errors}
+
+
+def _enqueue_import(import_id: int) -> None:
+    from campaigns.tasks import import_do_not_call
+
+    transaction.on_commit(lambda: import_do_not_call.delay(import_id))
+
+
+def dnc_import_start(*, uploaded_file: Any, file_name: str) -> DoNotCallImport:
+    """Store an uploaded CSV of numbers, record a pending import and queue it (on commit).
+
+    A file over DNC_IMPORT_MAX_BYTES is refused (ValidationError) before anything is stored.
+    """
+    relative = upload_store(
+        uploaded_file=uploaded_file,
+        kind="do-not-call",
+        max_bytes=settings.DNC_IMPORT_MAX_BYTES,
+        setting="DNC_IMPORT_MAX_BYTES",
+    )
+    try:
+        with transaction.atomic():
+            record = DoNotCallImport.objects.create(
+                file_name=display_name(file_name), stored_path=relative
+            )
+            _enqueue_import(record.pk)
+    except BaseException:
+        upload_discard(relative)
+        raise
+    return record
+
+
+def _import_stored(record: DoNotCallImport, progress: _Progress) -> None:
+    with open(stored_file(record), "rb") as binary:
+        _import_rows(binary, source=DoNotCall.Source.CSV, progress=progress, record_id=record.pk)
+
+
+def dnc_import_run(*, import_id: int) -> DoNotCallImport:
+    """Add the numbers of a stored upload (a worker runs it), saving progress per batch.
+
+    Safe to call again: a finished import is left alone; one whose worker was lost starts over
+    (adding a number twice changes nothing; the numbers its first run added then count as
+    already listed); a second concurrent run of the same import returns at once.
+    """
+    return import_run(
+        model=DoNotCallImport,
+        import_id=import_id,
+        lock_class=_IMPORT_LOCK_CLASS,
+        progress=_Progress(),
+        work=_import_stored,
+    )

@@ -20,6 +20,7 @@ from campaigns.models import (
     ContactImport,
     ContactList,
     DoNotCall,
+    DoNotCallImport,
 )
 from campaigns.services.contacts import contact_import_run, contact_import_start
 from campaigns.services.dnc import dnc_add, dnc_remove
@@ -384,29 +385,118 @@ def test_dnc_bulk_delete_through_the_admin(admin_client):
     assert list(DoNotCall.objects.values_list("phone", flat=True)) == ["+14155550102"]
 
 
-def test_dnc_import_page_and_upload(admin_client, waiting_entry):
-    url = reverse("admin:campaigns_donotcall_import")
-    assert admin_client.get(url).status_code == 200
+DNC_IMPORT_URL = reverse("admin:campaigns_donotcall_import")
 
-    response = admin_client.post(
-        url, {"file": csv_file("phone,reason\n+14155550100,asked\nrubbish,\n", name="dnc.csv")}
-    )
+
+def dnc_progress_url(record: DoNotCallImport) -> str:
+    return reverse("admin:campaigns_donotcall_import_progress", args=[record.pk])
+
+
+def test_dnc_upload_is_queued_and_a_worker_adds_the_numbers(
+    admin_client, waiting_entry, var_dir, django_capture_on_commit_callbacks
+):
+    assert admin_client.get(DNC_IMPORT_URL).status_code == 200
+
+    with (
+        mock.patch.object(tasks.import_do_not_call, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = admin_client.post(
+            DNC_IMPORT_URL,
+            {"file": csv_file("phone,reason\n+14155550100,asked\nrubbish,\n", name="dnc.csv")},
+        )
 
     assert response.status_code == 302
+    assert response["Location"] == f"{DNC_IMPORT_URL}#dnc-imports"
+    record = DoNotCallImport.objects.get()
+    assert (record.file_name, record.status) == ("dnc.csv", DoNotCallImport.Status.PENDING)
+    delay.assert_called_once_with(record.pk)
+    assert (var_dir / record.stored_path).is_file()
+    assert not DoNotCall.objects.exists()  # nothing is added in the request itself
+    assert any("being added to the do-not-call list" in text for text in texts(response))
+
+    # the worker's part
+    assert tasks.import_do_not_call(record.pk) == "done"
     assert DoNotCall.objects.get().phone == "+14155550100"
-    messages = texts(response)
-    assert any("1 numbers added" in text and "1 invalid" in text for text in messages)
-    assert any("line 3:" in text and "rubbish" in text for text in messages)
     waiting_entry.refresh_from_db()
     assert waiting_entry.status == CampaignContact.Status.DO_NOT_CALL
+    assert not (var_dir / record.stored_path).exists()
+
+    # the page shows the outcome: counters, summary and the rows not added
+    html = admin_client.get(DNC_IMPORT_URL).content.decode()
+    assert 'id="dnc-imports"' in html and dnc_progress_url(record) in html
+    assert "2 rows read: 1 numbers added, 0 already on the list, 1 invalid" in html
+    assert "line 3:" in html and "rubbish" in html
+    assert 'data-active="false"' in html
 
 
-def test_dnc_import_of_a_bad_file_shows_the_reason_on_the_form(admin_client):
+def test_dnc_import_of_a_bad_file_shows_the_reason_on_the_page(admin_client):
+    admin_client.post(DNC_IMPORT_URL, {"file": csv_file("number\n+14155550100\n")})
+    record = DoNotCallImport.objects.get()
+
+    tasks.import_do_not_call(record.pk)
+
+    record.refresh_from_db()
+    assert record.status == DoNotCallImport.Status.FAILED
+    html = admin_client.get(DNC_IMPORT_URL).content.decode()
+    assert "no &#x27;phone&#x27; column" in html
+    assert not DoNotCall.objects.exists()
+
+
+def test_dnc_upload_over_the_size_cap_is_a_form_error_and_nothing_is_stored(
+    admin_client, settings, var_dir
+):
+    settings.DNC_IMPORT_MAX_BYTES = 10
+
+    response = admin_client.post(DNC_IMPORT_URL, {"file": csv_file("phone\n+14155550100\n")})
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors["file"]
+    assert "limited to" in errors[0] and "DNC_IMPORT_MAX_BYTES" in errors[0]
+    assert not DoNotCallImport.objects.exists()
+    assert not any((var_dir / "uploads").glob("*"))
+
+
+def test_dnc_upload_needs_the_add_permission(client):
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_donotcall"))
+    client.force_login(viewer)
+
+    response = client.post(DNC_IMPORT_URL, {"file": csv_file("phone\n+14155550100\n")})
+
+    assert response.status_code == 403
+    assert not DoNotCallImport.objects.exists()
+
+
+def test_dnc_progress_json_follows_a_running_import(client, admin_client):
+    record = DoNotCallImport.objects.create(
+        file_name="big.csv", status=DoNotCallImport.Status.RUNNING, rows_read=4000, added=3990,
+        invalid=10, errors=[{"line": 7, "reason": "phone is empty."}],
+    )  # fmt: skip
+
+    data = json.loads(admin_client.get(dnc_progress_url(record)).content)
+
+    assert (data["status"], data["active"], data["rows_read"], data["added"]) == (
+        "running", True, 4000, 3990,
+    )  # fmt: skip
+    assert data["errors"] == [{"line": 7, "reason": "phone is empty."}]
+    html = admin_client.get(DNC_IMPORT_URL).content.decode()
+    assert f'data-import-id="{record.pk}"' in html and 'data-active="true"' in html
+    # staff without the view permission, and anonymous callers, get nothing
+    assert client.get(dnc_progress_url(record)).status_code == 302
+    client.force_login(User.objects.create_user("nobody", password="pw", is_staff=True))
+    assert client.get(dnc_progress_url(record)).status_code == 403
+    missing = reverse("admin:campaigns_donotcall_import_progress", args=[record.pk + 1])
+    assert admin_client.get(missing).status_code == 404
+
+
+def test_contact_upload_over_the_size_cap_is_a_form_error(admin_client, contact_list, settings):
+    settings.CONTACT_IMPORT_MAX_BYTES = 10
+
     response = admin_client.post(
-        reverse("admin:campaigns_donotcall_import"),
-        {"file": csv_file("number\n+14155550100\n")},
+        import_url(contact_list), {"file": csv_file("phone\n+14155550100\n")}
     )
 
     assert response.status_code == 200
-    assert "no &#x27;phone&#x27; column" in response.content.decode()
-    assert not DoNotCall.objects.exists()
+    assert "CONTACT_IMPORT_MAX_BYTES" in response.context["form"].errors["file"][0]
+    assert not ContactImport.objects.exists()

@@ -1,14 +1,35 @@
-"""The do-not-call list (campaigns.services.dnc): add, remove, lookup, CSV import, and the
-campaign contacts an added number takes out of their campaigns."""
+"""The do-not-call list (campaigns.services.dnc): add, remove, lookup, CSV import (in the
+background, for uploads), and the campaign contacts an added number takes out of their
+campaigns."""
 
+import io
+from unittest import mock
+
+import psycopg
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
-from campaigns.models import Campaign, CampaignContact, Contact, ContactList, DoNotCall
+from campaigns import tasks
+from campaigns.models import (
+    Campaign,
+    CampaignContact,
+    Contact,
+    ContactList,
+    DoNotCall,
+    DoNotCallImport,
+)
 from campaigns.services import dnc as services
 from campaigns.services.contacts import CsvFileError
-from campaigns.services.dnc import dnc_add, dnc_contains, dnc_import_csv, dnc_remove
+from campaigns.services.dnc import (
+    dnc_add,
+    dnc_contains,
+    dnc_import_csv,
+    dnc_import_run,
+    dnc_import_start,
+    dnc_remove,
+)
 from telephony.models import AgentProfile
 
 pytestmark = pytest.mark.django_db
@@ -208,3 +229,157 @@ def test_import_csv_leaves_the_uploaded_file_open():
     file = upload("phone\n+14155550100\n")
     dnc_import_csv(file=file)
     assert not file.closed
+
+
+# -- CSV uploads, added by a worker -----------------------------------------------------------
+
+
+def start(content: str | bytes, name: str = "dnc.csv") -> DoNotCallImport:
+    return dnc_import_start(uploaded_file=upload(content), file_name=name)
+
+
+def test_start_stores_the_upload_and_enqueues_it_on_commit(
+    var_dir, django_capture_on_commit_callbacks
+):
+    with (
+        mock.patch.object(tasks.import_do_not_call, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        record = start("phone\n+14155550100\n", name="../../etc/passwd")
+
+    assert len(callbacks) == 1
+    delay.assert_called_once_with(record.pk)
+    assert (record.status, record.file_name) == (DoNotCallImport.Status.PENDING, "passwd")
+    stored = var_dir / record.stored_path
+    assert stored.parent == var_dir / "uploads" and "passwd" not in stored.name
+    assert stored.read_bytes() == b"phone\n+14155550100\n"
+    assert not DoNotCall.objects.exists()
+
+
+def test_a_file_over_the_cap_is_refused_before_it_is_stored(var_dir, settings):
+    settings.DNC_IMPORT_MAX_BYTES = 10
+
+    with pytest.raises(ValidationError, match=r"limited to .*DNC_IMPORT_MAX_BYTES"):
+        start("phone\n+14155550100\n")
+
+    # a stream whose size is not known is stopped while it is copied
+    stream = io.BytesIO(b"phone\n+14155550100\n")
+    with pytest.raises(ValidationError, match="DNC_IMPORT_MAX_BYTES"):
+        dnc_import_start(uploaded_file=stream, file_name="stream.csv")
+
+    assert not DoNotCallImport.objects.exists()
+    assert not any((var_dir / "uploads").glob("*"))
+
+
+def test_the_task_adds_the_numbers_and_reports_each_bad_row(var_dir, enrol):
+    waiting = enrol("+14155550102", S.PENDING)
+    record = start("phone,reason\n+14155550100,asked\nnonsense,x\n+14155550102,\n;none\n")
+
+    assert tasks.import_do_not_call(record.pk) == "done"
+
+    record.refresh_from_db()
+    assert (record.rows_read, record.added, record.existing, record.invalid) == (4, 2, 0, 2)
+    assert record.campaign_contacts_blocked == 1
+    assert [error["line"] for error in record.errors] == [3, 5]
+    assert record.message == (
+        "4 rows read: 2 numbers added, 0 already on the list, 2 invalid; 1 waiting campaign "
+        "contacts were set to do-not-call."
+    )
+    assert record.finished_at is not None
+    assert DoNotCall.objects.get(phone="+14155550100").source == DoNotCall.Source.CSV
+    assert statuses(waiting) == [S.DO_NOT_CALL]
+    assert not (var_dir / record.stored_path).exists()
+    # run again (a redelivered task): a finished import is left alone
+    DoNotCall.objects.all().delete()
+    assert tasks.import_do_not_call(record.pk) == "done"
+    assert not DoNotCall.objects.exists()
+
+
+def test_the_task_is_named_routed_and_bounded():
+    task = tasks.import_do_not_call
+    assert task.name == "campaigns.import_do_not_call"
+    assert task.acks_late and task.reject_on_worker_lost
+    assert (task.soft_time_limit, task.time_limit) == (1800, 2000)
+    assert tasks.import_do_not_call(999_999) == "missing"
+
+
+def test_progress_is_saved_with_each_batch(var_dir, monkeypatch):
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    record = start("phone\n" + "".join(f"+1415555{index:04d}\n" for index in range(100, 105)))
+    seen = []
+    write_batch = services._write_batch
+
+    def spy(*args):
+        write_batch(*args)
+        row = DoNotCallImport.objects.get(pk=record.pk)
+        seen.append((row.status, row.rows_read, row.added))
+
+    monkeypatch.setattr(services, "_write_batch", spy)
+
+    record = dnc_import_run(import_id=record.pk)
+
+    assert seen == [("running", 2, 2), ("running", 4, 4), ("running", 5, 5)]
+    assert (record.status, record.added) == (DoNotCallImport.Status.DONE, 5)
+
+
+def test_an_unreadable_file_fails_the_import_with_the_reason(var_dir):
+    record = dnc_import_run(import_id=start("number\n+14155550100\n").pk)
+
+    assert record.status == DoNotCallImport.Status.FAILED
+    assert "no 'phone' column" in record.message
+    assert not DoNotCall.objects.exists()
+
+
+def test_a_line_that_cannot_be_read_stops_the_import_after_the_rows_before_it(var_dir):
+    # a cell bigger than the csv module accepts, on line 3
+    content = f"phone,reason\n+14155550100,ok\n+14155550101,{'x' * 200_000}\n+14155550102,\n"
+
+    record = dnc_import_run(import_id=start(content).pk)
+
+    assert record.status == DoNotCallImport.Status.FAILED
+    assert "cannot be read as CSV" in record.message
+    assert "Before it: 1 rows read: 1 numbers added" in record.message
+    assert list(DoNotCall.objects.values_list("phone", flat=True)) == ["+14155550100"]
+
+
+def test_a_missing_stored_file_fails_with_a_hint(var_dir):
+    record = start("phone\n+14155550100\n")
+    (var_dir / record.stored_path).unlink()
+
+    record = dnc_import_run(import_id=record.pk)
+
+    assert record.status == DoNotCallImport.Status.FAILED
+    assert "upload it again" in record.message
+
+
+def test_a_run_whose_worker_was_lost_starts_over(var_dir):
+    record = start("phone\n+14155550100\n+14155550101\n")
+    # A worker died mid-way: status running, counters half-way, one number already added.
+    DoNotCallImport.objects.filter(pk=record.pk).update(status="running", rows_read=1, added=1)
+    DoNotCall.objects.create(phone="+14155550100", source=DoNotCall.Source.CSV)
+
+    record = dnc_import_run(import_id=record.pk)
+
+    assert (record.status, record.rows_read, record.added, record.existing) == ("done", 2, 1, 1)
+    assert DoNotCall.objects.count() == 2
+
+
+def test_a_second_concurrent_run_of_the_same_import_returns_at_once(var_dir):
+    record = start("phone\n+14155550100\n")
+    settings_dict = connection.settings_dict
+    # Another worker holds the import's lock (its own database session).
+    with psycopg.connect(
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"] or None,
+        dbname=settings_dict["NAME"],
+        autocommit=True,
+    ) as other:
+        lock = [services._IMPORT_LOCK_CLASS, record.pk]
+        other.execute("SELECT pg_advisory_lock(%s, %s)", lock)
+        assert dnc_import_run(import_id=record.pk).status == DoNotCallImport.Status.PENDING
+        assert not DoNotCall.objects.exists()
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
+
+    assert dnc_import_run(import_id=record.pk).status == DoNotCallImport.Status.DONE

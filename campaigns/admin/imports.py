@@ -1,0 +1,66 @@
+"""What the admin shows of CSV imports run by a worker (contact lists, the do-not-call list): a
+status badge, the counters and first errors, and the progress JSON their pages poll."""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.utils.html import format_html
+
+from campaigns.models import CsvImport
+
+ERRORS_SHOWN = 50  # per import, on the page and in the progress JSON
+ACTIVE_STATUSES = (CsvImport.Status.PENDING, CsvImport.Status.RUNNING)
+STATUS_LABELS = dict(CsvImport.Status.choices)
+STATUS_COLORS = {
+    CsvImport.Status.PENDING: "#6b7280",
+    CsvImport.Status.RUNNING: "#2563eb",
+    CsvImport.Status.DONE: "#15803d",
+    CsvImport.Status.FAILED: "#b91c1c",
+}
+
+
+def import_status_badge(status: str | None) -> str:
+    if not status:
+        return "-"
+    return format_html(
+        '<span class="import-status import-status-{}" style="display:inline-block;padding:1px '
+        "8px;border-radius:9px;background:{};color:#fff;font-size:11px;font-weight:600;"
+        'white-space:nowrap">{}</span>',
+        status,
+        STATUS_COLORS.get(status, "#6b7280"),
+        STATUS_LABELS.get(status, status),
+    )
+
+
+def import_progress(record: CsvImport, counters: Iterable[str]) -> dict[str, Any]:
+    """What a page shows of one import (also its progress JSON)."""
+    return {
+        "id": record.pk,
+        "status": record.status,
+        "status_label": record.get_status_display(),
+        "active": record.status in ACTIVE_STATUSES,
+        **{name: getattr(record, name) for name in counters},
+        "message": record.message,
+        "errors": list((record.errors or [])[:ERRORS_SHOWN]),
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+    }
+
+
+def import_rows(
+    records: Iterable[CsvImport],
+    columns: tuple[tuple[str, str], ...],
+    progress_url: Callable[[CsvImport], str],
+) -> list[dict[str, Any]]:
+    """The rows of the imports table (`admin/campaigns/csv_imports.html`)."""
+    names = [name for name, _ in columns]
+    return [
+        {
+            **import_progress(record, names),
+            "cells": [(name, getattr(record, name)) for name in names],
+            "file_name": record.file_name,
+            "created_at": record.created_at,
+            "status_badge": import_status_badge(record.status),
+            "progress_url": progress_url(record),
+        }
+        for record in records
+    ]
