@@ -166,3 +166,12 @@ def test_bad_ids_in_filters_are_a_400_naming_the_filter(api_client, path, name, 
 
     error = assert_error_body(response, 400, "invalid")
     assert name in error["fields"], json.dumps(error)
+
+
+def test_the_schema_still_documents_integer_ids(staff_client):
+    document = staff_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    for path in ("/api/v1/campaigns/{id}/start/", "/api/v1/contacts/{id}/"):
+        (operation,) = [op for op in document["paths"][path].values() if "parameters" in op][:1]
+        (param,) = [p for p in operation["parameters"] if p["in"] == "path"]
+        assert param["schema"]["type"] == "integer", (path, param)
