@@ -1,3 +1,5 @@
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
@@ -268,3 +270,20 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"Skipped {skipped} still pending delivery(ies).", messages.WARNING
             )
+
+
+# -- login lockouts (django-axes) ---------------------------------------------------------------
+
+
+if admin.site.is_registered(AccessAttempt):  # django-axes' own (AXES_ENABLE_ADMIN)
+    admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class LoginAttemptAdmin(AccessAttemptAdmin):
+    """django-axes' failed-login attempts and lockouts (deleting one unlocks it). Its clean-up
+    action deletes rows: it needs the delete permission, as the admin's own delete does."""
+
+    @admin.action(description="Clean up expired attempts", permissions=["delete"])
+    def cleanup_expired_attempts(self, request, queryset):
+        return super().cleanup_expired_attempts(request, queryset)

@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_GET
 
 from campaigns.admin.imports import import_progress, import_rows
 from campaigns.models import DoNotCall, DoNotCallImport
@@ -158,6 +160,7 @@ class DoNotCallAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/campaigns/donotcall/import_form.html", context)
 
+    @method_decorator(require_GET)
     def import_progress_view(self, request: HttpRequest, import_id: int) -> JsonResponse:
         """An import's counters and first errors, polled by the import page while it runs."""
         if not self.has_view_permission(request):
