@@ -186,12 +186,17 @@ class AgoraClient:
     # -- telephony ----------------------------------------------------------------------------
 
     def place_call(
-        self, request: PlaceCallRequest, *, auth_channel: str | None = None
+        self,
+        request: PlaceCallRequest,
+        *,
+        auth_channel: str | None = None,
+        retries: int | None = None,
     ) -> PlacedCall:
         """Dial out. A 409 raises ``CallNameConflict``: the call with that name already exists.
 
         Retried on network errors even after the request may have been sent: the unique name
-        turns a duplicate into a 409 instead of a second call.
+        turns a duplicate into a 409 instead of a second call. `retries` replaces the
+        configured number (0: one request; the caller retries after its own checks).
         """
         path = f"{self._project}/call"
         data = self._json_object(
@@ -202,6 +207,7 @@ class AgoraClient:
                 safe_to_repeat=True,
                 operation="place_call",
                 auth_channel=auth_channel or request.channel,
+                retries=retries,
             ),
             operation="place_call",
         )
@@ -565,8 +571,10 @@ class AgoraClient:
         operation: str,
         auth_channel: str | None = None,
         account_level: bool = False,
+        retries: int | None = None,
     ) -> httpx.Response:
-        """Send with failover and retries; return the 2xx response or raise a typed error."""
+        """Send with failover and retries (`retries`, else the configured number); return the
+        2xx response or raise a typed error."""
         headers = {
             "Authorization": self._authorization(
                 account_level=account_level, auth_channel=auth_channel
@@ -576,7 +584,7 @@ class AgoraClient:
             self._log.debug(
                 "agora %s %s %s request body: %s", operation, method, path, redact(json)
             )
-        max_retries = self.config.max_retries
+        max_retries = self.config.max_retries if retries is None else retries
         maybe_delivered = False
         attempt = 0
         while True:

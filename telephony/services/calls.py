@@ -469,7 +469,9 @@ def call_place(*, call_id: uuid.UUID | str) -> str:
         return stopped
     client = agora_client()
     try:
-        agent_id = client.place_call(body).agent_id
+        # One request per last look: a retry (5xx, 429, timeout) is a new claim and a new look
+        # at the rules and the ownership, never the client's own retry loop.
+        agent_id = client.place_call(body, retries=0).agent_id
         how = "placed"
     except CallNameConflict:
         # Someone (a duplicate task, or our own earlier attempt) already placed it.

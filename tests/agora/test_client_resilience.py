@@ -334,6 +334,20 @@ def test_place_call_409_is_a_name_conflict_and_not_retried(local, respx_mock, sl
     )
 
 
+def test_place_call_with_no_retries_sends_one_request(local, respx_mock, sleeps):
+    # The placement service's way: each request after its own look at the dialing rules.
+    route = respx_mock.post(PLACE_URL).mock(
+        side_effect=[httpx.Response(503, json={"reason": "X"}), httpx.ReadTimeout("slow")]
+    )
+    with pytest.raises(ServerError):
+        local.place_call(place_request(), retries=0)
+    with pytest.raises(AgoraTransportError) as lost:
+        local.place_call(place_request(), retries=0)
+    assert lost.value.response_lost is True
+    assert route.call_count == 2
+    assert sleeps == []
+
+
 def test_place_call_read_timeout_is_retried(local, respx_mock, sleeps):
     route = respx_mock.post(PLACE_URL).mock(
         side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200, json={"agent_id": "AG9"})]

@@ -74,9 +74,25 @@ def test_a_409_is_recovered_by_finding_the_existing_call(imported_caller, agent_
     assert simulator.ledger.request_counts["list_calls"] >= 1
 
 
-def test_a_409_after_retries_finds_the_call_by_channel(imported_caller, agent_profile, simulator):
+def test_a_lost_answer_finds_the_call_by_channel(imported_caller, agent_profile, simulator):
     call = new_call(imported_caller, agent_profile)
     simulator.inject_fault("lost_response", operation="place_call", times=1)
+
+    assert call_place(call_id=call.id) == "found after a lost answer"
+
+    call.refresh_from_db()
+    assert call.agent_id == simulator.ledger.calls[0].agent_id
+    assert len(simulator.ledger.calls) == 1
+
+
+def test_a_409_on_the_next_try_finds_the_call_by_channel(imported_caller, agent_profile, simulator):
+    # The answer is lost and the call cannot be listed yet: the placement is deferred; the next
+    # try sends the same name again, Agora answers 409, and the call is found by its channel.
+    call = new_call(imported_caller, agent_profile)
+    simulator.inject_fault("lost_response", operation="place_call", times=1)
+    simulator.inject_fault("error", operation="list_calls", status=500, times=1)
+    with pytest.raises(PlacementDeferred):
+        call_place(call_id=call.id)
 
     assert call_place(call_id=call.id) == "found after 409"
 
@@ -86,21 +102,20 @@ def test_a_409_after_retries_finds_the_call_by_channel(imported_caller, agent_pr
     assert "found after 409" in call.events.last().detail
 
 
-def test_5xx_is_retried_by_the_client_then_deferred(imported_caller, agent_profile, simulator):
+def test_a_5xx_is_deferred_and_sent_again_on_the_next_try(
+    imported_caller, agent_profile, simulator
+):
     call = new_call(imported_caller, agent_profile)
-    simulator.inject_fault("error", operation="place_call", status=503, times=2)
-    assert call_place(call_id=call.id) == "placed"  # the client's own retries
-
-    second = new_call(imported_caller, agent_profile, to="+14155550250")
-    simulator.inject_fault("error", operation="place_call", status=503, times=4)
+    simulator.inject_fault("error", operation="place_call", status=503, times=1)
     with pytest.raises(PlacementDeferred) as deferred:
-        call_place(call_id=second.id)
-    second.refresh_from_db()
-    assert second.status == CallStatus.DIALING  # holds its slot: it may exist at Agora
-    assert "503" in second.last_error
+        call_place(call_id=call.id)  # one request: no retry inside the client
+    call.refresh_from_db()
+    assert call.status == CallStatus.DIALING  # holds its slot: it may exist at Agora
+    assert "503" in call.last_error
     assert deferred.value.countdown > 0
-    assert call_place(call_id=second.id) == "placed"
-    assert len(simulator.ledger.calls) == 2
+    assert call_place(call_id=call.id) == "placed"
+    assert len(simulator.ledger.calls) == 1
+    assert simulator.ledger_summary()["requests"]["by_operation"]["place_call"] == 2
 
 
 def test_a_500_is_deferred_not_failed_because_placing_again_is_safe(
@@ -115,14 +130,11 @@ def test_a_500_is_deferred_not_failed_because_placing_again_is_safe(
 
 def test_429_waits_for_retry_after(imported_caller, agent_profile, simulator, settings):
     call = new_call(imported_caller, agent_profile)
-    simulator.inject_fault("rate_limit", operation="place_call", retry_after=2)
-    assert call_place(call_id=call.id) == "placed"
-
-    second = new_call(imported_caller, agent_profile, to="+14155550250")
     simulator.inject_fault("rate_limit", operation="place_call", retry_after=120)
     with pytest.raises(PlacementDeferred) as deferred:
-        call_place(call_id=second.id)
+        call_place(call_id=call.id)
     assert deferred.value.countdown == 120
+    assert call_place(call_id=call.id) == "placed"
 
 
 def test_a_non_retryable_refusal_fails_the_call_with_the_reason(
