@@ -1,13 +1,17 @@
+import functools
+
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
+from contactcenter.api.auth import scopes_missing_permissions
 from contactcenter.models import ApiKey, ApiScope, api_scopes_ordered
 
 admin.site.site_header = "Contact center"
@@ -16,19 +20,46 @@ admin.site.index_title = "Administration"
 
 
 class ApiKeyForm(forms.ModelForm):
+    """Scopes are chosen by staff who could do in person what each scope allows: a key never
+    gets more power than the staff member who gives it (narrowing is always allowed)."""
+
     scopes = forms.MultipleChoiceField(
         choices=ApiScope.choices,
         widget=forms.CheckboxSelectMultiple,
         help_text="What the key may do: every API route needs one of these. Choose only what "
-        "the integration uses.",
+        "the integration uses; you can give only what your own permissions allow.",
     )
 
     class Meta:
         model = ApiKey
         fields = ("name", "scopes")
 
+    def __init__(self, *args, granted_by=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.granted_by = granted_by
+        self.had = set(self.instance.scopes or []) if self.instance.pk else set()
+        if granted_by is not None:
+            offered = {
+                scope
+                for scope in ApiScope.values
+                if scope in self.had or not scopes_missing_permissions(granted_by, [scope])
+            }
+            self.fields["scopes"].choices = [c for c in ApiScope.choices if c[0] in offered]
+
     def clean_scopes(self) -> list[str]:
-        return api_scopes_ordered(self.cleaned_data["scopes"])
+        chosen = api_scopes_ordered(self.cleaned_data["scopes"])
+        if self.granted_by is not None:
+            added = [scope for scope in chosen if scope not in self.had]
+            refused = scopes_missing_permissions(self.granted_by, added)
+            if refused:
+                raise ValidationError(
+                    [
+                        f"You cannot give {scope}: it needs {', '.join(lacking)}, which you "
+                        "do not have."
+                        for scope, lacking in refused.items()
+                    ]
+                )
+        return chosen
 
 
 class ShownOnceMixin:
@@ -84,6 +115,10 @@ class ApiKeyAdmin(ShownOnceMixin, admin.ModelAdmin):
     readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
     actions = ("revoke",)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return functools.partial(form, granted_by=request.user)
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "scopes")
@@ -119,7 +154,6 @@ class ApiKeyAdmin(ShownOnceMixin, admin.ModelAdmin):
 
 # -- outbound webhooks --------------------------------------------------------------------------
 
-from django.core.exceptions import ValidationError  # noqa: E402  (this section is appended)
 from django.utils.html import format_html  # noqa: E402
 
 from contactcenter.models import (  # noqa: E402

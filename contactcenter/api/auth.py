@@ -1,6 +1,7 @@
 """Who may call the API and what each caller may do: API keys (scopes) and staff sessions
 (Django model permissions), per action, with one permission class for every route."""
 
+import functools
 import hmac
 import math
 import time
@@ -185,6 +186,38 @@ def staff_has_permission(user, permission: str) -> bool:
     return codename.startswith("view_") and user.has_perm(
         f"{app_label}.change_{codename.removeprefix('view_')}"
     )
+
+
+@functools.cache
+def scope_permissions() -> dict[str, frozenset[str]]:
+    """Every staff permission the routes of each scope need, read from the viewsets' rules."""
+    from contactcenter.api.urls import router
+
+    needed: dict[str, set[str]] = {scope: set() for scope in ApiScope.values}
+    for _prefix, viewset, _basename in router.registry:
+        rules = getattr(viewset, "access", None)
+        if isinstance(rules, Access):
+            rules = {"": rules}
+        for action, access in (rules or {}).items():
+            routed = not action or action == "metadata" or hasattr(viewset, action)
+            if routed and access.scope is not None:  # model_access also names absent actions
+                needed[access.scope].update(access.permissions)
+    return {scope: frozenset(permissions) for scope, permissions in needed.items()}
+
+
+def scopes_missing_permissions(user, scopes) -> dict[str, list[str]]:
+    """The scopes among `scopes` that `user` may not grant, with the permissions they lack: a
+    key may do only what the staff member who gives it could do in person."""
+    missing = {}
+    for scope in scopes:
+        lacking = [
+            permission
+            for permission in sorted(scope_permissions().get(scope, ()))
+            if not staff_has_permission(user, permission)
+        ]
+        if lacking:
+            missing[scope] = lacking
+    return missing
 
 
 class MissingScope(exceptions.PermissionDenied):

@@ -185,6 +185,55 @@ def test_staff_who_may_change_keys_can_narrow_their_scopes_viewers_only_read_the
     assert "calls:read" in page
 
 
+def _staff(django_user_model, name, *codenames):
+    user = django_user_model.objects.create_user(name, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return django_user_model.objects.get(pk=user.pk)  # no permission cache
+
+
+def test_staff_give_a_key_only_what_they_could_do_themselves(client, django_user_model):
+    add = reverse("admin:contactcenter_apikey_add")
+    clerk = _staff(django_user_model, "clerk", "add_apikey", "view_apikey", "view_call")
+    client.force_login(clerk)
+
+    offered = client.get(add).content.decode()
+    refused = client.post(add, {"name": "CRM", "scopes": ["calls:read", "calls:write"]})
+
+    assert 'value="calls:read"' in offered and 'value="calls:write"' not in offered
+    assert refused.status_code == 200 and not ApiKey.objects.exists()
+    assert "not one of the available choices" in str(refused.context["adminform"].form.errors)
+    client.post(add, {"name": "Reader", "scopes": ["calls:read"]})
+    assert ApiKey.objects.get().scopes == ["calls:read"]
+
+
+def test_a_scope_needs_every_permission_its_routes_need(django_user_model):
+    # calls:write places (add_call) and hangs up (change_call) calls.
+    assert auth.scope_permissions()["calls:write"] == {
+        "telephony.add_call",
+        "telephony.change_call",
+    }
+    placer = _staff(django_user_model, "placer", "add_call")
+    assert auth.scopes_missing_permissions(placer, ["calls:write"]) == {
+        "calls:write": ["telephony.change_call"]
+    }
+
+
+def test_staff_may_narrow_a_key_beyond_their_permissions_but_not_widen_it(
+    client, django_user_model
+):
+    api_key, _ = ApiKey.issue(name="CRM", scopes=["calls:read", "dnc:write"])
+    change = reverse("admin:contactcenter_apikey_change", args=[api_key.pk])
+    keeper = _staff(django_user_model, "keeper", "change_apikey", "view_apikey", "view_call")
+    client.force_login(keeper)
+
+    widened = client.post(change, {"name": "CRM", "scopes": ["calls:read", "dnc:write",
+                                                            "webhooks:admin"]})  # fmt: skip
+    assert "webhooks:admin" not in ApiKey.objects.get().scopes
+    assert widened.status_code == 200
+    client.post(change, {"name": "CRM", "scopes": ["calls:read"]})  # dnc:write dropped
+    assert ApiKey.objects.get().scopes == ["calls:read"]
+
+
 # -- failed API-key authentication, limited per client address -------------------------------
 
 
