@@ -6,4 +6,7 @@ class ContactCenterConfig(AppConfig):
     verbose_name = "Contact center"
 
     def ready(self) -> None:
-        from contactcenter import receivers  # noqa: F401  (connects the signal receivers)
+        from contactcenter import (  # noqa: F401  (connect the signal receivers, register checks)
+            checks,
+            receivers,
+        )

@@ -395,11 +395,19 @@ def test_check_deploy_is_clean_behind_a_tls_proxy(tmp_path):
         "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path)),
         "ENV_FILE": "", "VAR_DIR": str(tmp_path / "var"), **PRODUCTION, "DEBUG": "false",
         "BEHIND_TLS_PROXY": "true", "ALLOWED_HOSTS": "cc.example.com",
+        "CALL_ALLOWED_COUNTRIES": "US,CA",
     }  # fmt: skip
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
+    def check_deploy(**changes) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+            cwd=BASE_DIR, env={**env, **changes}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    result = check_deploy()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+    # Without an explicit destination list, adding an outbound number widens it: said so.
+    unset = check_deploy(CALL_ALLOWED_COUNTRIES="")
+    assert unset.returncode == 1
+    assert "contactcenter.W001" in unset.stderr + unset.stdout
