@@ -3,9 +3,9 @@
 Calls are created by services only (`call_create`: the "Place a call" page here, the
 `place_call` command, the API, campaigns) and change status only through
 `telephony.services.calls`, so this admin cannot edit or delete a call. Staff can act on calls
-through services: place one (needs `add_call`; overriding do-not-call and calling hours needs
-`override_dialing_rules` and a reason), hang up (action and button) and retry (action), which
-need `change_call`; seeing needs `view_call`.
+through services: place one or retry one that did not connect (action; not a campaign's) with
+`add_call` (overriding do-not-call and calling hours also needs `override_dialing_rules` and a
+reason), hang up (action and button) with `change_call`; seeing needs `view_call`.
 """
 
 from collections import Counter
@@ -289,7 +289,7 @@ class CallAdmin(admin.ModelAdmin):
             messages.SUCCESS if acted else messages.WARNING,
         )
 
-    @admin.action(description="Retry selected failed calls", permissions=["operate"])
+    @admin.action(description="Retry selected failed calls", permissions=["place"])
     def retry_selected(self, request: HttpRequest, queryset) -> None:
         created: list[Call] = []
         for call_id, to_number in queryset.values_list("pk", "to_number"):

@@ -919,6 +919,11 @@ def call_retry(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF
         raise ValidationError("Only outbound calls can be retried.")
     if original.caller_id is None or original.agent_profile is None:
         raise ValidationError("The call's caller ID or agent profile no longer exists.")
+    if Call.objects.filter(pk=original.pk, campaign_attempt__isnull=False).exists():
+        # A single call would escape the campaign's window, status and attempt count.
+        raise ValidationError(
+            "A campaign call is retried by its campaign (its retry policy), not on its own."
+        )
     return call_create(
         to_number=original.to_number,
         caller_id=original.caller_id,

@@ -5,6 +5,7 @@ it (canceled, never sent to Agora), and its contact is moved on without using an
 from datetime import UTC, datetime, time
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from campaigns.models import CampaignContact, DoNotCall
 from campaigns.services.campaigns import (
@@ -17,7 +18,7 @@ from campaigns.services.campaigns import (
 from campaigns.services.dispatch import dispatch
 from telephony.models import Call
 from telephony.rules import Rule
-from telephony.services.calls import call_place
+from telephony.services.calls import call_place, call_retry
 from telephony.states import CallStatus
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +114,13 @@ def test_calls_the_rules_allow_are_dialed(make_campaign, simulator):
     _campaign, _entry, call = dispatched(make_campaign)
     assert call_place(call_id=call.pk) == "placed"
     assert place_requests(simulator) == 1
+
+
+def test_a_campaign_call_is_retried_by_its_campaign_not_on_its_own(make_campaign):
+    # A single call would escape the campaign's window, status and attempts.
+    _campaign, _entry, call = dispatched(make_campaign)
+    Call.objects.filter(pk=call.pk).update(status=CallStatus.FAILED)
+
+    with pytest.raises(ValidationError, match="retried by its campaign"):
+        call_retry(call_id=call.pk)
+    assert Call.objects.count() == 1
