@@ -25,12 +25,13 @@ from telephony.services.agents import agent_required_variables
 
 MASK = "********"
 
-# Keys whose value says where the secrets beside them are sent.
-ENDPOINT_KEY_PATTERN = re.compile(
-    r"""(?:^|[_\-.])
-    (?:url|uri|endpoint|host|hostname|address|server|domain|region|vendor|provider)s?$""",
-    re.IGNORECASE | re.VERBOSE,
-)
+# Words of a key that say where the secrets beside it are sent, in any spelling: base_url,
+# baseURL, wsUrl, apiHost, api_base, endpoint, region, vendor...
+ENDPOINT_WORDS = frozenset(
+    {"url", "urls", "uri", "endpoint", "endpoints", "host", "hostname", "address", "server",
+     "domain", "region", "vendor", "provider", "base"}
+)  # fmt: skip
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 VARIABLES_HELP = (
     "Write placeholders as {{first_name}} (letters, digits and _). Each call fills them from "
@@ -54,7 +55,10 @@ def mask_properties(value: Any) -> Any:
 
 def is_endpoint_key(key: object) -> bool:
     """True when a key names where a secret beside it is sent (url, host, vendor, region...)."""
-    return isinstance(key, str) and ENDPOINT_KEY_PATTERN.search(key) is not None
+    if not isinstance(key, str):
+        return False
+    words = re.findall(r"[a-z0-9]+", _WORD_BOUNDARY.sub("_", key).lower())
+    return any(word in ENDPOINT_WORDS for word in words)
 
 
 def _changed_endpoint(scopes: list[tuple[dict, dict, str]]) -> str | None:

@@ -259,6 +259,20 @@ def test_unmask_looks_at_the_objects_around_a_kept_secret_only():
         unmask_properties({**masked, "mcp": [{"url": "https://b.example", "token": MASK}]}, stored)
 
 
+@pytest.mark.parametrize(
+    "key", ["url", "base_url", "baseURL", "baseUrl", "wsUrl", "endpointUrl", "apiHost",
+            "APIHost", "api_base", "server_address", "region", "vendor"],
+)  # fmt: skip
+def test_an_endpoint_in_any_spelling_stops_a_kept_secret(key):
+    from telephony.admin.agents import MASK, unmask_properties
+
+    stored = {"llm": {key: "https://llm.example", "api_key": LLM_KEY}}
+    with pytest.raises(ValidationError, match=rf"llm\.{key} changed"):
+        unmask_properties({"llm": {key: "https://evil.example", "api_key": MASK}}, stored)
+    same = unmask_properties({"llm": {key: "https://llm.example", "api_key": MASK}}, stored)
+    assert same["llm"]["api_key"] == LLM_KEY
+
+
 def test_admin_a_mask_without_a_stored_value_is_an_error(admin_client, saved_profile):
     submitted = {**FULL_PROPERTIES, "asr": {"language": "en-US", "api_key": "********"}}
 
