@@ -27,8 +27,10 @@ def client_address(request: HttpRequest) -> str | None:
         forwarded = [
             part for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
         ]
-        if forwarded:
-            found = _address(forwarded[-min(settings.TRUSTED_PROXY_COUNT, len(forwarded))])
+        # Fewer entries than proxies: the header did not come through all of ours; the
+        # leftmost entry would then be the client's own claim.
+        if len(forwarded) >= settings.TRUSTED_PROXY_COUNT:
+            found = _address(forwarded[-settings.TRUSTED_PROXY_COUNT])
             if found:
                 return found
     return _address(remote)  # None when there is none (e.g. a request made up in a test)

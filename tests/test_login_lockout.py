@@ -118,7 +118,8 @@ def test_behind_the_proxy_the_address_is_the_one_our_proxy_appended(staff, setti
         (True, 1, "10.0.0.2", "203.0.113.9", "203.0.113.9"),
         (True, 1, "10.0.0.2", "1.2.3.4, 203.0.113.9", "203.0.113.9"),  # the leftmost is forged
         (True, 2, "10.0.0.3", "1.2.3.4, 203.0.113.9, 10.0.0.2", "203.0.113.9"),
-        (True, 2, "10.0.0.2", "203.0.113.9", "203.0.113.9"),  # shorter than the chain
+        # shorter than the chain of proxies: not all of ours wrote it, so it may be forged
+        (True, 2, "10.0.0.2", "203.0.113.9", "10.0.0.2"),
         (True, 1, "10.0.0.2", "", "10.0.0.2"),  # no header: the connection's
         (True, 1, "10.0.0.2", "not-an-address", "10.0.0.2"),
         (True, 1, "10.0.0.2", "2001:DB8::1", "2001:db8::1"),

@@ -280,7 +280,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:
-            ident = self.get_ident(request)
+            ident = client_address(request) or "unknown"  # our proxy rule, not DRF's
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 

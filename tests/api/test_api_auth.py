@@ -234,6 +234,16 @@ def test_staff_may_narrow_a_key_beyond_their_permissions_but_not_widen_it(
     assert ApiKey.objects.get().scopes == ["calls:read"]
 
 
+def test_staff_sessions_and_anonymous_requests_are_throttled_by_our_address_rule(settings, rf):
+    # DRF's own get_ident would trust the raw X-Forwarded-For: a client could pick any bucket.
+    settings.BEHIND_TLS_PROXY = False
+    request = rf.get("/api/v1/calls/", REMOTE_ADDR="198.51.100.7",
+                     HTTP_X_FORWARDED_FOR="203.0.113.99")  # fmt: skip
+    request.user, request.auth = None, None
+    key = auth.ApiKeyRateThrottle().get_cache_key(request, view=None)
+    assert key.endswith("198.51.100.7")
+
+
 # -- failed API-key authentication, limited per client address -------------------------------
 
 
