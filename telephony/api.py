@@ -27,7 +27,7 @@ from rest_framework.response import Response
 
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.idempotency import idempotent
-from contactcenter.api.lookups import IdFilter, IntegerIdLookup
+from contactcenter.api.lookups import IdFilter, IntegerIdLookup, is_id
 from contactcenter.models import ApiScope
 from contactcenter.redaction import redact
 from contactcenter.validators import BoundedJSONDecoder
@@ -375,7 +375,7 @@ class CallCreateSerializer(serializers.Serializer):
     def validate_caller_id(self, value: str) -> PhoneNumber:
         value = value.strip()
         number = None
-        if value.isdigit():
+        if is_id(value):
             number = PhoneNumber.objects.filter(pk=int(value)).first()
         if number is None:
             try:
@@ -389,7 +389,7 @@ class CallCreateSerializer(serializers.Serializer):
     def validate_agent(self, value: str) -> AgentProfile:
         value = value.strip()
         profile = None
-        if value.isdigit():
+        if is_id(value):
             profile = AgentProfile.objects.filter(pk=int(value)).first()
         if profile is None:
             profile = AgentProfile.objects.filter(name=value).first()

@@ -45,6 +45,7 @@ from campaigns.services.campaigns import (
     campaign_start,
     campaigns_progress,
 )
+from contactcenter.api.lookups import is_id
 from contactcenter.charts import calls_over_time_chart
 from telephony.admin.calls import CallAdmin, format_duration, status_badge_html
 from telephony.models import Call
@@ -784,7 +785,7 @@ class CampaignCallFilter(admin.SimpleListFilter):
         value = self.value()
         if value == self.NONE:
             return queryset.filter(campaign_attempt__isnull=True)
-        if value and value.isdigit():
+        if value and is_id(value):
             return queryset.filter(campaign_attempt__campaign_id=int(value))
         return queryset
 

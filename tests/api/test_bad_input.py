@@ -175,3 +175,16 @@ def test_the_schema_still_documents_integer_ids(staff_client):
         (operation,) = [op for op in document["paths"][path].values() if "parameters" in op][:1]
         (param,) = [p for p in operation["parameters"] if p["in"] == "path"]
         assert param["schema"]["type"] == "integer", (path, param)
+
+
+@pytest.mark.parametrize("reference", ["²", "١٢", "99999999999999999999999"])
+def test_digit_like_references_to_a_number_or_agent_are_a_400(
+    api_client, caller_number, agent_profile, reference
+):
+    # str.isdigit() accepts superscripts and other scripts' digits that int() refuses.
+    for field in ("caller_id", "agent"):
+        body = {"to_number": "+14155550150", "caller_id": caller_number.e164,
+                "agent": agent_profile.name, field: reference}  # fmt: skip
+        answer = api_client.post("/api/v1/calls/", body, format="json")
+        assert answer.status_code == 400, (field, answer.content)
+        assert field in answer.json()["error"]["fields"]

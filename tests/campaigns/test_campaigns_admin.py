@@ -771,3 +771,9 @@ def test_the_caller_id_picker_offers_outbound_numbers_only(admin_client, caller_
     # The number list itself still finds every number.
     numbers = admin_client.get(reverse("admin:telephony_phonenumber_changelist"), {"q": "+1415"})
     assert "+14155550177" in numbers.content.decode()
+
+
+@pytest.mark.parametrize("value", ["²", "99999999999999999999999", "abc"])
+def test_the_calls_campaign_filter_ignores_what_is_not_an_id(admin_client, value):
+    page = admin_client.get(reverse("admin:telephony_call_changelist"), {"campaign": value})
+    assert page.status_code == 200
