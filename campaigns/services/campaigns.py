@@ -13,9 +13,11 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
+from campaigns.services.dialing_rules import campaign_call_refusal
 from campaigns.signals import campaign_completed
 from campaigns.windows import CallingWindow, calling_hours_guard
 from telephony.models import Call, CallEvent, PhoneNumber
+from telephony.rules import Refusal, Rule
 from telephony.services.agents import agent_required_variables
 from telephony.states import LIVE_STATUSES, CallStatus
 
@@ -305,9 +307,6 @@ def campaign_record_call_outcome(
 def _record_not_dialed(entry: CampaignContact, attempt: CampaignAttempt, *, now: datetime) -> None:
     """The dialing rules stopped the call right before it was dialed: the attempt is given back,
     and the contact waits for its next opening, or is finished as the rules say."""
-    from campaigns.services.dialing_rules import campaign_call_refusal
-    from campaigns.services.dispatch import settle_refused
-
     entry.attempts = max(0, entry.attempts - 1)
     entry.status = (
         CampaignContact.Status.RETRY_SCHEDULED if entry.attempts else CampaignContact.Status.PENDING
@@ -319,7 +318,36 @@ def _record_not_dialed(entry: CampaignContact, attempt: CampaignAttempt, *, now:
         return
     refusal = campaign_call_refusal(campaign=attempt.campaign, contact=entry.contact, now=now)
     if refusal is not None:
-        settle_refused(entry, refusal)
+        contact_settle_refused(entry, refusal)
+
+
+def contact_settle_refused(entry: CampaignContact, refusal: Refusal) -> bool:
+    """A contact the dialing rules refuse now: blocked for good, or deferred to the next
+    opening of its window (never skipped; the end time may cancel it later). No attempt used."""
+    if refusal.rule == Rule.DO_NOT_CALL:
+        return contact_settle(entry, CampaignContact.Status.DO_NOT_CALL, "on the do-not-call list")
+    if refusal.rule in (Rule.CALLING_HOURS, Rule.CAMPAIGN_WINDOW) and refusal.opens_at:
+        entry.status = (
+            CampaignContact.Status.RETRY_SCHEDULED
+            if entry.attempts
+            else CampaignContact.Status.PENDING
+        )
+        entry.next_attempt_at = refusal.opens_at
+        entry.note = (
+            f"outside its calling window; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC"
+        )
+        entry.save(update_fields=["status", "next_attempt_at", "note", "updated_at"])
+        return False
+    if refusal.rule == Rule.CAMPAIGN_STATUS:
+        return False  # the campaign stopped meanwhile: the contact waits where it is
+    return contact_settle(entry, CampaignContact.Status.INVALID, refusal.message)
+
+
+def contact_settle(entry: CampaignContact, status: str, note: str) -> bool:
+    entry.status = status
+    entry.note = note[:300]
+    entry.save(update_fields=["status", "note", "updated_at"])
+    return False
 
 
 def _dispatch_soon(campaign_id: int) -> None:

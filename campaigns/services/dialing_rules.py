@@ -12,7 +12,8 @@ from datetime import datetime
 from django.conf import settings
 
 from campaigns.destinations import destination_problem, number_country
-from campaigns.models import Campaign, CampaignAttempt, Contact, DoNotCall
+from campaigns.models import Campaign, CampaignAttempt, Contact
+from campaigns.services.dnc import dnc_contains
 from campaigns.windows import CallingWindow, NoTimeZone, contact_zones, is_open, next_opening
 from telephony.models import Call, PhoneNumber
 from telephony.rules import Refusal, Rule, register_dialing_rules
@@ -74,7 +75,7 @@ def call_refusal(
     problem = destination_problem(to_number, allowed_countries=allowed_countries())
     if problem:
         return Refusal(Rule.DESTINATION, problem + ".")
-    if Rule.DO_NOT_CALL not in overridden and DoNotCall.objects.filter(phone=to_number).exists():
+    if Rule.DO_NOT_CALL not in overridden and dnc_contains(to_number):
         return Refusal(Rule.DO_NOT_CALL, f"{to_number} is on the do-not-call list.")
     if window is None:
         if Rule.CALLING_HOURS in overridden:

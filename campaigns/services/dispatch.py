@@ -26,10 +26,12 @@ from campaigns.services.campaigns import (
     campaign_complete_if_done,
     campaign_end_reached,
     campaign_record_finished_calls,
+    contact_settle,
+    contact_settle_refused,
 )
 from campaigns.services.dialing_rules import campaign_call_refusal, campaign_window
 from telephony.models import Call, CallEvent, PhoneNumber
-from telephony.rules import CallRefused, Refusal, Rule
+from telephony.rules import CallRefused
 from telephony.services.calls import call_create, lock_capacity
 from telephony.states import LIVE_STATUSES, CallStatus
 
@@ -124,7 +126,7 @@ def _call_one(campaign, entry, *, window, numbers, now) -> bool:
     contact = entry.contact
     refusal = campaign_call_refusal(campaign=campaign, contact=contact, now=now, window=window)
     if refusal is not None:
-        return settle_refused(entry, refusal)
+        return contact_settle_refused(entry, refusal)
     if not numbers:
         logger.warning("campaign %s has no outbound caller ID left", campaign.pk)
         return False
@@ -143,9 +145,9 @@ def _call_one(campaign, entry, *, window, numbers, now) -> bool:
             now=now,
         )
     except CallRefused as error:
-        return settle_refused(entry, error.refusal)
+        return contact_settle_refused(entry, error.refusal)
     except ValidationError as error:
-        return _settle(entry, CampaignContact.Status.INVALID, "; ".join(error.messages))
+        return contact_settle(entry, CampaignContact.Status.INVALID, "; ".join(error.messages))
     CampaignAttempt.objects.create(
         campaign_contact=entry, campaign=campaign, call=call, number=attempt_number, created_at=now
     )
@@ -155,35 +157,6 @@ def _call_one(campaign, entry, *, window, numbers, now) -> bool:
     entry.note = ""
     entry.save()
     return True
-
-
-def settle_refused(entry: CampaignContact, refusal: Refusal) -> bool:
-    """A contact the dialing rules refuse now: blocked for good, or deferred to the next
-    opening of its window (never skipped; the end time may cancel it later). No attempt used."""
-    if refusal.rule == Rule.DO_NOT_CALL:
-        return _settle(entry, CampaignContact.Status.DO_NOT_CALL, "on the do-not-call list")
-    if refusal.rule in (Rule.CALLING_HOURS, Rule.CAMPAIGN_WINDOW) and refusal.opens_at:
-        entry.status = (
-            CampaignContact.Status.RETRY_SCHEDULED
-            if entry.attempts
-            else CampaignContact.Status.PENDING
-        )
-        entry.next_attempt_at = refusal.opens_at
-        entry.note = (
-            f"outside its calling window; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC"
-        )
-        entry.save(update_fields=["status", "next_attempt_at", "note", "updated_at"])
-        return False
-    if refusal.rule == Rule.CAMPAIGN_STATUS:
-        return False  # the campaign stopped meanwhile: the contact waits where it is
-    return _settle(entry, CampaignContact.Status.INVALID, refusal.message)
-
-
-def _settle(entry: CampaignContact, status: str, note: str) -> bool:
-    entry.status = status
-    entry.note = note[:300]
-    entry.save(update_fields=["status", "note", "updated_at"])
-    return False
 
 
 def contact_variables(contact: Contact) -> dict:
