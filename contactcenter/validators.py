@@ -28,19 +28,27 @@ def json_max_depth() -> int:
     return settings.JSON_MAX_DEPTH
 
 
-def json_depth_exceeds(value, limit: int) -> bool:
-    """Is `value` (decoded JSON) nested deeper than `limit`? A list or object is one level:
-    `[]` is 1 deep, `{"a": [1]}` 2, a string 0. Walks without recursion, stops at the limit."""
-    if not isinstance(value, dict | list | tuple):
-        return False
-    stack = [(value, 1)]
+def _walk(value):
+    """Every value inside `value` (object keys too) with the number of containers around it;
+    iterative, so depth costs no recursion."""
+    stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
-    return False
+        yield item, depth
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in (*item.keys(), *item.values()))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def _too_deep(item, depth: int, limit: int) -> bool:
+    """A list or object is one level: `[]` is 1 deep, `{"a": [1]}` 2, a string 0."""
+    return isinstance(item, _CONTAINERS) and depth + 1 > limit
+
+
+def json_depth_exceeds(value, limit: int) -> bool:
+    """Is `value` (decoded JSON) nested deeper than `limit`? Stops at the first level over."""
+    return any(_too_deep(item, depth, limit) for item, depth in _walk(value))
 
 
 class BoundedJSONDecoder(json.JSONDecoder):
@@ -68,24 +76,13 @@ def validate_json_text(value) -> None:
     """JSON stored from outside: no NUL characters (PostgreSQL cannot store them) and no deeper
     than JSON_MAX_DEPTH levels (so every page and service that walks it can)."""
     limit = json_max_depth()
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise ValidationError(
-                    "Text may not contain NUL characters (\\u0000).", code="null_characters"
-                )
-            continue
-        if isinstance(item, dict):
-            children = [*item.keys(), *item.values()]
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
-        if depth + 1 > limit:
+    for item, depth in _walk(value):
+        if isinstance(item, str) and "\x00" in item:
+            raise ValidationError(
+                "Text may not contain NUL characters (\\u0000).", code="null_characters"
+            )
+        if _too_deep(item, depth, limit):
             raise ValidationError(
                 f"Nested deeper than the {limit} levels accepted (JSON_MAX_DEPTH).",
                 code="too_deep",
             )
-        stack.extend((child, depth + 1) for child in children)
