@@ -187,7 +187,11 @@ def import_run(
         except Exception as error:
             # Recorded so staff do not watch a 'running' import forever, then raised as is.
             logger.exception("%s %s stopped", model._meta.verbose_name, import_id)
-            message = f"The import stopped: {type(error).__name__}: {error}"[:2000]
+            # The error's own text may carry SQL, paths or values: it stays in the log.
+            message = (
+                f"The import stopped on an unexpected error ({type(error).__name__}); the "
+                "workers' log has the details. Upload the file again once it is fixed."
+            )
             _finish(model, record.pk, status=failed, message=message, progress=None)
             raise
         else:

@@ -320,14 +320,17 @@ def test_an_unexpected_error_marks_the_import_failed_and_is_raised(contact_list,
     record = start(contact_list, "phone\n+14155550100\n")
 
     with (
-        mock.patch.object(Contact.objects, "bulk_create", side_effect=RuntimeError("disk full")),
+        mock.patch.object(
+            Contact.objects, "bulk_create", side_effect=RuntimeError("at /srv/db password=x")
+        ),
         pytest.raises(RuntimeError),
     ):
         contact_import_run(import_id=record.pk)
 
     record.refresh_from_db()
     assert record.status == ContactImport.Status.FAILED
-    assert "RuntimeError: disk full" in record.message
+    assert "unexpected error (RuntimeError)" in record.message
+    assert "password" not in record.message  # the error's text stays in the workers' log
 
 
 # -- starting, the task, running twice --------------------------------------------------------
