@@ -63,11 +63,14 @@ class Target:
     """A destination that passed the check: the URL as given and the address to connect to."""
 
     url: httpx.URL
-    address: str
+    addresses: tuple[str, ...]  # every address the name had, each one checked
 
     @property
-    def connect_url(self) -> httpx.URL:
-        return self.url.copy_with(host=self.address)
+    def address(self) -> str:
+        return self.addresses[0]
+
+    def connect_url(self, address: str) -> httpx.URL:
+        return self.url.copy_with(host=address)
 
     @property
     def host_header(self) -> str:
@@ -193,7 +196,7 @@ def target_check(url: str) -> Target:
             raise TargetRefused(
                 f"The host resolves to {reason}: webhooks may only go to public addresses."
             )
-    return Target(url=parsed, address=addresses[0])
+    return Target(url=parsed, addresses=tuple(addresses))
 
 
 def validate_webhook_url(value: str) -> None:
@@ -220,14 +223,20 @@ def target_post(
     """
     extensions = {"sni_hostname": target.server_name} if target.url.scheme == "https" else {}
     client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=verify)
-    with (
-        client,
-        client.stream(
-            "POST",
-            target.connect_url,
-            content=content,
-            headers={**headers, "Host": target.host_header},
-            extensions=extensions,
-        ) as response,
-    ):
-        return response.status_code
+    with client:
+        for number, address in enumerate(target.addresses, start=1):
+            try:
+                with client.stream(
+                    "POST",
+                    target.connect_url(address),
+                    content=content,
+                    headers={**headers, "Host": target.host_header},
+                    extensions=extensions,
+                ) as response:
+                    return response.status_code
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                # Nothing was sent: the next checked address of the name (a dual-stack
+                # receiver seen from an IPv4-only worker, one of several hosts down).
+                if number == len(target.addresses):
+                    raise
+    raise AssertionError("a checked target has at least one address")

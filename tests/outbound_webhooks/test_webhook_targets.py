@@ -128,8 +128,23 @@ def test_tls_checks_the_certificate_against_the_name_at_the_checked_address(
     )
 
     assert status == 204
-    assert target.connect_url.host == "127.0.0.1"
+    assert target.connect_url(target.address).host == "127.0.0.1"
     assert server_names == ["crm.test"]  # SNI: the name, not the address
+    assert receiver.header(0, "Host") == f"crm.test:{receiver.port}"
+
+
+def test_an_address_that_refuses_the_connection_gives_way_to_the_next(
+    fake_dns, local_servers, open_to_this_machine, settings
+):
+    receiver = local_servers(b"HTTP/1.1 204 No Content\r\n\r\n")
+    open_to_this_machine(receiver.port)
+    settings.OUTBOUND_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/24"]
+    fake_dns["crm.test"] = ["127.0.0.2", "127.0.0.1"]  # nothing listens on the first
+    target = target_check(f"http://crm.test:{receiver.port}/hooks")
+
+    status = target_post(target, content=b"{}", headers={}, timeout=httpx.Timeout(5))
+
+    assert status == 204
     assert receiver.header(0, "Host") == f"crm.test:{receiver.port}"
 
 
