@@ -42,12 +42,12 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.contacts import (
     CONTACT_FIELDS,
-    MAX_ERRORS,
     CsvFileError,
     contact_upsert,
     read_csv,
 )
 from campaigns.services.dnc import dnc_add, dnc_contains, dnc_remove
+from campaigns.services.imports import MAX_ERRORS
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.errors import error_response
 from contactcenter.api.lookups import IntegerIdLookup

@@ -23,7 +23,7 @@ import re
 import unicodedata
 import zoneinfo
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
@@ -35,6 +35,7 @@ from django.utils import timezone
 from campaigns.models import Contact, ContactImport, ContactList
 from campaigns.services.imports import (
     CsvFileError,
+    Progress,
     display_name,
     import_run,
     stored_file,
@@ -44,7 +45,6 @@ from campaigns.services.imports import (
 from telephony.validators import normalize_phone_number
 
 BATCH_SIZE = 2000  # rows per transaction (and per progress update)
-MAX_ERRORS = 1000  # row errors kept on the import; all of them are counted
 CONTACT_FIELDS = ("first_name", "last_name", "external_id", "timezone")
 KNOWN_COLUMNS = frozenset({"phone", *CONTACT_FIELDS})
 MAX_LENGTHS = {name: Contact._meta.get_field(name).max_length for name in CONTACT_FIELDS}
@@ -246,31 +246,12 @@ def contact_import_start(
 
 
 @dataclass
-class _Progress:
-    started: datetime
-    rows_read: int = 0
+class _Progress(Progress):
+    COUNTERS = ("rows_read", "imported", "merged", "invalid")
+
+    started: datetime | None = None
     imported: int = 0
     merged: int = 0
-    invalid: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    errors_saved: int = 0
-
-    def reject(self, line: int, reason: str) -> None:
-        self.invalid += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"line": line, "reason": reason})
-
-    def counters(self) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "rows_read": self.rows_read,
-            "imported": self.imported,
-            "merged": self.merged,
-            "invalid": self.invalid,
-        }
-        if len(self.errors) != self.errors_saved:
-            values["errors"] = self.errors
-            self.errors_saved = len(self.errors)
-        return values
 
     def summary(self) -> str:
         return (

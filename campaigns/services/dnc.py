@@ -14,7 +14,7 @@ Rules kept here:
   file over DNC_IMPORT_MAX_BYTES is refused before it is stored.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 from django.conf import settings
@@ -23,9 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import CampaignContact, DoNotCall, DoNotCallImport
-from campaigns.services.contacts import BATCH_SIZE, MAX_ERRORS, read_csv
+from campaigns.services.contacts import BATCH_SIZE, read_csv
 from campaigns.services.imports import (
     CsvFileError,
+    Progress,
     display_name,
     import_run,
     stored_file,
@@ -107,26 +108,12 @@ def dnc_contains(phone: str) -> bool:
 
 
 @dataclass
-class _Progress:
-    rows_read: int = 0
+class _Progress(Progress):
+    COUNTERS = ("rows_read", "added", "existing", "invalid", "campaign_contacts_blocked")
+
     added: int = 0
     existing: int = 0  # already listed, or repeated in the file
-    invalid: int = 0
     campaign_contacts_blocked: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    errors_saved: int = 0
-
-    def reject(self, line: int, reason: str) -> None:
-        self.invalid += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"line": line, "reason": reason})
-
-    def counters(self) -> dict[str, Any]:
-        values: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
-        if len(self.errors) != self.errors_saved:
-            values["errors"] = self.errors
-            self.errors_saved = len(self.errors)
-        return values
 
     def summary(self) -> str:
         return (
@@ -134,9 +121,6 @@ class _Progress:
             f"the list, {self.invalid} invalid; {self.campaign_contacts_blocked} waiting campaign "
             "contacts were set to do-not-call."
         )
-
-
-COUNTERS = ("rows_read", "added", "existing", "invalid", "campaign_contacts_blocked")
 
 
 def _write_batch(
@@ -229,7 +213,10 @@ def dnc_import_csv(*, file: IO[bytes], source: str = DoNotCall.Source.CSV) -> di
             f"{error.message} Before it: {progress.added} numbers added, "
             f"{progress.existing} already listed, {progress.invalid} invalid."
         ) from None
-    return {**{name: getattr(progress, name) for name in COUNTERS}, "errors": progress.errors}
+    return {
+        **{name: getattr(progress, name) for name in progress.COUNTERS},
+        "errors": progress.errors,
+    }
 
 
 def _enqueue_import(import_id: int) -> None:

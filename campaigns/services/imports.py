@@ -13,8 +13,9 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -39,14 +40,37 @@ class CsvFileError(ValidationError):
         super().__init__(message, code="invalid_file")
 
 
-class Progress(Protocol):
-    rows_read: int
+MAX_ERRORS = 1000  # row errors kept on an import; all of them are counted
+
+
+@dataclass
+class Progress:
+    """A running import's counters, saved on its row as it goes. Each kind of import adds its
+    own counters (named in COUNTERS) and says what they mean in `summary`."""
+
+    COUNTERS: ClassVar[tuple[str, ...]] = ("rows_read", "invalid")
+
+    rows_read: int = 0
+    invalid: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors_saved: int = 0
+
+    def reject(self, line: int, reason: str) -> None:
+        self.invalid += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"line": line, "reason": reason})
 
     def counters(self) -> dict[str, Any]:
-        """The import row's counters (and errors) as they stand now."""
+        """The import row's counters (and errors, when new ones came) as they stand now."""
+        values: dict[str, Any] = {name: getattr(self, name) for name in self.COUNTERS}
+        if len(self.errors) != self.errors_saved:
+            values["errors"] = self.errors
+            self.errors_saved = len(self.errors)
+        return values
 
     def summary(self) -> str:
         """One sentence for the import's message."""
+        raise NotImplementedError
 
 
 def display_name(file_name: str) -> str:

@@ -14,6 +14,7 @@ from django.db import connection
 from campaigns import tasks
 from campaigns.models import Contact, ContactImport, ContactList
 from campaigns.services import contacts as services
+from campaigns.services import imports
 from campaigns.services.contacts import (
     contact_import_run,
     contact_import_start,
@@ -218,7 +219,7 @@ def test_duplicates_across_batches_are_merged_and_progress_is_saved_per_batch(
 
 
 def test_only_the_first_errors_are_kept_but_all_are_counted(contact_list, monkeypatch):
-    monkeypatch.setattr(services, "MAX_ERRORS", 3)
+    monkeypatch.setattr(imports, "MAX_ERRORS", 3)
     content = "phone\n" + "bad\n" * 5 + "+14155550100\n"
 
     record = run(contact_list, content)
