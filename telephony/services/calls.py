@@ -512,13 +512,7 @@ def _claim_for_placement(call_id) -> tuple[Call, PlaceCallRequest] | str:
         if call.agent_id:
             return "already placed"
         if call.hangup_requested_at:
-            call_transition(
-                call,
-                CallStatus.CANCELED,
-                source=CallEvent.Source.SYSTEM,
-                detail="canceled: hung up before it was placed",
-            )
-            return "canceled"
+            return _cancel_hung_up(call)
         if call.placement_lease_until and call.placement_lease_until > now:
             raise PlacementDeferred(
                 "another worker is placing this call",
@@ -555,6 +549,17 @@ def _claim_for_placement(call_id) -> tuple[Call, PlaceCallRequest] | str:
     return call, body
 
 
+def _cancel_hung_up(call: Call) -> str:
+    """A call hung up before it was placed (locked, inside a transaction) ends unplaced."""
+    call_transition(
+        call,
+        CallStatus.CANCELED,
+        source=CallEvent.Source.SYSTEM,
+        detail="canceled: hung up before it was placed",
+    )
+    return "canceled"
+
+
 def _last_look(call_id: uuid.UUID, *, attempt: int) -> str | None:
     """Right before the request: this worker still owns the placement (its attempt is the
     latest and no agent id was recorded meanwhile: a worker paused past its lease must not send
@@ -568,13 +573,7 @@ def _last_look(call_id: uuid.UUID, *, attempt: int) -> str | None:
             logger.info("call %s: placement attempt %s superseded; not sent", call_id, attempt)
             return "superseded"
         if call.hangup_requested_at:
-            call_transition(
-                call,
-                CallStatus.CANCELED,
-                source=CallEvent.Source.SYSTEM,
-                detail="canceled: hung up before it was placed",
-            )
-            return "canceled"
+            return _cancel_hung_up(call)
         refusal = dialing_rules().placement_refusal(call=call, now=now)
         if refusal is None:
             return None
