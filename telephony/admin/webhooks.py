@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from telephony.agora.webhooks import EventType
 from telephony.models import WebhookEvent
 from telephony.services.webhooks import webhook_reprocess
 
@@ -23,7 +24,7 @@ class EventTypeFilter(admin.SimpleListFilter):
     parameter_name = "event_type"
 
     def lookups(self, request, model_admin):
-        return [(str(code), f"{code} {label}") for code, label in WebhookEvent.EVENT_TYPES.items()]
+        return [(str(code.value), f"{code.value} {code.label}") for code in EventType]
 
     def queryset(self, request, queryset):
         return queryset.filter(event_type=self.value()) if self.value() else queryset

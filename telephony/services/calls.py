@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contactcenter.validators import validate_json_text
@@ -180,6 +180,53 @@ def call_create(
     if override:
         _record_override(call, override, now=now)
     _enqueue_placement(call.id)
+    return call
+
+
+def call_create_inbound(
+    *,
+    agent_id: str,
+    agora_name: str = "",
+    channel: str = "",
+    source: str = CallEvent.Source.WEBHOOK,
+) -> Call | None:
+    """Track a call someone made to one of our numbers, which Agora knows as `agent_id`.
+
+    Asks Agora about the call (HTTP, before any transaction), so call it with no lock held.
+    None when the call is not to one of our numbers taking inbound calls. Safe to run twice:
+    a second notification about the same call finds the call the first one created.
+    """
+    if not agent_id:
+        return None
+    info = agora_client().get_call(agent_id)
+    number = PhoneNumber.objects.filter(e164=info.to_number, inbound=True).first()
+    if number is None:
+        return None
+    call_id = uuid.uuid4()
+    name, _ = call_identity(call_id)
+    try:
+        with transaction.atomic():
+            call = Call.objects.create(
+                id=call_id,
+                direction=Call.Direction.INBOUND,
+                to_number=info.to_number or number.e164,
+                from_number=info.from_number or "",
+                caller_id=number,
+                agora_name=(agora_name or name)[:64],
+                channel=(channel or info.channel or name)[:64],
+                agent_id=agent_id,
+                pipeline_id=info.pipeline_id or number.inbound_pipeline_id,
+            )
+            _event(
+                call,
+                source=source,
+                kind=CallEvent.Kind.STATUS,
+                to_status=CallStatus.QUEUED,
+                detail=f"inbound call from {call.from_number} to {call.to_number}",
+            )
+    except IntegrityError:
+        # Another notification about the same call created it first.
+        return Call.objects.filter(agent_id=agent_id).first()
     return call
 
 

@@ -21,7 +21,7 @@ from telephony.simulator.core import (
 )
 from telephony.simulator.http import SimulatorHTTP, SimulatorTransport
 from telephony.simulator.outcomes import CallPlan, Outcome, RandomMix, Timings, parse_mix
-from telephony.simulator.webhooks import WebhookFaults, sign
+from telephony.simulator.webhooks import WebhookFaults
 
 
 def sim_transport(simulator: Simulator, **kwargs) -> SimulatorTransport:
@@ -47,6 +47,5 @@ __all__ = [
     "Timings",
     "WebhookFaults",
     "parse_mix",
-    "sign",
     "sim_transport",
 ]

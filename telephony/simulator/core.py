@@ -21,20 +21,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from telephony.agora.tokens import rtc_token_problem
+from telephony.agora.webhooks import EventType
 from telephony.simulator import conversation
 from telephony.simulator.clock import Clock, SystemClock
 from telephony.simulator.outcomes import CallPlan, Outcome, RandomMix, Timings, plan_by_rules
-from telephony.simulator.webhooks import (
-    AGENT_ERROR,
-    AGENT_HISTORY,
-    AGENT_JOINED,
-    AGENT_LEFT,
-    INBOUND_CALL_STATE,
-    OUTBOUND_CALL_STATE,
-    Sender,
-    WebhookFaults,
-    WebhookOutbox,
-)
+from telephony.simulator.webhooks import Sender, WebhookFaults, WebhookOutbox
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 SIXTY_DAYS = 60 * 86_400
@@ -545,7 +536,7 @@ class Simulator:
         plan = call.plan
         if event.action == "agent_joined":
             call.agent_status = "RUNNING"
-            self._notify(call, AGENT_JOINED, {}, now)
+            self._notify(call, EventType.AGENT_JOINED, {}, now)
         elif event.action == "calling":
             call.calling_at = now
             self._state(call, "CALLING", now)
@@ -577,16 +568,23 @@ class Simulator:
             self._end(call, "failed", now, message="the callee was busy")
         elif event.action == "failed":
             self._notify(
-                call, AGENT_ERROR, {"code": 503, "message": "SIP call could not be set up"}, now
+                call,
+                EventType.AGENT_ERROR,
+                {"code": 503, "message": "SIP call could not be set up"},
+                now,
             )
             self._end(call, "failed", now, message="the call could not be set up", failed=True)
 
     def _state(self, call: SimCall, state: str, at: float) -> None:
         call.states.append((state, at))
-        event_type = INBOUND_CALL_STATE if call.type == "inbound" else OUTBOUND_CALL_STATE
+        event_type = (
+            EventType.INBOUND_CALL_STATE
+            if call.type == "inbound"
+            else EventType.OUTBOUND_CALL_STATE
+        )
         self._notify(call, event_type, {"name": call.name, "state": state}, at)
 
-    def _notify(self, call: SimCall, event_type: int, extra: dict, at: float) -> None:
+    def _notify(self, call: SimCall, event_type: EventType, extra: dict, at: float) -> None:
         payload = {
             "agent_id": call.agent_id,
             "channel": call.channel,
@@ -605,9 +603,11 @@ class Simulator:
         call.agent_message = message
         self._live.discard(call.agent_id)
         self._state(call, "HANGUP", at)
-        self._notify(call, AGENT_LEFT, {"status": call.agent_status, "message": message}, at)
+        self._notify(
+            call, EventType.AGENT_LEFT, {"status": call.agent_status, "message": message}, at
+        )
         if call.answered_at is not None:
-            self._notify(call, AGENT_HISTORY, {"contents": self._spoken(call, at)}, at)
+            self._notify(call, EventType.AGENT_HISTORY, {"contents": self._spoken(call, at)}, at)
 
     def _spoken(self, call: SimCall, at: float) -> list[dict[str, str]]:
         if call.answered_at is None:
