@@ -6,7 +6,8 @@ Rules kept here (product.md, invariants 1, 2 and 4):
 - a call's Agora name and channel come from its id, so a repeated place-call is answered 409 and
   the existing call is found again by listing calls for the number and matching the channel;
 - statuses change only through `call_transition`, only forwards (telephony.states);
-- the account cap is checked under one lock by everything that starts a call.
+- the account cap is checked under one lock by everything that starts a call: placement counts
+  live calls only, right before dialing (telephony.services.capacity says why).
 """
 
 import logging
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contactcenter.validators import validate_json_text
@@ -35,6 +36,7 @@ from telephony.clients import agora_client
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.rules import OVERRIDABLE_RULES, CallRefused, Rule, RulesOverride, dialing_rules
 from telephony.services.agents import MissingTemplateVariables, agent_properties_for_call
+from telephony.services.capacity import live_call_count, lock_capacity
 from telephony.signals import call_ended, call_status_changed
 from telephony.states import (
     AGORA_LIVE_STATE_TO_STATUS,
@@ -58,7 +60,6 @@ UNSUCCESSFUL_ENDINGS = frozenset(
 )
 # Look this far back (seconds) when listing calls to find one placed before an answer was lost.
 FIND_WINDOW_SECONDS = 600
-_CAPACITY_LOCK_KEY = 7_310_201  # pg_advisory_xact_lock key shared by everything starting calls
 
 
 class PlacementDeferred(Exception):
@@ -73,21 +74,6 @@ class PlacementDeferred(Exception):
 def call_identity(call_id: uuid.UUID) -> tuple[str, str]:
     """(Agora name, channel) of a call: derived from its id, so retries reuse them."""
     return f"cc-{call_id}", f"cc{call_id.hex}"
-
-
-def lock_capacity() -> None:
-    """Serialise capacity checks across workers and dispatchers (inside a transaction).
-
-    PostgreSQL: a transaction-scoped advisory lock. SQLite (the zero-setup default) already runs
-    one write transaction at a time (IMMEDIATE mode), which serialises them as well.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CAPACITY_LOCK_KEY])
-
-
-def live_call_count() -> int:
-    return Call.objects.filter(status__in=LIVE_STATUSES).count()
 
 
 def _event(call: Call, *, source: str, kind: str, **fields: Any) -> CallEvent:

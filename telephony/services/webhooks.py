@@ -9,6 +9,7 @@ in a worker. The protocol itself (event types, signatures, the envelope) is
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -45,7 +46,7 @@ class Answer:
     body: dict[str, Any]
 
 
-def signature_check(body: bytes, headers: dict[str, str]) -> SignatureCheck:
+def signature_check(body: bytes, headers: Mapping[str, str]) -> SignatureCheck:
     """Agora's signature over the raw body, with our secret (telephony.agora.webhooks)."""
     secret = settings.AGORA_WEBHOOK_SECRET
     if not secret:
@@ -53,8 +54,11 @@ def signature_check(body: bytes, headers: dict[str, str]) -> SignatureCheck:
     return verify_signature(body, headers, secret)
 
 
-def webhook_receive(*, body: bytes, headers: dict[str, str]) -> Answer:
-    """Verify and store one notification; processing is queued after commit."""
+def webhook_receive(*, body: bytes, headers: Mapping[str, str]) -> Answer:
+    """Verify and store one notification; processing is queued after commit.
+
+    `headers`: the request's headers, any case (Agora-Signature-V2, else Agora-Signature).
+    """
     signature = signature_check(body, headers)
     if not signature.valid:
         # Never log the signatures or the body: they are useless to an attacker's audience.
