@@ -30,6 +30,7 @@ from telephony.agora import (
     CallNameConflict,
     ConcurrencyLimitExceeded,
     PlaceCallRequest,
+    retry_delay,
 )
 from telephony.agora.tokens import build_call_tokens
 from telephony.clients import agora_client
@@ -517,13 +518,13 @@ def call_place(*, call_id: uuid.UUID | str) -> str:
         how = "found after a lost answer"
         if agent_id is None:
             # Nothing placed (or not yet visible): placing again is safe, the name is unique.
-            _defer(call, f"Agora unreachable: {error}", countdown=_backoff(call))
+            _defer(call, f"Agora unreachable: {error}", countdown=_retry_delay(call, error))
     except ConcurrencyLimitExceeded as error:
         _defer(call, f"Agora refused: {error}", countdown=10)
     except AgoraAPIError as error:
         # A 5xx may or may not have placed the call; asking again is safe (unique name).
         if error.retryable or (error.status_code or 0) >= 500:
-            _defer(call, str(error), countdown=error.retry_after or _backoff(call))
+            _defer(call, str(error), countdown=_retry_delay(call, error))
         _fail_placement(call, f"Agora refused the call: {error}")
         return "failed"
     _record_placed(call.id, agent_id, how)
@@ -660,8 +661,9 @@ def _find_placed(call: Call) -> str | None:
     return None
 
 
-def _backoff(call: Call) -> float:
-    return min(60.0, 2.0 ** max(call.placement_attempts, 1))
+def _retry_delay(call: Call, error: AgoraError) -> float:
+    # placement_attempts counts this try: 2, 4, 8 ... 60 s, unless Agora said how long.
+    return retry_delay(error, retries=call.placement_attempts - 1, base=2, cap=60)
 
 
 def _defer(call: Call, reason: str, *, countdown: float) -> None:
