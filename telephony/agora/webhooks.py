@@ -35,6 +35,7 @@ __all__ = [
     "Notification",
     "NotificationEnvelope",
     "SignatureCheck",
+    "history_messages",
     "int_or_none",
     "payload_of",
     "sign",
@@ -242,6 +243,15 @@ class Notification:
     def encode(self, *, notify_ms: int) -> bytes:
         """The raw body of one delivery (compact JSON, what the signatures cover)."""
         return json.dumps(self.envelope(notify_ms=notify_ms), separators=(",", ":")).encode()
+
+
+def history_messages(payload: AgentHistoryPayload) -> list[HistoryMessage]:
+    """The conversation of a 103, as strings; entries that are not objects are skipped."""
+    return [
+        {"role": str(message.get("role", "")), "content": str(message.get("content", ""))}
+        for message in payload.get("contents") or []
+        if isinstance(message, dict)
+    ]
 
 
 def payload_of(envelope: Any) -> dict[str, Any]:

@@ -24,10 +24,12 @@ from contactcenter.validators import JsonTooDeep, json_loads
 from telephony.agora import AgoraError
 from telephony.agora.webhooks import (
     CALL_STATE_EVENTS,
+    AgentPayload,
     EventType,
     NotANotification,
     Notification,
     SignatureCheck,
+    history_messages,
     int_or_none,
     payload_of,
     verify_signature,
@@ -149,7 +151,7 @@ def _record_failure(event: WebhookEvent, error: str) -> str:
     return WebhookEvent.Status.FAILED
 
 
-def _find_call(payload: dict) -> Call | None:
+def _find_call(payload: AgentPayload) -> Call | None:
     """Our call id from the labels we set, else Agora's agent id."""
     labels = payload.get("labels") if isinstance(payload.get("labels"), dict) else {}
     call_id = labels.get("call_id")
@@ -164,7 +166,7 @@ def _find_call(payload: dict) -> Call | None:
     return None
 
 
-def _apply(event: WebhookEvent, payload: dict, call: Call | None) -> str:
+def _apply(event: WebhookEvent, payload: AgentPayload, call: Call | None) -> str:
     event_type = EventType.parse(event.event_type)
     if event_type is None:
         return WebhookEvent.Status.IGNORED
@@ -189,11 +191,7 @@ def _apply(event: WebhookEvent, payload: dict, call: Call | None) -> str:
         if event_type == EventType.AGENT_LEFT:
             detail = f"agent left: {payload.get('status', '')} {payload.get('message', '')}"
         elif event_type == EventType.AGENT_HISTORY:
-            contents = [
-                {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
-                for m in payload.get("contents") or []
-                if isinstance(m, dict)
-            ]
+            contents = history_messages(payload)
             if len(contents) >= len(locked.transcript):
                 locked.transcript = contents
                 locked.save(update_fields=["transcript", "updated_at"])

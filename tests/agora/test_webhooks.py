@@ -15,6 +15,7 @@ from telephony.agora.webhooks import (
     EventType,
     NotANotification,
     Notification,
+    history_messages,
     payload_of,
     sign,
     verify_signature,
@@ -151,6 +152,23 @@ def test_a_notification_encodes_as_agoras_envelope_and_reads_back():
     assert Notification.from_envelope(json.loads(body)) == Notification(
         notice_id="n-7", event_type=102, sid="S", payload={"agent_id": "A"}, notify_ms=42
     )
+
+
+def test_history_messages_are_read_as_strings_skipping_what_is_not_a_message():
+    payload = {
+        "contents": [
+            {"role": "assistant", "content": "Hi"},
+            "noise",
+            {"role": "user", "content": 42},
+            {"content": "no role"},
+        ]
+    }
+    assert history_messages(payload) == [
+        {"role": "assistant", "content": "Hi"},
+        {"role": "user", "content": "42"},
+        {"role": "", "content": "no role"},
+    ]
+    assert history_messages({}) == history_messages({"contents": None}) == []
 
 
 def test_payload_of_a_stored_envelope():
