@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from contactcenter.admin_display import BadgeKind, status_badge
 from contactcenter.redaction import MASK, redact
 from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.agora import AgoraError
@@ -32,25 +33,6 @@ from telephony.services.numbers import (
     phone_numbers_reconcile,
 )
 from telephony.validators import normalize_phone_number, validate_cidr_list
-
-SYNC_COLORS = {
-    PhoneNumber.SyncState.PENDING: "#2563eb",
-    PhoneNumber.SyncState.SYNCED: "#15803d",
-    PhoneNumber.SyncState.ERROR: "#b91c1c",
-    PhoneNumber.SyncState.MISSING: "#b45309",
-    PhoneNumber.SyncState.DELETING: "#6b7280",
-}
-
-
-def sync_badge_html(state: str, label: str) -> str:
-    return format_html(
-        '<span class="sync-state sync-state-{}" style="display:inline-block;padding:1px 8px;'
-        "border-radius:9px;background:{};color:#fff;font-size:11px;font-weight:600;"
-        'white-space:nowrap">{}</span>',
-        state,
-        SYNC_COLORS.get(state, "#6b7280"),
-        label,
-    )
 
 
 class PhoneNumberForm(forms.ModelForm):
@@ -202,7 +184,9 @@ class PhoneNumberAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="sync", ordering="sync_state")
     def sync_badge(self, number: PhoneNumber) -> str:
-        return sync_badge_html(number.sync_state, number.get_sync_state_display())
+        return status_badge(
+            BadgeKind.NUMBER_SYNC, number.sync_state, number.get_sync_state_display()
+        )
 
     @admin.display(description="differences from Agora")
     def differences_list(self, number: PhoneNumber) -> str:
