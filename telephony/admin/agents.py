@@ -1,7 +1,7 @@
 """Agent profiles: who answers a call (an AI Studio pipeline, or a full agent configuration).
 
 Secret-looking values in `properties` (API keys, tokens, passwords: see
-`contactcenter.redaction.is_secret_key`) are shown as "********" once saved (and stored
+`telephony.agora.redaction.is_secret_key`) are shown as "********" once saved (and stored
 encrypted). Submitting the form with "********" for such a key keeps the stored value, unless
 an endpoint beside it changed (then the value must be typed again); typing anything else
 replaces it.
@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from contactcenter.forms import BoundedJSONField
-from contactcenter.redaction import is_secret_key
+from telephony.agora.redaction import is_secret_key
 from telephony.models import AgentProfile
 from telephony.services.agents import agent_required_variables
 

@@ -16,9 +16,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from contactcenter.redaction import is_secret_key, scrub
 from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.agora import AgoraError
+from telephony.agora.redaction import is_secret_key, scrub
 from telephony.models import PhoneNumber
 from telephony.services.numbers import (
     EDITABLE_FIELDS,
