@@ -46,7 +46,7 @@ from campaigns.services.campaigns import (
     campaigns_progress,
 )
 from contactcenter.api.lookups import is_id
-from contactcenter.charts import calls_over_time_chart
+from contactcenter.console.charts import calls_over_time_chart
 from telephony.admin.calls import CallAdmin, format_duration, status_badge_html
 from telephony.models import Call
 from telephony.services.stats import call_histogram
