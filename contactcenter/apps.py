@@ -6,7 +6,5 @@ class ContactCenterConfig(AppConfig):
     verbose_name = "Contact center"
 
     def ready(self) -> None:
-        from contactcenter import (  # noqa: F401  (connect the signal receivers, register checks)
-            checks,
-            receivers,
-        )
+        from contactcenter import checks  # noqa: F401  (registers the checks)
+        from contactcenter.crm_webhooks import receivers  # noqa: F401  (connects them)

@@ -8,7 +8,7 @@ Keys come from ``FIELD_ENCRYPTION_KEYS`` (comma-separated Fernet keys). Rotation
 key first, keep the old ones after it, run ``manage.py reencrypt_secrets``, then drop the old
 ones. The Django model fields that use this are in ``contactcenter.fields``.
 
-Like ``contactcenter.redaction``, this module does not import Django: the settings use it.
+Like ``telephony.agora.redaction``, this module does not import Django: the settings use it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from contactcenter.redaction import is_secret_key
+from telephony.agora.redaction import is_secret_key
 
 __all__ = [
     "KEYS_VARIABLE",

@@ -59,7 +59,7 @@ class EncryptedCharField(_EncryptedMixin, models.CharField):
 
 class SecretValuesJSONField(models.JSONField):
     """A JSONField whose values under secret-looking keys (API keys, tokens, passwords: see
-    ``contactcenter.redaction.is_secret_key``) are stored encrypted; the rest stays readable."""
+    ``telephony.agora.redaction.is_secret_key``) are stored encrypted; the rest stays readable."""
 
     def get_db_prep_save(self, value: Any, connection) -> Any:
         if isinstance(value, dict | list):

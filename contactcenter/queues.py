@@ -10,7 +10,7 @@ class Queue(StrEnum):
     CALLS = "calls"  # placing and hanging up calls: latency matters
     TRACKING = "tracking"  # status polling, transcripts, number sync
     DISPATCH = "dispatch"  # the campaign dispatcher
-    WEBHOOKS = "webhooks"  # processing inbound and delivering outbound webhooks
+    WEBHOOKS = "webhooks"  # processing Agora's webhooks and delivering CRM webhooks
 
     @classmethod
     def kombu_queues(cls) -> tuple[KombuQueue, ...]:

@@ -286,7 +286,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 30},
     },
-    # Outbound webhooks to CRMs: long retries and lost delivery tasks.
+    # CRM webhooks: long retries and lost delivery tasks.
     "retry-due-webhooks": {
         "task": "contactcenter.retry_due_webhooks",
         "schedule": 30.0,
@@ -477,7 +477,7 @@ SPECTACULAR_SETTINGS = {
 }
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
-# Outbound webhooks (contactcenter.webhook_targets): where subscriptions may send events.
+# CRM webhooks (contactcenter.crm_webhooks.targets): where subscriptions may send events.
 # Ports a webhook URL may use; plain http (default: only in a development run); networks
 # (CIDRs) opened for receivers inside the network, e.g. an on-premises CRM (default: none).
 try:
@@ -509,7 +509,7 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "contactcenter.redaction.RedactingFilter"}},
+    "filters": {"redact": {"()": "telephony.agora.redaction.RedactingFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"},
     },

@@ -9,16 +9,7 @@ handler404 = "contactcenter.api.lookups.api_not_found"
 
 urlpatterns = [
     # The staff console lives inside the admin (same login, header and permissions).
-    path(
-        "admin/dashboard/",
-        admin.site.admin_view(views.dashboard),
-        name="console-dashboard",
-    ),
-    path(
-        "admin/dashboard/live/",
-        admin.site.admin_view(views.dashboard_live),
-        name="console-dashboard-live",
-    ),
+    path("admin/dashboard/", include("contactcenter.console.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("contactcenter.api.urls")),
     path("healthz/", views.healthz, name="healthz"),

@@ -29,8 +29,8 @@ from contactcenter.api.auth import model_access, needs
 from contactcenter.api.idempotency import idempotent
 from contactcenter.api.lookups import IdFilter, IntegerIdLookup, is_id
 from contactcenter.models import ApiScope
-from contactcenter.redaction import redact
 from contactcenter.validators import BoundedJSONDecoder
+from telephony.agora.redaction import redact
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.services.agents import (
     MASK,

@@ -97,7 +97,7 @@ def place(imported_caller, agent_profile):
 
 
 class FakeDns:
-    """Stands in for DNS in contactcenter.webhook_targets (`resolve_host`).
+    """Stands in for DNS in contactcenter.crm_webhooks.targets (`resolve_host`).
 
     `dns["crm.example"] = ["93.184.215.14"]` sets a name's answer; `dns.answers("crm.example",
     [...], [...])` gives one answer per lookup (the last one repeats), as a rebinding attacker's
@@ -129,7 +129,7 @@ class FakeDns:
 
 @pytest.fixture
 def fake_dns(monkeypatch) -> FakeDns:
-    """DNS for outbound webhook destinations, under the test's control (see FakeDns)."""
+    """DNS for CRM webhook destinations, under the test's control (see FakeDns)."""
     dns = FakeDns()
-    monkeypatch.setattr("contactcenter.webhook_targets.resolve_host", dns)
+    monkeypatch.setattr("contactcenter.crm_webhooks.targets.resolve_host", dns)
     return dns

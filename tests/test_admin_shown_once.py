@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from contactcenter.models import ApiKey, WebhookSubscription
+from contactcenter.crm_webhooks.models import WebhookSubscription
+from contactcenter.models import ApiKey
 
 pytestmark = pytest.mark.django_db
 

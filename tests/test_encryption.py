@@ -13,8 +13,9 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from contactcenter.crm_webhooks.models import WebhookSubscription
 from contactcenter.encryption import UndecryptableSecret
-from contactcenter.models import ApiKey, ApiScope, WebhookSubscription
+from contactcenter.models import ApiKey, ApiScope
 from telephony.agora import AgoraClient, AgoraConfig
 from telephony.clients import use_agora_client
 from telephony.models import AgentProfile, PhoneNumber

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from contactcenter.models import WebhookSubscription
+from contactcenter.crm_webhooks.models import WebhookSubscription
 from telephony.models import AgentProfile, PhoneNumber
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import logging.config
 
 from django.conf import settings
 
-from contactcenter.redaction import register_secret
+from telephony.agora.redaction import register_secret
 
 
 def test_configured_handlers_scrub_registered_secrets():

@@ -55,7 +55,7 @@ from contactcenter.admin_display import (
     status_badge_classes,
 )
 from contactcenter.api.lookups import is_id
-from contactcenter.charts import calls_over_time_chart
+from contactcenter.console.charts import calls_over_time_chart
 from telephony.admin.calls import CallAdmin
 from telephony.models import Call
 from telephony.services.stats import call_histogram

@@ -52,7 +52,7 @@ def _transition(campaign: Campaign, target: str) -> None:
     if target in (S.COMPLETED, S.CANCELLED):
         campaign.finished_at = timezone.now()
     campaign.save()
-    if target == S.COMPLETED:  # outbound webhooks (contactcenter.receivers), after commit
+    if target == S.COMPLETED:  # CRM webhooks (contactcenter.crm_webhooks.receivers), after commit
         campaign_id = campaign.pk
         transaction.on_commit(
             lambda: campaign_completed.send(sender=Campaign, campaign_id=campaign_id)

@@ -83,7 +83,7 @@ def dnc_add(*, phone: str, reason: str = "", source: str = DoNotCall.Source.STAF
         entry.reason = reason
         entry.save(update_fields=["reason"])
     _block_campaign_contacts([e164])
-    if created:  # outbound webhooks (contactcenter.receivers), after commit
+    if created:  # CRM webhooks (contactcenter.crm_webhooks.receivers), after commit
         transaction.on_commit(
             lambda: contact_do_not_call.send(
                 sender=DoNotCall, phone=entry.phone, reason=entry.reason, source=entry.source

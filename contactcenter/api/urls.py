@@ -4,14 +4,14 @@ from rest_framework.routers import DefaultRouter
 
 from campaigns.api import register as register_campaigns
 from contactcenter.api.auth import ANY_CALLER
-from contactcenter.api.webhooks import register as register_webhooks
+from contactcenter.crm_webhooks.api import register as register_crm_webhooks
 from telephony.api import register as register_telephony
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False  # every API path needs authentication; the schema lists them
 register_telephony(router)
 register_campaigns(router)
-register_webhooks(router)
+register_crm_webhooks(router)
 
 
 class SchemaView(SpectacularAPIView):

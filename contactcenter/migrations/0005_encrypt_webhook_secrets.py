@@ -3,7 +3,7 @@ encrypted here. Safe to run again: ciphertext is recognised by its prefix and ne
 twice. Reversing writes the plaintext back (with the keys in FIELD_ENCRYPTION_KEYS)."""
 
 import contactcenter.fields
-import contactcenter.models
+import contactcenter.crm_webhooks.models
 from django.db import migrations
 
 
@@ -28,10 +28,10 @@ class Migration(migrations.Migration):
             model_name="webhooksubscription",
             name="secret",
             field=contactcenter.fields.EncryptedCharField(
-                default=contactcenter.models.webhook_secret_new,
+                default=contactcenter.crm_webhooks.models.webhook_secret_new,
                 help_text="Key of the HMAC-SHA256 signature. Shown once, when created.",
                 max_length=200,
-                validators=[contactcenter.models.validate_webhook_secret],
+                validators=[contactcenter.crm_webhooks.models.validate_webhook_secret],
             ),
         ),
         migrations.RunPython(encrypt_existing, store_plaintext, elidable=False),

@@ -17,9 +17,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from contactcenter.admin_display import BadgeKind, status_badge
-from contactcenter.redaction import MASK, redact
 from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.agora import AgoraError
+from telephony.agora.redaction import MASK, redact
 from telephony.models import PhoneNumber
 from telephony.services.numbers import (
     EDITABLE_FIELDS,

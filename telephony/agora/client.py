@@ -28,8 +28,6 @@ from urllib.parse import quote
 
 import httpx
 
-from contactcenter.redaction import redact, register_secret, scrub
-
 from .config import AgoraConfig
 from .errors import (
     RETRYABLE_STATUSES,
@@ -40,6 +38,7 @@ from .errors import (
     UnexpectedResponse,
     error_from_response,
 )
+from .redaction import redact, register_secret, scrub
 from .regions import base_urls
 from .tokens import build_rtc_token
 from .types import (

@@ -6,8 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from contactcenter.redaction import register_secret
-
+from .redaction import register_secret
 from .regions import AREAS, base_urls
 from .tokens import MAX_TOKEN_TTL
 

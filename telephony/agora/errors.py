@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from contactcenter.redaction import scrub
+from .redaction import scrub
 
 __all__ = [
     "AgoraAPIError",

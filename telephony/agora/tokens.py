@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from agora_token_builder import RtcTokenBuilder
 from agora_token_builder.AccessToken import kJoinChannel, unPackContent, unPackMessages
 
-from contactcenter.redaction import register_secret
+from .redaction import register_secret
 
 __all__ = [
     "MAX_TOKEN_TTL",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from contactcenter.redaction import REDACTED, register_secret
+from .redaction import REDACTED, register_secret
 
 __all__ = [
     "AGENT_STATUS_CODES",

@@ -1,7 +1,7 @@
 """Agent profiles: checking a configuration, rendering it for one call, and keeping its secrets.
 
 Secret-looking values in `properties` (API keys, tokens, passwords: see
-`contactcenter.redaction.is_secret_key`) are shown as MASK once saved, by the admin form and
+`telephony.agora.redaction.is_secret_key`) are shown as MASK once saved, by the admin form and
 the API alike (`mask_properties`). Sending MASK back for such a key keeps the stored value,
 unless an endpoint beside it changed (then the value must be typed again); anything else
 replaces it (`unmask_properties`).
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from contactcenter.redaction import MASK, is_secret_key, redact
+from telephony.agora.redaction import MASK, is_secret_key, redact
 
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Set per call by the placement service; a profile may not fix them.

@@ -308,14 +308,14 @@ def call_transition(
         detail=detail[:500],
         payload=payload or {},
     )
-    # -- outbound webhooks (contactcenter.receivers): every status change, after commit; a
+    # -- CRM webhooks (contactcenter.crm_webhooks.receivers): every status change, after commit; a
     # terminal one is sent by _on_ended's callback (one on-commit callback per change) --
     if target not in TERMINAL_STATUSES:
         changed_id = str(call.id)
         transaction.on_commit(
             lambda: call_status_changed.send(sender=Call, call_id=changed_id, status=target)
         )
-    # -- end outbound webhooks --
+    # -- end CRM webhooks --
     if target in TERMINAL_STATUSES:
         _on_ended(call)
     return True
@@ -327,7 +327,7 @@ def _on_ended(call: Call) -> None:
     call_id, status, placed = str(call.id), call.status, bool(call.agent_id)
 
     def after_commit() -> None:
-        call_status_changed.send(sender=Call, call_id=call_id, status=status)  # outbound webhooks
+        call_status_changed.send(sender=Call, call_id=call_id, status=status)  # CRM webhooks
         call_ended.send(sender=Call, call_id=call_id, status=status)
         if placed:
             fetch_call_agent_data.delay(call_id)

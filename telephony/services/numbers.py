@@ -23,7 +23,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from contactcenter.redaction import REDACTED, redact, scrub
 from telephony.agora import (
     AgoraClient,
     AgoraError,
@@ -32,6 +31,7 @@ from telephony.agora import (
     PhoneNumberImport,
     PhoneNumberInfo,
 )
+from telephony.agora.redaction import REDACTED, redact, scrub
 from telephony.clients import agora_client
 from telephony.models import Call, PhoneNumber
 from telephony.states import LIVE_STATUSES

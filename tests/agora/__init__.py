@@ -1,4 +1,4 @@
-"""Tests for the Agora REST client (telephony.agora) and contactcenter.redaction.
+"""Tests for the Agora REST client (telephony.agora), its redaction of secrets included.
 
 Shared fake credentials live here so test modules can import them; none of them is real.
 """

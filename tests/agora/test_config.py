@@ -4,8 +4,8 @@ import pickle
 
 import pytest
 
-from contactcenter.redaction import scrub
 from telephony.agora import AgoraConfig, base_urls
+from telephony.agora.redaction import scrub
 
 from . import APP_CERTIFICATE, APP_ID, CUSTOMER_ID, CUSTOMER_SECRET
 

@@ -6,7 +6,6 @@ from email.utils import format_datetime
 
 import pytest
 
-from contactcenter.redaction import REDACTED
 from telephony.agora import (
     AgoraAPIError,
     AgoraError,
@@ -24,6 +23,7 @@ from telephony.agora import (
     error_from_response,
 )
 from telephony.agora.errors import parse_retry_after, retry_delay
+from telephony.agora.redaction import REDACTED
 
 PATH = "/v2/projects/abc/call"
 

@@ -1,4 +1,4 @@
-"""contactcenter.redaction: key patterns, value scrubbing and the logging filter."""
+"""telephony.agora.redaction: key patterns, value scrubbing and the logging filter."""
 
 import logging
 import sys
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from contactcenter.redaction import (
+from telephony.agora.redaction import (
     MASK,
     REDACTED,
     SECRET_KEY_PATTERN,
@@ -190,7 +190,7 @@ def test_register_secret_is_thread_safe():
 
 
 def test_ephemeral_secrets_are_bounded(monkeypatch):
-    from contactcenter import redaction
+    from telephony.agora import redaction
 
     monkeypatch.setattr(redaction, "MAX_EPHEMERAL_SECRETS", 2)
     register_secret("ephemeral-one-111", ephemeral=True)
@@ -275,9 +275,9 @@ def test_filter_scrubs_tracebacks():
 def test_filter_in_a_logging_config(caplog):
     import logging.config
 
-    # The form Django's LOGGING uses: {"()": "contactcenter.redaction.RedactingFilter"}.
+    # The form Django's LOGGING uses: {"()": "telephony.agora.redaction.RedactingFilter"}.
     configured = logging.config.DictConfigurator({}).configure_filter(
-        {"()": "contactcenter.redaction.RedactingFilter"}
+        {"()": "telephony.agora.redaction.RedactingFilter"}
     )
     assert isinstance(configured, RedactingFilter)
     register_secret("configured-secret-000")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from contactcenter.redaction import scrub
 from telephony.agora import CallTokens, build_call_tokens, build_rtc_token
+from telephony.agora.redaction import scrub
 
 from . import APP_CERTIFICATE, APP_ID, crc, decode_token
 

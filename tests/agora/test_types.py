@@ -2,7 +2,6 @@
 
 import pytest
 
-from contactcenter.redaction import REDACTED, scrub
 from telephony.agora import (
     AgentHistory,
     AgentStatus,
@@ -17,6 +16,7 @@ from telephony.agora import (
     Turn,
     TurnsPage,
 )
+from telephony.agora.redaction import REDACTED, scrub
 
 
 def _request(**overrides) -> PlaceCallRequest:

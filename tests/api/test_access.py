@@ -19,7 +19,8 @@ from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 from campaigns.models import DoNotCall
 from contactcenter.api.auth import Access, needs, required_access
 from contactcenter.api.urls import router
-from contactcenter.models import ApiKey, ApiScope, WebhookSubscription
+from contactcenter.crm_webhooks.models import WebhookSubscription
+from contactcenter.models import ApiKey, ApiScope
 from telephony.models import Call
 
 pytestmark = pytest.mark.django_db

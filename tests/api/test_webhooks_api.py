@@ -1,18 +1,18 @@
-"""Outbound webhook subscriptions and deliveries through the API."""
+"""CRM webhook subscriptions and deliveries through the API."""
 
 from unittest import mock
 
 import pytest
 
-from contactcenter import tasks as contactcenter_tasks
-from contactcenter.models import WebhookDelivery, WebhookSubscription
-from contactcenter.outbound import webhook_event_emit
+from contactcenter.crm_webhooks import tasks as crm_webhook_tasks
+from contactcenter.crm_webhooks.models import WebhookDelivery, WebhookSubscription
+from contactcenter.crm_webhooks.services import crm_webhook_event_emit
 
 pytestmark = pytest.mark.django_db
 SUBSCRIPTIONS = "/api/v1/webhook-subscriptions/"
 
 
-# A public address: its "resolution" needs no DNS (names: see tests/outbound_webhooks).
+# A public address: its "resolution" needs no DNS (names: see tests/crm_webhooks).
 URL = "https://93.184.215.14/hooks"
 
 
@@ -87,7 +87,7 @@ def test_deliveries_are_listed_filtered_and_redelivered(
         event_types=["contact.do_not_call"],
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=False):
-        webhook_event_emit(event_type="contact.do_not_call", data={"phone": "+14155550150"})
+        crm_webhook_event_emit(event_type="contact.do_not_call", data={"phone": "+14155550150"})
     delivery = WebhookDelivery.objects.get()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookDelivery.Status.FAILED)
 
@@ -97,7 +97,7 @@ def test_deliveries_are_listed_filtered_and_redelivered(
         api_client.get("/api/v1/webhook-deliveries/", {"status": "delivered"}).json()["results"]
         == []
     )
-    with mock.patch.object(contactcenter_tasks.deliver_webhook, "delay"), \
+    with mock.patch.object(crm_webhook_tasks.deliver_webhook, "delay"), \
             django_capture_on_commit_callbacks(execute=True):  # fmt: skip
         response = api_client.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver/")
     assert response.status_code == 202

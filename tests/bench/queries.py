@@ -45,7 +45,7 @@ def _fill(rows: int) -> None:
         ContactList,
         DoNotCall,
     )
-    from contactcenter.models import WebhookDelivery, WebhookSubscription
+    from contactcenter.crm_webhooks.models import WebhookDelivery, WebhookSubscription
     from telephony.models import AgentProfile, Call, PhoneNumber, WebhookEvent
 
     def missing(model) -> range:

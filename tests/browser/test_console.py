@@ -1,5 +1,5 @@
 """The staff console in a real browser, against the simulator server, a Celery worker and beat:
-log in, start a campaign, watch its progress move without reloading, follow the floor on the
+log in, start a campaign, watch its progress move without reloading, follow the calls on the
 dashboard, and read a call's transcript."""
 
 from contextlib import ExitStack
@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign, CampaignContact, Contact, ContactList
-from contactcenter import views
+from contactcenter.console import views
 from telephony.models import Call
 from tests.campaigns.conftest import EVERY_DAY
 from tests.campaigns.test_campaigns_e2e import app_env
@@ -36,11 +36,13 @@ CALLEES = [
 
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_superuser("floor", "floor@example.com", PASSWORD)
+    return get_user_model().objects.create_superuser(
+        "supervisor", "supervisor@example.com", PASSWORD
+    )
 
 
 @pytest.fixture
-def floor(tmp_path, redis_db, live_server, caller_number):
+def app_processes(tmp_path, redis_db, live_server, caller_number):
     """The simulator server (webhooks to the app under test), a worker and beat."""
     args = simulator_args(
         "--webhook-url", f"{live_server.url}/webhooks/agora/",
@@ -78,7 +80,7 @@ def figure(page, selector: str) -> str:
 
 
 def test_staff_run_a_campaign_from_the_console(
-    floor,
+    app_processes,
     live_server,
     staff_user,
     caller_number,
@@ -95,7 +97,7 @@ def test_staff_run_a_campaign_from_the_console(
     # Log in: the admin sends anonymous visitors to its login page.
     page.goto(f"{live_server.url}/admin/")
     assert "/admin/login/" in page.url
-    page.fill("#id_username", "floor")
+    page.fill("#id_username", "supervisor")
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_selector("#console-dashboard-entry")
@@ -126,7 +128,7 @@ def test_staff_run_a_campaign_from_the_console(
     assert page.evaluate("window.stillTheSamePage") is True
     screenshot(page, "campaign-running")
 
-    # The floor while the campaign runs: the dashboard refreshes itself.
+    # The dashboard while the campaign runs: it refreshes itself.
     dashboard = page.context.new_page()
     dashboard.goto(f"{live_server.url}/admin/dashboard/")
     assert dashboard.locator(f"[data-campaign-row='{campaign.pk}']").count() == 1

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from contactcenter.charts import Series, horizontal_bars, nice_ceiling, stacked_columns
+from contactcenter.console.charts import Series, horizontal_bars, nice_ceiling, stacked_columns
 
 
 @pytest.mark.parametrize(

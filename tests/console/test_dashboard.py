@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Contact, ContactList
 from campaigns.services.campaigns import campaign_start
+from contactcenter.crm_webhooks.models import WebhookDelivery, WebhookSubscription
 from contactcenter.health import heartbeat_record
-from contactcenter.models import WebhookDelivery, WebhookSubscription
 from telephony.models import PhoneNumber, WebhookEvent
 from telephony.states import CallStatus as S
 from tests.campaigns.conftest import EVERY_DAY
@@ -85,7 +85,7 @@ def test_only_get_is_allowed(admin_client):
     assert admin_client.post(LIVE).status_code == 405
 
 
-def test_an_empty_floor_renders_with_dashes_not_errors(admin_client, redis_db, settings):
+def test_an_empty_dashboard_renders_with_dashes_not_errors(admin_client, redis_db, settings):
     settings.AGORA_MAX_CONCURRENT_CALLS = 20
     response = admin_client.get(DASHBOARD)
     assert response.status_code == 200
@@ -99,7 +99,7 @@ def test_an_empty_floor_renders_with_dashes_not_errors(admin_client, redis_db, s
     assert "No campaign is scheduled, running or paused." in response.content.decode()
 
 
-def test_the_dashboard_shows_the_floor(admin_client, redis_db, settings, make_call):
+def test_the_dashboard_shows_the_figures(admin_client, redis_db, settings, make_call):
     settings.AGORA_MAX_CONCURRENT_CALLS = 7
     now = timezone.now()
     for status in (S.DIALING, S.RINGING, S.ANSWERED):

@@ -1,4 +1,4 @@
-"""Outbound webhooks cannot reach inside the network (SSRF): at creation (API, admin), at every
+"""CRM webhooks cannot reach inside the network (SSRF): at creation (API, admin), at every
 delivery, and nothing of a receiver's answer is kept.
 
 URLs with an IP address or `localhost` go through the real resolver (no query leaves the
@@ -15,14 +15,17 @@ from django.apps import apps as django_apps
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from contactcenter.models import (
-    ApiKey,
-    ApiScope,
+from contactcenter.crm_webhooks.models import (
     WebhookDelivery,
     WebhookDeliveryAttempt,
     WebhookSubscription,
 )
-from contactcenter.outbound import webhook_deliver, webhook_event_emit, webhooks_retry_due
+from contactcenter.crm_webhooks.services import (
+    crm_webhook_event_emit,
+    deliveries_retry_due,
+    delivery_attempt,
+)
+from contactcenter.models import ApiKey, ApiScope
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +89,7 @@ def _subscribe(url: str) -> WebhookSubscription:
 
 
 def _emit() -> WebhookDelivery:
-    (delivery,) = webhook_event_emit(event_type="contact.do_not_call", data=DNC_DATA)
+    (delivery,) = crm_webhook_event_emit(event_type="contact.do_not_call", data=DNC_DATA)
     return delivery
 
 
@@ -168,7 +171,7 @@ def test_a_stored_internal_destination_fails_at_once_without_a_request(request, 
     _subscribe(url)
     delivery = _emit()
 
-    assert webhook_deliver(delivery_id=delivery.pk) == "failed"
+    assert delivery_attempt(delivery_id=delivery.pk) == "failed"
 
     delivery.refresh_from_db()
     assert delivery.next_attempt_at is None and delivery.attempts == 1
@@ -176,7 +179,7 @@ def test_a_stored_internal_destination_fails_at_once_without_a_request(request, 
     assert delivery.last_error.startswith("refused: ") and reason in delivery.last_error
     (attempt,) = delivery.attempt_rows.all()
     assert attempt.error == delivery.last_error
-    assert webhooks_retry_due() == 0  # not retried like a 5xx
+    assert deliveries_retry_due() == 0  # not retried like a 5xx
 
 
 @respx.mock
@@ -191,7 +194,7 @@ def test_a_name_that_now_resolves_inside_is_refused_at_delivery(api_client, fake
     fake_dns["crm.example"] = ["169.254.169.254"]  # its owner moved it
 
     delivery = _emit()
-    assert webhook_deliver(delivery_id=delivery.pk) == "failed"
+    assert delivery_attempt(delivery_id=delivery.pk) == "failed"
 
     delivery.refresh_from_db()
     assert delivery.last_error == (
@@ -207,7 +210,7 @@ def test_the_connection_goes_to_the_address_checked_not_to_a_second_answer(fake_
     route = respx.post(f"https://{PUBLIC_ADDRESS}/hooks").mock(return_value=httpx.Response(200))
     _subscribe("https://crm.example/hooks")
 
-    assert webhook_deliver(delivery_id=_emit().pk) == "delivered"
+    assert delivery_attempt(delivery_id=_emit().pk) == "delivered"
 
     assert fake_dns.lookups == ["crm.example"]  # resolved once, for the check
     request = route.calls.last.request
@@ -225,7 +228,7 @@ def test_a_real_delivery_reaches_the_checked_address_with_the_name_as_host(
     fake_dns.answers("crm.test", ["127.0.0.1"], ["10.255.255.1"])
     _subscribe(f"http://crm.test:{receiver.port}/hooks")
 
-    assert webhook_deliver(delivery_id=_emit().pk) == "delivered"
+    assert delivery_attempt(delivery_id=_emit().pk) == "delivered"
 
     assert len(receiver.requests) == 1
     assert receiver.requests[0].startswith(b"POST /hooks HTTP/1.1")
@@ -264,7 +267,7 @@ def test_only_a_status_and_a_reason_of_ours_are_kept_never_the_answer(
     _subscribe(f"http://127.0.0.1:{receiver.port}/hooks")
     delivery = _emit()
 
-    webhook_deliver(delivery_id=delivery.pk)
+    delivery_attempt(delivery_id=delivery.pk)
 
     delivery.refresh_from_db()
     assert delivery.last_error == kept

@@ -1,4 +1,4 @@
-"""Signal receivers: turn domain events into outbound webhook deliveries.
+"""Signal receivers: turn domain events into CRM webhook deliveries.
 
 The signals are sent after commit, so a receiver's failure must not reach the sender (a call
 transition, a campaign completing, a do-not-call entry): it is logged instead. Emitting is
@@ -10,19 +10,15 @@ import logging
 from django.dispatch import receiver
 
 from campaigns.signals import campaign_completed, contact_do_not_call
-from contactcenter.models import WebhookEventType
-from contactcenter.outbound import (
-    call_event_data,
-    call_event_type,
-    campaign_event_data,
-    webhook_event_emit,
-)
+from contactcenter.crm_webhooks.events import call_event_data, call_event_type, campaign_event_data
+from contactcenter.crm_webhooks.models import WebhookEventType
+from contactcenter.crm_webhooks.services import crm_webhook_event_emit
 from telephony.signals import call_status_changed
 
 logger = logging.getLogger(__name__)
 
 
-@receiver(call_status_changed, dispatch_uid="contactcenter.webhooks.call_status_changed")
+@receiver(call_status_changed, dispatch_uid="contactcenter.crm_webhooks.call_status_changed")
 def on_call_status_changed(sender, *, call_id: str, status: str, **kwargs) -> None:
     from telephony.models import Call
 
@@ -31,28 +27,28 @@ def on_call_status_changed(sender, *, call_id: str, status: str, **kwargs) -> No
         return
     try:
         call = Call.objects.select_related("campaign_attempt__campaign_contact").get(pk=call_id)
-        webhook_event_emit(event_type=event_type, data=call_event_data(call))
+        crm_webhook_event_emit(event_type=event_type, data=call_event_data(call))
     except Exception:  # a webhook problem never breaks the call's own flow
         logger.exception("webhooks: could not emit %s for call %s", event_type, call_id)
 
 
-@receiver(campaign_completed, dispatch_uid="contactcenter.webhooks.campaign_completed")
+@receiver(campaign_completed, dispatch_uid="contactcenter.crm_webhooks.campaign_completed")
 def on_campaign_completed(sender, *, campaign_id: int, **kwargs) -> None:
     from campaigns.models import Campaign
 
     try:
         campaign = Campaign.objects.get(pk=campaign_id)
-        webhook_event_emit(
+        crm_webhook_event_emit(
             event_type=WebhookEventType.CAMPAIGN_COMPLETED, data=campaign_event_data(campaign)
         )
     except Exception:  # a webhook problem never breaks the campaign's own flow
         logger.exception("webhooks: could not emit campaign.completed for %s", campaign_id)
 
 
-@receiver(contact_do_not_call, dispatch_uid="contactcenter.webhooks.contact_do_not_call")
+@receiver(contact_do_not_call, dispatch_uid="contactcenter.crm_webhooks.contact_do_not_call")
 def on_contact_do_not_call(sender, *, phone: str, reason: str, source: str, **kwargs) -> None:
     try:
-        webhook_event_emit(
+        crm_webhook_event_emit(
             event_type=WebhookEventType.CONTACT_DO_NOT_CALL,
             data={"phone": phone, "reason": reason, "source": source},
         )

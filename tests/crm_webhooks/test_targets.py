@@ -1,4 +1,4 @@
-"""contactcenter.webhook_targets: which destinations are allowed, and a connection to exactly
+"""contactcenter.crm_webhooks.targets: which destinations are allowed, and a connection to exactly
 the address that was checked (TLS against the name). Entry points: test_webhook_destinations."""
 
 import ssl
@@ -7,7 +7,7 @@ import httpx
 import pytest
 import trustme
 
-from contactcenter.webhook_targets import (
+from contactcenter.crm_webhooks.targets import (
     TargetRefused,
     address_refusal,
     target_check,

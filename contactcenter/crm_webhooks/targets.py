@@ -1,4 +1,4 @@
-"""Where outbound webhooks may go, and a connection to exactly the address that was checked.
+"""Where CRM webhooks may go, and a connection to exactly the address that was checked.
 
 A subscription's URL is given by whoever holds an API key, so it must not reach inside our own
 network (SSRF): loopback, private, link-local, shared, reserved, multicast and cloud metadata

@@ -1,7 +1,7 @@
-"""The staff console's operations dashboard: the floor at a glance.
+"""The figures of the staff console's operations dashboard.
 
-`floor_snapshot` gathers every figure the dashboard shows in a fixed number of queries, whatever
-the number of calls, campaigns or webhooks, so the page can be polled every few seconds.
+`dashboard_snapshot` gathers every figure the dashboard shows in a fixed number of queries,
+whatever the number of calls, campaigns or webhooks, so the page can be polled every few seconds.
 """
 
 from dataclasses import dataclass
@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.services.campaigns import ACTIVE_STATUSES, campaigns_progress
+from contactcenter.crm_webhooks.models import WebhookDelivery
 from contactcenter.health import heartbeat_last
-from contactcenter.models import WebhookDelivery
 from telephony.models import Call, PhoneNumber, WebhookEvent
 from telephony.services.stats import CallHistogram, CallSummary, call_histogram, call_summary
 from telephony.states import LIVE_STATUSES, CallStatus
@@ -36,7 +36,7 @@ class WebhookHealth:
     failed: int
     unmatched: int
     backlog: int  # received but not processed for a while
-    deliveries_failed: int  # outbound (to CRMs), in the window
+    deliveries_failed: int  # CRM webhook deliveries, in the window
     deliveries_pending: int
 
     @property
@@ -45,7 +45,7 @@ class WebhookHealth:
 
 
 @dataclass(frozen=True)
-class FloorSnapshot:
+class DashboardSnapshot:
     now: datetime
     since: datetime
     live_calls: int
@@ -98,7 +98,7 @@ def _webhook_health(*, now: datetime, since: datetime) -> WebhookHealth:
     )
 
 
-def floor_snapshot(*, now: datetime | None = None) -> FloorSnapshot:
+def dashboard_snapshot(*, now: datetime | None = None) -> DashboardSnapshot:
     now = now or timezone.now()
     since = now - WINDOW
     waiting_or_live = dict(
@@ -118,7 +118,7 @@ def floor_snapshot(*, now: datetime | None = None) -> FloorSnapshot:
     problems = PhoneNumber.objects.filter(sync_state__in=SYNC_PROBLEMS).order_by("e164")
     numbers = list(problems[:MAX_LISTED])
     beat = heartbeat_last()
-    return FloorSnapshot(
+    return DashboardSnapshot(
         now=now,
         since=since,
         live_calls=sum(waiting_or_live.get(status, 0) for status in LIVE_STATUSES),

@@ -1,4 +1,4 @@
-"""Outbound webhooks: signed deliveries, attempts, retries, and the events that emit them.
+"""CRM webhooks: signed deliveries, attempts, retries, and the events that emit them.
 
 The CRM's receiver is a respx route; tasks are stood in for by calling the services directly.
 """
@@ -19,15 +19,19 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from contactcenter.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookSubscription
-from contactcenter.outbound import (
-    MAX_ATTEMPTS,
-    webhook_deliver,
-    webhook_event_emit,
-    webhook_redeliver,
-    webhooks_retry_due,
+from contactcenter.crm_webhooks.models import (
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookSubscription,
 )
-from contactcenter.tasks import deliver_webhook
+from contactcenter.crm_webhooks.services import (
+    MAX_ATTEMPTS,
+    crm_webhook_event_emit,
+    deliveries_retry_due,
+    delivery_attempt,
+    delivery_redeliver,
+)
+from contactcenter.crm_webhooks.tasks import deliver_webhook
 
 URL = "https://crm.example/hooks/contactcenter"
 PUBLIC_ADDRESS = "93.184.215.14"
@@ -57,7 +61,7 @@ def subscription() -> WebhookSubscription:
 
 
 def _emit(event_type="contact.do_not_call", data=None) -> WebhookDelivery:
-    (delivery,) = webhook_event_emit(event_type=event_type, data=data or DNC_DATA)
+    (delivery,) = crm_webhook_event_emit(event_type=event_type, data=data or DNC_DATA)
     return delivery
 
 
@@ -73,7 +77,7 @@ def test_emit_creates_one_delivery_and_enqueues_it_on_commit(
 ):
     with mock.patch.object(deliver_webhook, "delay") as delay:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            deliveries = webhook_event_emit(event_type="contact.do_not_call", data=DNC_DATA)
+            deliveries = crm_webhook_event_emit(event_type="contact.do_not_call", data=DNC_DATA)
         assert delay.call_count == 0  # nothing before commit
         for callback in callbacks:
             callback()
@@ -89,15 +93,15 @@ def test_inactive_subscriptions_and_unwanted_types_get_nothing(subscription):
     WebhookSubscription.objects.create(
         name="off", url=URL, event_types=["contact.do_not_call"], active=False
     )
-    assert webhook_event_emit(event_type="campaign.completed", data={"campaign": {}}) == []
-    deliveries = webhook_event_emit(event_type="contact.do_not_call", data=DNC_DATA)
+    assert crm_webhook_event_emit(event_type="campaign.completed", data={"campaign": {}}) == []
+    deliveries = crm_webhook_event_emit(event_type="contact.do_not_call", data=DNC_DATA)
     assert [d.subscription for d in deliveries] == [subscription]
     assert WebhookDelivery.objects.count() == 1
 
 
 def test_unknown_event_type_is_refused(subscription):
     with pytest.raises(ValidationError):
-        webhook_event_emit(event_type="call.teleported", data={})
+        crm_webhook_event_emit(event_type="call.teleported", data={})
 
 
 def test_subscription_url_must_be_http_or_https():
@@ -122,7 +126,7 @@ def test_2xx_is_delivered_signed_with_one_attempt(subscription):
     route = respx.post(SENT_TO).mock(return_value=httpx.Response(204))
     delivery = _emit()
 
-    assert webhook_deliver(delivery_id=delivery.pk) == "delivered"
+    assert delivery_attempt(delivery_id=delivery.pk) == "delivered"
 
     request = route.calls.last.request
     # Sent to the checked address, for the name: Host header and TLS (SNI, certificate check).
@@ -149,14 +153,14 @@ def test_2xx_is_delivered_signed_with_one_attempt(subscription):
     (attempt,) = WebhookDeliveryAttempt.objects.filter(delivery=delivery)
     assert attempt.status_code == 204 and attempt.error == ""
     # A second copy of the task sends nothing.
-    assert webhook_deliver(delivery_id=delivery.pk) == "delivered"
+    assert delivery_attempt(delivery_id=delivery.pk) == "delivered"
     assert route.call_count == 1
 
 
 @respx.mock
 def test_wrong_secret_does_not_verify(subscription):
     route = respx.post(SENT_TO).mock(return_value=httpx.Response(200))
-    webhook_deliver(delivery_id=_emit().pk)
+    delivery_attempt(delivery_id=_emit().pk)
     request = route.calls.last.request
     timestamp = request.headers["X-Contactcenter-Timestamp"]
     forged = hmac.new(b"other", f"{timestamp}.".encode() + request.content, hashlib.sha256)
@@ -176,24 +180,24 @@ def test_500_then_200_is_retried_with_backoff_then_delivered(
         mock.patch.object(deliver_webhook, "apply_async") as apply_async,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert webhook_deliver(delivery_id=delivery.pk) == "pending"
+        assert delivery_attempt(delivery_id=delivery.pk) == "pending"
     apply_async.assert_called_once_with((delivery.pk,), countdown=30)
     delivery.refresh_from_db()
     first_wait = delivery.next_attempt_at - timezone.now()
     assert timedelta(seconds=25) < first_wait <= timedelta(seconds=30)
     assert delivery.last_status_code == 500
     # Not due yet: a task arriving early sends nothing.
-    assert webhook_deliver(delivery_id=delivery.pk) == "not_due"
+    assert delivery_attempt(delivery_id=delivery.pk) == "not_due"
     assert route.call_count == 1
 
     _make_due(delivery)
-    assert webhook_deliver(delivery_id=delivery.pk) == "pending"
+    assert delivery_attempt(delivery_id=delivery.pk) == "pending"
     delivery.refresh_from_db()
     second_wait = delivery.next_attempt_at - timezone.now()
     assert second_wait > first_wait and second_wait > timedelta(seconds=100)
 
     _make_due(delivery)
-    assert webhook_deliver(delivery_id=delivery.pk) == "delivered"
+    assert delivery_attempt(delivery_id=delivery.pk) == "delivered"
     delivery.refresh_from_db()
     assert delivery.attempts == 3
     codes = list(delivery.attempt_rows.values_list("status_code", flat=True))
@@ -205,14 +209,14 @@ def test_404_fails_at_once_without_retry(subscription):
     route = respx.post(SENT_TO).mock(return_value=httpx.Response(404, text="no such hook"))
     delivery = _emit()
 
-    assert webhook_deliver(delivery_id=delivery.pk) == "failed"
+    assert delivery_attempt(delivery_id=delivery.pk) == "failed"
 
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert delivery.next_attempt_at is None
     assert delivery.last_status_code == 404
     assert delivery.last_error == "HTTP 404 Not Found"  # ours: never the receiver's body
-    assert webhooks_retry_due(now=timezone.now() + timedelta(days=1)) == 0
+    assert deliveries_retry_due(now=timezone.now() + timedelta(days=1)) == 0
     assert route.call_count == 1
     assert delivery.attempt_rows.count() == 1
 
@@ -221,7 +225,7 @@ def test_404_fails_at_once_without_retry(subscription):
 def test_redirect_is_not_followed(subscription):
     respx.post(SENT_TO).mock(return_value=httpx.Response(302, headers={"Location": "https://x/"}))
     other = respx.post("https://x/").mock(return_value=httpx.Response(200))
-    assert webhook_deliver(delivery_id=_emit().pk) == "failed"
+    assert delivery_attempt(delivery_id=_emit().pk) == "failed"
     assert other.call_count == 0
 
 
@@ -230,7 +234,7 @@ def test_timeout_is_retried(subscription):
     respx.post(SENT_TO).mock(side_effect=httpx.ReadTimeout("slow"))
     delivery = _emit()
 
-    assert webhook_deliver(delivery_id=delivery.pk) == "pending"
+    assert delivery_attempt(delivery_id=delivery.pk) == "pending"
 
     delivery.refresh_from_db()
     assert delivery.next_attempt_at > timezone.now()
@@ -241,7 +245,7 @@ def test_timeout_is_retried(subscription):
 @respx.mock
 def test_connection_error_is_retried(subscription):
     respx.post(SENT_TO).mock(side_effect=httpx.ConnectError("refused"))
-    assert webhook_deliver(delivery_id=_emit().pk) == "pending"
+    assert delivery_attempt(delivery_id=_emit().pk) == "pending"
 
 
 @respx.mock
@@ -250,20 +254,20 @@ def test_failed_after_the_last_attempt(subscription):
     delivery = _emit()
     waits = []
     for _ in range(MAX_ATTEMPTS - 1):
-        assert webhook_deliver(delivery_id=delivery.pk) == "pending"
+        assert delivery_attempt(delivery_id=delivery.pk) == "pending"
         delivery.refresh_from_db()
         waits.append(delivery.next_attempt_at - timezone.now())
         _make_due(delivery)
     assert waits == sorted(waits)  # exponential backoff: each wait longer
 
-    assert webhook_deliver(delivery_id=delivery.pk) == "failed"
+    assert delivery_attempt(delivery_id=delivery.pk) == "failed"
 
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert delivery.attempts == MAX_ATTEMPTS == 6
     assert delivery.attempt_rows.count() == MAX_ATTEMPTS
     assert route.call_count == MAX_ATTEMPTS
-    assert webhook_deliver(delivery_id=delivery.pk) == "failed"
+    assert delivery_attempt(delivery_id=delivery.pk) == "failed"
     assert route.call_count == MAX_ATTEMPTS
 
 
@@ -271,15 +275,15 @@ def test_failed_after_the_last_attempt(subscription):
 def test_redeliver_starts_a_new_series(subscription, django_capture_on_commit_callbacks):
     route = respx.post(SENT_TO).mock(side_effect=[httpx.Response(410), httpx.Response(200)])
     delivery = _emit()
-    assert webhook_deliver(delivery_id=delivery.pk) == "failed"
+    assert delivery_attempt(delivery_id=delivery.pk) == "failed"
 
     with (
         mock.patch.object(deliver_webhook, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        webhook_redeliver(delivery_id=delivery.pk)
+        delivery_redeliver(delivery_id=delivery.pk)
     delay.assert_called_once_with(delivery.pk)
-    assert webhook_deliver(delivery_id=delivery.pk) == "delivered"
+    assert delivery_attempt(delivery_id=delivery.pk) == "delivered"
 
     delivery.refresh_from_db()
     assert delivery.attempts == 1  # a new series
@@ -289,7 +293,7 @@ def test_redeliver_starts_a_new_series(subscription, django_capture_on_commit_ca
 
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="pending")
     with pytest.raises(ValidationError):  # while pending it is being sent already
-        webhook_redeliver(delivery_id=delivery.pk)
+        delivery_redeliver(delivery_id=delivery.pk)
 
 
 def test_retry_due_enqueues_only_due_pending_deliveries(subscription):
@@ -302,7 +306,7 @@ def test_retry_due_enqueues_only_due_pending_deliveries(subscription):
     WebhookDelivery.objects.filter(pk=done.pk).update(status="delivered")
 
     with mock.patch.object(deliver_webhook, "delay") as delay:
-        assert webhooks_retry_due() == 1
+        assert deliveries_retry_due() == 1
     delay.assert_called_once_with(due.pk)
 
 
@@ -410,7 +414,7 @@ def test_campaign_and_contact_come_from_the_campaign_attempt_not_the_labels(
 def test_a_campaign_call_costs_no_more_queries_to_emit_than_a_single_call(
     subscription, campaign_call, queued_call
 ):
-    from contactcenter.receivers import on_call_status_changed
+    from contactcenter.crm_webhooks.receivers import on_call_status_changed
 
     def queries_to_emit(call) -> int:
         with CaptureQueriesContext(connection) as captured:
@@ -493,7 +497,9 @@ def test_campaign_completed_emits_with_progress(agent_profile, django_capture_on
 def test_a_failing_emit_does_not_break_the_sender(
     subscription, queued_call, django_capture_on_commit_callbacks
 ):
-    with mock.patch("contactcenter.receivers.call_event_data", side_effect=RuntimeError("boom")):
+    with mock.patch(
+        "contactcenter.crm_webhooks.receivers.call_event_data", side_effect=RuntimeError("boom")
+    ):
         _transition(queued_call, "answered", django_capture_on_commit_callbacks)
     assert not WebhookDelivery.objects.exists()
     queued_call.refresh_from_db()

@@ -1,4 +1,4 @@
-"""Receivers on this machine for the outbound webhook tests: any answer, over TCP or TLS."""
+"""Receivers on this machine for the CRM webhook tests: any answer, over TCP or TLS."""
 
 import socketserver
 import ssl

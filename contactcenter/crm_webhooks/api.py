@@ -1,4 +1,4 @@
-"""REST API for outbound webhook subscriptions and their deliveries (see docs/webhooks.md).
+"""REST API for CRM webhook subscriptions and their deliveries (see docs/webhooks.md).
 
 The secret is accepted on create/update and returned once, in the answer to the create; after
 that it is never shown again (as in the admin).
@@ -13,16 +13,16 @@ from rest_framework.response import Response
 
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.lookups import IntegerIdLookup
-from contactcenter.models import (
+from contactcenter.crm_webhooks.models import (
     WEBHOOK_SECRET_MIN_LENGTH,
-    ApiScope,
     WebhookDelivery,
     WebhookDeliveryAttempt,
     WebhookSubscription,
     validate_webhook_secret,
     webhook_secret_new,
 )
-from contactcenter.outbound import webhook_redeliver
+from contactcenter.crm_webhooks.services import delivery_redeliver
+from contactcenter.models import ApiScope
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
@@ -140,7 +140,7 @@ class DeliveryViewSet(
     @action(detail=True, methods=["post"])
     def redeliver(self, request, pk=None):
         delivery = self.get_object()
-        delivery = webhook_redeliver(delivery_id=delivery.pk)
+        delivery = delivery_redeliver(delivery_id=delivery.pk)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 

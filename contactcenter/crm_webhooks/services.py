@@ -1,4 +1,4 @@
-"""Outbound webhooks: signed event notifications to subscribers (e.g. the CRM).
+"""CRM webhook deliveries: signed event notifications to subscribers (e.g. the CRM).
 
 An event becomes one `WebhookDelivery` per active subscription that wants its type; every HTTP
 request is a `WebhookDeliveryAttempt`. Delivery claims the row in one transaction (attempt
@@ -7,15 +7,15 @@ records the result in a new transaction:
 
 - 2xx: delivered;
 - any other answer below 500 (4xx, and 3xx since redirects are not followed): failed at once;
-- a destination that is not allowed (contactcenter.webhook_targets, checked again before every
-  attempt: the name may resolve elsewhere now): failed at once;
+- a destination that is not allowed (contactcenter.crm_webhooks.targets, checked again before
+  every attempt: the name may resolve elsewhere now): failed at once;
 - 5xx, timeout, connection error, a name that does not resolve: retried after RETRY_DELAYS
   (30 s, 2 min, 8 min, 30 min, 2 h), failed after MAX_ATTEMPTS.
 
 Each attempt keeps the status code and a short reason of ours ("HTTP 503 Service Unavailable",
 "connection refused (ConnectError)"): never the receiver's body, which is not even read.
 
-Retries are enqueued on commit when due soon, and `webhooks_retry_due` (beat) enqueues every
+Retries are enqueued on commit when due soon, and `deliveries_retry_due` (beat) enqueues every
 pending delivery whose time has come, so a lost task only delays a delivery.
 """
 
@@ -36,13 +36,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from contactcenter.models import (
+from contactcenter.crm_webhooks.models import (
     WebhookDelivery,
     WebhookDeliveryAttempt,
     WebhookEventType,
     WebhookSubscription,
 )
-from contactcenter.webhook_targets import (
+from contactcenter.crm_webhooks.targets import (
     TargetRefused,
     TargetUnresolved,
     target_check,
@@ -72,7 +72,7 @@ DELIVERY_HEADER = "X-Contactcenter-Delivery"
 # -- signing ------------------------------------------------------------------------------------
 
 
-def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
+def crm_webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
     """`v1=<hex HMAC-SHA256 of "{timestamp}.{body}">` with the subscription's secret."""
     message = f"{timestamp}.".encode() + body
     return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
@@ -86,7 +86,7 @@ def _body(payload: dict[str, Any]) -> bytes:
 
 
 def _enqueue(delivery_id: int, *, countdown: float | None = None) -> None:
-    from contactcenter.tasks import deliver_webhook
+    from contactcenter.crm_webhooks.tasks import deliver_webhook
 
     def send() -> None:
         if countdown:
@@ -98,7 +98,7 @@ def _enqueue(delivery_id: int, *, countdown: float | None = None) -> None:
 
 
 @transaction.atomic
-def webhook_event_emit(*, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
+def crm_webhook_event_emit(*, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
     """One pending delivery per active subscription that wants `event_type`, sent after commit."""
     if event_type not in WebhookEventType.values:
         raise ValidationError({"event_type": f"'{event_type}' is not a webhook event type."})
@@ -213,7 +213,7 @@ _OS_REASONS = (
 
 
 def _post(claim: _Claim) -> _Outcome:
-    """One request, to the address checked just now (see contactcenter.webhook_targets)."""
+    """One request, to the address checked just now (see contactcenter.crm_webhooks.targets)."""
     started = time.monotonic()
 
     def outcome(status_code: int | None, error: str, *, refused: bool = False) -> _Outcome:
@@ -232,7 +232,9 @@ def _post(claim: _Claim) -> _Outcome:
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: webhook_signature(secret=claim.secret, timestamp=timestamp, body=body),
+        SIGNATURE_HEADER: crm_webhook_signature(
+            secret=claim.secret, timestamp=timestamp, body=body
+        ),
         EVENT_HEADER: claim.event_type,
         DELIVERY_HEADER: str(claim.delivery_id),
     }
@@ -277,7 +279,7 @@ def _record(claim: _Claim, outcome: _Outcome, *, now: datetime) -> WebhookDelive
     return delivery
 
 
-def webhook_deliver(*, delivery_id: int) -> str:
+def delivery_attempt(*, delivery_id: int) -> str:
     """Make one attempt at a pending, due delivery; returns its status (or "not_due")."""
     now = timezone.now()
     claim = _claim(delivery_id, now=now)
@@ -298,7 +300,7 @@ def webhook_deliver(*, delivery_id: int) -> str:
 
 
 @transaction.atomic
-def webhook_redeliver(*, delivery_id: int) -> WebhookDelivery:
+def delivery_redeliver(*, delivery_id: int) -> WebhookDelivery:
     """Send a delivered or failed delivery again, as a new series of attempts."""
     delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
     if delivery.status == WebhookDelivery.Status.PENDING:
@@ -314,9 +316,9 @@ def webhook_redeliver(*, delivery_id: int) -> WebhookDelivery:
     return delivery
 
 
-def webhooks_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:
+def deliveries_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:
     """Enqueue pending deliveries whose next attempt is due (retries, and lost tasks)."""
-    from contactcenter.tasks import deliver_webhook
+    from contactcenter.crm_webhooks.tasks import deliver_webhook
 
     now = now or timezone.now()
     due = list(
@@ -329,64 +331,3 @@ def webhooks_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:
     for delivery_id in due:
         deliver_webhook.delay(delivery_id)
     return len(due)
-
-
-# -- event payloads -----------------------------------------------------------------------------
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def call_event_data(call) -> dict[str, Any]:
-    """The `data` of call.* events.
-
-    The campaign and contact come from the call's campaign attempt, never from its labels: a
-    single call placed through the API may carry any labels. Load the call with
-    `select_related("campaign_attempt__campaign_contact")` to spare the queries.
-    """
-    attempt = getattr(call, "campaign_attempt", None)  # None for calls outside a campaign
-    return {
-        "call": {
-            "id": str(call.id),
-            "direction": call.direction,
-            "status": call.status,
-            "to_number": call.to_number,
-            "from_number": call.from_number,
-            "campaign_id": attempt.campaign_id if attempt else None,
-            "contact_id": attempt.campaign_contact.contact_id if attempt else None,
-            "agent_id": call.agent_id,
-            "end_reason": call.end_reason,
-            "duration_seconds": call.duration_seconds,
-            "created_at": _iso(call.created_at),
-            "answered_at": _iso(call.answered_at),
-            "ended_at": _iso(call.ended_at),
-        }
-    }
-
-
-def campaign_event_data(campaign) -> dict[str, Any]:
-    """The `data` of campaign.* events."""
-    from campaigns.services.campaigns import campaign_progress
-
-    return {
-        "campaign": {
-            "id": campaign.pk,
-            "name": campaign.name,
-            "status": campaign.status,
-            "progress": campaign_progress(campaign),
-        }
-    }
-
-
-def call_event_type(status: str) -> str | None:
-    """Which event a call status change is, if any."""
-    from telephony.states import TERMINAL_STATUSES, CallStatus
-
-    if status == CallStatus.DIALING:
-        return WebhookEventType.CALL_STARTED
-    if status == CallStatus.ANSWERED:
-        return WebhookEventType.CALL_ANSWERED
-    if status in TERMINAL_STATUSES:
-        return WebhookEventType.CALL_COMPLETED
-    return None

@@ -9,8 +9,9 @@ Two complementary mechanisms:
   anything shaped like a credential (``Basic ...``, ``Bearer ...``, ``agora token=...``,
   Agora RTC tokens), wherever it appears in free text.
 
-This module is imported by the telephony client and by Django's LOGGING config, so it must
-not import Django.
+It lives in the Agora client, which registers every secret it handles (credentials, tokens,
+SIP passwords); the project's LOGGING filter, admin and API use it too. Like the rest of the
+client it must not import Django or the project.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def _formatted_message(record: logging.LogRecord) -> str:
 class RedactingFilter(logging.Filter):
     """Logging filter that scrubs secrets from a record's message, arguments and traceback.
 
-    Attach it to handlers, e.g. ``{"()": "contactcenter.redaction.RedactingFilter"}``.
+    Attach it to handlers, e.g. ``{"()": "telephony.agora.redaction.RedactingFilter"}``.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
