@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns.api import BULK_MAX_ROWS
+from campaigns.api.contacts import BULK_MAX_ROWS
 from campaigns.models import Campaign, CampaignContact, Contact, ContactList, DoNotCall
 from telephony.models import PhoneNumber
 from tests.campaigns.conftest import EVERY_DAY
