@@ -36,7 +36,6 @@ from django.views.decorators.http import require_GET
 
 from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, CampaignContact
 from campaigns.services.campaigns import (
-    ACTIVE_STATUSES,
     campaign_cancel,
     campaign_pause,
     campaign_progress,
@@ -45,6 +44,7 @@ from campaigns.services.campaigns import (
     campaign_start,
     campaigns_progress,
 )
+from campaigns.states import ACTIVE_CAMPAIGN_STATUSES
 from contactcenter.api.lookups import is_id
 from contactcenter.charts import calls_over_time_chart
 from telephony.admin.calls import CallAdmin, format_duration, status_badge_html
@@ -173,7 +173,7 @@ def progress_script_config(*, url: str, many: bool, panels_url: str | None = Non
         "many": many,
         "panels_url": panels_url,
         "interval_ms": POLL_INTERVAL_MS,
-        "active": sorted(ACTIVE_STATUSES),
+        "active": sorted(ACTIVE_CAMPAIGN_STATUSES),
         "statuses": {key: [label, STATUS_COLORS[key]] for key, label in S.choices},
         "segments": list(BAR_SEGMENTS),
     }

@@ -21,7 +21,6 @@ from rest_framework.response import Response
 
 from campaigns.api.schema import error_responses
 from campaigns.models import Contact, ContactList
-from campaigns.services.campaigns import ACTIVE_STATUSES
 from campaigns.services.contacts import (
     CONTACT_FIELDS,
     CsvFileError,
@@ -29,6 +28,7 @@ from campaigns.services.contacts import (
     read_csv,
 )
 from campaigns.services.imports import MAX_ERRORS
+from campaigns.states import ACTIVE_CAMPAIGN_STATUSES
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.errors import error_response
 from contactcenter.api.lookups import IntegerIdLookup
@@ -244,7 +244,9 @@ class ContactListViewSet(IntegerIdLookup, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: ContactList) -> None:
         names = list(
-            instance.campaigns.filter(status__in=ACTIVE_STATUSES).values_list("name", flat=True)[:3]
+            instance.campaigns.filter(status__in=ACTIVE_CAMPAIGN_STATUSES).values_list(
+                "name", flat=True
+            )[:3]
         )
         if names:
             raise DjangoValidationError(
@@ -319,7 +321,7 @@ class ContactViewSet(
     access = model_access(Contact, read=ApiScope.CONTACTS_READ, write=ApiScope.CONTACTS_WRITE)
 
     def perform_destroy(self, instance: Contact) -> None:
-        if instance.campaign_entries.filter(campaign__status__in=ACTIVE_STATUSES).exists():
+        if instance.campaign_entries.filter(campaign__status__in=ACTIVE_CAMPAIGN_STATUSES).exists():
             raise DjangoValidationError(
                 "This contact is enrolled in an active campaign: cancel the campaign (or let it "
                 "complete) before deleting it, so every call stays accounted for."

@@ -1,5 +1,6 @@
-"""Campaigns: the status machine (start, pause, resume, cancel, complete), what a campaign needs
-before it may start, what happens to a contact when its call ends, and progress figures."""
+"""Campaigns: status changes (start, pause, resume, cancel, complete; along the table in
+`campaigns.states`), what a campaign needs before it may start, what happens to a contact when
+its call ends, and progress figures."""
 
 import logging
 from collections import Counter, defaultdict
@@ -15,6 +16,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
 from campaigns.services.dialing_rules import campaign_call_refusal
 from campaigns.signals import campaign_completed
+from campaigns.states import ACTIVE_CAMPAIGN_STATUSES, FINAL_STATUSES, can_transition
 from campaigns.windows import CallingWindow, calling_hours_guard
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.rules import Refusal, Rule
@@ -24,15 +26,6 @@ from telephony.states import LIVE_STATUSES, CallStatus
 logger = logging.getLogger(__name__)
 
 S = Campaign.Status
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.DRAFT: frozenset({S.SCHEDULED, S.RUNNING, S.CANCELLED}),
-    S.SCHEDULED: frozenset({S.RUNNING, S.PAUSED, S.CANCELLED}),
-    S.RUNNING: frozenset({S.PAUSED, S.COMPLETED, S.CANCELLED}),
-    S.PAUSED: frozenset({S.RUNNING, S.SCHEDULED, S.CANCELLED}),
-    S.COMPLETED: frozenset(),
-    S.CANCELLED: frozenset(),
-}
-ACTIVE_STATUSES = frozenset({S.SCHEDULED, S.RUNNING, S.PAUSED})
 OPEN_CONTACT_STATUSES = (
     CampaignContact.Status.PENDING,
     CampaignContact.Status.RETRY_SCHEDULED,
@@ -43,13 +36,13 @@ MATERIALIZE_BATCH = 5_000
 
 
 def _transition(campaign: Campaign, target: str) -> None:
-    if target not in TRANSITIONS[campaign.status]:
+    if not can_transition(campaign.status, target):
         raise ValidationError(
             f"A {campaign.get_status_display().lower()} campaign cannot become "
             f"{Campaign.Status(target).label.lower()}."
         )
     campaign.status = target
-    if target in (S.COMPLETED, S.CANCELLED):
+    if target in FINAL_STATUSES:
         campaign.finished_at = timezone.now()
     campaign.save()
     if target == S.COMPLETED:  # outbound webhooks (contactcenter.receivers), after commit
@@ -438,7 +431,7 @@ def campaigns_progress(campaigns: Iterable[Campaign]) -> dict[int, dict]:
 
 
 def campaigns_using_number(number: PhoneNumber):
-    return Campaign.objects.filter(caller_ids=number, status__in=ACTIVE_STATUSES)
+    return Campaign.objects.filter(caller_ids=number, status__in=ACTIVE_CAMPAIGN_STATUSES)
 
 
 def running_campaign_guard(number: PhoneNumber) -> str | None:
