@@ -311,36 +311,44 @@ def _record_not_dialed(entry: CampaignContact, attempt: CampaignAttempt, *, now:
         return
     refusal = campaign_call_refusal(campaign=attempt.campaign, contact=entry.contact, now=now)
     if refusal is not None:
-        contact_settle_refused(entry, refusal)
+        contact_record_refusal(entry, refusal)
 
 
-def contact_settle_refused(entry: CampaignContact, refusal: Refusal) -> bool:
-    """A contact the dialing rules refuse now: blocked for good, or deferred to the next
-    opening of its window (never skipped; the end time may cancel it later). No attempt used."""
+def contact_record_refusal(entry: CampaignContact, refusal: Refusal) -> None:
+    """A contact the dialing rules refuse now, not called: finished for good (do-not-call, an
+    invalid destination), or deferred to the next opening of its window (never skipped; the
+    end time may cancel it later). No attempt is used."""
     if refusal.rule == Rule.DO_NOT_CALL:
-        return contact_settle(entry, CampaignContact.Status.DO_NOT_CALL, "on the do-not-call list")
-    if refusal.rule in (Rule.CALLING_HOURS, Rule.CAMPAIGN_WINDOW) and refusal.opens_at:
-        entry.status = (
-            CampaignContact.Status.RETRY_SCHEDULED
-            if entry.attempts
-            else CampaignContact.Status.PENDING
+        contact_finish(
+            entry, status=CampaignContact.Status.DO_NOT_CALL, note="on the do-not-call list"
         )
-        entry.next_attempt_at = refusal.opens_at
-        entry.note = (
-            f"outside its calling window; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC"
+    elif refusal.rule in (Rule.CALLING_HOURS, Rule.CAMPAIGN_WINDOW) and refusal.opens_at:
+        contact_defer(
+            entry,
+            until=refusal.opens_at,
+            note=f"outside its calling window; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC",
         )
-        entry.save(update_fields=["status", "next_attempt_at", "note", "updated_at"])
-        return False
-    if refusal.rule == Rule.CAMPAIGN_STATUS:
-        return False  # the campaign stopped meanwhile: the contact waits where it is
-    return contact_settle(entry, CampaignContact.Status.INVALID, refusal.message)
+    elif refusal.rule == Rule.CAMPAIGN_STATUS:
+        pass  # the campaign stopped meanwhile: the contact waits where it is
+    else:
+        contact_finish(entry, status=CampaignContact.Status.INVALID, note=refusal.message)
 
 
-def contact_settle(entry: CampaignContact, status: str, note: str) -> bool:
+def contact_finish(entry: CampaignContact, *, status: str, note: str) -> None:
+    """The contact is done in this campaign without (another) call: `status` says why."""
     entry.status = status
     entry.note = note[:300]
     entry.save(update_fields=["status", "note", "updated_at"])
-    return False
+
+
+def contact_defer(entry: CampaignContact, *, until: datetime, note: str) -> None:
+    """The contact waits until `until`, its attempts untouched."""
+    entry.status = (
+        CampaignContact.Status.RETRY_SCHEDULED if entry.attempts else CampaignContact.Status.PENDING
+    )
+    entry.next_attempt_at = until
+    entry.note = note
+    entry.save(update_fields=["status", "next_attempt_at", "note", "updated_at"])
 
 
 def _dispatch_soon(campaign_id: int) -> None:
