@@ -42,6 +42,7 @@ from campaigns.services.campaigns import (
     campaign_resume,
     campaign_settings_errors,
     campaign_start,
+    campaign_update,
     campaigns_progress,
 )
 from campaigns.states import ACTIVE_CAMPAIGN_STATUSES
@@ -407,11 +408,20 @@ class CampaignAdmin(admin.ModelAdmin):
         if not change:
             obj.save()
             return
-        # Only what the form edits: the dispatcher updates status, round-robin position and
-        # dispatch time concurrently, and a stale copy must not write them back.
-        concrete = {field.name for field in obj._meta.concrete_fields if not field.many_to_many}
-        fields = [name for name in form.fields if name in concrete]
-        obj.save(update_fields=[*fields, "updated_at"])
+        # Only what the form edits (campaign_update writes nothing else: the dispatcher updates
+        # status, round-robin position and dispatch time concurrently).
+        changes = {
+            name: form.cleaned_data[name] for name in form.fields if name in form.cleaned_data
+        }
+        campaign_update(campaign=obj, changes=changes)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        if not change:
+            super().save_related(request, form, formsets, change)
+            return
+        # campaign_update has set the caller IDs and lists with the other settings.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     # -- the changelist -----------------------------------------------------------------------
 

@@ -1,14 +1,12 @@
 """REST API for campaigns: create and edit them, start, pause, resume, cancel, follow progress.
 
-Status changes go through `campaign_start/pause/resume/cancel` (`campaigns.services.campaigns`),
-as in the admin: once started, a campaign keeps its settings (only its name may change) and only
-drafts can be deleted.
+Status changes go through `campaign_start/pause/resume/cancel`, edits through `campaign_update`
+and deletion through `campaign_delete` (`campaigns.services.campaigns`), as in the admin: once
+started, a campaign keeps its settings (only its name may change) and only drafts can be deleted.
 """
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -19,21 +17,18 @@ from campaigns.api.schema import error_responses
 from campaigns.models import WEEKDAYS, Campaign, ContactList
 from campaigns.services.campaigns import (
     campaign_cancel,
+    campaign_delete,
     campaign_pause,
     campaign_progress,
     campaign_resume,
     campaign_settings_errors,
     campaign_start,
+    campaign_update,
 )
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.lookups import IntegerIdLookup
 from contactcenter.models import ApiScope
 from telephony.models import AgentProfile, PhoneNumber
-
-LOCKED_MESSAGE = (
-    "This campaign is {status}: it keeps the settings it was started with, so only its name "
-    "can change. To call with other settings, create a new campaign."
-)
 
 
 @extend_schema_field(
@@ -84,43 +79,18 @@ class CampaignSerializer(serializers.ModelSerializer):
         return sorted({int(day) for day in value})
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        instance = self.instance
-        if instance is not None and instance.status != Campaign.Status.DRAFT:
-            changed = sorted(name for name in attrs if name != "name")
-            if changed:
-                raise serializers.ValidationError(
-                    LOCKED_MESSAGE.format(status=instance.get_status_display().lower())
-                    + f" (sent: {', '.join(changed)})"
-                )
-
-        def value(name: str):
-            return attrs.get(name, getattr(instance, name, None) if instance else None)
-
+        if self.instance is not None:
+            return attrs  # an update: campaign_update checks it (the view calls it)
         errors = campaign_settings_errors(
-            window_start=value("window_start"),
-            window_end=value("window_end"),
-            start_at=value("start_at"),
-            end_at=value("end_at"),
+            window_start=attrs.get("window_start"),
+            window_end=attrs.get("window_end"),
+            start_at=attrs.get("start_at"),
+            end_at=attrs.get("end_at"),
             caller_ids=attrs.get("caller_ids", ()),
         )
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
-
-    def update(self, instance: Campaign, validated_data: dict[str, Any]) -> Campaign:
-        """Only the fields sent: the dispatcher writes status and pacing fields concurrently."""
-        many = {
-            name: validated_data.pop(name)
-            for name in ("caller_ids", "contact_lists")
-            if name in validated_data
-        }
-        with transaction.atomic():
-            for name, field_value in validated_data.items():
-                setattr(instance, name, field_value)
-            instance.save(update_fields=[*validated_data, "updated_at"])
-            for name, items in many.items():
-                getattr(instance, name).set(items)
-        return instance
 
 
 class CancelSerializer(serializers.Serializer):
@@ -185,14 +155,13 @@ class CampaignViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     def get_queryset(self):
         return Campaign.objects.prefetch_related("caller_ids", "contact_lists")
 
+    def perform_update(self, serializer: CampaignSerializer) -> None:
+        serializer.instance = campaign_update(
+            campaign=serializer.instance, changes=serializer.validated_data
+        )
+
     def perform_destroy(self, instance: Campaign) -> None:
-        if instance.status != Campaign.Status.DRAFT:
-            raise DjangoValidationError(
-                f"Only draft campaigns can be deleted; this one is "
-                f"{instance.get_status_display().lower()} (cancel it instead: its contacts and "
-                "calls stay accounted for)."
-            )
-        instance.delete()
+        campaign_delete(campaign=instance)
 
     def _campaign(self) -> Campaign:
         return get_object_or_404(Campaign, pk=self.kwargs["pk"])

@@ -1,17 +1,15 @@
 """REST API for contact lists and their contacts, one at a time or in bulk.
 
 Views parse input, call one service and serialize the result, as the admin does: contacts are
-written with `contact_upsert` (one at a time, or in bulk with a per-row report).
+written with `contacts_bulk_upsert` (each row with `contact_upsert`, with a per-row report).
 Every list is a fixed number of queries whatever the page size (select/prefetch/annotate).
 """
 
-import contextlib
 import io
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -23,8 +21,9 @@ from campaigns.api.schema import error_responses
 from campaigns.models import Contact, ContactList
 from campaigns.services.contacts import (
     CONTACT_FIELDS,
+    BulkRow,
     CsvFileError,
-    contact_upsert,
+    contacts_bulk_upsert,
     read_csv,
 )
 from campaigns.services.imports import MAX_ERRORS
@@ -34,10 +33,8 @@ from contactcenter.api.errors import error_response
 from contactcenter.api.lookups import IntegerIdLookup
 from contactcenter.api.parsers import BoundedJSONParser
 from contactcenter.models import ApiScope
-from telephony.validators import normalize_phone_number
 
 BULK_MAX_ROWS = 10_000  # rows per bulk upsert request
-BULK_BATCH = 500  # rows per transaction (each row in its own savepoint)
 
 
 # -- contact lists ----------------------------------------------------------------------------
@@ -119,16 +116,26 @@ class _TooManyRows(Exception):
     pass
 
 
-def _json_rows(data: Any) -> list[tuple[int, int | None, Any]]:
+def _bulk_row(position: int, line: int | None, item: Any) -> BulkRow:
+    """A row checked for shape (a text item is the reason it cannot be read)."""
+    if isinstance(item, str):
+        return BulkRow(position, line, errors={"non_field_errors": [item]})
+    checked = ContactRowSerializer(data=item)
+    if not checked.is_valid():
+        return BulkRow(position, line, errors=checked.errors)
+    return BulkRow(position, line, fields=dict(checked.validated_data))
+
+
+def _json_rows(data: Any) -> list[BulkRow]:
     if not isinstance(data, dict) or not isinstance(data.get("contacts"), list):
         raise DjangoValidationError({"contacts": ["Send {'contacts': [{...}, ...]}."]})
     rows = data["contacts"]
     if len(rows) > BULK_MAX_ROWS:
         raise _TooManyRows(len(rows))
-    return [(index, None, row) for index, row in enumerate(rows, start=1)]
+    return [_bulk_row(index, None, row) for index, row in enumerate(rows, start=1)]
 
 
-def _csv_rows(body: bytes) -> list[tuple[int, int | None, Any]]:
+def _csv_rows(body: bytes) -> list[BulkRow]:
     columns, rows = read_csv(io.BytesIO(body), required=("phone",))
     width, out = len(columns), []
     for index, row in enumerate(rows, start=1):
@@ -147,75 +154,8 @@ def _csv_rows(body: bytes) -> list[tuple[int, int | None, Any]]:
                 for key, value in values.items()
                 if value and key != "phone" and key not in CONTACT_FIELDS
             }
-        out.append((index, row.line, item))
+        out.append(_bulk_row(index, row.line, item))
     return out
-
-
-def _rowerror_responses(row: int, line: int | None, detail: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
-    for field, messages in detail.items():
-        for message in messages if isinstance(messages, list) else [messages]:
-            if isinstance(message, dict):  # a nested serializer error (never for these rows)
-                message = "; ".join(f"{k}: {v}" for k, v in message.items())
-            entry: dict[str, Any] = {"row": row}
-            if line is not None:
-                entry["line"] = line
-            if field not in ("non_field_errors", "__all__"):
-                entry["field"] = field
-            entry["message"] = str(message)
-            found.append(entry)
-    return found
-
-
-def bulk_upsert(contact_list: ContactList, rows: list[tuple[int, int | None, Any]]) -> dict:
-    """Upsert each valid row with `contact_upsert` (a savepoint each, a transaction per batch);
-    invalid rows are reported and skipped, the others saved."""
-    phones, external_ids = set(), set()
-    for _, _, item in rows:
-        if isinstance(item, dict):
-            with contextlib.suppress(DjangoValidationError):
-                phones.add(normalize_phone_number(str(item.get("phone") or "")))
-            if item.get("external_id"):
-                external_ids.add(str(item["external_id"]).strip())
-    known = set(
-        Contact.objects.filter(contact_list=contact_list)
-        .filter(Q(phone__in=phones) | Q(external_id__in=external_ids))
-        .values_list("id", flat=True)
-    )
-    result: dict[str, Any] = {"created": 0, "updated": 0, "invalid": 0, "errors": []}
-
-    def reject(row: int, line: int | None, detail: dict[str, Any]) -> None:
-        result["invalid"] += 1
-        room = MAX_ERRORS - len(result["errors"])
-        if room > 0:
-            result["errors"].extend(_rowerror_responses(row, line, detail)[:room])
-
-    for start in range(0, len(rows), BULK_BATCH):
-        with transaction.atomic():
-            for row, line, item in rows[start : start + BULK_BATCH]:
-                if isinstance(item, str):
-                    reject(row, line, {"non_field_errors": [item]})
-                    continue
-                checked = ContactRowSerializer(data=item)
-                if not checked.is_valid():
-                    reject(row, line, checked.errors)
-                    continue
-                try:
-                    contact = contact_upsert(contact_list=contact_list, **checked.validated_data)
-                except DjangoValidationError as error:
-                    detail = (
-                        error.message_dict
-                        if hasattr(error, "error_dict")
-                        else {"non_field_errors": error.messages}
-                    )
-                    reject(row, line, detail)
-                    continue
-                if contact.pk in known:
-                    result["updated"] += 1
-                else:
-                    result["created"] += 1
-                    known.add(contact.pk)
-    return result
 
 
 @extend_schema_view(
@@ -288,7 +228,7 @@ class ContactListViewSet(IntegerIdLookup, viewsets.ModelViewSet):
             )
         except CsvFileError as error:
             return error_response("invalid_file", error.message)
-        return Response(bulk_upsert(contact_list, rows))
+        return Response(contacts_bulk_upsert(contact_list=contact_list, rows=rows))
 
 
 # -- contacts ---------------------------------------------------------------------------------

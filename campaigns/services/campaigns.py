@@ -4,8 +4,9 @@ its call ends, and progress figures."""
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -73,6 +74,75 @@ def campaign_settings_errors(
     if refused:
         errors["caller_ids"] = f"Not enabled for outbound calls: {', '.join(refused)}."
     return errors
+
+
+LOCKED_MESSAGE = (
+    "This campaign is {status}: it keeps the settings it was started with, so only its name "
+    "can change. To call with other settings, create a new campaign."
+)
+MANY_TO_MANY_SETTINGS = ("caller_ids", "contact_lists")
+
+
+@transaction.atomic
+def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campaign:
+    """Change the settings given (names from Campaign.SETTINGS_FIELDS), and only those: the
+    dispatcher writes the status and pacing fields concurrently. Once started, a campaign keeps
+    the settings it was checked and started with: only its name may change."""
+    unknown = set(changes) - set(Campaign.SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"Not campaign settings: {', '.join(sorted(unknown))}")
+    locked = _locked(campaign)
+    if locked.status != S.DRAFT:
+        changed = sorted(name for name in changes if name != "name")
+        if changed:
+            raise ValidationError(
+                LOCKED_MESSAGE.format(status=locked.get_status_display().lower())
+                + f" (sent: {', '.join(changed)})"
+            )
+
+    def value(name: str) -> Any:
+        return changes.get(name, getattr(locked, name))
+
+    errors = campaign_settings_errors(
+        window_start=value("window_start"),
+        window_end=value("window_end"),
+        start_at=value("start_at"),
+        end_at=value("end_at"),
+        caller_ids=changes.get("caller_ids", ()),
+    )
+    if errors:
+        raise ValidationError(errors)
+    fields = {name: item for name, item in changes.items() if name not in MANY_TO_MANY_SETTINGS}
+    for name, item in fields.items():
+        setattr(locked, name, item)
+    locked.save(update_fields=[*fields, "updated_at"])
+    for name in MANY_TO_MANY_SETTINGS:
+        if name in changes:
+            getattr(locked, name).set(changes[name])
+    return locked
+
+
+def campaign_delete_refusals(campaign: Campaign) -> list[str]:
+    """Why the campaign cannot be deleted (empty: it can). Only a draft (never started: nothing
+    enrolled, no calls) can: a started one keeps its contacts and calls."""
+    if campaign.status == S.DRAFT:
+        return []
+    return [
+        f"Only draft campaigns can be deleted; this one is "
+        f"{campaign.get_status_display().lower()} (cancel it instead: its contacts and "
+        "calls stay accounted for)."
+    ]
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> None:
+    locked = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+    if locked is None:
+        return  # already deleted
+    reasons = campaign_delete_refusals(locked)
+    if reasons:
+        raise ValidationError(reasons)
+    locked.delete()
 
 
 # -- starting ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Contacts: CSV imports into a contact list, and single contacts (upserts).
+"""Contacts: CSV imports into a contact list, single contacts and many at once (upserts).
 
 Rules kept here:
 - an import streams the file (bytes -> UTF-8 text -> csv.DictReader) and writes it in batches of
@@ -15,6 +15,7 @@ Rules kept here:
 """
 
 import codecs
+import contextlib
 import csv
 import functools
 import io
@@ -22,7 +23,7 @@ import itertools
 import re
 import unicodedata
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -30,10 +31,12 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import Contact, ContactImport, ContactList
 from campaigns.services.imports import (
+    MAX_ERRORS,
     CsvFileError,
     Progress,
     display_name,
@@ -45,6 +48,7 @@ from campaigns.services.imports import (
 from telephony.validators import normalize_phone_number
 
 BATCH_SIZE = 2000  # rows per transaction (and per progress update)
+BULK_BATCH = 500  # bulk upsert: rows per transaction (each row in its own savepoint)
 CONTACT_FIELDS = ("first_name", "last_name", "external_id", "timezone")
 KNOWN_COLUMNS = frozenset({"phone", *CONTACT_FIELDS})
 MAX_LENGTHS = {name: Contact._meta.get_field(name).max_length for name in CONTACT_FIELDS}
@@ -466,3 +470,84 @@ def contact_upsert(
         _apply(contact, fields, variables)
         contact.save()
     return contact
+
+
+# -- many contacts at once (the API's bulk upsert) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    """One row of a bulk upsert: its `contact_upsert` arguments, or why it could not be read."""
+
+    position: int  # 1-based, in the request
+    line: int | None = None  # CSV: its line in the body
+    fields: dict[str, Any] | None = None
+    errors: dict[str, Any] | None = None  # field (or "non_field_errors") -> message(s)
+
+
+def _row_errors(row: BulkRow, detail: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for field, messages in detail.items():
+        for message in messages if isinstance(messages, list) else [messages]:
+            if isinstance(message, dict):  # a nested serializer error (never for these rows)
+                message = "; ".join(f"{k}: {v}" for k, v in message.items())
+            entry: dict[str, Any] = {"row": row.position}
+            if row.line is not None:
+                entry["line"] = row.line
+            if field not in ("non_field_errors", "__all__"):
+                entry["field"] = field
+            entry["message"] = str(message)
+            found.append(entry)
+    return found
+
+
+def contacts_bulk_upsert(*, contact_list: ContactList, rows: Sequence[BulkRow]) -> dict[str, Any]:
+    """Upsert each readable row with `contact_upsert`; the others are reported and skipped.
+
+    Returns {created, updated, invalid, errors}: the first MAX_ERRORS errors, each with its row
+    (and CSV line). Valid rows are saved even when others are invalid: each row is its own
+    savepoint, and a transaction holds BULK_BATCH rows, so a request of thousands of rows never
+    keeps one long transaction open.
+    """
+    phones, external_ids = set(), set()
+    for row in rows:
+        if row.fields is not None:
+            with contextlib.suppress(ValidationError):
+                phones.add(normalize_phone_number(str(row.fields.get("phone") or "")))
+            if row.fields.get("external_id"):
+                external_ids.add(str(row.fields["external_id"]).strip())
+    known = set(
+        Contact.objects.filter(contact_list=contact_list)
+        .filter(Q(phone__in=phones) | Q(external_id__in=external_ids))
+        .values_list("id", flat=True)
+    )
+    result: dict[str, Any] = {"created": 0, "updated": 0, "invalid": 0, "errors": []}
+
+    def reject(row: BulkRow, detail: dict[str, Any]) -> None:
+        result["invalid"] += 1
+        room = MAX_ERRORS - len(result["errors"])
+        if room > 0:
+            result["errors"].extend(_row_errors(row, detail)[:room])
+
+    for start in range(0, len(rows), BULK_BATCH):
+        with transaction.atomic():
+            for row in rows[start : start + BULK_BATCH]:
+                if row.fields is None:
+                    reject(row, row.errors or {"non_field_errors": ["This row cannot be read."]})
+                    continue
+                try:
+                    contact = contact_upsert(contact_list=contact_list, **row.fields)
+                except ValidationError as error:
+                    detail = (
+                        error.message_dict
+                        if hasattr(error, "error_dict")
+                        else {"non_field_errors": error.messages}
+                    )
+                    reject(row, detail)
+                    continue
+                if contact.pk in known:
+                    result["updated"] += 1
+                else:
+                    result["created"] += 1
+                    known.add(contact.pk)
+    return result
