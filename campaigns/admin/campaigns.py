@@ -37,6 +37,8 @@ from django.views.decorators.http import require_GET
 from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, CampaignContact
 from campaigns.services.campaigns import (
     campaign_cancel,
+    campaign_delete,
+    campaign_delete_refusals,
     campaign_pause,
     campaign_progress,
     campaign_resume,
@@ -387,9 +389,12 @@ class CampaignAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
         # Only a draft (never started: no contacts enrolled, no calls) can be deleted; a
         # started campaign's contacts and attempts stay accounted for (cancel it instead).
-        if obj is not None and obj.status != S.DRAFT:
+        if obj is not None and campaign_delete_refusals(obj):
             return False
         return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Campaign) -> None:
+        campaign_delete(campaign=obj)
 
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)

@@ -1,7 +1,8 @@
 """REST API for contact lists and their contacts, one at a time or in bulk.
 
 Views parse input, call one service and serialize the result, as the admin does: contacts are
-written with `contacts_bulk_upsert` (each row with `contact_upsert`, with a per-row report).
+written with `contacts_bulk_upsert` (each row with `contact_upsert`, with a per-row report),
+lists and contacts deleted with `contact_list_delete` and `contact_delete`.
 Every list is a fixed number of queries whatever the page size (select/prefetch/annotate).
 """
 
@@ -23,11 +24,12 @@ from campaigns.services.contacts import (
     CONTACT_FIELDS,
     BulkRow,
     CsvFileError,
+    contact_delete,
+    contact_list_delete,
     contacts_bulk_upsert,
     read_csv,
 )
 from campaigns.services.imports import MAX_ERRORS
-from campaigns.states import ACTIVE_CAMPAIGN_STATUSES
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.errors import error_response
 from contactcenter.api.lookups import IntegerIdLookup
@@ -168,7 +170,8 @@ def _csv_rows(body: bytes) -> list[BulkRow]:
     partial_update=extend_schema(summary="Update a contact list"),
     destroy=extend_schema(
         summary="Delete a contact list and its contacts",
-        description="Refused (400) while an active (scheduled, running, paused) campaign uses it.",
+        description="Refused (400) once a started campaign uses it or has enrolled its "
+        "contacts: a campaign keeps its contacts and their calls.",
         responses={204: None, **error_responses(400, 404)},
     ),
 )
@@ -183,17 +186,7 @@ class ContactListViewSet(IntegerIdLookup, viewsets.ModelViewSet):
         return ContactList.objects.annotate(contact_count=Count("contacts"))
 
     def perform_destroy(self, instance: ContactList) -> None:
-        names = list(
-            instance.campaigns.filter(status__in=ACTIVE_CAMPAIGN_STATUSES).values_list(
-                "name", flat=True
-            )[:3]
-        )
-        if names:
-            raise DjangoValidationError(
-                f"The list '{instance.name}' is used by active campaign(s): {', '.join(names)}. "
-                "Cancel them (or let them complete) before deleting it."
-            )
-        instance.delete()
+        contact_list_delete(contact_list=instance)
 
     @extend_schema(
         summary="Create or update many contacts of the list",
@@ -244,7 +237,8 @@ class ContactListViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     ),
     destroy=extend_schema(
         summary="Delete a contact",
-        description="Refused (400) while the contact is enrolled in an active campaign.",
+        description="Refused (400) once a campaign has enrolled the contact: a campaign keeps "
+        "its contacts and their calls.",
         responses={204: None, **error_responses(400, 404)},
     ),
 )
@@ -261,9 +255,4 @@ class ContactViewSet(
     access = model_access(Contact, read=ApiScope.CONTACTS_READ, write=ApiScope.CONTACTS_WRITE)
 
     def perform_destroy(self, instance: Contact) -> None:
-        if instance.campaign_entries.filter(campaign__status__in=ACTIVE_CAMPAIGN_STATUSES).exists():
-            raise DjangoValidationError(
-                "This contact is enrolled in an active campaign: cancel the campaign (or let it "
-                "complete) before deleting it, so every call stays accounted for."
-            )
-        instance.delete()
+        contact_delete(contact=instance)

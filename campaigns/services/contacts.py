@@ -1,4 +1,5 @@
-"""Contacts: CSV imports into a contact list, single contacts and many at once (upserts).
+"""Contacts: CSV imports into a contact list, single contacts and many at once (upserts), and
+deleting lists and contacts.
 
 Rules kept here:
 - an import streams the file (bytes -> UTF-8 text -> csv.DictReader) and writes it in batches of
@@ -11,7 +12,9 @@ Rules kept here:
   fields win, variables merge); importing again updates the existing contacts the same way;
 - header names are read case-insensitively (`First Name`, `first-name` and `FIRST_NAME` are the
   same column); columns other than the contact's own fields become `variables`, under the same
-  normalised name (`Appointment Date` -> `appointment_date`, usable as `{{appointment_date}}`).
+  normalised name (`Appointment Date` -> `appointment_date`, usable as `{{appointment_date}}`);
+- a list or contact that a started campaign has used stays: the campaign keeps its contacts,
+  their attempts and calls (every call stays accounted for).
 """
 
 import codecs
@@ -34,7 +37,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.models import Contact, ContactImport, ContactList
+from campaigns.models import Campaign, CampaignContact, Contact, ContactImport, ContactList
 from campaigns.services.imports import (
     MAX_ERRORS,
     CsvFileError,
@@ -551,3 +554,69 @@ def contacts_bulk_upsert(*, contact_list: ContactList, rows: Sequence[BulkRow]) 
                     result["created"] += 1
                     known.add(contact.pk)
     return result
+
+
+# -- deleting lists and contacts ---------------------------------------------------------------
+
+KEPT_FOR_ACCOUNTING = (
+    "a campaign keeps its contacts, their attempts and calls, so every call stays accounted for"
+)
+
+
+def _names(campaigns) -> str:
+    names = list(campaigns.order_by("-created_at", "-id").values_list("name", flat=True)[:4])
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+
+def contact_list_delete_refusals(contact_list: ContactList) -> list[str]:
+    """Why the list cannot be deleted (empty: it can). A started campaign that uses the list,
+    or has enrolled any of its contacts, keeps them: so does the list."""
+    started = Campaign.objects.exclude(status=Campaign.Status.DRAFT).filter(
+        Q(pk__in=contact_list.campaigns.values("pk"))
+        | Q(
+            pk__in=CampaignContact.objects.filter(contact__contact_list=contact_list).values(
+                "campaign_id"
+            )
+        )
+    )
+    if not started.exists():
+        return []
+    return [
+        f"The list '{contact_list.name}' belongs to started campaign(s) {_names(started)}: "
+        f"{KEPT_FOR_ACCOUNTING}. It cannot be deleted."
+    ]
+
+
+@transaction.atomic
+def contact_list_delete(*, contact_list: ContactList) -> None:
+    """Delete a list and its contacts, unless a started campaign has used it."""
+    locked = ContactList.objects.select_for_update().filter(pk=contact_list.pk).first()
+    if locked is None:
+        return  # already deleted
+    reasons = contact_list_delete_refusals(locked)
+    if reasons:
+        raise ValidationError(reasons)
+    locked.delete()
+
+
+def contact_delete_refusals(contact: Contact) -> list[str]:
+    """Why the contact cannot be deleted (empty: it can): a campaign has enrolled it."""
+    enrolled = Campaign.objects.filter(contacts__contact=contact)
+    if not enrolled.exists():
+        return []
+    return [
+        f"{contact} is enrolled in campaign(s) {_names(enrolled)}: {KEPT_FOR_ACCOUNTING}. It "
+        "cannot be deleted; to stop calling the number, add it to the do-not-call list."
+    ]
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact) -> None:
+    """Delete a contact, unless a campaign has enrolled it."""
+    locked = Contact.objects.select_for_update().filter(pk=contact.pk).first()
+    if locked is None:
+        return  # already deleted
+    reasons = contact_delete_refusals(locked)
+    if reasons:
+        raise ValidationError(reasons)
+    locked.delete()
