@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.admin.campaigns import CampaignCallFilter
+from campaigns.admin.calls import CampaignCallFilter
 from campaigns.models import Campaign, CampaignContact, ContactList
 from campaigns.services.campaigns import (
     campaign_cancel,
