@@ -76,6 +76,8 @@ def campaign_settings_errors(
     return errors
 
 
+# -- editing and deleting ---------------------------------------------------------------------
+
 LOCKED_MESSAGE = (
     "This campaign is {status}: it keeps the settings it was started with, so only its name "
     "can change. To call with other settings, create a new campaign."
@@ -136,6 +138,7 @@ def campaign_delete_refusals(campaign: Campaign) -> list[str]:
 
 @transaction.atomic
 def campaign_delete(*, campaign: Campaign) -> None:
+    """Delete a draft campaign; a started one is refused (campaign_delete_refusals)."""
     locked = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
     if locked is None:
         return  # already deleted
