@@ -3,7 +3,8 @@
 Two complementary mechanisms:
 
 * key-based: ``redact()`` blanks every value whose *key* names a secret (``password``,
-  ``rtc_token``, ``customer_secret``...), so structured data can be logged safely;
+  ``rtc_token``, ``customer_secret``...), so structured data can be logged safely. It is the one
+  masker: logs and API event payloads show ``REDACTED``, admin pages and API answers ``MASK``;
 * value-based: ``scrub()`` removes every *value* registered with ``register_secret()`` plus
   anything shaped like a credential (``Basic ...``, ``Bearer ...``, ``agora token=...``,
   Agora RTC tokens), wherever it appears in free text.
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 __all__ = [
+    "MASK",
     "REDACTED",
     "SECRET_KEY_PATTERN",
     "RedactingFilter",
@@ -34,6 +36,8 @@ __all__ = [
 ]
 
 REDACTED = "[REDACTED]"
+# How a page (the admin, an API answer) shows a stored secret.
+MASK = "********"
 
 # Shorter values would match ordinary words and digits all over the logs.
 MIN_SECRET_LENGTH = 6
@@ -138,19 +142,32 @@ def scrub(text: str) -> str:
     return text
 
 
-def redact(value: Any) -> Any:
-    """Deep-copy dicts/lists/tuples, blanking secret-keyed values and scrubbing all strings."""
+def redact(
+    value: Any, *, mask: str = REDACTED, keep_blank: bool = False, scrub_text: bool = True
+) -> Any:
+    """Deep-copy dicts/lists/tuples, replacing the value of every secret-named key by ``mask``.
+
+    ``None`` is left as it is, and with ``keep_blank`` an empty string too (a form then shows an
+    empty secret as empty, not as one that could be kept). ``scrub_text`` scrubs every other
+    string; turn it off only for a copy that comes back to be stored as sent (the agent
+    properties the admin form and the API show and take back).
+    """
     if isinstance(value, str):
-        return scrub(value)
+        return scrub(value) if scrub_text else value
+    options = {"mask": mask, "keep_blank": keep_blank, "scrub_text": scrub_text}
     if isinstance(value, dict):
         return {
-            key: (REDACTED if is_secret_key(key) and item is not None else redact(item))
+            key: (
+                mask
+                if is_secret_key(key) and not (item is None or (keep_blank and item == ""))
+                else redact(item, **options)
+            )
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [redact(item) for item in value]
+        return [redact(item, **options) for item in value]
     if isinstance(value, tuple):
-        return tuple(redact(item) for item in value)
+        return tuple(redact(item, **options) for item in value)
     return value
 
 

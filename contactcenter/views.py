@@ -9,11 +9,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from campaigns.admin.campaigns import progress_display
+from contactcenter.admin_display import format_duration, progress_display
 from contactcenter.charts import calls_over_time_chart, outcome_bars
 from contactcenter.console import floor_snapshot
 from contactcenter.health import heartbeat_last
-from telephony.admin.calls import format_duration
 
 logger = logging.getLogger(__name__)
 

@@ -31,9 +31,13 @@ from contactcenter.api.lookups import IdFilter, IntegerIdLookup, is_id
 from contactcenter.models import ApiScope
 from contactcenter.redaction import redact
 from contactcenter.validators import BoundedJSONDecoder
-from telephony.admin.agents import MASK, mask_properties, unmask_properties
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
-from telephony.services.agents import agent_required_variables
+from telephony.services.agents import (
+    MASK,
+    agent_required_variables,
+    mask_properties,
+    unmask_properties,
+)
 from telephony.services.calls import call_create, call_hangup
 from telephony.services.numbers import (
     phone_number_create,

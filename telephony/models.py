@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from contactcenter.fields import EncryptedCharField, SecretValuesJSONField
 from contactcenter.validators import validate_json_text
+from telephony.agora.webhooks import EventType
 from telephony.states import CallStatus
 from telephony.validators import validate_cidr_list, validate_e164
 
@@ -270,20 +271,9 @@ class WebhookEvent(models.Model):
         IGNORED = "ignored", "Ignored (event type not handled)"
         FAILED = "failed", "Failed"
 
-    EVENT_TYPES = {
-        101: "agent joined",
-        102: "agent left",
-        103: "agent history",
-        104: "token expiring",
-        110: "agent error",
-        111: "agent metrics",
-        112: "turns finished",
-        201: "inbound call state",
-        202: "outbound call state",
-    }
-
     notice_id = models.CharField(max_length=100, unique=True)
     product_id = models.IntegerField(null=True, blank=True)
+    # An EventType value, or another code Agora sent (kept, shown as "type <code>").
     event_type = models.IntegerField(null=True, blank=True, db_index=True)
     notify_ms = models.BigIntegerField(null=True, blank=True)
     sid = models.CharField(max_length=100, blank=True)
@@ -310,4 +300,4 @@ class WebhookEvent(models.Model):
 
     @property
     def event_type_label(self) -> str:
-        return self.EVENT_TYPES.get(self.event_type, f"type {self.event_type}")
+        return EventType.label_of(self.event_type)

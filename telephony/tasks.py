@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from telephony.agora import AgoraError, retry_delay
 from telephony.models import Call
 from telephony.services import calls as call_services
 
@@ -35,8 +36,6 @@ def place_call(self, call_id: str) -> str:
     **IDEMPOTENT,
 )  # fmt: skip
 def hangup_call(self, call_id: str) -> str:
-    from telephony.agora import AgoraError
-
     try:
         return call_services.call_hangup_remote(call_id=call_id)
     except Call.DoesNotExist:
@@ -45,7 +44,8 @@ def hangup_call(self, call_id: str) -> str:
     except AgoraError as error:
         if not (error.retryable or getattr(error, "status_code", None) is None):
             raise
-        raise self.retry(countdown=min(30, 2 ** (self.request.retries + 1))) from error
+        countdown = retry_delay(error, retries=self.request.retries, base=2, cap=30)
+        raise self.retry(countdown=countdown) from error
 
 
 @shared_task(name="telephony.poll_calls", soft_time_limit=50, time_limit=120, **IDEMPOTENT)
@@ -77,11 +77,8 @@ def fetch_call_agent_data(self, call_id: str) -> None:
 # -- phone numbers ----------------------------------------------------------------------------
 
 
-def _agora_backoff(task, error) -> float:
-    """Seconds before retrying after a retryable Agora error: Retry-After, else exponential."""
-    if error.retry_after:
-        return min(600.0, float(error.retry_after))
-    return float(min(600, 5 * 2**task.request.retries))
+def _number_retry_delay(task, error: AgoraError) -> float:
+    return retry_delay(error, retries=task.request.retries, base=5, cap=600)
 
 
 @shared_task(
@@ -90,7 +87,6 @@ def _agora_backoff(task, error) -> float:
 )  # fmt: skip
 def push_phone_number(self, number_id: int) -> str:
     """Make Agora match one number (safe to repeat: a repeated import is answered 409)."""
-    from telephony.agora import AgoraError
     from telephony.services.numbers import phone_number_push
 
     try:
@@ -98,7 +94,7 @@ def push_phone_number(self, number_id: int) -> str:
     except AgoraError as error:
         if not error.retryable:
             raise
-        raise self.retry(countdown=_agora_backoff(self, error)) from error
+        raise self.retry(countdown=_number_retry_delay(self, error)) from error
 
 
 @shared_task(
@@ -107,7 +103,6 @@ def push_phone_number(self, number_id: int) -> str:
 )  # fmt: skip
 def sync_phone_numbers(self) -> dict[str, int]:
     """Compare Agora's numbers with ours (beat runs it every PHONE_NUMBER_SYNC_INTERVAL s)."""
-    from telephony.agora import AgoraError
     from telephony.services.numbers import phone_numbers_reconcile
 
     try:
@@ -115,7 +110,7 @@ def sync_phone_numbers(self) -> dict[str, int]:
     except AgoraError as error:
         if not error.retryable:
             raise
-        raise self.retry(countdown=_agora_backoff(self, error)) from error
+        raise self.retry(countdown=_number_retry_delay(self, error)) from error
 
 
 @shared_task(name="telephony.finalize_call_end", soft_time_limit=30, time_limit=60, **IDEMPOTENT)

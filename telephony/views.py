@@ -19,6 +19,5 @@ def agora_webhook(request: HttpRequest) -> JsonResponse:
     body = request.read(limit + 1)  # bounded even when no length was declared
     if len(body) > limit:
         return JsonResponse({"error": f"body larger than {limit} bytes"}, status=413)
-    headers = {key.lower(): value for key, value in request.headers.items()}
-    answer = webhook_receive(body=body, headers=headers)
+    answer = webhook_receive(body=body, headers=request.headers)
     return JsonResponse(answer.body, status=answer.status)

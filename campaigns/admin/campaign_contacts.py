@@ -7,9 +7,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from campaigns.admin.campaigns import contact_status_badge
 from campaigns.models import CampaignContact
-from telephony.admin.calls import status_badge_html
+from contactcenter.admin_display import BadgeKind, call_status_badge, status_badge
 
 
 @admin.register(CampaignContact)
@@ -63,7 +62,7 @@ class CampaignContactAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, entry: CampaignContact) -> str:
-        return contact_status_badge(entry.status, entry.get_status_display())
+        return status_badge(BadgeKind.CAMPAIGN_CONTACT, entry.status, entry.get_status_display())
 
     @admin.display(description="last call")
     def last_call_link(self, entry: CampaignContact) -> str:
@@ -73,5 +72,5 @@ class CampaignContactAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">{}</a>',
             reverse("admin:telephony_call_change", args=[quote(call.pk)]),
-            status_badge_html(call.status, call.get_status_display()),
+            call_status_badge(call.status, call.get_status_display()),
         )

@@ -10,11 +10,9 @@
   its name is read-only.
 
 Each campaign's contacts: `campaigns.admin.campaign_contacts`; the campaign filter on the
-Calls list: `campaigns.admin.calls`. The display helpers below (badges, progress bars) are
-shared with the staff console.
+Calls list: `campaigns.admin.calls`. Badges and progress bars: `contactcenter.admin_display`.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -42,8 +40,16 @@ from campaigns.services.campaigns import (
     campaigns_progress,
 )
 from campaigns.states import ACTIVE_CAMPAIGN_STATUSES
+from contactcenter.admin_display import (
+    BAR_SEGMENTS,
+    BadgeKind,
+    call_status_badge,
+    format_duration,
+    progress_display,
+    status_badge,
+    status_badge_classes,
+)
 from contactcenter.charts import calls_over_time_chart
-from telephony.admin.calls import format_duration, status_badge_html
 from telephony.models import Call
 from telephony.services.stats import call_histogram
 from telephony.states import CallStatus
@@ -56,110 +62,6 @@ MAX_PROGRESS_IDS = 500
 RECENT_CALLS = 20
 CHART_MIN_SPAN = timedelta(minutes=15)
 
-STATUS_COLORS: dict[str, str] = {
-    S.DRAFT: "#6b7280",
-    S.SCHEDULED: "#7c3aed",
-    S.RUNNING: "#2563eb",
-    S.PAUSED: "#b45309",
-    S.COMPLETED: "#15803d",
-    S.CANCELLED: "#4b5563",
-}
-CONTACT_STATUS_COLORS: dict[str, str] = {
-    CS.PENDING: "#6b7280",
-    CS.IN_PROGRESS: "#2563eb",
-    CS.RETRY_SCHEDULED: "#0891b2",
-    CS.COMPLETED: "#15803d",
-    CS.EXHAUSTED: "#b91c1c",
-    CS.DO_NOT_CALL: "#7c3aed",
-    CS.INVALID: "#4b5563",
-    CS.CANCELLED: "#9ca3af",
-}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One count under a progress bar: a contact status or a call status."""
-
-    key: str
-    label: str
-    source: str  # "contact" (by_contact_status) or "call" (calls_by_status)
-    color: str
-
-
-OUTCOMES = (
-    Outcome(CS.COMPLETED, "completed", "contact", CONTACT_STATUS_COLORS[CS.COMPLETED]),
-    Outcome(CallStatus.NO_ANSWER, "no answer", "call", "#b45309"),
-    Outcome(CallStatus.BUSY, "busy", "call", "#d97706"),
-    Outcome(CallStatus.FAILED, "failed", "call", "#dc2626"),
-    Outcome(CS.EXHAUSTED, "exhausted", "contact", CONTACT_STATUS_COLORS[CS.EXHAUSTED]),
-    Outcome(CS.DO_NOT_CALL, "do-not-call", "contact", CONTACT_STATUS_COLORS[CS.DO_NOT_CALL]),
-    Outcome(CS.INVALID, "invalid", "contact", CONTACT_STATUS_COLORS[CS.INVALID]),
-    Outcome(CS.CANCELLED, "cancelled", "contact", CONTACT_STATUS_COLORS[CS.CANCELLED]),
-)
-# The bar's segments: contacts that are done, by how they ended.
-BAR_SEGMENTS = (CS.COMPLETED, CS.EXHAUSTED, CS.DO_NOT_CALL, CS.INVALID, CS.CANCELLED)
-
-
-def campaign_status_badge(status: str, label: str) -> str:
-    return format_html(
-        '<span class="campaign-status campaign-status-{}" data-badge style="display:inline-block;'
-        "padding:1px 8px;border-radius:9px;background:{};color:#fff;font-size:11px;"
-        'font-weight:600;white-space:nowrap">{}</span>',
-        status,
-        STATUS_COLORS.get(status, "#6b7280"),
-        label,
-    )
-
-
-def contact_status_badge(status: str, label: str) -> str:
-    return format_html(
-        '<span style="display:inline-block;padding:1px 8px;border-radius:9px;background:{};'
-        'color:#fff;font-size:11px;font-weight:600;white-space:nowrap">{}</span>',
-        CONTACT_STATUS_COLORS.get(status, "#6b7280"),
-        label,
-    )
-
-
-# -- progress ---------------------------------------------------------------------------------
-
-
-def _count(progress: dict, source: str, key: str) -> int:
-    counts = progress["calls_by_status"] if source == "call" else progress["by_contact_status"]
-    return counts.get(key, 0)
-
-
-def progress_display(progress: dict) -> dict:
-    """What the progress include renders (the polling script recomputes the same in place)."""
-    contacts = progress["contacts"]
-    labels = dict(CS.choices)
-
-    def width(key: str) -> str:
-        return f"{100 * _count(progress, 'contact', key) / contacts if contacts else 0:.2f}"
-
-    return {
-        **progress,
-        "segments": [
-            {
-                "key": key,
-                "label": labels[key],
-                "count": _count(progress, "contact", key),
-                "width": width(key),
-                "color": CONTACT_STATUS_COLORS[key],
-            }
-            for key in BAR_SEGMENTS
-        ],
-        "outcomes": [
-            {
-                "key": outcome.key,
-                "label": outcome.label,
-                "source": outcome.source,
-                "color": outcome.color,
-                "count": _count(progress, outcome.source, outcome.key),
-            }
-            for outcome in OUTCOMES
-        ],
-    }
-
 
 def progress_script_config(*, url: str, many: bool, panels_url: str | None = None) -> dict:
     """What the polling script needs: where to poll (and, on a campaign's page, where to fetch
@@ -170,7 +72,9 @@ def progress_script_config(*, url: str, many: bool, panels_url: str | None = Non
         "panels_url": panels_url,
         "interval_ms": POLL_INTERVAL_MS,
         "active": sorted(ACTIVE_CAMPAIGN_STATUSES),
-        "statuses": {key: [label, STATUS_COLORS[key]] for key, label in S.choices},
+        "statuses": {
+            key: [label, status_badge_classes(BadgeKind.CAMPAIGN, key)] for key, label in S.choices
+        },
         "segments": list(BAR_SEGMENTS),
     }
 
@@ -369,7 +273,7 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
             '<span data-campaign="{}" data-status="{}">{}</span>',
             campaign.pk,
             campaign.status,
-            campaign_status_badge(campaign.status, campaign.get_status_display()),
+            status_badge(BadgeKind.CAMPAIGN, campaign.status, campaign.get_status_display()),
         )
 
     @admin.display(description="progress")
@@ -482,7 +386,9 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
             progress = campaign_progress(obj)
             context.update(
                 campaign_progress=progress_display(progress),
-                campaign_status_badge=campaign_status_badge(obj.status, obj.get_status_display()),
+                campaign_status_badge=status_badge(
+                    BadgeKind.CAMPAIGN, obj.status, obj.get_status_display()
+                ),
                 campaign_locked_reason=LOCKED_REASON if self.is_locked(obj) else "",
                 campaign_controls=self.control_buttons(request, obj),
                 campaign_contact_statuses=[
@@ -518,7 +424,7 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
         return [
             {
                 "url": reverse("admin:telephony_call_change", args=[quote(attempt.call_id)]),
-                "badge": status_badge_html(attempt.call.status, attempt.call.get_status_display()),
+                "badge": call_status_badge(attempt.call.status, attempt.call.get_status_display()),
                 "to_number": attempt.call.to_number,
                 "contact": str(attempt.campaign_contact.contact),
                 "attempt": attempt.number,

@@ -4,32 +4,18 @@ status badge, the counters and first errors, and the progress JSON their pages p
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.utils.html import format_html
-
 from campaigns.models import CsvImport
+from contactcenter.admin_display import BadgeKind, status_badge
 
 ERRORS_SHOWN = 50  # per import, on the page and in the progress JSON
 UNFINISHED_IMPORT_STATUSES = (CsvImport.Status.PENDING, CsvImport.Status.RUNNING)
 STATUS_LABELS = dict(CsvImport.Status.choices)
-STATUS_COLORS = {
-    CsvImport.Status.PENDING: "#6b7280",
-    CsvImport.Status.RUNNING: "#2563eb",
-    CsvImport.Status.DONE: "#15803d",
-    CsvImport.Status.FAILED: "#b91c1c",
-}
 
 
 def import_status_badge(status: str | None) -> str:
     if not status:
         return "-"
-    return format_html(
-        '<span class="import-status import-status-{}" style="display:inline-block;padding:1px '
-        "8px;border-radius:9px;background:{};color:#fff;font-size:11px;font-weight:600;"
-        'white-space:nowrap">{}</span>',
-        status,
-        STATUS_COLORS.get(status, "#6b7280"),
-        STATUS_LABELS.get(status, status),
-    )
+    return status_badge(BadgeKind.IMPORT, status, STATUS_LABELS.get(status, status))
 
 
 def import_progress(record: CsvImport, counters: Iterable[str]) -> dict[str, Any]:

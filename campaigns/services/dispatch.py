@@ -1,7 +1,7 @@
 """The dispatcher: claims due contacts within capacity and turns them into calls.
 
 Safe with any number of dispatchers and workers at once (invariants 2 and 3):
-- one lock (telephony's capacity lock, also taken before any call is dialed) serialises every
+- one lock (telephony.services.capacity, also taken before any call is dialed) serialises every
   capacity decision, and the campaign row is locked too;
 - capacity = min(campaign cap - its calls queued or live, account cap - all calls queued or
   live, per-minute budget left); queued calls count, so claimed work is never double-booked;
@@ -32,12 +32,11 @@ from campaigns.services.campaigns import (
 from campaigns.services.dialing_rules import campaign_call_refusal, campaign_window
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.rules import CallRefused
-from telephony.services.calls import call_create, lock_capacity
-from telephony.states import LIVE_STATUSES, CallStatus
+from telephony.services.calls import call_create
+from telephony.services.capacity import booked_call_count, lock_capacity
 
 logger = logging.getLogger(__name__)
 
-OCCUPYING = [*LIVE_STATUSES, CallStatus.QUEUED]
 # Claim a few more than the capacity: some claimed contacts turn out to be outside their window.
 OVERFETCH = 4
 
@@ -84,10 +83,9 @@ def dispatch_campaign(*, campaign_id: int, now: datetime) -> int:
 
 
 def _capacity(campaign: Campaign, *, now: datetime) -> int:
-    campaign_busy = Call.objects.filter(
-        campaign_attempt__campaign=campaign, status__in=OCCUPYING
-    ).count()
-    account_busy = Call.objects.filter(status__in=OCCUPYING).count()
+    # Booked: queued calls count, so places claimed by an earlier tick are not booked twice.
+    campaign_busy = booked_call_count(Call.objects.filter(campaign_attempt__campaign=campaign))
+    account_busy = booked_call_count()
     started_last_minute = CampaignAttempt.objects.filter(
         campaign=campaign, created_at__gt=now - timedelta(minutes=1)
     ).count()

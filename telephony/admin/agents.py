@@ -1,37 +1,27 @@
 """Agent profiles: who answers a call (an AI Studio pipeline, or a full agent configuration).
 
-Secret-looking values in `properties` (API keys, tokens, passwords: see
-`contactcenter.redaction.is_secret_key`) are shown as "********" once saved (and stored
-encrypted). Submitting the form with "********" for such a key keeps the stored value, unless
-an endpoint beside it changed (then the value must be typed again); typing anything else
-replaces it.
+Secret-looking values in `properties` are shown masked once saved (and stored encrypted);
+the form keeps them as the API does (`telephony.services.agents`: `mask_properties`,
+`unmask_properties`).
 Validation is the model's own (`AgentProfile.clean` -> `agent_profile_check`).
 """
 
 import json
-import re
 from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from contactcenter.forms import BoundedJSONField
-from contactcenter.redaction import is_secret_key
 from telephony.models import AgentProfile
-from telephony.services.agents import agent_required_variables
-
-MASK = "********"
-
-# Words of a key that say where the secrets beside it are sent, in any spelling: base_url,
-# baseURL, wsUrl, apiHost, api_base, endpoint, region, vendor...
-ENDPOINT_WORDS = frozenset(
-    {"url", "urls", "uri", "endpoint", "endpoints", "host", "hostname", "address", "server",
-     "domain", "region", "vendor", "provider", "base"}
-)  # fmt: skip
-_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+from telephony.services.agents import (
+    MASK,
+    agent_required_variables,
+    mask_properties,
+    unmask_properties,
+)
 
 VARIABLES_HELP = (
     "Write placeholders as {{first_name}} (letters, digits and _). Each call fills them from "
@@ -39,79 +29,6 @@ VARIABLES_HELP = (
     "system prompt and any text inside properties. A call that lacks a variable is refused, "
     "never sent with a blank."
 )
-
-
-def mask_properties(value: Any) -> Any:
-    """A copy with the value of every secret-looking key replaced by MASK."""
-    if isinstance(value, dict):
-        return {
-            key: MASK if is_secret_key(key) and item not in (None, "") else mask_properties(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [mask_properties(item) for item in value]
-    return value
-
-
-def is_endpoint_key(key: object) -> bool:
-    """True when a key names where a secret beside it is sent (url, host, vendor, region...)."""
-    if not isinstance(key, str):
-        return False
-    words = re.findall(r"[a-z0-9]+", _WORD_BOUNDARY.sub("_", key).lower())
-    return any(word in ENDPOINT_WORDS for word in words)
-
-
-def _changed_endpoint(scopes: list[tuple[dict, dict, str]]) -> str | None:
-    """The path of an endpoint-like value that differs from the stored one, in the object that
-    holds a kept secret or in any object around it (tts.vendor decides where tts.params.key
-    goes); None when none changed."""
-    for submitted, stored, where in reversed(scopes):
-        for key in sorted({*submitted, *stored}, key=str):
-            if is_endpoint_key(key) and submitted.get(key) != stored.get(key):
-                return f"{where}.{key}" if where else str(key)
-    return None
-
-
-def unmask_properties(submitted: Any, stored: Any, where: str = "", scopes: tuple = ()) -> Any:
-    """`submitted`, with every MASK under a secret key put back to the stored value.
-
-    A stored secret is only kept for the endpoint it was entered for: when an endpoint-like
-    value around it changed (`llm.url` moved to another host, `tts.vendor` changed), keeping
-    it would send it somewhere new, so the new secret must be typed in.
-    """
-    if isinstance(submitted, dict):
-        stored_dict = stored if isinstance(stored, dict) else {}
-        inner = (*scopes, (submitted, stored_dict, where))
-        result = {}
-        for key, item in submitted.items():
-            here = f"{where}.{key}" if where else str(key)
-            if is_secret_key(key) and item == MASK:
-                if stored_dict.get(key) in (None, ""):
-                    raise ValidationError(
-                        f"{here}: there is no stored value to keep; enter the value itself."
-                    )
-                changed = _changed_endpoint(list(inner))
-                if changed is not None:
-                    raise ValidationError(
-                        f"{here}: {changed} changed, so the stored value is not sent there: "
-                        f"enter the {key} for the new endpoint (or put {changed} back)."
-                    )
-                result[key] = stored_dict[key]
-            else:
-                result[key] = unmask_properties(item, stored_dict.get(key), here, inner)
-        return result
-    if isinstance(submitted, list):
-        stored_list = stored if isinstance(stored, list) else []
-        return [
-            unmask_properties(
-                item,
-                stored_list[index] if index < len(stored_list) else None,
-                f"{where}[{index}]",
-                scopes,
-            )
-            for index, item in enumerate(submitted)
-        ]
-    return submitted
 
 
 class PrettyJSONField(BoundedJSONField):

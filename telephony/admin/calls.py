@@ -20,21 +20,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from contactcenter.admin_display import call_status_badge, format_duration
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.rules import RulesOverride
 from telephony.services.calls import call_create, call_hangup, call_retry
-from telephony.states import LIVE_STATUSES, CallStatus
 
-# One color per group of statuses: waiting, live, success, unreached, error, withdrawn.
-STATUS_GROUPS: dict[str, tuple[str, str]] = {
-    CallStatus.QUEUED: ("queued", "#6b7280"),
-    **dict.fromkeys(LIVE_STATUSES, ("live", "#2563eb")),
-    CallStatus.COMPLETED: ("completed", "#15803d"),
-    CallStatus.NO_ANSWER: ("unreached", "#b45309"),
-    CallStatus.BUSY: ("unreached", "#b45309"),
-    CallStatus.FAILED: ("failed", "#b91c1c"),
-    CallStatus.CANCELED: ("canceled", "#6b7280"),
-}
 ASSISTANT_ROLES = frozenset({"assistant", "agent", "bot"})
 USER_ROLES = frozenset({"user", "callee", "human"})
 
@@ -45,26 +35,6 @@ HANGUP_OUTCOMES = {
     "canceled": "Canceled before dialing",
     "already ended": "Already ended",
 }
-
-
-def status_badge_html(status: str, label: str) -> str:
-    group, color = STATUS_GROUPS.get(status, ("unknown", "#6b7280"))
-    return format_html(
-        '<span class="call-status call-status-{}" style="display:inline-block;padding:1px 8px;'
-        "border-radius:9px;background:{};color:#fff;font-size:11px;font-weight:600;"
-        'white-space:nowrap">{}</span>',
-        group,
-        color,
-        label,
-    )
-
-
-def format_duration(seconds: int | None) -> str | None:
-    if seconds is None:
-        return None
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def transcript_messages(transcript: Any) -> list[dict[str, str]]:
@@ -256,7 +226,7 @@ class CallAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, call: Call) -> str:
-        return status_badge_html(call.status, call.get_status_display())
+        return call_status_badge(call.status, call.get_status_display())
 
     @admin.display(description="agent", ordering="agent_profile__name")
     def agent_name(self, call: Call) -> str | None:
@@ -408,7 +378,7 @@ class CallAdmin(admin.ModelAdmin):
                 call_events=list(obj.events.order_by("created_at", "id")),
                 call_transcript=transcript_messages(obj.transcript),
                 call_turn_metrics=turn_metrics_summary(obj.turn_metrics),
-                call_status_badge=status_badge_html(obj.status, obj.get_status_display()),
+                call_status_badge=call_status_badge(obj.status, obj.get_status_display()),
                 can_hang_up=not obj.is_terminal and self.has_operate_permission(request),
                 hangup_url=reverse("admin:telephony_call_hangup", args=[quote(obj.pk)]),
             )

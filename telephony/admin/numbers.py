@@ -16,7 +16,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from contactcenter.redaction import is_secret_key, scrub
+from contactcenter.admin_display import BadgeKind, status_badge
+from contactcenter.redaction import MASK, redact
 from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.agora import AgoraError
 from telephony.models import PhoneNumber
@@ -32,41 +33,6 @@ from telephony.services.numbers import (
     phone_numbers_reconcile,
 )
 from telephony.validators import normalize_phone_number, validate_cidr_list
-
-MASK = "********"
-
-SYNC_COLORS = {
-    PhoneNumber.SyncState.PENDING: "#2563eb",
-    PhoneNumber.SyncState.SYNCED: "#15803d",
-    PhoneNumber.SyncState.ERROR: "#b91c1c",
-    PhoneNumber.SyncState.MISSING: "#b45309",
-    PhoneNumber.SyncState.DELETING: "#6b7280",
-}
-
-
-def sync_badge_html(state: str, label: str) -> str:
-    return format_html(
-        '<span class="sync-state sync-state-{}" style="display:inline-block;padding:1px 8px;'
-        "border-radius:9px;background:{};color:#fff;font-size:11px;font-weight:600;"
-        'white-space:nowrap">{}</span>',
-        state,
-        SYNC_COLORS.get(state, "#6b7280"),
-        label,
-    )
-
-
-def mask_secrets(value: Any) -> Any:
-    """A copy with every secret-keyed value replaced by MASK and known secrets scrubbed."""
-    if isinstance(value, dict):
-        return {
-            key: MASK if is_secret_key(key) and item not in (None, "") else mask_secrets(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [mask_secrets(item) for item in value]
-    if isinstance(value, str):
-        return scrub(value)
-    return value
 
 
 class PhoneNumberForm(forms.ModelForm):
@@ -218,7 +184,9 @@ class PhoneNumberAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="sync", ordering="sync_state")
     def sync_badge(self, number: PhoneNumber) -> str:
-        return sync_badge_html(number.sync_state, number.get_sync_state_display())
+        return status_badge(
+            BadgeKind.NUMBER_SYNC, number.sync_state, number.get_sync_state_display()
+        )
 
     @admin.display(description="differences from Agora")
     def differences_list(self, number: PhoneNumber) -> str:
@@ -233,7 +201,9 @@ class PhoneNumberAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
     def remote_snapshot_pretty(self, number: PhoneNumber) -> str:
         if number.remote_snapshot is None:
             return "-"
-        text = json.dumps(mask_secrets(number.remote_snapshot), indent=2, sort_keys=True)
+        text = json.dumps(
+            redact(number.remote_snapshot, mask=MASK, keep_blank=True), indent=2, sort_keys=True
+        )
         return format_html('<pre style="margin:0;white-space:pre-wrap">{}</pre>', text)
 
     # -- writes go through the services -------------------------------------------------------

@@ -6,16 +6,10 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from contactcenter.admin_display import BadgeKind, status_badge
+from telephony.agora.webhooks import EventType
 from telephony.models import WebhookEvent
 from telephony.services.webhooks import webhook_reprocess
-
-STATUS_COLORS = {
-    WebhookEvent.Status.RECEIVED: "#6b7280",
-    WebhookEvent.Status.PROCESSED: "#15803d",
-    WebhookEvent.Status.UNMATCHED: "#b45309",
-    WebhookEvent.Status.IGNORED: "#6b7280",
-    WebhookEvent.Status.FAILED: "#b91c1c",
-}
 
 
 class EventTypeFilter(admin.SimpleListFilter):
@@ -23,7 +17,7 @@ class EventTypeFilter(admin.SimpleListFilter):
     parameter_name = "event_type"
 
     def lookups(self, request, model_admin):
-        return [(str(code), f"{code} {label}") for code, label in WebhookEvent.EVENT_TYPES.items()]
+        return [(str(code.value), f"{code.value} {code.label}") for code in EventType]
 
     def queryset(self, request, queryset):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
@@ -75,12 +69,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, event: WebhookEvent) -> str:
-        return format_html(
-            '<span style="padding:1px 8px;border-radius:9px;background:{};color:#fff;'
-            'font-size:11px">{}</span>',
-            STATUS_COLORS.get(event.status, "#6b7280"),
-            event.get_status_display(),
-        )
+        return status_badge(BadgeKind.WEBHOOK_EVENT, event.status, event.get_status_display())
 
     @admin.display(description="call")
     def call_link(self, event: WebhookEvent) -> str:

@@ -22,6 +22,7 @@ from .errors import (
     UnexpectedResponse,
     Unprocessable,
     error_from_response,
+    retry_delay,
 )
 from .regions import base_urls
 from .tokens import CallTokens, build_call_tokens, build_rtc_token
@@ -78,4 +79,5 @@ __all__ = [
     "build_call_tokens",
     "build_rtc_token",
     "error_from_response",
+    "retry_delay",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "Unprocessable",
     "error_from_response",
     "parse_retry_after",
+    "retry_delay",
 ]
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -210,6 +211,22 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if seconds != seconds:  # NaN
         return None
     return max(0.0, seconds)
+
+
+# However long Agora asks us to wait, a task tries again after this at the latest.
+RETRY_AFTER_CEILING = 600.0
+
+
+def retry_delay(error: AgoraError, *, retries: int, base: float, cap: float) -> float:
+    """Seconds before a task sends an Agora request again after `error`.
+
+    Agora's Retry-After when it gave one (at most RETRY_AFTER_CEILING); else exponential,
+    `base * 2**retries` (`retries`: how many times the task was already retried), at most `cap`.
+    The one rule for every task; the client's own inline retries are separate (AgoraClient).
+    """
+    if error.retry_after:
+        return min(RETRY_AFTER_CEILING, float(error.retry_after))
+    return float(min(cap, base * 2 ** min(max(retries, 0), 32)))
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

@@ -1,4 +1,11 @@
-"""Agent profiles: checking a configuration and rendering it for one call."""
+"""Agent profiles: checking a configuration, rendering it for one call, and keeping its secrets.
+
+Secret-looking values in `properties` (API keys, tokens, passwords: see
+`contactcenter.redaction.is_secret_key`) are shown as MASK once saved, by the admin form and
+the API alike (`mask_properties`). Sending MASK back for such a key keeps the stored value,
+unless an endpoint beside it changed (then the value must be typed again); anything else
+replaces it (`unmask_properties`).
+"""
 
 import copy
 import re
@@ -6,10 +13,20 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from contactcenter.redaction import MASK, is_secret_key, redact
+
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Set per call by the placement service; a profile may not fix them.
 PER_CALL_PROPERTIES = frozenset({"channel", "token", "agent_rtc_uid", "remote_rtc_uids"})
 REQUIRED_WITHOUT_PIPELINE = ("llm", "tts")
+
+# Words of a key that say where the secrets beside it are sent, in any spelling: base_url,
+# baseURL, wsUrl, apiHost, api_base, endpoint, region, vendor...
+ENDPOINT_WORDS = frozenset(
+    {"url", "urls", "uri", "endpoint", "endpoints", "host", "hostname", "address", "server",
+     "domain", "region", "vendor", "provider", "base"}
+)  # fmt: skip
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 class MissingTemplateVariables(ValueError):
@@ -112,3 +129,76 @@ def agent_properties_for_call(profile, variables: dict[str, Any]) -> tuple[str |
     if missing:
         raise MissingTemplateVariables(missing)
     return (profile.pipeline_id or None), properties
+
+
+# -- secrets: shown masked, kept when sent back masked ---------------------------------------
+
+
+def mask_properties(properties: Any) -> Any:
+    """A copy with the value of every secret-looking key replaced by MASK.
+
+    Strings are not scrubbed: the copy comes back from the form or the API, and every value
+    that is not a MASK is stored as sent.
+    """
+    return redact(properties, mask=MASK, keep_blank=True, scrub_text=False)
+
+
+def is_endpoint_key(key: object) -> bool:
+    """True when a key names where a secret beside it is sent (url, host, vendor, region...)."""
+    if not isinstance(key, str):
+        return False
+    words = re.findall(r"[a-z0-9]+", _WORD_BOUNDARY.sub("_", key).lower())
+    return any(word in ENDPOINT_WORDS for word in words)
+
+
+def _changed_endpoint(scopes: list[tuple[dict, dict, str]]) -> str | None:
+    """The path of an endpoint-like value that differs from the stored one, in the object that
+    holds a kept secret or in any object around it (tts.vendor decides where tts.params.key
+    goes); None when none changed."""
+    for submitted, stored, where in reversed(scopes):
+        for key in sorted({*submitted, *stored}, key=str):
+            if is_endpoint_key(key) and submitted.get(key) != stored.get(key):
+                return f"{where}.{key}" if where else str(key)
+    return None
+
+
+def unmask_properties(submitted: Any, stored: Any, where: str = "", scopes: tuple = ()) -> Any:
+    """`submitted`, with every MASK under a secret key put back to the stored value.
+
+    A stored secret is only kept for the endpoint it was entered for: when an endpoint-like
+    value around it changed (`llm.url` moved to another host, `tts.vendor` changed), keeping
+    it would send it somewhere new, so the new secret must be typed in.
+    """
+    if isinstance(submitted, dict):
+        stored_dict = stored if isinstance(stored, dict) else {}
+        inner = (*scopes, (submitted, stored_dict, where))
+        result = {}
+        for key, item in submitted.items():
+            here = f"{where}.{key}" if where else str(key)
+            if is_secret_key(key) and item == MASK:
+                if stored_dict.get(key) in (None, ""):
+                    raise ValidationError(
+                        f"{here}: there is no stored value to keep; enter the value itself."
+                    )
+                changed = _changed_endpoint(list(inner))
+                if changed is not None:
+                    raise ValidationError(
+                        f"{here}: {changed} changed, so the stored value is not sent there: "
+                        f"enter the {key} for the new endpoint (or put {changed} back)."
+                    )
+                result[key] = stored_dict[key]
+            else:
+                result[key] = unmask_properties(item, stored_dict.get(key), here, inner)
+        return result
+    if isinstance(submitted, list):
+        stored_list = stored if isinstance(stored, list) else []
+        return [
+            unmask_properties(
+                item,
+                stored_list[index] if index < len(stored_list) else None,
+                f"{where}[{index}]",
+                scopes,
+            )
+            for index, item in enumerate(submitted)
+        ]
+    return submitted

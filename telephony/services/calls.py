@@ -6,7 +6,8 @@ Rules kept here (product.md, invariants 1, 2 and 4):
 - a call's Agora name and channel come from its id, so a repeated place-call is answered 409 and
   the existing call is found again by listing calls for the number and matching the channel;
 - statuses change only through `call_transition`, only forwards (telephony.states);
-- the account cap is checked under one lock by everything that starts a call.
+- the account cap is checked under one lock by everything that starts a call: placement counts
+  live calls only, right before dialing (telephony.services.capacity says why).
 """
 
 import logging
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contactcenter.validators import validate_json_text
@@ -29,12 +30,14 @@ from telephony.agora import (
     CallNameConflict,
     ConcurrencyLimitExceeded,
     PlaceCallRequest,
+    retry_delay,
 )
 from telephony.agora.tokens import build_call_tokens
 from telephony.clients import agora_client
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.rules import OVERRIDABLE_RULES, CallRefused, Rule, RulesOverride, dialing_rules
 from telephony.services.agents import MissingTemplateVariables, agent_properties_for_call
+from telephony.services.capacity import live_call_count, lock_capacity
 from telephony.signals import call_ended, call_status_changed
 from telephony.states import (
     AGORA_LIVE_STATE_TO_STATUS,
@@ -58,7 +61,6 @@ UNSUCCESSFUL_ENDINGS = frozenset(
 )
 # Look this far back (seconds) when listing calls to find one placed before an answer was lost.
 FIND_WINDOW_SECONDS = 600
-_CAPACITY_LOCK_KEY = 7_310_201  # pg_advisory_xact_lock key shared by everything starting calls
 
 
 class PlacementDeferred(Exception):
@@ -73,21 +75,6 @@ class PlacementDeferred(Exception):
 def call_identity(call_id: uuid.UUID) -> tuple[str, str]:
     """(Agora name, channel) of a call: derived from its id, so retries reuse them."""
     return f"cc-{call_id}", f"cc{call_id.hex}"
-
-
-def lock_capacity() -> None:
-    """Serialise capacity checks across workers and dispatchers (inside a transaction).
-
-    PostgreSQL: a transaction-scoped advisory lock. SQLite (the zero-setup default) already runs
-    one write transaction at a time (IMMEDIATE mode), which serialises them as well.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CAPACITY_LOCK_KEY])
-
-
-def live_call_count() -> int:
-    return Call.objects.filter(status__in=LIVE_STATUSES).count()
 
 
 def _event(call: Call, *, source: str, kind: str, **fields: Any) -> CallEvent:
@@ -180,6 +167,53 @@ def call_create(
     if override:
         _record_override(call, override, now=now)
     _enqueue_placement(call.id)
+    return call
+
+
+def call_create_inbound(
+    *,
+    agent_id: str,
+    agora_name: str = "",
+    channel: str = "",
+    source: str = CallEvent.Source.WEBHOOK,
+) -> Call | None:
+    """Track a call someone made to one of our numbers, which Agora knows as `agent_id`.
+
+    Asks Agora about the call (HTTP, before any transaction), so call it with no lock held.
+    None when the call is not to one of our numbers taking inbound calls. Safe to run twice:
+    a second notification about the same call finds the call the first one created.
+    """
+    if not agent_id:
+        return None
+    info = agora_client().get_call(agent_id)
+    number = PhoneNumber.objects.filter(e164=info.to_number, inbound=True).first()
+    if number is None:
+        return None
+    call_id = uuid.uuid4()
+    name, _ = call_identity(call_id)
+    try:
+        with transaction.atomic():
+            call = Call.objects.create(
+                id=call_id,
+                direction=Call.Direction.INBOUND,
+                to_number=info.to_number or number.e164,
+                from_number=info.from_number or "",
+                caller_id=number,
+                agora_name=(agora_name or name)[:64],
+                channel=(channel or info.channel or name)[:64],
+                agent_id=agent_id,
+                pipeline_id=info.pipeline_id or number.inbound_pipeline_id,
+            )
+            _event(
+                call,
+                source=source,
+                kind=CallEvent.Kind.STATUS,
+                to_status=CallStatus.QUEUED,
+                detail=f"inbound call from {call.from_number} to {call.to_number}",
+            )
+    except IntegrityError:
+        # Another notification about the same call created it first.
+        return Call.objects.filter(agent_id=agent_id).first()
     return call
 
 
@@ -484,13 +518,13 @@ def call_place(*, call_id: uuid.UUID | str) -> str:
         how = "found after a lost answer"
         if agent_id is None:
             # Nothing placed (or not yet visible): placing again is safe, the name is unique.
-            _defer(call, f"Agora unreachable: {error}", countdown=_backoff(call))
+            _defer(call, f"Agora unreachable: {error}", countdown=_retry_delay(call, error))
     except ConcurrencyLimitExceeded as error:
         _defer(call, f"Agora refused: {error}", countdown=10)
     except AgoraAPIError as error:
         # A 5xx may or may not have placed the call; asking again is safe (unique name).
         if error.retryable or (error.status_code or 0) >= 500:
-            _defer(call, str(error), countdown=error.retry_after or _backoff(call))
+            _defer(call, str(error), countdown=_retry_delay(call, error))
         _fail_placement(call, f"Agora refused the call: {error}")
         return "failed"
     _record_placed(call.id, agent_id, how)
@@ -627,8 +661,9 @@ def _find_placed(call: Call) -> str | None:
     return None
 
 
-def _backoff(call: Call) -> float:
-    return min(60.0, 2.0 ** max(call.placement_attempts, 1))
+def _retry_delay(call: Call, error: AgoraError) -> float:
+    # placement_attempts counts this try: 2, 4, 8 ... 60 s, unless Agora said how long.
+    return retry_delay(error, retries=call.placement_attempts - 1, base=2, cap=60)
 
 
 def _defer(call: Call, reason: str, *, countdown: float) -> None:

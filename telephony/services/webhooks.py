@@ -2,13 +2,14 @@
 
 Receiving does the least that is safe: check the signature over the raw body, parse, insert one
 row unique on noticeId, and queue processing after commit. Everything else (finding the call,
-merging its state, creating inbound calls) happens in `webhook_process`, in a worker.
+merging its state, having the calls service create inbound calls) happens in `webhook_process`,
+in a worker. The protocol itself (event types, signatures, the envelope) is
+`telephony.agora.webhooks`.
 """
 
-import hashlib
-import hmac
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,16 +22,23 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from contactcenter.validators import JsonTooDeep, json_loads
 from telephony.agora import AgoraError
-from telephony.clients import agora_client
-from telephony.models import Call, CallEvent, PhoneNumber, WebhookEvent
-from telephony.services.calls import AgoraReport, call_apply_report, call_identity
-from telephony.states import CallStatus
+from telephony.agora.webhooks import (
+    CALL_STATE_EVENTS,
+    AgentPayload,
+    EventType,
+    NotANotification,
+    Notification,
+    SignatureCheck,
+    history_messages,
+    int_or_none,
+    payload_of,
+    verify_signature,
+)
+from telephony.models import Call, CallEvent, WebhookEvent
+from telephony.services.calls import AgoraReport, call_apply_report, call_create_inbound
 
 logger = logging.getLogger(__name__)
 
-CALL_STATE_EVENTS = (201, 202)
-AGENT_JOINED, AGENT_LEFT, AGENT_HISTORY, AGENT_ERROR = 101, 102, 103, 110
-NOTED_EVENTS = {104: "token about to expire", 111: "metrics", 112: "turns finished"}
 MAX_PROCESSING_ATTEMPTS = 5
 
 
@@ -40,35 +48,23 @@ class Answer:
     body: dict[str, Any]
 
 
-def signature_problem(body: bytes, headers: dict[str, str]) -> tuple[str | None, str]:
-    """(None, version) when a signature holds; else (what is wrong, version tried).
-
-    Agora-Signature-V2 (hex HMAC-SHA256) is preferred; Agora-Signature (hex HMAC-SHA1) is
-    accepted when V2 is absent. Compared in constant time.
-    """
+def signature_check(body: bytes, headers: Mapping[str, str]) -> SignatureCheck:
+    """Agora's signature over the raw body, with our secret (telephony.agora.webhooks)."""
     secret = settings.AGORA_WEBHOOK_SECRET
     if not secret:
-        return "AGORA_WEBHOOK_SECRET is not set: no webhook can be verified", ""
-    for header, version, digest in (
-        ("agora-signature-v2", "v2", hashlib.sha256),
-        ("agora-signature", "v1", hashlib.sha1),
-    ):
-        given = headers.get(header)
-        if given is None:
-            continue
-        expected = hmac.new(secret.encode(), body, digest).hexdigest()
-        if hmac.compare_digest(given.strip().lower().encode(), expected.encode()):
-            return None, version
-        return f"the {header} signature does not match", version
-    return "no Agora-Signature-V2 or Agora-Signature header", ""
+        return SignatureCheck("AGORA_WEBHOOK_SECRET is not set: no webhook can be verified", "")
+    return verify_signature(body, headers, secret)
 
 
-def webhook_receive(*, body: bytes, headers: dict[str, str]) -> Answer:
-    """Verify and store one notification; processing is queued after commit."""
-    problem, version = signature_problem(body, headers)
-    if problem:
+def webhook_receive(*, body: bytes, headers: Mapping[str, str]) -> Answer:
+    """Verify and store one notification; processing is queued after commit.
+
+    `headers`: the request's headers, any case (Agora-Signature-V2, else Agora-Signature).
+    """
+    signature = signature_check(body, headers)
+    if not signature.valid:
         # Never log the signatures or the body: they are useless to an attacker's audience.
-        logger.warning("webhook refused (%d bytes): %s", len(body), problem)
+        logger.warning("webhook refused (%d bytes): %s", len(body), signature.problem)
         return Answer(401, {"error": "invalid signature"})
     try:
         envelope = json_loads(body)
@@ -76,21 +72,22 @@ def webhook_receive(*, body: bytes, headers: dict[str, str]) -> Answer:
         return Answer(400, {"error": f"body is not accepted: {error}"})
     except ValueError:  # UnicodeDecodeError included
         return Answer(400, {"error": "body is not valid JSON"})
-    if not isinstance(envelope, dict) or not envelope.get("noticeId"):
-        return Answer(400, {"error": "not an Agora notification: noticeId is missing"})
-    payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else {}
-    notice_id = str(envelope["noticeId"])[:100]
+    try:
+        notification = Notification.from_envelope(envelope)
+    except NotANotification as error:
+        return Answer(400, {"error": str(error)})
+    notice_id = notification.notice_id[:100]
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(
                 notice_id=notice_id,
-                product_id=_int(envelope.get("productId")),
-                event_type=_int(envelope.get("eventType")),
-                notify_ms=_int(envelope.get("notifyMs")),
-                sid=str(envelope.get("sid") or "")[:100],
-                agent_id=str(payload.get("agent_id") or "")[:64],
+                product_id=notification.product_id,
+                event_type=notification.event_type,
+                notify_ms=notification.notify_ms,
+                sid=notification.sid[:100],
+                agent_id=notification.agent_id[:64],
                 body=envelope,
-                signature_version=version,
+                signature_version=signature.version,
             )
             transaction.on_commit(lambda: _enqueue_processing(event.id))
     except IntegrityError:
@@ -110,13 +107,6 @@ def _enqueue_processing(event_id: int) -> None:
                          event_id)  # fmt: skip
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 # -- processing ---------------------------------------------------------------------------------
 
 
@@ -125,11 +115,16 @@ def webhook_process(*, event_id: int) -> str:
     event = WebhookEvent.objects.get(pk=event_id)
     if event.status != WebhookEvent.Status.RECEIVED and event.status != WebhookEvent.Status.FAILED:
         return event.status
-    payload = event.body.get("payload") if isinstance(event.body.get("payload"), dict) else {}
+    payload = payload_of(event.body)
     try:
         call = _find_call(payload)
-        if call is None and event.event_type == 201:
-            call = _inbound_call(payload)  # may ask Agora (HTTP) about the call: no lock held
+        if call is None and event.event_type == EventType.INBOUND_CALL_STATE:
+            # Someone called one of our numbers. May ask Agora (HTTP): no lock is held here.
+            call = call_create_inbound(
+                agent_id=str(payload.get("agent_id") or ""),
+                agora_name=str(payload.get("name") or ""),
+                channel=str(payload.get("channel") or ""),
+            )
         status = _apply(event, payload, call)
     except AgoraError as error:
         return _record_failure(event, f"asking Agora failed: {error}")
@@ -156,7 +151,7 @@ def _record_failure(event: WebhookEvent, error: str) -> str:
     return WebhookEvent.Status.FAILED
 
 
-def _find_call(payload: dict) -> Call | None:
+def _find_call(payload: AgentPayload) -> Call | None:
     """Our call id from the labels we set, else Agora's agent id."""
     labels = payload.get("labels") if isinstance(payload.get("labels"), dict) else {}
     call_id = labels.get("call_id")
@@ -171,51 +166,14 @@ def _find_call(payload: dict) -> Call | None:
     return None
 
 
-def _inbound_call(payload: dict) -> Call | None:
-    """Someone called one of our numbers: create the inbound call to track it."""
-    agent_id = payload.get("agent_id")
-    if not agent_id:
-        return None
-    info = agora_client().get_call(str(agent_id))
-    number = PhoneNumber.objects.filter(e164=info.to_number, inbound=True).first()
-    if number is None:
-        return None
-    call_id = uuid.uuid4()
-    name, _ = call_identity(call_id)
-    try:
-        with transaction.atomic():
-            call = Call.objects.create(
-                id=call_id,
-                direction=Call.Direction.INBOUND,
-                to_number=info.to_number or number.e164,
-                from_number=info.from_number or "",
-                caller_id=number,
-                agora_name=str(payload.get("name") or name)[:64],
-                channel=str(payload.get("channel") or info.channel or name)[:64],
-                agent_id=str(agent_id),
-                pipeline_id=info.pipeline_id or number.inbound_pipeline_id,
-            )
-            CallEvent.objects.create(
-                call=call,
-                source=CallEvent.Source.WEBHOOK,
-                kind=CallEvent.Kind.STATUS,
-                to_status=CallStatus.QUEUED,
-                detail=f"inbound call from {call.from_number} to {call.to_number}",
-            )
-    except IntegrityError:
-        # Another notification about the same call created it first.
-        return Call.objects.filter(agent_id=str(agent_id)).first()
-    return call
-
-
-def _apply(event: WebhookEvent, payload: dict, call: Call | None) -> str:
-    if event.event_type not in (*CALL_STATE_EVENTS, AGENT_JOINED, AGENT_LEFT, AGENT_HISTORY,
-                                AGENT_ERROR, *NOTED_EVENTS):  # fmt: skip
+def _apply(event: WebhookEvent, payload: AgentPayload, call: Call | None) -> str:
+    event_type = EventType.parse(event.event_type)
+    if event_type is None:
         return WebhookEvent.Status.IGNORED
     if call is None:
         return WebhookEvent.Status.UNMATCHED
-    report_ms = _int(payload.get("report_ms"))
-    if event.event_type in CALL_STATE_EVENTS:
+    report_ms = int_or_none(payload.get("report_ms"))
+    if event_type in CALL_STATE_EVENTS:
         call_apply_report(
             call_id=call.id,
             report=AgoraReport(
@@ -229,20 +187,16 @@ def _apply(event: WebhookEvent, payload: dict, call: Call | None) -> str:
         return WebhookEvent.Status.PROCESSED
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
-        kind, detail = CallEvent.Kind.SIGNAL, event.event_type_label
-        if event.event_type == AGENT_LEFT:
+        kind, detail = CallEvent.Kind.SIGNAL, event_type.label
+        if event_type == EventType.AGENT_LEFT:
             detail = f"agent left: {payload.get('status', '')} {payload.get('message', '')}"
-        elif event.event_type == AGENT_HISTORY:
-            contents = [
-                {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
-                for m in payload.get("contents") or []
-                if isinstance(m, dict)
-            ]
+        elif event_type == EventType.AGENT_HISTORY:
+            contents = history_messages(payload)
             if len(contents) >= len(locked.transcript):
                 locked.transcript = contents
                 locked.save(update_fields=["transcript", "updated_at"])
             detail = f"agent history: {len(contents)} messages"
-        elif event.event_type == AGENT_ERROR:
+        elif event_type == EventType.AGENT_ERROR:
             kind = CallEvent.Kind.ERROR
             detail = f"agent error {payload.get('code', '')}: {payload.get('message', '')}"
             locked.last_error = detail[:1000]

@@ -10,18 +10,14 @@ As a server: ``python manage.py agora_simulator --port 8900`` (see README).
 """
 
 from telephony.simulator.clock import ManualClock, SystemClock
-from telephony.simulator.core import (
-    ApiError,
-    Fault,
-    HttpFaults,
-    Ledger,
-    SimCall,
-    Simulator,
-    SimulatorConfig,
-)
+from telephony.simulator.core import Simulator, SimulatorConfig
+from telephony.simulator.faults import Fault, HttpFaults
 from telephony.simulator.http import SimulatorHTTP, SimulatorTransport
+from telephony.simulator.ledger import Ledger
 from telephony.simulator.outcomes import CallPlan, Outcome, RandomMix, Timings, parse_mix
-from telephony.simulator.webhooks import WebhookFaults, sign
+from telephony.simulator.records import SimCall
+from telephony.simulator.validation import ApiError
+from telephony.simulator.webhooks import WebhookFaults
 
 
 def sim_transport(simulator: Simulator, **kwargs) -> SimulatorTransport:
@@ -47,6 +43,5 @@ __all__ = [
     "Timings",
     "WebhookFaults",
     "parse_mix",
-    "sign",
     "sim_transport",
 ]

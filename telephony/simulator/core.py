@@ -1,105 +1,51 @@
 """The simulator's state machine: calls, phone numbers, agents, the ledger and webhooks.
 
-No HTTP here (see `http.py`) and no Django: requests come in as plain values and answers go out
-as dicts or `ApiError`. Time comes from a clock; call lifecycles are events on a heap, applied in
-time order by `run_due()`, so a manual clock plays a whole call in microseconds.
+No HTTP here (see `http.py`) and no Django: requests come in as plain values, checked by
+`validation.py`, and answers go out as dicts or `ApiError`. Time comes from a clock; call
+lifecycles are events on a heap, applied in time order by `run_due()`, so a manual clock plays a
+whole call in microseconds. Faults on requests are `faults.py`'s, on webhooks `webhooks.py`'s.
 """
 
 import base64
 import binascii
 import heapq
-import ipaddress
 import itertools
-import json
-import os
 import random
-import re
 import secrets
 import threading
-from collections import Counter, deque
-from dataclasses import asdict, dataclass, field, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from telephony.agora.tokens import rtc_token_problem
+from telephony.agora.webhooks import EventType
 from telephony.simulator import conversation
 from telephony.simulator.clock import Clock, SystemClock
+from telephony.simulator.faults import FaultInjector, HttpFaults
+from telephony.simulator.ledger import Ledger, RequestRecord
 from telephony.simulator.outcomes import CallPlan, Outcome, RandomMix, Timings, plan_by_rules
-from telephony.simulator.webhooks import (
-    AGENT_ERROR,
-    AGENT_HISTORY,
-    AGENT_JOINED,
-    AGENT_LEFT,
-    INBOUND_CALL_STATE,
-    OUTBOUND_CALL_STATE,
-    Sender,
-    WebhookFaults,
-    WebhookOutbox,
+from telephony.simulator.records import (
+    PhoneNumber,
+    SimCall,
+    call_object,
+    load_numbers,
+    save_numbers,
 )
+from telephony.simulator.validation import (
+    ApiError,
+    check_phone_number,
+    labels_of,
+    validate_inbound_call,
+    validate_list_calls,
+    validate_number_import,
+    validate_number_update,
+    validate_place_call,
+    validate_speak,
+    validate_turns_page,
+)
+from telephony.simulator.webhooks import Sender, WebhookFaults, WebhookOutbox
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-SIXTY_DAYS = 60 * 86_400
 AGENT_JOIN_SECONDS = 0.2
-LIST_DEFAULT_LIMIT = 20
-LIST_MAX_LIMIT = 500
-
-
-class ApiError(Exception):
-    """An error answer. `shape` picks Agora's body: telephony/number endpoints use
-    {error_type, description}, agent endpoints (and a few others) {detail, reason}."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        shape: str = "error_type",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.shape = shape
-        self.headers = headers or {}
-
-    def body(self) -> dict[str, str]:
-        if self.shape == "detail":
-            return {"detail": self.message, "reason": self.code}
-        return {"error_type": self.code, "description": self.message}
-
-
-@dataclass(frozen=True)
-class HttpFaults:
-    """Faults applied to Agora API requests (never to the simulator's own /_simulator paths)."""
-
-    error_rate: float = 0.0  # answer with `error_status`; the request has no effect
-    error_status: int = 503
-    rate_limit_rate: float = 0.0  # answer 429 with Retry-After; no effect
-    retry_after: float = 1.0
-    latency_seconds: float = 0.0  # added before every answer
-    lost_response_rate: float = 0.0  # the request takes effect, the answer never arrives
-    operations: frozenset[str] | None = None  # None: every operation
-
-    def __post_init__(self) -> None:
-        for name in ("error_rate", "rate_limit_rate", "lost_response_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}: must be between 0 and 1")
-        if not 500 <= self.error_status <= 599:
-            raise ValueError("error_status: must be a 5xx status")
-        if self.latency_seconds < 0 or self.retry_after < 0:
-            raise ValueError("latency_seconds and retry_after: must be >= 0")
-
-
-@dataclass(frozen=True)
-class Fault:
-    kind: str  # "error", "rate_limit", "lost_response", "latency"
-    status: int = 503
-    retry_after: float = 1.0
-    seconds: float = 0.0
-
-
-FAULT_KINDS = ("error", "rate_limit", "lost_response", "latency")
 
 
 @dataclass(frozen=True)
@@ -129,130 +75,6 @@ class SimulatorConfig:
             raise ValueError("max_concurrent_calls: must be at least 1")
 
 
-@dataclass
-class SimCall:
-    agent_id: str
-    name: str
-    type: str  # outbound | inbound
-    to_number: str
-    from_number: str
-    channel: str
-    pipeline_id: str | None
-    labels: dict[str, str]
-    greeting: str | None
-    plan: CallPlan
-    created_at: float
-    calling_at: float | None = None
-    ringing_at: float | None = None
-    answered_at: float | None = None
-    ended_at: float | None = None
-    reason: str | None = None  # request | hangup | failed
-    agent_status: str = "STARTING"
-    agent_message: str = ""
-    messages: list[dict[str, str]] = field(default_factory=list)
-    states: list[tuple[str, float]] = field(default_factory=list)  # the webhook states, in order
-
-    @property
-    def live(self) -> bool:
-        return self.ended_at is None
-
-    def as_ledger_entry(self) -> dict[str, Any]:
-        return {
-            "agent_id": self.agent_id,
-            "name": self.name,
-            "type": self.type,
-            "to_number": self.to_number,
-            "from_number": self.from_number,
-            "channel": self.channel,
-            "labels": dict(self.labels),
-            "planned_outcome": self.plan.outcome.value,
-            "created_at": self.created_at,
-            "answered_at": self.answered_at,
-            "ended_at": self.ended_at,
-            "reason": self.reason,
-            "states": [state for state, _ in self.states],
-        }
-
-
-@dataclass
-class PhoneNumber:
-    phone_number: str
-    provider: str
-    label: str
-    inbound: bool
-    outbound: bool
-    inbound_config: dict | None
-    outbound_config: dict | None
-
-    def as_api(self, *, full: bool = True) -> dict[str, Any]:
-        pipeline_id = None
-        for config in (self.inbound_config, self.outbound_config):
-            if config and config.get("pipeline_id"):
-                pipeline_id = config["pipeline_id"]
-                break
-        body: dict[str, Any] = {
-            "provider": self.provider,
-            "phone_number": self.phone_number,
-            "label": self.label,
-            "inbound": self.inbound,
-            "outbound": self.outbound,
-            "associated_pipeline": (
-                {"pipeline_id": pipeline_id, "pipeline_name": f"Pipeline {pipeline_id}"}
-                if pipeline_id
-                else None
-            ),
-        }
-        if full:
-            body["inbound_config"] = _public_config(self.inbound_config)
-            body["outbound_config"] = _public_config(self.outbound_config)
-        return body
-
-
-def _public_config(config: dict | None) -> dict | None:
-    # Agora never returns SIP credentials once stored.
-    if config is None:
-        return None
-    return {key: value for key, value in config.items() if key not in ("password", "user")}
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    at: float
-    method: str
-    path: str
-    operation: str
-    status: int
-    fault: str | None
-
-
-class Ledger:
-    """What happened, for tests and benchmarks: requests, calls, peak of live calls."""
-
-    def __init__(self, history: int) -> None:
-        self.requests: deque[RequestRecord] = deque(maxlen=history)
-        self.request_counts: Counter[str] = Counter()
-        self.status_counts: Counter[int] = Counter()
-        self.fault_counts: Counter[str] = Counter()
-        self.calls: list[SimCall] = []
-        self.peak_live_calls = 0
-        self.refused_over_cap = 0
-
-    def record_request(self, record: RequestRecord) -> None:
-        self.requests.append(record)
-        self.request_counts[record.operation] += 1
-        self.status_counts[record.status] += 1
-        if record.fault:
-            self.fault_counts[record.fault] += 1
-
-    def duplicate_channels(self) -> dict[str, int]:
-        """Channels that more than one accepted call used: each is a double dial."""
-        counts = Counter(call.channel for call in self.calls)
-        return {channel: count for channel, count in counts.items() if count > 1}
-
-    def calls_with_label(self, key: str, value: str) -> list[SimCall]:
-        return [call for call in self.calls if call.labels.get(key) == value]
-
-
 @dataclass(order=True)
 class _Event:
     due: float
@@ -274,17 +96,14 @@ class Simulator:
         self.config = config or SimulatorConfig()
         self.clock = clock or SystemClock()
         self._lock = threading.RLock()
-        self._rng = random.Random(self.config.seed)  # noqa: S311 - simulation, not security
         self._seq = itertools.count()
         self._events: list[_Event] = []
         self._calls: dict[str, SimCall] = {}
         self._names: dict[str, str] = {}
         self._live: set[str] = set()
-        self._numbers: dict[str, PhoneNumber] = {}
-        self._injected: deque[tuple[Fault, str | None]] = deque()
-        self.http_faults = self.config.http_faults
+        self._numbers: dict[str, PhoneNumber] = load_numbers(self.config.state_file)
+        self.faults = FaultInjector(self.config.http_faults, seed=self.config.seed)
         self.ledger = Ledger(self.config.history_limit)
-        self._load_numbers()
         self.webhooks = WebhookOutbox(
             url=self.config.webhook_url,
             secret=self.config.webhook_secret,
@@ -338,11 +157,10 @@ class Simulator:
     def _schedule(self, at: float, agent_id: str, action: str) -> None:
         heapq.heappush(self._events, _Event(at, next(self._seq), agent_id, action))
 
-    # -- faults -------------------------------------------------------------------------------
+    # -- faults (the control API; see faults.py) ----------------------------------------------
 
     def set_http_faults(self, faults: HttpFaults) -> None:
-        with self._lock:
-            self.http_faults = faults
+        self.faults.set_http_faults(faults)
 
     def set_webhook_faults(self, faults: WebhookFaults) -> None:
         self.webhooks.faults = faults
@@ -358,33 +176,14 @@ class Simulator:
         seconds: float = 0.0,
     ) -> None:
         """Make the next `times` requests (of `operation`, or any) fail in this way."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"kind: must be one of {', '.join(FAULT_KINDS)}")
-        fault = Fault(kind, status=status, retry_after=retry_after, seconds=seconds)
-        with self._lock:
-            for _ in range(times):
-                self._injected.append((fault, operation))
-
-    def fault_for(self, operation: str) -> Fault | None:
-        """The fault (if any) this request meets: injected ones first, then the rates."""
-        with self._lock:
-            for index, (fault, wanted) in enumerate(self._injected):
-                if wanted is None or wanted == operation:
-                    del self._injected[index]
-                    return fault
-            faults = self.http_faults
-            if faults.operations is not None and operation not in faults.operations:
-                return None
-            roll = self._rng.random
-            if faults.error_rate and roll() < faults.error_rate:
-                return Fault("error", status=faults.error_status)
-            if faults.rate_limit_rate and roll() < faults.rate_limit_rate:
-                return Fault("rate_limit", retry_after=faults.retry_after)
-            if faults.lost_response_rate and roll() < faults.lost_response_rate:
-                return Fault("lost_response", seconds=faults.latency_seconds)
-            if faults.latency_seconds:
-                return Fault("latency", seconds=faults.latency_seconds)
-        return None
+        self.faults.inject(
+            kind,
+            operation=operation,
+            times=times,
+            status=status,
+            retry_after=retry_after,
+            seconds=seconds,
+        )
 
     def record_request(
         self, *, method: str, path: str, operation: str, status: int, fault: str | None
@@ -450,7 +249,7 @@ class Simulator:
     # -- telephony ----------------------------------------------------------------------------
 
     def place_call(self, body: Any) -> dict[str, str]:
-        request = _validate_place_call(body)
+        request = validate_place_call(body)
         sip, properties = request["sip"], request["properties"]
         with self._lock:
             number = self._numbers.get(sip["from_number"])
@@ -485,7 +284,7 @@ class Simulator:
                 from_number=sip["from_number"],
                 channel=properties["channel"],
                 pipeline_id=request.get("pipeline_id"),
-                labels=_labels(properties.get("labels")),
+                labels=labels_of(properties.get("labels")),
                 greeting=llm.get("greeting_message"),
                 plan=self._plan(request["name"], sip["to_number"]),
             )
@@ -545,7 +344,7 @@ class Simulator:
         plan = call.plan
         if event.action == "agent_joined":
             call.agent_status = "RUNNING"
-            self._notify(call, AGENT_JOINED, {}, now)
+            self._notify(call, EventType.AGENT_JOINED, {}, now)
         elif event.action == "calling":
             call.calling_at = now
             self._state(call, "CALLING", now)
@@ -577,16 +376,23 @@ class Simulator:
             self._end(call, "failed", now, message="the callee was busy")
         elif event.action == "failed":
             self._notify(
-                call, AGENT_ERROR, {"code": 503, "message": "SIP call could not be set up"}, now
+                call,
+                EventType.AGENT_ERROR,
+                {"code": 503, "message": "SIP call could not be set up"},
+                now,
             )
             self._end(call, "failed", now, message="the call could not be set up", failed=True)
 
     def _state(self, call: SimCall, state: str, at: float) -> None:
         call.states.append((state, at))
-        event_type = INBOUND_CALL_STATE if call.type == "inbound" else OUTBOUND_CALL_STATE
+        event_type = (
+            EventType.INBOUND_CALL_STATE
+            if call.type == "inbound"
+            else EventType.OUTBOUND_CALL_STATE
+        )
         self._notify(call, event_type, {"name": call.name, "state": state}, at)
 
-    def _notify(self, call: SimCall, event_type: int, extra: dict, at: float) -> None:
+    def _notify(self, call: SimCall, event_type: EventType, extra: dict, at: float) -> None:
         payload = {
             "agent_id": call.agent_id,
             "channel": call.channel,
@@ -605,9 +411,11 @@ class Simulator:
         call.agent_message = message
         self._live.discard(call.agent_id)
         self._state(call, "HANGUP", at)
-        self._notify(call, AGENT_LEFT, {"status": call.agent_status, "message": message}, at)
+        self._notify(
+            call, EventType.AGENT_LEFT, {"status": call.agent_status, "message": message}, at
+        )
         if call.answered_at is not None:
-            self._notify(call, AGENT_HISTORY, {"contents": self._spoken(call, at)}, at)
+            self._notify(call, EventType.AGENT_HISTORY, {"contents": self._spoken(call, at)}, at)
 
     def _spoken(self, call: SimCall, at: float) -> list[dict[str, str]]:
         if call.answered_at is None:
@@ -625,22 +433,12 @@ class Simulator:
 
     def get_call(self, agent_id: str) -> dict[str, Any]:
         with self._lock:
-            return _call_object(self._call(agent_id), with_reason=True)
+            return call_object(self._call(agent_id), with_reason=True)
 
     def list_calls(self, query: dict[str, str]) -> dict[str, Any]:
-        now = self.now()
-        from_time = _query_int(query, "from_time", default=int(now) - SIXTY_DAYS)
-        to_time = _query_int(query, "to_time", default=int(now))
-        limit = _query_int(query, "limit", default=LIST_DEFAULT_LIMIT)
-        if not 1 <= limit <= LIST_MAX_LIMIT:
-            raise ApiError(
-                422, "unprocessable_content", f"limit must be between 1 and {LIST_MAX_LIMIT}"
-            )
-        call_type = query.get("type")
-        if call_type is not None and call_type not in ("inbound", "outbound"):
-            raise ApiError(422, "unprocessable_content", "type must be inbound or outbound")
-        number = query.get("number")
-        cursor = query.get("cursor")
+        wanted = validate_list_calls(query, now=self.now())
+        from_time, to_time, limit = wanted.from_time, wanted.to_time, wanted.limit
+        call_type, number, cursor = wanted.call_type, wanted.number, wanted.cursor
         with self._lock:
             matching = [
                 call
@@ -662,7 +460,7 @@ class Simulator:
             return {
                 "data": {
                     "count": len(page),
-                    "list": [_call_object(call, with_reason=False) for call in page],
+                    "list": [call_object(call, with_reason=False) for call in page],
                 },
                 "meta": {
                     "cursor": page[-1].agent_id if more and page else "",
@@ -684,9 +482,7 @@ class Simulator:
         self, *, from_number: str, to_number: str, talk_seconds: float | None = None
     ) -> dict[str, str]:
         """Someone dials `to_number` (an imported number with inbound calling enabled)."""
-        for label, value in (("from_number", from_number), ("to_number", to_number)):
-            if not isinstance(value, str) or not E164.match(value):
-                raise ApiError(400, "invalid_phone_format", f"{label} must be E.164")
+        validate_inbound_call(from_number=from_number, to_number=to_number)
         with self._lock:
             number = self._numbers.get(to_number)
             if number is None or not number.inbound:
@@ -722,7 +518,7 @@ class Simulator:
             return [number.as_api() for number in self._numbers.values()]
 
     def import_number(self, body: Any) -> dict[str, Any]:
-        number = _validate_number_import(body)
+        number = validate_number_import(body)
         with self._lock:
             if number.phone_number in self._numbers:
                 raise ApiError(
@@ -739,24 +535,7 @@ class Simulator:
             return self._number(phone_number).as_api()
 
     def update_number(self, phone_number: str, body: Any) -> dict[str, Any]:
-        if body is None:
-            body = {}
-        if not isinstance(body, dict):
-            raise ApiError(422, "unprocessable_content", "Body must be a JSON object")
-        changes: dict[str, dict | None] = {}
-        for key in ("inbound_config", "outbound_config"):
-            if key not in body:
-                continue
-            value = body[key]
-            if value is not None and not (
-                isinstance(value, dict)
-                and isinstance(value.get("pipeline_id", ""), str)
-                and set(value) <= {"pipeline_id"}
-            ):
-                raise ApiError(
-                    422, "unprocessable_content", f"{key} must be null or {{'pipeline_id': str}}"
-                )
-            changes[key] = value
+        changes = validate_number_update(body)
         with self._lock:
             number = self._number(phone_number)
             for key, value in changes.items():
@@ -773,34 +552,11 @@ class Simulator:
             del self._numbers[phone_number]
             self._save_numbers()
 
-    def _load_numbers(self) -> None:
-        path = self.config.state_file
-        if not path or not os.path.exists(path):
-            return
-        with open(path, encoding="utf-8") as handle:
-            for item in json.load(handle).get("phone_numbers", []):
-                self._numbers[item["phone_number"]] = PhoneNumber(**item)
-
     def _save_numbers(self) -> None:
-        """Write the numbers atomically (a crash mid-write leaves the old file)."""
-        path = self.config.state_file
-        if not path:
-            return
-        temporary = f"{path}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            # Credentials are not needed to simulate calls: they never reach the disk.
-            numbers = [
-                {**asdict(n), "outbound_config": _public_config(n.outbound_config)}
-                for n in self._numbers.values()
-            ]
-            json.dump({"phone_numbers": numbers}, handle)
-        os.replace(temporary, path)
+        save_numbers(self.config.state_file, list(self._numbers.values()))
 
     def _number(self, phone_number: str) -> PhoneNumber:
-        if not E164.match(phone_number or ""):
-            raise ApiError(
-                400, "invalid_phone_format", "Invalid phone number format (not E.164 format)."
-            )
+        check_phone_number(phone_number)
         number = self._numbers.get(phone_number)
         if number is None:
             raise ApiError(404, "not_found", "The specified phone number was not found.")
@@ -837,15 +593,7 @@ class Simulator:
             }
 
     def agent_turns(self, agent_id: str, query: dict[str, str]) -> dict[str, Any]:
-        page_index = _query_int(query, "page_index", default=1, shape="detail")
-        page_size = _query_int(query, "page_size", default=50, shape="detail")
-        if page_index < 1 or not 10 <= page_size <= 200:
-            raise ApiError(
-                400,
-                "InvalidFieldValue",
-                "page_index must be >= 1 and page_size between 10 and 200",
-                shape="detail",
-            )
+        page_index, page_size = validate_turns_page(query)
         with self._lock:
             call = self._call(agent_id, shape="detail")
             all_turns: list[dict] = []
@@ -882,17 +630,7 @@ class Simulator:
 
     def agent_speak(self, agent_id: str, body: Any, *, interrupt: bool = False) -> dict:
         if not interrupt:
-            text = body.get("text") if isinstance(body, dict) else None
-            if not isinstance(text, str) or not text:
-                raise ApiError(400, "MissingRequiredField", "text is required", shape="detail")
-            if len(text.encode()) > 512:
-                raise ApiError(
-                    400, "InvalidFieldValue", "text is longer than 512 bytes", shape="detail"
-                )
-            if body.get("priority", "INTERRUPT") not in ("INTERRUPT", "APPEND", "IGNORE"):
-                raise ApiError(
-                    400, "InvalidFieldValue", "priority is not a known value", shape="detail"
-                )
+            validate_speak(body)
         with self._lock:
             call = self._call(agent_id, shape="detail")
             if not call.live or call.agent_status != "RUNNING":
@@ -948,7 +686,7 @@ class Simulator:
             self._live.clear()
             self._numbers.clear()
             self._save_numbers()
-            self._injected.clear()
+            self.faults.clear_injected()
             self.ledger = Ledger(self.config.history_limit)
             self.webhooks.take_due(float("inf"))
             self.webhooks.counts.clear()
@@ -959,169 +697,8 @@ class Simulator:
         with self._lock:
             self.config = replace(self.config, **changes)
             if "http_faults" in changes:
-                self.http_faults = self.config.http_faults
+                self.faults.set_http_faults(self.config.http_faults)
             if "webhook_faults" in changes:
                 self.webhooks.faults = self.config.webhook_faults
             if "webhook_url" in changes:
                 self.webhooks.url = self.config.webhook_url
-
-
-# -- validation and representation helpers ------------------------------------------------------
-
-
-def _call_object(call: SimCall, *, with_reason: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "to_number": call.to_number,
-        "from_number": call.from_number,
-        "type": call.type,
-        "agent_id": call.agent_id,
-        "channel": call.channel,
-        "create_ts": int(call.created_at),
-    }
-    if call.pipeline_id:
-        body["pipeline_id"] = call.pipeline_id
-    if call.ended_at is not None:
-        body["state"] = "hangup"
-        body["stop_ts"] = int(call.ended_at)
-        if with_reason and call.reason:
-            body["reason"] = call.reason
-    else:
-        # The REST API knows only "answered" and "hangup": before an answer, no state.
-        if call.answered_at is not None:
-            body["state"] = "answered"
-        body["stop_ts"] = 0
-    return body
-
-
-def _query_int(query: dict[str, str], name: str, *, default: int, shape: str = "error_type") -> int:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        code = "InvalidFieldValue" if shape == "detail" else "unprocessable_content"
-        status = 400 if shape == "detail" else 422
-        raise ApiError(status, code, f"{name} must be an integer", shape=shape) from None
-
-
-def _labels(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        return {}
-    return {str(key): str(item) for key, item in value.items()}
-
-
-def _require_str(container: dict, key: str, where: str) -> str:
-    value = container.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError(422, "unprocessable_content", f"{where}{key} is required (a string)")
-    return value
-
-
-def _validate_place_call(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ApiError(422, "unprocessable_content", "Body must be a JSON object")
-    _require_str(body, "name", "")
-    sip = body.get("sip")
-    properties = body.get("properties")
-    if not isinstance(sip, dict):
-        raise ApiError(422, "unprocessable_content", "sip is required (an object)")
-    if not isinstance(properties, dict):
-        raise ApiError(422, "unprocessable_content", "properties is required (an object)")
-    for key in ("to_number", "from_number", "rtc_uid", "rtc_token"):
-        _require_str(sip, key, "sip.")
-    for key in ("channel", "token", "agent_rtc_uid"):
-        _require_str(properties, key, "properties.")
-    for key in ("to_number", "from_number"):
-        if not E164.match(sip[key]):
-            raise ApiError(
-                400,
-                "invalid_phone_format",
-                f"sip.{key}: Invalid phone number format (not E.164 format).",
-            )
-    remote = properties.get("remote_rtc_uids")
-    if remote is not None and not (
-        isinstance(remote, list) and all(isinstance(uid, str) for uid in remote)
-    ):
-        raise ApiError(
-            422, "unprocessable_content", "properties.remote_rtc_uids must be a list of strings"
-        )
-    if properties["agent_rtc_uid"] == sip["rtc_uid"]:
-        raise ApiError(
-            422, "unprocessable_content", "properties.agent_rtc_uid must differ from sip.rtc_uid"
-        )
-    pipeline_id = body.get("pipeline_id")
-    if pipeline_id is not None and (not isinstance(pipeline_id, str) or not pipeline_id):
-        raise ApiError(422, "unprocessable_content", "pipeline_id must be a non-empty string")
-    if not pipeline_id:
-        # Without a published pipeline the full agent configuration is required.
-        for part in ("llm", "tts"):
-            if not isinstance(properties.get(part), dict):
-                raise ApiError(
-                    422,
-                    "unprocessable_content",
-                    f"properties.{part} is required when pipeline_id is not given",
-                )
-    if "labels" in properties and not isinstance(properties["labels"], dict):
-        raise ApiError(422, "unprocessable_content", "properties.labels must be an object")
-    return body
-
-
-def _validate_number_import(body: Any) -> PhoneNumber:
-    if not isinstance(body, dict):
-        raise ApiError(422, "unprocessable_content", "Body must be a JSON object")
-    phone_number = body.get("phone_number")
-    if not isinstance(phone_number, str) or not E164.match(phone_number):
-        raise ApiError(
-            400, "invalid_phone_format", "Invalid phone number format (not E.164 format)."
-        )
-    provider = body.get("provider")
-    if provider not in ("byo", "twilio"):
-        raise ApiError(422, "unprocessable_content", "provider must be 'byo' or 'twilio'")
-    label = body.get("label")
-    if not isinstance(label, str):
-        raise ApiError(422, "unprocessable_content", "label is required (a string)")
-    flags = {}
-    for key in ("inbound", "outbound"):
-        value = body.get(key, True)
-        if not isinstance(value, bool):
-            raise ApiError(422, "unprocessable_content", f"{key} must be a boolean")
-        flags[key] = value
-    configs = {}
-    for key in ("inbound_config", "outbound_config"):
-        if key not in body:
-            raise ApiError(422, "unprocessable_content", f"{key} is required (an object)")
-        value = body[key]
-        if value is not None and not isinstance(value, dict):
-            raise ApiError(422, "unprocessable_content", f"{key} must be an object")
-        configs[key] = dict(value) if value else {}
-    for address in configs["inbound_config"].get("allowed_addresses") or []:
-        try:
-            ipaddress.ip_network(address, strict=False)
-        except (ValueError, TypeError):
-            raise ApiError(
-                422,
-                "unprocessable_content",
-                f"inbound_config.allowed_addresses: {address!r} is not an IP address or CIDR",
-            ) from None
-    outbound = configs["outbound_config"]
-    if flags["outbound"] and not outbound.get("address"):
-        raise ApiError(
-            422,
-            "unprocessable_content",
-            "outbound_config.address is required when outbound is enabled",
-        )
-    transport = outbound.get("transport")
-    if transport is not None and transport not in ("tls", "tcp", "udp"):
-        raise ApiError(
-            422, "unprocessable_content", "outbound_config.transport must be tls, tcp or udp"
-        )
-    return PhoneNumber(
-        phone_number=phone_number,
-        provider=provider,
-        label=label,
-        inbound=flags["inbound"],
-        outbound=flags["outbound"],
-        inbound_config=configs["inbound_config"],
-        outbound_config=outbound,
-    )

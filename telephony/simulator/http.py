@@ -18,7 +18,9 @@ from urllib.parse import parse_qsl, unquote
 
 import httpx
 
-from telephony.simulator.core import FAULT_KINDS, ApiError, HttpFaults, Simulator
+from telephony.simulator.core import Simulator
+from telephony.simulator.faults import FAULT_KINDS, HttpFaults
+from telephony.simulator.validation import ApiError
 from telephony.simulator.webhooks import WebhookFaults
 
 logger = logging.getLogger(__name__)
@@ -136,7 +138,7 @@ class SimulatorHTTP:
             status = 405 if params == "method" else 404
             return Answer(status, {"error_type": "not_found", "description": "No such endpoint"})
         operation = route.operation
-        fault = self.sim.fault_for(operation)
+        fault = self.sim.faults.fault_for(operation)
         try:
             if fault and fault.kind == "error":
                 raise ApiError(
@@ -247,7 +249,7 @@ class SimulatorHTTP:
         except (TypeError, ValueError) as exc:
             raise ApiError(422, "unprocessable_content", f"faults: {exc}") from None
         return {
-            "http": _faults_dict(self.sim.http_faults),
+            "http": _faults_dict(self.sim.faults.http),
             "webhooks": dict(self.sim.webhooks.faults.__dict__),
         }
 

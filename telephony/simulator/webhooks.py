@@ -1,10 +1,11 @@
-"""Agora-style (NCS) webhook notifications: envelope, signatures, redelivery and faults."""
+"""Sending Agora-style (NCS) webhook notifications: queueing, redelivery and faults.
 
-import hashlib
+The protocol (event types, envelope, signatures) is `telephony.agora.webhooks`, shared with our
+receiver; this module only decides when each notification is sent, and how often.
+"""
+
 import heapq
-import hmac
 import itertools
-import json
 import logging
 import random
 import secrets
@@ -13,24 +14,12 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-logger = logging.getLogger(__name__)
+from telephony.agora.webhooks import EventType, Notification, sign
 
-PRODUCT_ID = 17
-# Event types of productId 17.
-AGENT_JOINED, AGENT_LEFT, AGENT_HISTORY, AGENT_ERROR = 101, 102, 103, 110
-INBOUND_CALL_STATE, OUTBOUND_CALL_STATE = 201, 202
+logger = logging.getLogger(__name__)
 
 # (url, raw body, headers) -> HTTP status; an exception counts as a failed attempt.
 Sender = Callable[[str, bytes, dict[str, str]], int]
-
-
-def sign(body: bytes, secret: str) -> dict[str, str]:
-    """Agora's two signature headers: hex HMAC-SHA1 and hex HMAC-SHA256 of the raw body."""
-    key = secret.encode()
-    return {
-        "Agora-Signature": hmac.new(key, body, hashlib.sha1).hexdigest(),
-        "Agora-Signature-V2": hmac.new(key, body, hashlib.sha256).hexdigest(),
-    }
 
 
 @dataclass(frozen=True)
@@ -47,14 +36,6 @@ class WebhookFaults:
                 raise ValueError(f"{name}: must be between 0 and 1")
         if self.reorder_delay < 0 or self.delay_seconds < 0:
             raise ValueError("reorder_delay and delay_seconds: must be >= 0")
-
-
-@dataclass(frozen=True)
-class Notification:
-    notice_id: str
-    event_type: int
-    sid: str
-    payload: dict
 
 
 @dataclass(order=True)
@@ -108,12 +89,12 @@ class WebhookOutbox:
         self.attempts: deque[DeliveryAttempt] = deque(maxlen=history)
         self.counts: Counter[str] = Counter()
 
-    def emit(self, *, event_type: int, payload: dict, at: float) -> Notification | None:
+    def emit(self, *, event_type: EventType, payload: dict, at: float) -> Notification | None:
         """Queue one notification of `event_type` that happened at `at` (faults applied)."""
-        seq = next(self._seq)
+        seq, code = next(self._seq), int(event_type)
         notification = Notification(
-            notice_id=f"{self._notice_prefix}:{seq}:{event_type}",
-            event_type=event_type,
+            notice_id=f"{self._notice_prefix}:{seq}:{code}",
+            event_type=code,
             sid=secrets.token_hex(8).upper(),
             payload=payload,
         )
@@ -155,15 +136,8 @@ class WebhookOutbox:
             return due
 
     def body(self, notification: Notification, *, now: float) -> bytes:
-        envelope = {
-            "noticeId": notification.notice_id,
-            "productId": PRODUCT_ID,
-            "eventType": notification.event_type,
-            "notifyMs": int(now * 1000),  # changes on every redelivery, as Agora's does
-            "sid": notification.sid,
-            "payload": notification.payload,
-        }
-        return json.dumps(envelope, separators=(",", ":")).encode()
+        # notifyMs changes on every redelivery, as Agora's does (so does the signature).
+        return notification.encode(notify_ms=int(now * 1000))
 
     def send(self, pending: _Pending, *, now: float) -> DeliveryAttempt:
         """Send one due delivery (outside any simulator lock) and schedule a retry on failure."""

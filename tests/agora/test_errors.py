@@ -23,7 +23,7 @@ from telephony.agora import (
     Unprocessable,
     error_from_response,
 )
-from telephony.agora.errors import parse_retry_after
+from telephony.agora.errors import parse_retry_after, retry_delay
 
 PATH = "/v2/projects/abc/call"
 
@@ -200,3 +200,27 @@ def test_errors_survive_pickling_with_their_attributes():
     )
     lost = pickle.loads(pickle.dumps(AgoraTransportError("x", response_lost=False)))  # noqa: S301
     assert lost.response_lost is False
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "retries", "expected"),
+    [
+        (None, 0, 2.0),  # base * 2**retries
+        (None, 3, 16.0),
+        (None, 10, 30.0),  # at most the cap
+        (None, 10_000, 30.0),  # no overflow however often it was retried
+        (7.0, 5, 7.0),  # Agora's Retry-After wins, even above the cap
+        (45.0, 0, 45.0),
+        (86_400.0, 0, 600.0),  # but never longer than the ceiling
+        (float("inf"), 0, 600.0),
+        (0.0, 2, 8.0),  # "retry now" is not a delay: the backoff applies
+    ],
+)
+def test_retry_delay_honours_retry_after_else_backs_off(retry_after, retries, expected):
+    error = RateLimited(status_code=429, retry_after=retry_after)
+    assert retry_delay(error, retries=retries, base=2, cap=30) == expected
+
+
+def test_retry_delay_of_a_transport_error_backs_off():
+    error = AgoraTransportError("GET /x -> ConnectError", response_lost=False)
+    assert retry_delay(error, retries=2, base=5, cap=600) == 20.0

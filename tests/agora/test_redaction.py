@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from contactcenter.redaction import (
+    MASK,
     REDACTED,
     SECRET_KEY_PATTERN,
     RedactingFilter,
@@ -101,6 +102,27 @@ def test_redact_deep_copies_and_blanks_secret_keys():
     assert original["sip"]["rtc_token"] == "abc-def-ghi"
     result["properties"]["remote_rtc_uids"].append("x")
     assert original["properties"]["remote_rtc_uids"] == ["100"]
+
+
+def test_redact_for_a_page_shows_a_mask_and_leaves_blank_secrets_blank():
+    register_secret("registered-value-78")
+    data = {"password": "hunter22", "token": "", "api_key": None, "note": "registered-value-78"}
+
+    shown = redact(data, mask=MASK, keep_blank=True)
+
+    # an empty secret shows as empty on a page (there is nothing to keep), but not in logs
+    assert shown == {"password": MASK, "token": "", "api_key": None, "note": REDACTED}
+    assert redact(data)["token"] == REDACTED
+
+
+def test_redact_without_scrubbing_leaves_text_whole():
+    register_secret("registered-value-79")
+    data = {"headers": ["Bearer abcdefgh12345", "registered-value-79"], "secret": "s3cret-1"}
+
+    assert redact(data, mask=MASK, scrub_text=False) == {
+        "headers": ["Bearer abcdefgh12345", "registered-value-79"],
+        "secret": MASK,
+    }
 
 
 def test_redact_scrubs_strings_everywhere():

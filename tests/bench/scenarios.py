@@ -352,7 +352,7 @@ def copy_baseline(fleet: Fleet, path: Path) -> float:
 def _webhook_requests(count: int) -> list[tuple[bytes, dict[str, str]]]:
     from django.conf import settings
 
-    from telephony.simulator.webhooks import sign
+    from telephony.agora.webhooks import sign
 
     requests = []
     for _ in range(count):

@@ -10,9 +10,10 @@ from django.db import connection, transaction
 
 from campaigns.models import CampaignContact
 from campaigns.services.campaigns import campaign_start
-from campaigns.services.dispatch import OCCUPYING, dispatch_campaign
+from campaigns.services.dispatch import dispatch_campaign
 from telephony.models import Call
-from telephony.services.calls import call_create, lock_capacity
+from telephony.services.calls import call_create
+from telephony.services.capacity import BOOKED_STATUSES, lock_capacity
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,7 +76,7 @@ def test_a_capacity_decision_in_flight_is_waited_for(
 
     assert ours.error is None and other.error is None
     assert ours.result == 2  # it saw the other session's call once that one committed
-    assert Call.objects.filter(status__in=OCCUPYING).count() == 3
+    assert Call.objects.filter(status__in=BOOKED_STATUSES).count() == 3
 
 
 def test_contacts_another_dispatcher_holds_are_skipped_not_waited_for(make_campaign, clock):

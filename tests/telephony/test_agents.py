@@ -236,7 +236,7 @@ def test_admin_refuses_to_keep_a_masked_secret_for_a_new_endpoint(admin_client, 
 
 
 def test_unmask_looks_at_the_objects_around_a_kept_secret_only():
-    from telephony.admin.agents import MASK, unmask_properties
+    from telephony.services.agents import MASK, unmask_properties
 
     stored = {
         "llm": {"url": "https://llm.example", "api_key": LLM_KEY},
@@ -259,12 +259,35 @@ def test_unmask_looks_at_the_objects_around_a_kept_secret_only():
         unmask_properties({**masked, "mcp": [{"url": "https://b.example", "token": MASK}]}, stored)
 
 
+def test_masked_properties_sent_back_store_every_other_value_as_it_was():
+    from telephony.services.agents import mask_properties, unmask_properties
+
+    stored = {
+        "llm": {
+            "url": "https://llm.example",
+            "api_key": LLM_KEY,
+            "headers": {"X-Upstream": "Bearer abcdefgh12345", "Authorization-Hint": ""},
+            "note": f"key is {LLM_KEY}",
+        },
+    }
+
+    masked = mask_properties(stored)
+
+    assert masked["llm"]["api_key"] == "********"
+    # text is not scrubbed: what comes back unchanged is stored unchanged
+    assert masked["llm"]["headers"]["X-Upstream"] == "Bearer abcdefgh12345"
+    assert masked["llm"]["note"] == f"key is {LLM_KEY}"
+    # an empty secret shows as empty, not as a value that could be kept
+    assert masked["llm"]["headers"]["Authorization-Hint"] == ""
+    assert unmask_properties(masked, stored) == stored
+
+
 @pytest.mark.parametrize(
     "key", ["url", "base_url", "baseURL", "baseUrl", "wsUrl", "endpointUrl", "apiHost",
             "APIHost", "api_base", "server_address", "region", "vendor"],
 )  # fmt: skip
 def test_an_endpoint_in_any_spelling_stops_a_kept_secret(key):
-    from telephony.admin.agents import MASK, unmask_properties
+    from telephony.services.agents import MASK, unmask_properties
 
     stored = {"llm": {key: "https://llm.example", "api_key": LLM_KEY}}
     with pytest.raises(ValidationError, match=rf"llm\.{key} changed"):

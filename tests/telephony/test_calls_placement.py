@@ -137,6 +137,30 @@ def test_429_waits_for_retry_after(imported_caller, agent_profile, simulator, se
     assert call_place(call_id=call.id) == "placed"
 
 
+def test_a_retry_after_of_a_day_waits_ten_minutes_at_most(
+    imported_caller, agent_profile, simulator
+):
+    call = new_call(imported_caller, agent_profile)
+    simulator.inject_fault("rate_limit", operation="place_call", retry_after=86_400)
+    with pytest.raises(PlacementDeferred) as deferred:
+        call_place(call_id=call.id)
+    assert deferred.value.countdown == 600
+
+
+def test_5xx_without_retry_after_back_off_exponentially_per_attempt(
+    imported_caller, agent_profile, simulator
+):
+    call = new_call(imported_caller, agent_profile)
+    countdowns = []
+    for _ in range(3):
+        simulator.inject_fault("error", operation="place_call", status=502)
+        Call.objects.filter(pk=call.pk).update(placement_lease_until=None)
+        with pytest.raises(PlacementDeferred) as deferred:
+            call_place(call_id=call.id)
+        countdowns.append(deferred.value.countdown)
+    assert countdowns == [2, 4, 8]
+
+
 def test_a_non_retryable_refusal_fails_the_call_with_the_reason(
     agora, caller_number, agent_profile
 ):

@@ -182,6 +182,35 @@ def test_hangup_of_a_live_call(place, simulator, django_capture_on_commit_callba
     assert call_hangup_remote(call_id=call.id) == "already ended"
 
 
+@pytest.mark.parametrize(("retry_after", "countdown"), [(45, 45), (None, 2)])
+def test_the_hangup_task_retries_after_agoras_retry_after(
+    place, simulator, monkeypatch, retry_after, countdown
+):
+    from telephony.tasks import hangup_call
+
+    call = place("+14155550004")
+    poll_later(simulator, 10)
+    if retry_after:  # longer than the client waits inline: it is the task's to wait
+        simulator.inject_fault("rate_limit", operation="hangup_call", retry_after=retry_after)
+    else:
+        simulator.inject_fault("error", operation="hangup_call", status=503, times=4)
+    retried = []
+
+    class Retried(Exception):
+        pass
+
+    def fake_retry(*, countdown):
+        retried.append(countdown)
+        return Retried()
+
+    monkeypatch.setattr(hangup_call, "retry", fake_retry)
+    with pytest.raises(Retried):
+        hangup_call(str(call.id))
+
+    assert retried == [countdown]
+    assert hangup_call(str(call.id)) == "hung up"
+
+
 def test_hanging_up_a_ringing_call_cancels_it(place, simulator):
     call = place("+14155550150")
     simulator.advance(2)

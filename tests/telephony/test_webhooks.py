@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from telephony.agora import PhoneNumberImport
 from telephony.models import Call, PhoneNumber, WebhookEvent
-from telephony.services.calls import call_finalize_end
+from telephony.services.calls import call_create_inbound, call_finalize_end
 from telephony.services.webhooks import webhook_process, webhook_reprocess, webhooks_sweep
 from telephony.states import CallStatus
 
@@ -326,6 +326,28 @@ def test_inbound_calls_to_numbers_not_taking_calls_are_unmatched(client, agora, 
     deliver(client, webhooks)
     assert set(process_all()) == {WebhookEvent.Status.UNMATCHED}
     assert not Call.objects.exists()
+
+
+def test_the_calls_service_creates_an_inbound_call_once(agora, simulator):
+    number = PhoneNumber.objects.create(e164="+14155550177", label="Desk", inbound=True,
+                                        outbound=False, inbound_pipeline_id="desk")  # fmt: skip
+    agora.import_phone_number(
+        PhoneNumberImport(provider="byo", phone_number=number.e164, label="Desk", outbound=False)
+    )
+    started = simulator.trigger_inbound_call(from_number="+12125550123", to_number=number.e164)
+
+    first = call_create_inbound(agent_id=started["agent_id"], agora_name="in-1")
+    again = call_create_inbound(agent_id=started["agent_id"], agora_name="in-1")
+
+    assert first is not None and again == first
+    assert Call.objects.get() == first
+    assert (first.direction, first.status, first.caller_id) == ("inbound", "queued", number)
+    assert (first.agora_name, first.channel) == ("in-1", started["channel"])
+    assert (first.pipeline_id, first.to_number) == ("desk", number.e164)
+    event = first.events.get()
+    assert (event.source, event.to_status) == ("webhook", "queued")
+    assert event.detail == f"inbound call from +12125550123 to {number.e164}"
+    assert call_create_inbound(agent_id="") is None
 
 
 def test_the_sweeper_processes_stored_events_and_retries_failures(client, place, simulator,
