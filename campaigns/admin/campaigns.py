@@ -1,32 +1,26 @@
-"""The campaign admin: campaigns with live progress and their controls, each campaign's contacts,
-and a campaign filter on the call list.
+"""The campaign admin: campaigns with live progress, their settings and their page.
 
-- Status changes only through `campaigns.services.campaigns` (start, pause, resume, cancel):
-  the changelist's actions and the change page's buttons (POST only, CSRF-protected, confirmed
-  in the browser) call those services and report each campaign's outcome or its problems.
+- Status changes only through `campaigns.services.campaigns` (start, pause, resume, cancel),
+  from the changelist's actions and the change page's buttons (`campaigns.admin.controls`);
+  edits through `campaign_update`, deletion (drafts only) through `campaign_delete`.
 - Progress on the changelist comes from two grouped queries for the whole page
   (`campaigns_progress`), never one per row. Both pages poll `progress.json` every 2 s while a
   shown campaign is scheduled, running or paused, and update the bars and counts in place.
 - Once started, a campaign keeps the settings it was checked and started with: everything but
   its name is read-only.
+
+Each campaign's contacts: `campaigns.admin.campaign_contacts`; the campaign filter on the
+Calls list: `campaigns.admin.calls`. Badges and progress bars: `contactcenter.admin_display`.
 """
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import quote, unquote
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import (
-    HttpRequest,
-    HttpResponse,
-    HttpResponseNotAllowed,
-    HttpResponseRedirect,
-    JsonResponse,
-)
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
@@ -34,17 +28,18 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET
 
+from campaigns.admin.calls import CampaignCallFilter
+from campaigns.admin.controls import ACTION_CONFIRMS, CampaignControlsMixin
 from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, CampaignContact
 from campaigns.services.campaigns import (
-    ACTIVE_STATUSES,
-    campaign_cancel,
-    campaign_pause,
+    campaign_delete,
+    campaign_delete_refusals,
     campaign_progress,
-    campaign_resume,
     campaign_settings_errors,
-    campaign_start,
+    campaign_update,
     campaigns_progress,
 )
+from campaigns.states import ACTIVE_CAMPAIGN_STATUSES
 from contactcenter.admin_display import (
     BAR_SEGMENTS,
     BadgeKind,
@@ -54,9 +49,7 @@ from contactcenter.admin_display import (
     status_badge,
     status_badge_classes,
 )
-from contactcenter.api.lookups import is_id
 from contactcenter.console.charts import calls_over_time_chart
-from telephony.admin.calls import CallAdmin
 from telephony.models import Call
 from telephony.services.stats import call_histogram
 from telephony.states import CallStatus
@@ -78,7 +71,7 @@ def progress_script_config(*, url: str, many: bool, panels_url: str | None = Non
         "many": many,
         "panels_url": panels_url,
         "interval_ms": POLL_INTERVAL_MS,
-        "active": sorted(ACTIVE_STATUSES),
+        "active": sorted(ACTIVE_CAMPAIGN_STATUSES),
         "statuses": {
             key: [label, status_badge_classes(BadgeKind.CAMPAIGN, key)] for key, label in S.choices
         },
@@ -119,81 +112,6 @@ class CampaignForm(forms.ModelForm):
         return data
 
 
-# -- controls: actions and buttons ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Control:
-    name: str  # the URL's last part and the action's stem
-    label: str
-    done: str  # what happened, for the message
-    more: str  # said after it, on success
-    confirm: str
-    shown_for: frozenset[str]  # statuses whose change page shows the button
-    run: Callable[[Campaign], Campaign]
-
-
-CONTROLS: dict[str, Control] = {
-    control.name: control
-    for control in (
-        Control(
-            "start",
-            "Start",
-            "started",
-            "",
-            "Start this campaign? Its contacts will be called.",
-            frozenset({S.DRAFT}),
-            lambda campaign: campaign_start(campaign=campaign),
-        ),
-        Control(
-            "pause",
-            "Pause",
-            "paused",
-            "; live calls finish normally",
-            "Pause this campaign? No new calls; live calls finish.",
-            frozenset({S.SCHEDULED, S.RUNNING}),
-            lambda campaign: campaign_pause(campaign=campaign),
-        ),
-        Control(
-            "resume",
-            "Resume",
-            "resumed",
-            "",
-            "Resume this campaign? Its contacts will be called again.",
-            frozenset({S.PAUSED}),
-            lambda campaign: campaign_resume(campaign=campaign),
-        ),
-        Control(
-            "cancel",
-            "Cancel",
-            "cancelled",
-            "; contacts not yet called are cancelled",
-            "Cancel this campaign for good? Contacts not yet called will not be; live calls "
-            "finish.",
-            frozenset({S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED}),
-            lambda campaign: campaign_cancel(campaign=campaign, hang_up=False),
-        ),
-        Control(
-            "cancel_hang_up",
-            "Cancel and hang up",
-            "cancelled",
-            "; contacts not yet called are cancelled and its live calls are being hung up",
-            "Cancel this campaign for good AND hang up its live calls now?",
-            frozenset({S.SCHEDULED, S.RUNNING, S.PAUSED}),
-            lambda campaign: campaign_cancel(campaign=campaign, hang_up=True),
-        ),
-    )
-}
-ACTION_CONFIRMS = {
-    "start_selected": "Start the selected campaigns? Their contacts will be called.",
-    "pause_selected": "Pause the selected campaigns?",
-    "resume_selected": "Resume the selected campaigns?",
-    "cancel_selected": "Cancel the selected campaigns for good?",
-    "cancel_and_hang_up_selected": (
-        "Cancel the selected campaigns for good AND hang up their live calls?"
-    ),
-}
-
 LOCKED_REASON = (
     "This campaign has been started: it keeps the settings it was checked and started with (its "
     "contacts are enrolled and being called with them), so only its name can change. To call "
@@ -203,7 +121,7 @@ HISTORY_FIELDS = ("started_at", "finished_at", "last_dispatch_at", "created_at",
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
     form = CampaignForm
     list_display = (
         "name",
@@ -221,13 +139,6 @@ class CampaignAdmin(admin.ModelAdmin):
     autocomplete_fields = ("agent_profile", "caller_ids", "contact_lists")
     date_hierarchy = "created_at"
     list_per_page = 50
-    actions = (
-        "start_selected",
-        "pause_selected",
-        "resume_selected",
-        "cancel_selected",
-        "cancel_and_hang_up_selected",
-    )
     change_list_template = "admin/campaigns/campaign/change_list.html"
     change_form_template = "admin/campaigns/campaign/change_form.html"
 
@@ -293,9 +204,12 @@ class CampaignAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
         # Only a draft (never started: no contacts enrolled, no calls) can be deleted; a
         # started campaign's contacts and attempts stay accounted for (cancel it instead).
-        if obj is not None and obj.status != S.DRAFT:
+        if obj is not None and campaign_delete_refusals(obj):
             return False
         return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Campaign) -> None:
+        campaign_delete(campaign=obj)
 
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
@@ -314,11 +228,20 @@ class CampaignAdmin(admin.ModelAdmin):
         if not change:
             obj.save()
             return
-        # Only what the form edits: the dispatcher updates status, round-robin position and
-        # dispatch time concurrently, and a stale copy must not write them back.
-        concrete = {field.name for field in obj._meta.concrete_fields if not field.many_to_many}
-        fields = [name for name in form.fields if name in concrete]
-        obj.save(update_fields=[*fields, "updated_at"])
+        # Only what the form edits (campaign_update writes nothing else: the dispatcher updates
+        # status, round-robin position and dispatch time concurrently).
+        changes = {
+            name: form.cleaned_data[name] for name in form.fields if name in form.cleaned_data
+        }
+        campaign_update(campaign=obj, changes=changes)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        if not change:
+            super().save_related(request, form, formsets, change)
+            return
+        # campaign_update has set the caller IDs and lists with the other settings.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     # -- the changelist -----------------------------------------------------------------------
 
@@ -373,63 +296,11 @@ class CampaignAdmin(admin.ModelAdmin):
             progress["max_concurrent_calls"],
         )
 
-    # -- actions ------------------------------------------------------------------------------
-
-    def run_control(self, request: HttpRequest, campaigns: Iterable[Campaign], name: str) -> None:
-        control = CONTROLS[name]
-        for campaign in campaigns:
-            try:
-                result = control.run(campaign)
-            except ValidationError as error:
-                self.message_user(
-                    request,
-                    f"“{campaign.name}” was not {control.done}: " + " ".join(error.messages),
-                    messages.ERROR,
-                )
-            else:
-                self.message_user(
-                    request,
-                    f"“{campaign.name}” {control.done} (now "
-                    f"{result.get_status_display().lower()}){control.more}.",
-                    messages.SUCCESS,
-                )
-
-    @admin.action(description="Start selected campaigns", permissions=["change"])
-    def start_selected(self, request: HttpRequest, queryset) -> None:
-        self.run_control(request, queryset.order_by("pk"), "start")
-
-    @admin.action(description="Pause selected campaigns", permissions=["change"])
-    def pause_selected(self, request: HttpRequest, queryset) -> None:
-        self.run_control(request, queryset.order_by("pk"), "pause")
-
-    @admin.action(description="Resume selected campaigns", permissions=["change"])
-    def resume_selected(self, request: HttpRequest, queryset) -> None:
-        self.run_control(request, queryset.order_by("pk"), "resume")
-
-    @admin.action(description="Cancel selected campaigns", permissions=["change"])
-    def cancel_selected(self, request: HttpRequest, queryset) -> None:
-        self.run_control(request, queryset.order_by("pk"), "cancel")
-
-    @admin.action(
-        description="Cancel selected campaigns and hang up their live calls",
-        permissions=["change"],
-    )
-    def cancel_and_hang_up_selected(self, request: HttpRequest, queryset) -> None:
-        self.run_control(request, queryset.order_by("pk"), "cancel_hang_up")
-
-    # -- custom URLs: buttons and progress ----------------------------------------------------
+    # -- custom URLs: progress ---------------------------------------------------------------
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
-        controls = [
-            path(
-                f"<path:object_id>/{control.name.replace('_', '-')}/",
-                wrap(self._control_view(control.name)),
-                name="{}_{}_{}".format(*info, control.name),
-            )
-            for control in CONTROLS.values()
-        ]
         return [
             path(
                 "progress.json",
@@ -446,32 +317,8 @@ class CampaignAdmin(admin.ModelAdmin):
                 wrap(self.live_panels_view),
                 name="{}_{}_live_panels".format(*info),
             ),
-            *controls,
-            *super().get_urls(),
+            *super().get_urls(),  # the controls' URLs (CampaignControlsMixin), then Django's
         ]
-
-    def _control_view(self, name: str):
-        def view(request: HttpRequest, object_id: str) -> HttpResponse:
-            return self.control_view(request, object_id, name)
-
-        view.__name__ = f"{name}_view"
-        return view
-
-    def control_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
-        """POST only (admin_view requires an active staff user and checks the CSRF token)."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_change_permission(request):  # before the lookup: nothing leaks
-            raise PermissionDenied
-        campaign = self.get_object(request, unquote(object_id))
-        if campaign is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_change_permission(request, campaign):
-            raise PermissionDenied
-        self.run_control(request, [campaign], name)
-        return HttpResponseRedirect(
-            reverse("admin:campaigns_campaign_change", args=[quote(campaign.pk)])
-        )
 
     def _viewable(self, request: HttpRequest, object_id: str) -> Campaign | None:
         if not self.has_view_or_change_permission(request):
@@ -537,26 +384,13 @@ class CampaignAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             progress = campaign_progress(obj)
-            can_control = self.has_change_permission(request, obj)
             context.update(
                 campaign_progress=progress_display(progress),
                 campaign_status_badge=status_badge(
                     BadgeKind.CAMPAIGN, obj.status, obj.get_status_display()
                 ),
                 campaign_locked_reason=LOCKED_REASON if self.is_locked(obj) else "",
-                campaign_controls=[
-                    {
-                        "name": control.name,
-                        "label": control.label,
-                        "confirm": control.confirm,
-                        "shown_for": " ".join(sorted(control.shown_for)),
-                        "url": reverse(
-                            f"admin:campaigns_campaign_{control.name}", args=[quote(obj.pk)]
-                        ),
-                    }
-                    for control in CONTROLS.values()
-                    if can_control and obj.status in control.shown_for
-                ],
+                campaign_controls=self.control_buttons(request, obj),
                 campaign_contact_statuses=[
                     (key, label, progress["by_contact_status"].get(key, 0))
                     for key, label in CS.choices
@@ -600,116 +434,3 @@ class CampaignAdmin(admin.ModelAdmin):
             }
             for attempt in attempts
         ]
-
-
-# -- campaign contacts ------------------------------------------------------------------------
-
-
-@admin.register(CampaignContact)
-class CampaignContactAdmin(admin.ModelAdmin):
-    """Each contact's progress through a campaign: read only, moved on by the dialer."""
-
-    list_display = (
-        "campaign",
-        "contact_phone",
-        "contact_name",
-        "status_badge",
-        "attempts",
-        "next_attempt_at",
-        "last_outcome",
-        "note",
-        "last_call_link",
-    )
-    list_filter = ("campaign", "status")
-    search_fields = ("contact__phone", "contact__first_name", "contact__last_name")
-    list_select_related = ("campaign", "contact", "last_call")
-    list_per_page = 100
-    fields = (
-        "campaign",
-        "contact",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "last_outcome",
-        "last_call_link",
-        "note",
-        "updated_at",
-    )
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # enrolled by campaign_start
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # moved on by the dialer and the call outcomes only
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # every attempt stays accounted for
-
-    @admin.display(description="phone", ordering="contact__phone")
-    def contact_phone(self, entry: CampaignContact) -> str:
-        return entry.contact.phone
-
-    @admin.display(description="name", ordering="contact__last_name")
-    def contact_name(self, entry: CampaignContact) -> str:
-        return f"{entry.contact.first_name} {entry.contact.last_name}".strip() or "-"
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, entry: CampaignContact) -> str:
-        return status_badge(BadgeKind.CAMPAIGN_CONTACT, entry.status, entry.get_status_display())
-
-    @admin.display(description="last call")
-    def last_call_link(self, entry: CampaignContact) -> str:
-        call = entry.last_call
-        if call is None:
-            return "-"
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:telephony_call_change", args=[quote(call.pk)]),
-            call_status_badge(call.status, call.get_status_display()),
-        )
-
-
-# -- a campaign filter on the call list -------------------------------------------------------
-
-
-class CampaignCallFilter(admin.SimpleListFilter):
-    """Calls of one campaign (through their attempt), or the single calls of none."""
-
-    title = "campaign"
-    parameter_name = "campaign"
-    NONE = "none"
-
-    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
-        with_calls = (
-            Campaign.objects.filter(pk__in=CampaignAttempt.objects.values("campaign_id"))
-            .order_by("-created_at")
-            .values_list("pk", "name")
-        )
-        return [(str(pk), name) for pk, name in with_calls] + [
-            (self.NONE, "No campaign (single calls)")
-        ]
-
-    def queryset(self, request: HttpRequest, queryset):
-        value = self.value()
-        if value == self.NONE:
-            return queryset.filter(campaign_attempt__isnull=True)
-        if value and is_id(value):
-            return queryset.filter(campaign_attempt__campaign_id=int(value))
-        return queryset
-
-
-def add_campaign_filter_to_calls() -> None:
-    """Telephony knows nothing of campaigns: the filter is added from here, once."""
-    kept = tuple(
-        item
-        for item in CallAdmin.list_filter
-        if getattr(item, "parameter_name", None) != CampaignCallFilter.parameter_name
-    )
-    CallAdmin.list_filter = (*kept, CampaignCallFilter)
-    registered = admin.site._registry.get(Call)
-    if registered is not None:
-        registered.list_filter = CallAdmin.list_filter
-
-
-add_campaign_filter_to_calls()

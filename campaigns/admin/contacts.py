@@ -1,11 +1,12 @@
 """Contact lists and contacts. A list is filled by CSV imports run by a worker
-(`campaigns.services.contacts`); its page shows each import's progress, updated live."""
+(`campaigns.services.contacts`); its page shows each import's progress, updated live. Lists and
+contacts are deleted through `contact_list_delete` and `contact_delete`, as in the API."""
 
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -18,7 +19,14 @@ from django.views.decorators.http import require_GET
 
 from campaigns.admin.imports import import_progress, import_rows, import_status_badge
 from campaigns.models import Contact, ContactImport, ContactList
-from campaigns.services.contacts import canonical_zone, contact_import_start
+from campaigns.services.contacts import (
+    canonical_zone,
+    contact_delete,
+    contact_delete_refusals,
+    contact_import_start,
+    contact_list_delete,
+    contact_list_delete_refusals,
+)
 from contactcenter.forms import BoundedJSONField
 from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.validators import normalize_phone_number
@@ -38,8 +46,53 @@ class ContactImportForm(forms.Form):
     )
 
 
+class DeleteThroughServiceMixin:
+    """Deleting goes through the app's delete service, which decides whether it may happen; a
+    refusal is said in the service's words (those of the API's 400), not as Django's "your
+    account doesn't have permission" about the campaign rows the deletion would cascade to."""
+
+    def delete_refusals(self, obj) -> list[str]:
+        raise NotImplementedError
+
+    def delete_through_service(self, obj) -> None:
+        raise NotImplementedError
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and self.has_delete_permission(request, obj):
+            reasons = self.delete_refusals(obj)
+            if reasons:
+                return self._refused(request, obj, reasons)
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ValidationError as error:  # refused since the check above (checked under lock)
+            return self._refused(request, obj, error.messages)
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """The bulk "delete selected" confirmation lists the refusals; nothing is deleted."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        reasons = [reason for obj in objs for reason in self.delete_refusals(obj)]
+        if reasons:
+            return deleted, counts, set(), [*protected, *reasons]
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        self.delete_through_service(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for obj in queryset:
+            self.delete_through_service(obj)
+
+    def _refused(self, request: HttpRequest, obj, reasons: list[str]) -> HttpResponse:
+        messages.error(request, " ".join(reasons))
+        opts = self.opts
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
+        )
+
+
 @admin.register(ContactList)
-class ContactListAdmin(admin.ModelAdmin):
+class ContactListAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
     list_display = ("name", "contact_count", "last_import", "created_at")
     search_fields = ("name",)
     date_hierarchy = "created_at"
@@ -58,6 +111,12 @@ class ContactListAdmin(admin.ModelAdmin):
                 last_import_status=Subquery(latest.values("status")[:1]),
             )
         )
+
+    def delete_refusals(self, obj: ContactList) -> list[str]:
+        return contact_list_delete_refusals(obj)
+
+    def delete_through_service(self, obj: ContactList) -> None:
+        contact_list_delete(contact_list=obj)
 
     @admin.display(description="contacts", ordering="contact_total")
     def contact_count(self, contact_list: ContactList) -> str:
@@ -211,7 +270,7 @@ class ContactForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
+class ContactAdmin(DeleteThroughServiceMixin, PhoneNumberSearchMixin, admin.ModelAdmin):
     form = ContactForm
     list_display = ("phone", "first_name", "last_name", "external_id", "contact_list")
     list_filter = ("contact_list",)
@@ -221,3 +280,9 @@ class ContactAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     list_per_page = 100
     show_full_result_count = False  # lists run to a million rows: no second COUNT(*)
+
+    def delete_refusals(self, obj: Contact) -> list[str]:
+        return contact_delete_refusals(obj)
+
+    def delete_through_service(self, obj: Contact) -> None:
+        contact_delete(contact=obj)

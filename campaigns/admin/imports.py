@@ -8,7 +8,7 @@ from campaigns.models import CsvImport
 from contactcenter.admin_display import BadgeKind, status_badge
 
 ERRORS_SHOWN = 50  # per import, on the page and in the progress JSON
-ACTIVE_STATUSES = (CsvImport.Status.PENDING, CsvImport.Status.RUNNING)
+UNFINISHED_IMPORT_STATUSES = (CsvImport.Status.PENDING, CsvImport.Status.RUNNING)
 STATUS_LABELS = dict(CsvImport.Status.choices)
 
 
@@ -24,7 +24,7 @@ def import_progress(record: CsvImport, counters: Iterable[str]) -> dict[str, Any
         "id": record.pk,
         "status": record.status,
         "status_label": record.get_status_display(),
-        "active": record.status in ACTIVE_STATUSES,
+        "active": record.status in UNFINISHED_IMPORT_STATUSES,
         **{name: getattr(record, name) for name in counters},
         "message": record.message,
         "errors": list((record.errors or [])[:ERRORS_SHOWN]),

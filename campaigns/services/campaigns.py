@@ -1,10 +1,12 @@
-"""Campaigns: the status machine (start, pause, resume, cancel, complete), what a campaign needs
-before it may start, what happens to a contact when its call ends, and progress figures."""
+"""Campaigns: status changes (start, pause, resume, cancel, complete; along the table in
+`campaigns.states`), what a campaign needs before it may start, what happens to a contact when
+its call ends, and progress figures."""
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,6 +17,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
 from campaigns.services.dialing_rules import campaign_call_refusal
 from campaigns.signals import campaign_completed
+from campaigns.states import ACTIVE_CAMPAIGN_STATUSES, FINAL_STATUSES, can_transition
 from campaigns.windows import CallingWindow, calling_hours_guard
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.rules import Refusal, Rule
@@ -24,15 +27,6 @@ from telephony.states import LIVE_STATUSES, CallStatus
 logger = logging.getLogger(__name__)
 
 S = Campaign.Status
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.DRAFT: frozenset({S.SCHEDULED, S.RUNNING, S.CANCELLED}),
-    S.SCHEDULED: frozenset({S.RUNNING, S.PAUSED, S.CANCELLED}),
-    S.RUNNING: frozenset({S.PAUSED, S.COMPLETED, S.CANCELLED}),
-    S.PAUSED: frozenset({S.RUNNING, S.SCHEDULED, S.CANCELLED}),
-    S.COMPLETED: frozenset(),
-    S.CANCELLED: frozenset(),
-}
-ACTIVE_STATUSES = frozenset({S.SCHEDULED, S.RUNNING, S.PAUSED})
 OPEN_CONTACT_STATUSES = (
     CampaignContact.Status.PENDING,
     CampaignContact.Status.RETRY_SCHEDULED,
@@ -43,13 +37,13 @@ MATERIALIZE_BATCH = 5_000
 
 
 def _transition(campaign: Campaign, target: str) -> None:
-    if target not in TRANSITIONS[campaign.status]:
+    if not can_transition(campaign.status, target):
         raise ValidationError(
             f"A {campaign.get_status_display().lower()} campaign cannot become "
             f"{Campaign.Status(target).label.lower()}."
         )
     campaign.status = target
-    if target in (S.COMPLETED, S.CANCELLED):
+    if target in FINAL_STATUSES:
         campaign.finished_at = timezone.now()
     campaign.save()
     if target == S.COMPLETED:  # CRM webhooks (contactcenter.crm_webhooks.receivers), after commit
@@ -80,6 +74,78 @@ def campaign_settings_errors(
     if refused:
         errors["caller_ids"] = f"Not enabled for outbound calls: {', '.join(refused)}."
     return errors
+
+
+# -- editing and deleting ---------------------------------------------------------------------
+
+LOCKED_MESSAGE = (
+    "This campaign is {status}: it keeps the settings it was started with, so only its name "
+    "can change. To call with other settings, create a new campaign."
+)
+MANY_TO_MANY_SETTINGS = ("caller_ids", "contact_lists")
+
+
+@transaction.atomic
+def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campaign:
+    """Change the settings given (names from Campaign.SETTINGS_FIELDS), and only those: the
+    dispatcher writes the status and pacing fields concurrently. Once started, a campaign keeps
+    the settings it was checked and started with: only its name may change."""
+    unknown = set(changes) - set(Campaign.SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"Not campaign settings: {', '.join(sorted(unknown))}")
+    locked = _locked(campaign)
+    if locked.status != S.DRAFT:
+        changed = sorted(name for name in changes if name != "name")
+        if changed:
+            raise ValidationError(
+                LOCKED_MESSAGE.format(status=locked.get_status_display().lower())
+                + f" (sent: {', '.join(changed)})"
+            )
+
+    def value(name: str) -> Any:
+        return changes.get(name, getattr(locked, name))
+
+    errors = campaign_settings_errors(
+        window_start=value("window_start"),
+        window_end=value("window_end"),
+        start_at=value("start_at"),
+        end_at=value("end_at"),
+        caller_ids=changes.get("caller_ids", ()),
+    )
+    if errors:
+        raise ValidationError(errors)
+    fields = {name: item for name, item in changes.items() if name not in MANY_TO_MANY_SETTINGS}
+    for name, item in fields.items():
+        setattr(locked, name, item)
+    locked.save(update_fields=[*fields, "updated_at"])
+    for name in MANY_TO_MANY_SETTINGS:
+        if name in changes:
+            getattr(locked, name).set(changes[name])
+    return locked
+
+
+def campaign_delete_refusals(campaign: Campaign) -> list[str]:
+    """Why the campaign cannot be deleted (empty: it can). Only a draft (never started: nothing
+    enrolled, no calls) can: a started one keeps its contacts and calls."""
+    if campaign.status == S.DRAFT:
+        return []
+    return [
+        f"Only draft campaigns can be deleted; this one is "
+        f"{campaign.get_status_display().lower()} (cancel it instead: its contacts and "
+        "calls stay accounted for)."
+    ]
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> None:
+    """Delete a draft campaign; a started one is refused (campaign_delete_refusals)."""
+    locked = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+    if locked is None:
+        return  # already deleted
+    reasons = campaign_delete_refusals(locked)
+    if reasons:
+        raise ValidationError(reasons)
+    locked.delete()
 
 
 # -- starting ---------------------------------------------------------------------------------
@@ -318,36 +384,44 @@ def _record_not_dialed(entry: CampaignContact, attempt: CampaignAttempt, *, now:
         return
     refusal = campaign_call_refusal(campaign=attempt.campaign, contact=entry.contact, now=now)
     if refusal is not None:
-        contact_settle_refused(entry, refusal)
+        contact_record_refusal(entry, refusal)
 
 
-def contact_settle_refused(entry: CampaignContact, refusal: Refusal) -> bool:
-    """A contact the dialing rules refuse now: blocked for good, or deferred to the next
-    opening of its window (never skipped; the end time may cancel it later). No attempt used."""
+def contact_record_refusal(entry: CampaignContact, refusal: Refusal) -> None:
+    """A contact the dialing rules refuse now, not called: finished for good (do-not-call, an
+    invalid destination), or deferred to the next opening of its window (never skipped; the
+    end time may cancel it later). No attempt is used."""
     if refusal.rule == Rule.DO_NOT_CALL:
-        return contact_settle(entry, CampaignContact.Status.DO_NOT_CALL, "on the do-not-call list")
-    if refusal.rule in (Rule.CALLING_HOURS, Rule.CAMPAIGN_WINDOW) and refusal.opens_at:
-        entry.status = (
-            CampaignContact.Status.RETRY_SCHEDULED
-            if entry.attempts
-            else CampaignContact.Status.PENDING
+        contact_finish(
+            entry, status=CampaignContact.Status.DO_NOT_CALL, note="on the do-not-call list"
         )
-        entry.next_attempt_at = refusal.opens_at
-        entry.note = (
-            f"outside its calling window; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC"
+    elif refusal.rule in (Rule.CALLING_HOURS, Rule.CAMPAIGN_WINDOW) and refusal.opens_at:
+        contact_defer(
+            entry,
+            until=refusal.opens_at,
+            note=f"outside its calling window; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC",
         )
-        entry.save(update_fields=["status", "next_attempt_at", "note", "updated_at"])
-        return False
-    if refusal.rule == Rule.CAMPAIGN_STATUS:
-        return False  # the campaign stopped meanwhile: the contact waits where it is
-    return contact_settle(entry, CampaignContact.Status.INVALID, refusal.message)
+    elif refusal.rule == Rule.CAMPAIGN_STATUS:
+        pass  # the campaign stopped meanwhile: the contact waits where it is
+    else:
+        contact_finish(entry, status=CampaignContact.Status.INVALID, note=refusal.message)
 
 
-def contact_settle(entry: CampaignContact, status: str, note: str) -> bool:
+def contact_finish(entry: CampaignContact, *, status: str, note: str) -> None:
+    """The contact is done in this campaign without (another) call: `status` says why."""
     entry.status = status
     entry.note = note[:300]
     entry.save(update_fields=["status", "note", "updated_at"])
-    return False
+
+
+def contact_defer(entry: CampaignContact, *, until: datetime, note: str) -> None:
+    """The contact waits until `until`, its attempts untouched."""
+    entry.status = (
+        CampaignContact.Status.RETRY_SCHEDULED if entry.attempts else CampaignContact.Status.PENDING
+    )
+    entry.next_attempt_at = until
+    entry.note = note
+    entry.save(update_fields=["status", "next_attempt_at", "note", "updated_at"])
 
 
 def _dispatch_soon(campaign_id: int) -> None:
@@ -438,7 +512,7 @@ def campaigns_progress(campaigns: Iterable[Campaign]) -> dict[int, dict]:
 
 
 def campaigns_using_number(number: PhoneNumber):
-    return Campaign.objects.filter(caller_ids=number, status__in=ACTIVE_STATUSES)
+    return Campaign.objects.filter(caller_ids=number, status__in=ACTIVE_CAMPAIGN_STATUSES)
 
 
 def running_campaign_guard(number: PhoneNumber) -> str | None:

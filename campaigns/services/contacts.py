@@ -1,4 +1,5 @@
-"""Contacts: CSV imports into a contact list, and single contacts (upserts).
+"""Contacts: CSV imports into a contact list, single contacts and many at once (upserts), and
+deleting lists and contacts.
 
 Rules kept here:
 - an import streams the file (bytes -> UTF-8 text -> csv.DictReader) and writes it in batches of
@@ -11,10 +12,13 @@ Rules kept here:
   fields win, variables merge); importing again updates the existing contacts the same way;
 - header names are read case-insensitively (`First Name`, `first-name` and `FIRST_NAME` are the
   same column); columns other than the contact's own fields become `variables`, under the same
-  normalised name (`Appointment Date` -> `appointment_date`, usable as `{{appointment_date}}`).
+  normalised name (`Appointment Date` -> `appointment_date`, usable as `{{appointment_date}}`);
+- a list or contact that a started campaign has used stays: the campaign keeps its contacts,
+  their attempts and calls (every call stays accounted for).
 """
 
 import codecs
+import contextlib
 import csv
 import functools
 import io
@@ -22,7 +26,7 @@ import itertools
 import re
 import unicodedata
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -30,10 +34,12 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.models import Contact, ContactImport, ContactList
+from campaigns.models import Campaign, CampaignContact, Contact, ContactImport, ContactList
 from campaigns.services.imports import (
+    MAX_ERRORS,
     CsvFileError,
     Progress,
     display_name,
@@ -45,6 +51,7 @@ from campaigns.services.imports import (
 from telephony.validators import normalize_phone_number
 
 BATCH_SIZE = 2000  # rows per transaction (and per progress update)
+BULK_BATCH = 500  # bulk upsert: rows per transaction (each row in its own savepoint)
 CONTACT_FIELDS = ("first_name", "last_name", "external_id", "timezone")
 KNOWN_COLUMNS = frozenset({"phone", *CONTACT_FIELDS})
 MAX_LENGTHS = {name: Contact._meta.get_field(name).max_length for name in CONTACT_FIELDS}
@@ -466,3 +473,150 @@ def contact_upsert(
         _apply(contact, fields, variables)
         contact.save()
     return contact
+
+
+# -- many contacts at once (the API's bulk upsert) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    """One row of a bulk upsert: its `contact_upsert` arguments, or why it could not be read."""
+
+    position: int  # 1-based, in the request
+    line: int | None = None  # CSV: its line in the body
+    fields: dict[str, Any] | None = None
+    errors: dict[str, Any] | None = None  # field (or "non_field_errors") -> message(s)
+
+
+def _row_errors(row: BulkRow, detail: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for field, messages in detail.items():
+        for message in messages if isinstance(messages, list) else [messages]:
+            if isinstance(message, dict):  # a nested serializer error (never for these rows)
+                message = "; ".join(f"{k}: {v}" for k, v in message.items())
+            entry: dict[str, Any] = {"row": row.position}
+            if row.line is not None:
+                entry["line"] = row.line
+            if field not in ("non_field_errors", "__all__"):
+                entry["field"] = field
+            entry["message"] = str(message)
+            found.append(entry)
+    return found
+
+
+def contacts_bulk_upsert(*, contact_list: ContactList, rows: Sequence[BulkRow]) -> dict[str, Any]:
+    """Upsert each readable row with `contact_upsert`; the others are reported and skipped.
+
+    Returns {created, updated, invalid, errors}: the first MAX_ERRORS errors, each with its row
+    (and CSV line). Valid rows are saved even when others are invalid: each row is its own
+    savepoint, and a transaction holds BULK_BATCH rows, so a request of thousands of rows never
+    keeps one long transaction open.
+    """
+    phones, external_ids = set(), set()
+    for row in rows:
+        if row.fields is not None:
+            with contextlib.suppress(ValidationError):
+                phones.add(normalize_phone_number(str(row.fields.get("phone") or "")))
+            if row.fields.get("external_id"):
+                external_ids.add(str(row.fields["external_id"]).strip())
+    known = set(
+        Contact.objects.filter(contact_list=contact_list)
+        .filter(Q(phone__in=phones) | Q(external_id__in=external_ids))
+        .values_list("id", flat=True)
+    )
+    result: dict[str, Any] = {"created": 0, "updated": 0, "invalid": 0, "errors": []}
+
+    def reject(row: BulkRow, detail: dict[str, Any]) -> None:
+        result["invalid"] += 1
+        room = MAX_ERRORS - len(result["errors"])
+        if room > 0:
+            result["errors"].extend(_row_errors(row, detail)[:room])
+
+    for start in range(0, len(rows), BULK_BATCH):
+        with transaction.atomic():
+            for row in rows[start : start + BULK_BATCH]:
+                if row.fields is None:
+                    reject(row, row.errors or {"non_field_errors": ["This row cannot be read."]})
+                    continue
+                try:
+                    contact = contact_upsert(contact_list=contact_list, **row.fields)
+                except ValidationError as error:
+                    detail = (
+                        error.message_dict
+                        if hasattr(error, "error_dict")
+                        else {"non_field_errors": error.messages}
+                    )
+                    reject(row, detail)
+                    continue
+                if contact.pk in known:
+                    result["updated"] += 1
+                else:
+                    result["created"] += 1
+                    known.add(contact.pk)
+    return result
+
+
+# -- deleting lists and contacts ---------------------------------------------------------------
+
+KEPT_FOR_ACCOUNTING = (
+    "a campaign keeps its contacts, their attempts and calls, so every call stays accounted for"
+)
+
+
+def _names(campaigns) -> str:
+    names = list(campaigns.order_by("-created_at", "-id").values_list("name", flat=True)[:4])
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+
+def contact_list_delete_refusals(contact_list: ContactList) -> list[str]:
+    """Why the list cannot be deleted (empty: it can). A started campaign that uses the list,
+    or has enrolled any of its contacts, keeps them: so does the list."""
+    started = Campaign.objects.exclude(status=Campaign.Status.DRAFT).filter(
+        Q(pk__in=contact_list.campaigns.values("pk"))
+        | Q(
+            pk__in=CampaignContact.objects.filter(contact__contact_list=contact_list).values(
+                "campaign_id"
+            )
+        )
+    )
+    if not started.exists():
+        return []
+    return [
+        f"The list '{contact_list.name}' belongs to started campaign(s) {_names(started)}: "
+        f"{KEPT_FOR_ACCOUNTING}. It cannot be deleted."
+    ]
+
+
+@transaction.atomic
+def contact_list_delete(*, contact_list: ContactList) -> None:
+    """Delete a list and its contacts, unless a started campaign has used it."""
+    locked = ContactList.objects.select_for_update().filter(pk=contact_list.pk).first()
+    if locked is None:
+        return  # already deleted
+    reasons = contact_list_delete_refusals(locked)
+    if reasons:
+        raise ValidationError(reasons)
+    locked.delete()
+
+
+def contact_delete_refusals(contact: Contact) -> list[str]:
+    """Why the contact cannot be deleted (empty: it can): a campaign has enrolled it."""
+    enrolled = Campaign.objects.filter(contacts__contact=contact)
+    if not enrolled.exists():
+        return []
+    return [
+        f"{contact} is enrolled in campaign(s) {_names(enrolled)}: {KEPT_FOR_ACCOUNTING}. It "
+        "cannot be deleted; to stop calling the number, add it to the do-not-call list."
+    ]
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact) -> None:
+    """Delete a contact, unless a campaign has enrolled it."""
+    locked = Contact.objects.select_for_update().filter(pk=contact.pk).first()
+    if locked is None:
+        return  # already deleted
+    reasons = contact_delete_refusals(locked)
+    if reasons:
+        raise ValidationError(reasons)
+    locked.delete()

@@ -26,8 +26,8 @@ from campaigns.services.campaigns import (
     campaign_complete_if_done,
     campaign_end_reached,
     campaign_record_finished_calls,
-    contact_settle,
-    contact_settle_refused,
+    contact_finish,
+    contact_record_refusal,
 )
 from campaigns.services.dialing_rules import campaign_call_refusal, campaign_window
 from telephony.models import Call, CallEvent, PhoneNumber
@@ -124,7 +124,8 @@ def _call_one(campaign, entry, *, window, numbers, now) -> bool:
     contact = entry.contact
     refusal = campaign_call_refusal(campaign=campaign, contact=contact, now=now, window=window)
     if refusal is not None:
-        return contact_settle_refused(entry, refusal)
+        contact_record_refusal(entry, refusal)
+        return False
     if not numbers:
         logger.warning("campaign %s has no outbound caller ID left", campaign.pk)
         return False
@@ -143,9 +144,12 @@ def _call_one(campaign, entry, *, window, numbers, now) -> bool:
             now=now,
         )
     except CallRefused as error:
-        return contact_settle_refused(entry, error.refusal)
+        contact_record_refusal(entry, error.refusal)
+        return False
     except ValidationError as error:
-        return contact_settle(entry, CampaignContact.Status.INVALID, "; ".join(error.messages))
+        note = "; ".join(error.messages)
+        contact_finish(entry, status=CampaignContact.Status.INVALID, note=note)
+        return False
     CampaignAttempt.objects.create(
         campaign_contact=entry, campaign=campaign, call=call, number=attempt_number, created_at=now
     )

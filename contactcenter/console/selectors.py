@@ -12,7 +12,8 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from campaigns.services.campaigns import ACTIVE_STATUSES, campaigns_progress
+from campaigns.services.campaigns import campaigns_progress
+from campaigns.states import ACTIVE_CAMPAIGN_STATUSES
 from contactcenter.crm_webhooks.models import WebhookDelivery
 from contactcenter.health import heartbeat_last
 from telephony.models import Call, PhoneNumber, WebhookEvent
@@ -110,7 +111,7 @@ def dashboard_snapshot(*, now: datetime | None = None) -> DashboardSnapshot:
     )
     recent = Call.objects.filter(created_at__gte=since)
     campaigns = list(
-        Campaign.objects.filter(status__in=ACTIVE_STATUSES).order_by("-started_at", "-id")[
+        Campaign.objects.filter(status__in=ACTIVE_CAMPAIGN_STATUSES).order_by("-started_at", "-id")[
             :MAX_LISTED
         ]
     )

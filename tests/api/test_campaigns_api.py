@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns.api import BULK_MAX_ROWS
+from campaigns.api.contacts import BULK_MAX_ROWS
 from campaigns.models import Campaign, CampaignContact, Contact, ContactList, DoNotCall
 from telephony.models import PhoneNumber
 from tests.campaigns.conftest import EVERY_DAY
@@ -128,7 +128,7 @@ def test_contact_list_bad_input_names_the_fields(api_client, contact_list):
     assert response.json()["error"]["fields"]["name"]
 
 
-def test_a_list_used_by_an_active_campaign_cannot_be_deleted(
+def test_a_list_a_started_campaign_uses_cannot_be_deleted(
     api_client, contact_list, agent_profile, caller_number
 ):
     campaign = make_campaign(
@@ -137,10 +137,13 @@ def test_a_list_used_by_an_active_campaign_cannot_be_deleted(
     response = api_client.delete(f"{API}/contact-lists/{contact_list.pk}/")
     assert response.status_code == 400
     message = response.json()["error"]["message"]
-    assert "active campaign" in message and campaign.name in message
+    assert "belongs to started campaign(s)" in message and campaign.name in message
     assert ContactList.objects.filter(pk=contact_list.pk).exists()
 
+    # Finished, the campaign still keeps its lists (tests/campaigns/test_editing_and_deleting.py).
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.CANCELLED)
+    assert api_client.delete(f"{API}/contact-lists/{contact_list.pk}/").status_code == 400
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.DRAFT)
     assert api_client.delete(f"{API}/contact-lists/{contact_list.pk}/").status_code == 204
 
 
@@ -165,7 +168,7 @@ def test_contacts_list_filter_retrieve_delete(api_client, contact_list):
     assert not Contact.objects.filter(pk=ada.pk).exists()
 
 
-def test_a_contact_in_an_active_campaign_cannot_be_deleted(
+def test_a_contact_enrolled_in_a_campaign_cannot_be_deleted(
     api_client, contact_list, agent_profile, caller_number
 ):
     contact = Contact.objects.create(contact_list=contact_list, phone="+14155550150")
@@ -175,7 +178,7 @@ def test_a_contact_in_an_active_campaign_cannot_be_deleted(
     CampaignContact.objects.create(campaign=campaign, contact=contact)
     response = api_client.delete(f"{API}/contacts/{contact.pk}/")
     assert response.status_code == 400
-    assert "active campaign" in response.json()["error"]["message"]
+    assert "is enrolled in campaign(s) Reminders" in response.json()["error"]["message"]
     assert Contact.objects.filter(pk=contact.pk).exists()
 
 

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.admin.campaigns import CampaignCallFilter
+from campaigns.admin.calls import CampaignCallFilter
 from campaigns.models import Campaign, CampaignContact, ContactList
 from campaigns.services.campaigns import (
     campaign_cancel,
@@ -539,6 +539,23 @@ def test_weekdays_are_checkboxes_stored_as_a_sorted_list(
     admin_client.post(change_url(campaign), data)
     campaign.refresh_from_db()
     assert campaign.weekdays == [5, 6]
+
+
+def test_editing_a_draft_changes_its_numbers_and_lists(
+    admin_client, make_campaign, imported_caller, agent_profile
+):
+    draft = make_campaign()
+    other_list = ContactList.objects.create(name="Other patients")
+    other_caller = PhoneNumber.objects.create(e164="+14155550111", outbound=True)
+    data = form_data(other_list, other_caller, agent_profile, name="Edited", max_attempts="5")
+
+    response = admin_client.post(change_url(draft), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    draft.refresh_from_db()
+    assert (draft.name, draft.max_attempts, draft.weekdays) == ("Edited", 5, [0, 2, 4])
+    assert list(draft.caller_ids.all()) == [other_caller]
+    assert list(draft.contact_lists.all()) == [other_list]
 
 
 def test_the_form_refuses_a_window_that_ends_before_it_starts(

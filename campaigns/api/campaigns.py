@@ -1,0 +1,212 @@
+"""REST API for campaigns: create and edit them, start, pause, resume, cancel, follow progress.
+
+Status changes go through `campaign_start/pause/resume/cancel`, edits through `campaign_update`
+and deletion through `campaign_delete` (`campaigns.services.campaigns`), as in the admin: once
+started, a campaign keeps its settings (only its name may change) and only drafts can be deleted.
+"""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+
+from campaigns.api.schema import error_responses
+from campaigns.models import WEEKDAYS, Campaign, ContactList
+from campaigns.services.campaigns import (
+    campaign_cancel,
+    campaign_delete,
+    campaign_pause,
+    campaign_progress,
+    campaign_resume,
+    campaign_settings_errors,
+    campaign_start,
+    campaign_update,
+)
+from contactcenter.api.auth import model_access, needs
+from contactcenter.api.lookups import IntegerIdLookup
+from contactcenter.models import ApiScope
+from telephony.models import AgentProfile, PhoneNumber
+
+
+@extend_schema_field(
+    {
+        # Inline (in allOf, which the enum hoisting leaves alone): a shared `StatusEnum`
+        # component would collide with the calls' status (until ENUM_NAME_OVERRIDES names both).
+        "allOf": [{"type": "string", "enum": Campaign.Status.values}],
+        "description": "draft -> scheduled -> running <-> paused -> completed, or cancelled.",
+        "readOnly": True,
+    }
+)
+class CampaignStatusField(serializers.ChoiceField):
+    """A campaign's status, read only: it changes through the start/pause/resume/cancel actions."""
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    """Validated like the admin's form; once started only `name` may change."""
+
+    status = CampaignStatusField(choices=Campaign.Status.choices, read_only=True)
+
+    agent_profile = serializers.PrimaryKeyRelatedField(queryset=AgentProfile.objects.all())
+    caller_ids = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=PhoneNumber.objects.all(), help_text="Outbound phone numbers (ids)."
+    )
+    contact_lists = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=ContactList.objects.all(), required=False
+    )
+    weekdays = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEEKDAYS),
+        required=False,
+        help_text="0 = Monday ... 6 = Sunday.",
+    )
+
+    class Meta:
+        model = Campaign
+        fields = (
+            "id",
+            "status",
+            *Campaign.SETTINGS_FIELDS,
+            "started_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "status", "started_at", "finished_at", "created_at", "updated_at")
+
+    def validate_weekdays(self, value: list[int]) -> list[int]:
+        return sorted({int(day) for day in value})
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is not None:
+            return attrs  # an update: campaign_update checks it (the view calls it)
+        errors = campaign_settings_errors(
+            window_start=attrs.get("window_start"),
+            window_end=attrs.get("window_end"),
+            start_at=attrs.get("start_at"),
+            end_at=attrs.get("end_at"),
+            caller_ids=attrs.get("caller_ids", ()),
+        )
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class CancelSerializer(serializers.Serializer):
+    hang_up = serializers.BooleanField(
+        default=False, help_text="Also hang up the campaign's live calls now."
+    )
+
+
+class CampaignProgressSerializer(serializers.Serializer):
+    campaign = serializers.IntegerField()
+    status = serializers.CharField()
+    contacts = serializers.IntegerField()
+    by_contact_status = serializers.DictField(child=serializers.IntegerField())
+    dialed = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    done = serializers.IntegerField()
+    percent_done = serializers.FloatField()
+    live_calls = serializers.IntegerField()
+    calls = serializers.IntegerField()
+    calls_by_status = serializers.DictField(child=serializers.IntegerField())
+    max_concurrent_calls = serializers.IntegerField()
+    account_cap = serializers.IntegerField()
+
+
+CONTROL_RESPONSES = {200: CampaignSerializer, **error_responses(400, 404)}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List campaigns"),
+    retrieve=extend_schema(
+        summary="Get a campaign", responses={200: CampaignSerializer, **error_responses(404)}
+    ),
+    create=extend_schema(
+        summary="Create a campaign (a draft)",
+        responses={201: CampaignSerializer, **error_responses(400)},
+    ),
+    update=extend_schema(
+        summary="Replace a campaign (drafts; started ones: name only)",
+        responses={200: CampaignSerializer, **error_responses(400, 404)},
+    ),
+    partial_update=extend_schema(
+        summary="Update a campaign (drafts; started ones: name only)",
+        responses={200: CampaignSerializer, **error_responses(400, 404)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a draft campaign", responses={204: None, **error_responses(400, 404)}
+    ),
+)
+class CampaignViewSet(IntegerIdLookup, viewsets.ModelViewSet):
+    serializer_class = CampaignSerializer
+    filterset_fields = ("status",)
+    access = model_access(
+        Campaign, read=ApiScope.CAMPAIGNS_READ, write=ApiScope.CAMPAIGNS_WRITE
+    ) | {
+        "start": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
+        "pause": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
+        "resume": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
+        "cancel": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
+        "stats": needs(ApiScope.CAMPAIGNS_READ, "campaigns.view_campaign"),
+    }
+
+    def get_queryset(self):
+        return Campaign.objects.prefetch_related("caller_ids", "contact_lists")
+
+    def perform_update(self, serializer: CampaignSerializer) -> None:
+        serializer.instance = campaign_update(
+            campaign=serializer.instance, changes=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Campaign) -> None:
+        campaign_delete(campaign=instance)
+
+    def _campaign(self) -> Campaign:
+        return get_object_or_404(Campaign, pk=self.kwargs["pk"])
+
+    def _answer(self, campaign: Campaign) -> Response:
+        fresh = self.get_queryset().get(pk=campaign.pk)
+        return Response(CampaignSerializer(fresh, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        summary="Start a campaign",
+        description="Refused (400) with every problem listed (`error.messages`) when the "
+        "campaign cannot start; scheduled when its start time is in the future.",
+        request=None,
+        responses=CONTROL_RESPONSES,
+    )
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        return self._answer(campaign_start(campaign=self._campaign()))
+
+    @extend_schema(summary="Pause a campaign", request=None, responses=CONTROL_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._answer(campaign_pause(campaign=self._campaign()))
+
+    @extend_schema(summary="Resume a paused campaign", request=None, responses=CONTROL_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._answer(campaign_resume(campaign=self._campaign()))
+
+    @extend_schema(
+        summary="Cancel a campaign for good", request=CancelSerializer, responses=CONTROL_RESPONSES
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        body = CancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        campaign = campaign_cancel(
+            campaign=self._campaign(), hang_up=body.validated_data["hang_up"]
+        )
+        return self._answer(campaign)
+
+    @extend_schema(
+        summary="A campaign's progress",
+        responses={200: CampaignProgressSerializer, **error_responses(404)},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def stats(self, request, pk=None):
+        return Response(campaign_progress(self._campaign()))
