@@ -8,7 +8,9 @@ from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
 
-app = Celery("contactcenter")
+# DjangoTask adds delay_on_commit / apply_async_on_commit: the one way a service queues work
+# (the task runs only if the transaction that asked for it commits).
+app = Celery("contactcenter", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()  # each installed app's tasks.py
 app.autodiscover_tasks(["contactcenter.crm_webhooks"])  # a subsystem of the project package

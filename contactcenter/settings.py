@@ -13,7 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from contactcenter.encryption import KEY_HELP, KEYS_VARIABLE, development_key, parse_keys
-from contactcenter.queues import Queue
+from contactcenter.queues import Queue, task_routes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -227,29 +227,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = Queue.DEFAULT.value
 CELERY_TASK_QUEUES = Queue.kombu_queues()
-# Every task is routed by name to one queue; a worker may then serve a subset with --queues.
-CELERY_TASK_ROUTES = {
-    "contactcenter.heartbeat": {"queue": Queue.DEFAULT.value},
-    "telephony.place_call": {"queue": Queue.CALLS.value},
-    "telephony.hangup_call": {"queue": Queue.CALLS.value},
-    "telephony.poll_calls": {"queue": Queue.TRACKING.value},
-    "telephony.enforce_call_limits": {"queue": Queue.TRACKING.value},
-    "telephony.fetch_call_agent_data": {"queue": Queue.TRACKING.value},
-    "telephony.recover_stuck_calls": {"queue": Queue.DEFAULT.value},
-    "telephony.push_phone_number": {"queue": Queue.TRACKING.value},
-    "telephony.sync_phone_numbers": {"queue": Queue.TRACKING.value},
-    "telephony.finalize_call_end": {"queue": Queue.TRACKING.value},
-    "telephony.process_webhook_event": {"queue": Queue.WEBHOOKS.value},
-    "telephony.sweep_webhook_events": {"queue": Queue.WEBHOOKS.value},
-    "campaigns.dispatch": {"queue": Queue.DISPATCH.value},
-    "campaigns.dispatch_campaign": {"queue": Queue.DISPATCH.value},
-    "campaigns.import_contacts": {"queue": Queue.DEFAULT.value},
-    "campaigns.import_do_not_call": {"queue": Queue.DEFAULT.value},
-    "campaigns.hang_up_campaign_calls": {"queue": Queue.CALLS.value},
-    "campaigns.record_call_outcome": {"queue": Queue.DISPATCH.value},
-    "contactcenter.deliver_webhook": {"queue": Queue.WEBHOOKS.value},
-    "contactcenter.retry_due_webhooks": {"queue": Queue.WEBHOOKS.value},
-}
+# Every task is routed by name to one queue (the table is in contactcenter/queues.py).
+CELERY_TASK_ROUTES = task_routes()
 # Defaults for every task; a task may set tighter limits of its own.
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 300

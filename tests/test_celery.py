@@ -1,5 +1,6 @@
 """The Celery app's configuration, and real worker and beat processes running tasks."""
 
+import inspect
 import subprocess
 import sys
 import uuid
@@ -10,7 +11,7 @@ from django.conf import settings
 
 from contactcenter.celery import app
 from contactcenter.health import heartbeat_last
-from contactcenter.queues import Queue
+from contactcenter.queues import TASK_QUEUES, Queue
 from contactcenter.tasks import heartbeat
 from tests.processes import BASE_DIR, celery_beat, celery_worker, process_env, wait_for
 
@@ -31,16 +32,52 @@ def test_the_project_app_is_the_current_app_and_speaks_json_only():
     assert {queue.name for queue in app.conf.task_queues} == {queue.value for queue in Queue}
 
 
-def test_every_task_is_routed_to_a_named_queue_and_has_time_limits():
+def test_every_task_has_one_queue_and_time_limits():
     tasks = our_tasks()
     assert "contactcenter.heartbeat" in tasks
+    assert set(TASK_QUEUES) == set(tasks)  # a row for every task, and no row for a gone one
     for name, task in tasks.items():
-        routed_to = app.amqp.router.route({}, name)["queue"].name
-        assert routed_to == settings.CELERY_TASK_ROUTES[name]["queue"], name
-        assert routed_to in {queue.value for queue in Queue}, name
+        assert "queue" not in type(task).__dict__, f"{name}: its queue belongs in queues.py"
         soft = task.soft_time_limit or app.conf.task_soft_time_limit
         hard = task.time_limit or app.conf.task_time_limit
         assert soft and hard and soft < hard, name
+
+
+def test_a_task_message_is_published_to_the_queue_its_task_names(monkeypatch, redis_db):
+    published = {}
+
+    def capture(producer, name, message, queue=None, **options):
+        published[name] = queue.name
+
+    monkeypatch.setattr(app.amqp, "send_task_message", capture)
+    for name, task in our_tasks().items():
+        required = [
+            parameter
+            for parameter in inspect.signature(task.run).parameters.values()
+            if parameter.default is parameter.empty
+        ]
+        task.apply_async(args=["1"] * len(required))
+        assert published[name] == TASK_QUEUES[name], name
+    assert published["telephony.place_call"] == Queue.CALLS
+    assert published["campaigns.dispatch"] == Queue.DISPATCH
+
+
+def test_services_queue_work_only_when_their_transaction_commits(
+    monkeypatch, db, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from campaigns.tasks import dispatch_campaign
+
+    sent = []
+    monkeypatch.setattr(dispatch_campaign, "delay", lambda *args: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            dispatch_campaign.delay_on_commit(7)
+            raise RuntimeError("rolled back")
+        dispatch_campaign.delay_on_commit(8)
+        assert sent == []
+    assert sent == [(8,)]
 
 
 def test_heartbeat_is_safe_to_redeliver():

@@ -274,7 +274,7 @@ def campaign_cancel(*, campaign: Campaign, hang_up: bool = False) -> Campaign:
     if hang_up:
         from campaigns.tasks import hang_up_campaign_calls
 
-        transaction.on_commit(lambda: hang_up_campaign_calls.delay(locked.pk))
+        hang_up_campaign_calls.delay_on_commit(locked.pk)
     return locked
 
 
@@ -366,7 +366,7 @@ def campaign_record_call_outcome(
     if campaign.status == S.RUNNING:
         campaign_complete_if_done(campaign=campaign, now=now)
         if refill:
-            transaction.on_commit(lambda: _dispatch_soon(campaign.pk))
+            _dispatch_soon(campaign.pk)
     return entry.status
 
 
@@ -427,7 +427,7 @@ def contact_defer(entry: CampaignContact, *, until: datetime, note: str) -> None
 def _dispatch_soon(campaign_id: int) -> None:
     from campaigns.tasks import dispatch_campaign
 
-    dispatch_campaign.delay(campaign_id)
+    dispatch_campaign.delay_on_commit(campaign_id)
 
 
 def campaign_record_finished_calls(*, campaign: Campaign) -> int:

@@ -221,7 +221,7 @@ def _zone_error(name: str) -> str:
 def _enqueue_import(import_id: int) -> None:
     from campaigns.tasks import import_contacts
 
-    transaction.on_commit(lambda: import_contacts.delay(import_id))
+    import_contacts.delay_on_commit(import_id)
 
 
 def contact_import_start(

@@ -222,7 +222,7 @@ def dnc_import_csv(*, file: IO[bytes], source: str = DoNotCall.Source.CSV) -> di
 def _enqueue_import(import_id: int) -> None:
     from campaigns.tasks import import_do_not_call
 
-    transaction.on_commit(lambda: import_do_not_call.delay(import_id))
+    import_do_not_call.delay_on_commit(import_id)
 
 
 def dnc_import_start(*, uploaded_file: Any, file_name: str) -> DoNotCallImport:

@@ -88,13 +88,10 @@ def _body(payload: dict[str, Any]) -> bytes:
 def _enqueue(delivery_id: int, *, countdown: float | None = None) -> None:
     from contactcenter.crm_webhooks.tasks import deliver_webhook
 
-    def send() -> None:
-        if countdown:
-            deliver_webhook.apply_async((delivery_id,), countdown=countdown)
-        else:
-            deliver_webhook.delay(delivery_id)
-
-    transaction.on_commit(send)
+    if countdown:
+        deliver_webhook.apply_async_on_commit((delivery_id,), countdown=countdown)
+    else:
+        deliver_webhook.delay_on_commit(delivery_id)
 
 
 @transaction.atomic

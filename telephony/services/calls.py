@@ -253,7 +253,7 @@ def _record_override(call: Call, override: RulesOverride, *, now: datetime) -> N
 def _enqueue_placement(call_id: uuid.UUID) -> None:
     from telephony.tasks import place_call
 
-    transaction.on_commit(lambda: place_call.delay(str(call_id)))
+    place_call.delay_on_commit(str(call_id))
 
 
 # -- the state machine ------------------------------------------------------------------------
@@ -411,9 +411,7 @@ def _enqueue_finalize(call_id: uuid.UUID) -> None:
     from telephony.tasks import finalize_call_end
 
     countdown = settings.CALL_END_SETTLE_SECONDS
-    transaction.on_commit(
-        lambda: finalize_call_end.apply_async((str(call_id),), countdown=countdown)
-    )
+    finalize_call_end.apply_async_on_commit((str(call_id),), countdown=countdown)
 
 
 def call_finalize_end(*, call_id: uuid.UUID | str) -> Call:
@@ -730,7 +728,7 @@ def call_hangup(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAF
 def _enqueue_hangup(call_id: uuid.UUID) -> None:
     from telephony.tasks import hangup_call
 
-    transaction.on_commit(lambda: hangup_call.delay(str(call_id)))
+    hangup_call.delay_on_commit(str(call_id))
 
 
 def call_hangup_remote(*, call_id: uuid.UUID | str) -> str:
@@ -883,14 +881,8 @@ def calls_recover_stuck(*, now: datetime | None = None) -> int:
         Call.objects.filter(pk=call.pk).update(last_update_at=now)
         _event(call, source=CallEvent.Source.SYSTEM, kind=CallEvent.Kind.NOTE,
                detail="placement re-enqueued: no progress")  # fmt: skip
-        transaction.on_commit(lambda call_id=call.id: _enqueue_now(call_id))
+        _enqueue_placement(call.id)
     return len(stuck)
-
-
-def _enqueue_now(call_id: uuid.UUID) -> None:
-    from telephony.tasks import place_call
-
-    place_call.delay(str(call_id))
 
 
 # -- after the call ---------------------------------------------------------------------------

@@ -345,7 +345,7 @@ def _validate_and_save(number: PhoneNumber, *, creating: bool, exclude: tuple = 
 def _enqueue_push(number_id: int) -> None:
     from telephony.tasks import push_phone_number
 
-    transaction.on_commit(lambda: push_phone_number.delay(number_id))
+    push_phone_number.delay_on_commit(number_id)
 
 
 # -- create, change, delete -------------------------------------------------------------------

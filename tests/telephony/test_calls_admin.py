@@ -278,10 +278,18 @@ def test_hang_up_action_reports_counts_and_only_touches_live_calls(
     completed = make_call(caller_number, agent_profile, status=CallStatus.COMPLETED)
     failed = make_call(caller_number, agent_profile, status=CallStatus.FAILED)
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = run_action(
-            admin_client, "hang_up_selected", [dialing, answered, queued, completed, failed]
-        )
+    with (
+        mock.patch.object(tasks.hangup_call, "delay") as hangup_delay,
+        mock.patch.object(tasks.fetch_call_agent_data, "delay"),
+    ):
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = run_action(
+                admin_client, "hang_up_selected", [dialing, answered, queued, completed, failed]
+            )
+            assert hangup_delay.call_count == 0  # nothing before the commit
+            # what was queued for after the commit: a hang-up at Agora for each placed live call
+        for callback in callbacks:
+            callback()
 
     assert response.status_code == 200
     [message] = page_messages(response)
@@ -297,13 +305,6 @@ def test_hang_up_action_reports_counts_and_only_touches_live_calls(
         assert call.hangup_requested_at is None
     queued.refresh_from_db()
     assert queued.status == CallStatus.CANCELED
-    # what was queued for after the commit: a hang-up at Agora for each placed live call
-    with (
-        mock.patch.object(tasks.hangup_call, "delay") as hangup_delay,
-        mock.patch.object(tasks.fetch_call_agent_data, "delay"),
-    ):
-        for callback in callbacks:
-            callback()
     assert sorted(c.args[0] for c in hangup_delay.call_args_list) == sorted(
         [str(dialing.pk), str(answered.pk)]
     )
@@ -386,8 +387,14 @@ def test_retry_action_queues_a_new_call_for_a_failed_one_and_reports_live_ones(
     failed = make_call(caller_number, agent_profile, status=CallStatus.FAILED)
     live = make_call(caller_number, agent_profile, status=CallStatus.ANSWERED)
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = run_action(admin_client, "retry_selected", [failed, live])
+    with mock.patch.object(tasks.place_call, "delay") as place_delay:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = run_action(admin_client, "retry_selected", [failed, live])
+            assert (
+                place_delay.call_count == 0
+            )  # the retry's placement is queued for after the commit
+        for callback in callbacks:
+            callback()
 
     assert response.status_code == 200
     retry = Call.objects.get(labels__retry_of=str(failed.pk))
@@ -403,8 +410,4 @@ def test_retry_action_queues_a_new_call_for_a_failed_one_and_reports_live_ones(
     messages = page_messages(response)
     assert any(f"({live.pk}) was not retried: Only a call that failed" in m for m in messages)
     assert any("Queued 1 retry as new calls" in m for m in messages)
-    # the retry's placement is queued for after the commit
-    with mock.patch.object(tasks.place_call, "delay") as place_delay:
-        for callback in callbacks:
-            callback()
     place_delay.assert_called_once_with(str(retry.pk))
