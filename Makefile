@@ -61,8 +61,8 @@ $(FAKETIME):
 # on today's date (PostgreSQL keeps the real clock, which is part of the point).
 CLOCK_SHIFT_TESTS := tests/test_clock.py tests/campaigns/test_windows.py \
 	tests/campaigns/test_dispatch.py tests/campaigns/test_placement_rules.py \
-	tests/telephony/test_dialing_rules.py tests/console/test_stats.py \
-	tests/console/test_dashboard.py \
+	tests/telephony/test_dialing_rules.py tests/contactcenter/console/test_stats.py \
+	tests/contactcenter/console/test_dashboard.py \
 	tests/campaigns/test_campaigns_e2e.py::test_three_dispatchers_and_two_workers_never_exceed_the_cap
 
 test: $(VENV)/.installed-dev | $(CHROMIUM) $(FAKETIME)
@@ -81,12 +81,12 @@ test-shifted-clock: $(VENV)/.installed-dev | $(FAKETIME)
 
 # Figures for docs/benchmarks.md (PostgreSQL and Redis as for the tests; about ten minutes).
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.support.bench
 
 # Fault scenarios; exits non-zero if any invariant was breached (about ten minutes). The
 # results are kept in docs/chaos.md.
 chaos: $(VENV)/.installed-dev
-	$(BIN)/python -m tests.chaos --report docs/chaos.md
+	$(BIN)/python -m tests.support.chaos --report docs/chaos.md
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

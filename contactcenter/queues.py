@@ -2,8 +2,9 @@
 
 A worker can be given a subset of the queues (`--queues calls,tracking`). The table names tasks
 by their registered names rather than on each decorator because Celery deprecates the `queue`
-task attribute (it stops working in Celery 6) in favour of `task_routes`; tests/test_celery.py
-checks that every task has a row here and every row names a task.
+task attribute (it stops working in Celery 6) in favour of `task_routes`;
+tests/contactcenter/test_celery.py checks that every task has a row here and every row names a
+task.
 """
 
 from enum import StrEnum

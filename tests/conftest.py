@@ -9,9 +9,9 @@ import pytest
 import redis
 import time_machine
 
-from tests.clock import PINNED_AT, Clock
+from tests.support.clock import PINNED_AT, Clock
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.api_clients"]
 
 START_HINT = "On this machine: bash .ci/run starts both (see README, 'Running the tests')."
 
@@ -67,8 +67,8 @@ def redis_db():
 
 @pytest.fixture(autouse=True)
 def clock(request):
-    """The test's clock (tests/clock.py): pinned at PINNED_AT, or the real one for tests marked
-    `real_clock` (they start processes that read the real clock)."""
+    """The test's clock (tests/support/clock.py): pinned at PINNED_AT, or the real one for tests
+    marked `real_clock` (they start processes that read the real clock)."""
     if request.node.get_closest_marker("real_clock"):
         yield Clock(None)
         return

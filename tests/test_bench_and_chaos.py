@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.processes import BASE_DIR
+from tests.support.processes import BASE_DIR
 
 pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
@@ -24,7 +24,7 @@ def run(*args: str, timeout: float) -> subprocess.CompletedProcess:
 
 
 def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
-    done = run("tests.bench", "--quick", "--out", str(tmp_path), timeout=900)
+    done = run("tests.support.bench", "--quick", "--out", str(tmp_path), timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
 
     report = json.loads((tmp_path / "benchmarks.json").read_text())
@@ -44,14 +44,14 @@ def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
 
 
 def test_a_chaos_scenario_reports_zeros_and_a_breach_fails_the_run():
-    held = run("tests.chaos", "http-5xx", "--due", "8", "--waiting", "2", timeout=900)
+    held = run("tests.support.chaos", "http-5xx", "--due", "8", "--waiting", "2", timeout=900)
     assert held.returncode == 0, held.stdout[-3000:] + held.stderr[-3000:]
     for line in ("duplicates: 0", "over-cap: 0", "lost: 0", "stuck: 0", "outside-window: 0"):
         assert f"\n{line}\n" in held.stdout
 
     # The app is given a cap of 12 while 5 is checked: the run must say so and fail.
-    breached = run("tests.chaos", "http-5xx", "--due", "12", "--waiting", "0", "--app-cap", "12",
-                   timeout=900)  # fmt: skip
+    breached = run("tests.support.chaos", "http-5xx", "--due", "12", "--waiting", "0",
+                   "--app-cap", "12", timeout=900)  # fmt: skip
     assert breached.returncode == 1, breached.stdout[-3000:] + breached.stderr[-3000:]
     over = next(line for line in breached.stdout.splitlines() if line.startswith("over-cap: "))
     assert int(over.split(": ")[1]) > 0

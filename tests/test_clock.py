@@ -1,4 +1,4 @@
-"""The suite's one clock (tests/clock.py): pinned by default, real for process tests."""
+"""The suite's one clock (tests/support/clock.py): pinned by default, real for process tests."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -8,8 +8,8 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.clock import PINNED_AT, daytime_zone, is_pinned
-from tests.processes import ManagedProcess
+from tests.support.clock import PINNED_AT, daytime_zone, is_pinned
+from tests.support.processes import ManagedProcess
 
 
 def test_a_test_starts_at_the_pinned_instant_and_its_clock_moves_only_as_told(clock):

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.chaos.__main__ import ZONES, plan_window
-from tests.fleet import (
+from tests.support.chaos.__main__ import ZONES, plan_window
+from tests.support.fleet import (
     duplicate_dials,
     live_series,
     over_cap_moments,

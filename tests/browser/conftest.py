@@ -12,7 +12,7 @@ import pytest
 from django.db import connections
 from playwright.sync_api import sync_playwright
 
-from tests.processes import BASE_DIR
+from tests.support.processes import BASE_DIR
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = BASE_DIR / "test-artifacts" / "browser"

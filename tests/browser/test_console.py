@@ -11,11 +11,10 @@ from django.contrib.auth import get_user_model
 from campaigns.models import Campaign, CampaignContact, Contact, ContactList
 from contactcenter.console import views
 from telephony.models import Call
-from tests.campaigns.conftest import EVERY_DAY
-from tests.campaigns.test_campaigns_e2e import app_env
-from tests.clock import daytime_zone
-from tests.processes import celery_beat, celery_worker, simulator_server, wait_for
-from tests.telephony.test_calls_workers import import_caller, simulator_args
+from tests.support.clock import daytime_zone
+from tests.support.e2e import app_env, import_caller, simulator_args
+from tests.support.factories import EVERY_DAY
+from tests.support.processes import celery_beat, celery_worker, simulator_server, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 

@@ -1,14 +1,9 @@
 """Campaign tests: the dispatcher and campaign services against the in-process simulator."""
 
-from datetime import time
-
 import pytest
 
 from campaigns.models import Campaign, Contact, ContactList
-
-# Every day, as wide as the calling-hours guard (08:00-21:00) lets any campaign call; the
-# suite's clock (tests/clock.py) is pinned inside it for the usual callees.
-EVERY_DAY = {"window_start": time(8, 0), "window_end": time(21, 0), "weekdays": list(range(7))}
+from tests.support.factories import EVERY_DAY
 
 
 @pytest.fixture

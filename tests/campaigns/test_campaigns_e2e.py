@@ -9,9 +9,10 @@ import pytest
 
 from campaigns.models import Campaign, CampaignContact, Contact, ContactList
 from campaigns.services.campaigns import campaign_start
-from tests.campaigns.conftest import EVERY_DAY
-from tests.clock import daytime_zone
-from tests.processes import (
+from tests.support.clock import daytime_zone
+from tests.support.e2e import app_env, import_caller, simulator_args
+from tests.support.factories import EVERY_DAY
+from tests.support.processes import (
     ManagedProcess,
     celery_beat,
     celery_worker,
@@ -19,7 +20,6 @@ from tests.processes import (
     simulator_server,
     wait_for,
 )
-from tests.telephony.test_calls_workers import import_caller, simulator_args, worker_env
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
@@ -55,16 +55,6 @@ def make_campaign(caller, profile, count: int, *, now, **fields) -> Campaign:
     campaign.contact_lists.add(contact_list)
     campaign.caller_ids.add(caller)
     return campaign
-
-
-def app_env(base_url: str, cap: int) -> dict[str, str]:
-    return worker_env(
-        base_url,
-        AGORA_MAX_CONCURRENT_CALLS=str(cap),
-        CALL_POLL_AFTER_SECONDS="1",
-        CALL_POLL_INTERVAL="1",
-        DISPATCH_INTERVAL="1",
-    )
 
 
 def open_contacts(campaign: Campaign) -> int:

@@ -2,54 +2,16 @@
 
 import httpx
 import pytest
-from django.conf import settings
-from django.db import connection
 
-from telephony.agora import AgoraClient, AgoraConfig, PhoneNumberImport
 from telephony.models import Call, CallEvent
 from telephony.services.calls import call_create, call_hangup
 from telephony.states import TERMINAL_STATUSES, CallStatus
 from telephony.tasks import place_call
-from tests.clock import daytime_zone
-from tests.processes import celery_beat, celery_worker, simulator_server, wait_for
+from tests.support.clock import daytime_zone
+from tests.support.e2e import import_caller, simulator_args, worker_env
+from tests.support.processes import celery_beat, celery_worker, simulator_server, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
-
-
-def simulator_args(*extra: str) -> tuple[str, ...]:
-    return (
-        "--app-id", settings.AGORA_APP_ID,
-        "--customer-id", settings.AGORA_CUSTOMER_ID,
-        "--customer-secret", settings.AGORA_CUSTOMER_SECRET,
-        "--app-certificate", settings.AGORA_APP_CERTIFICATE,
-        *extra,
-    )  # fmt: skip
-
-
-def worker_env(base_url: str, **extra: str) -> dict[str, str]:
-    """Workers use the test database (rows committed by this test) and the simulator."""
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    url = f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return {"DATABASE_URL": url, "AGORA_API_BASE_URL": base_url, **extra}
-
-
-def import_caller(base_url: str, caller) -> None:
-    config = AgoraConfig(
-        app_id=settings.AGORA_APP_ID,
-        customer_id=settings.AGORA_CUSTOMER_ID,
-        customer_secret=settings.AGORA_CUSTOMER_SECRET,
-        base_url=base_url,
-    )
-    with AgoraClient(config) as client:
-        client.import_phone_number(
-            PhoneNumberImport(
-                provider="byo",
-                phone_number=caller.e164,
-                label="Sales",
-                outbound_address="sip.carrier.example",
-            )
-        )
 
 
 def test_one_task_delivered_twice_to_two_workers_places_one_call(

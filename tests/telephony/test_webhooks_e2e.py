@@ -8,9 +8,9 @@ from django.conf import settings
 from telephony.models import Call, CallEvent, PhoneNumber, WebhookEvent
 from telephony.services.calls import call_create
 from telephony.states import TERMINAL_STATUSES, CallStatus
-from tests.clock import daytime_zone
-from tests.processes import celery_worker, simulator_server, wait_for
-from tests.telephony.test_calls_workers import import_caller, simulator_args, worker_env
+from tests.support.clock import daytime_zone
+from tests.support.e2e import import_caller, simulator_args, worker_env
+from tests.support.processes import celery_worker, simulator_server, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 

@@ -1,0 +1,294 @@
+"""`make bench`: measure the contact center on this machine and publish the figures.
+
+Runs against PostgreSQL (a database of its own, `contactcenter_bench`, made afresh), Redis
+(database 10 unless BENCH_REDIS_URL says otherwise), real Celery worker processes, gunicorn and
+the simulator server. Writes docs/benchmarks.json, docs/benchmarks.md and
+docs/benchmarks-live-calls.png. `--quick` runs every measurement small (a smoke run; it writes
+under var/bench/ instead of docs/, or where `--out` says).
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.support.fleet import Fleet
+from tests.support.processes import BASE_DIR
+
+FULL = {
+    "throughput_calls": 2000,
+    "utilisation_contacts": 240,
+    "utilisation_cap": 20,
+    "talk_seconds": 5,
+    "import_rows": 100_000,
+    "ingest_seconds": 10,
+    "polling_live": 500,
+    "polling_seconds": 150,  # longer than the slowest poll (CALL_POLL_MAX_INTERVAL_SECONDS)
+}
+QUICK = {
+    "throughput_calls": 100,
+    "utilisation_contacts": 30,
+    "utilisation_cap": 5,
+    "talk_seconds": 2,
+    "import_rows": 2_000,
+    "ingest_seconds": 2,
+    "polling_live": 20,
+    "polling_seconds": 20,
+}
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+
+    def version(command: list[str]) -> str:
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            return "not found"
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": version(["psql", "--version"]),
+        "redis": version(["redis-server", "--version"]),
+    }
+
+
+def plot(series: list[tuple[float, int]], cap: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(9, 3.6), dpi=110)
+    axes.step([s for s, _ in series], [n for _, n in series], where="post", color="#2563eb",
+              linewidth=1.4, label="live calls (simulator's record)")  # fmt: skip
+    axes.axhline(cap, color="#b91c1c", linestyle="--", linewidth=1.2, label=f"cap ({cap})")
+    axes.set_xlabel("seconds since the first call")
+    axes.set_ylabel("live calls")
+    axes.set_ylim(0, cap * 1.25)
+    axes.set_title("Live calls against the cap over a campaign's run")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower center")
+    figure.tight_layout()
+    figure.savefig(path)
+    pyplot.close(figure)
+
+
+def _fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        value = f"{value:,.3f}".rstrip("0").rstrip(".")
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return f"{value}{unit}"
+
+
+def markdown(results: dict) -> str:
+    m, r = results["machine"], results["results"]
+    t, u, i, w, p, q = (r[k] for k in ("throughput", "utilisation", "import", "ingest",
+                                         "polling", "queries"))  # fmt: skip
+    operations = ", ".join(f"{k} {v}" for k, v in p["by_operation"].items())
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {results['date']} (took {results['seconds']:.0f} s). "
+        "Every figure sits beside a baseline measured in the same run on the same machine. "
+        "Raw figures: [benchmarks.json](benchmarks.json).",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; {m['os']}; "
+        f"Python {m['python']}; {m['postgresql']}; {m['redis']}. Everything ran on it at once: "
+        "PostgreSQL, Redis, the simulator server, gunicorn, the Celery workers and beat, and the "
+        "load generators.",
+        "",
+        "| figure | measured | baseline | ratio |",
+        "|---|---|---|---|",
+        f"| placement throughput (dispatcher → Celery on Redis → client → simulator) | "
+        f"{_fmt(t['calls_per_second'])} calls/s | bare httpx loop: "
+        f"{_fmt(t['baseline_calls_per_second'])} calls/s | {_fmt(t['ratio'])} |",
+        f"| concurrency utilisation while contacts remain | {_fmt(u['utilisation'])} of the cap "
+        f"| 1.0 (the cap) | {_fmt(u['utilisation'])} |",
+        f"| refill latency after a hang-up, p50 / p95 | {_fmt(u['refill_p50_seconds'], ' s')} / "
+        f"{_fmt(u['refill_p95_seconds'], ' s')} | 0 s | |",
+        f"| contact import, {_fmt(i['rows'])} rows | {_fmt(i['rows_per_second'])} rows/s, peak "
+        f"{_fmt(i['peak_rss_mb'])} MB | PostgreSQL COPY: {_fmt(i['baseline_rows_per_second'])} "
+        f"rows/s | {_fmt(i['ratio'])} |",
+        f"| webhook ingest under gunicorn | {_fmt(w['webhooks']['requests_per_second'])} req/s, "
+        f"p99 {_fmt(w['webhooks']['p99_ms'], ' ms')} | bare Django view: "
+        f"{_fmt(w['bare_view']['requests_per_second'])} req/s, p99 "
+        f"{_fmt(w['bare_view']['p99_ms'], ' ms')} | {_fmt(w['ratio'])} |",
+        f"| polling cost, {_fmt(p['live_calls'])} live calls, webhooks off | "
+        f"{_fmt(p['requests_per_live_call_per_minute'])} API requests per live call per minute "
+        f"(status alone: {_fmt(p['status_requests_per_live_call_per_minute'])}) "
+        f"| one GET per call per poll: {_fmt(p['baseline_requests_per_live_call_per_minute'])} "
+        f"| {_fmt(p['ratio'])} |",
+        "",
+        "![Live calls against the cap](benchmarks-live-calls.png)",
+        "",
+        "## Details",
+        "",
+        f"**Placement throughput.** {_fmt(t['calls'])} contacts of one campaign, every call "
+        f"talking until hung up (so the cap never binds), workers {t['workers']}; from "
+        f"`campaign_start` until the simulator had accepted every call: {_fmt(t['seconds'])} s. "
+        f"Baseline: {t['baseline']}. Duplicate channels at the simulator: "
+        f"{t['duplicate_channels']}.",
+        "",
+        f"**Utilisation and refill.** {_fmt(u['contacts'])} contacts, cap {u['cap']}, each "
+        f"call talking {u['talk_seconds']} s; calls end by the simulator's webhooks to the app "
+        f"under gunicorn (polling as the safety net). Utilisation is the mean of live calls "
+        f"(sampled every 0.25 s from the simulator's record) over the cap, from the first call "
+        f"to the last placement. Refill latency: the k-th call to end frees the place the "
+        f"(cap+k)-th call takes; the gap between the two ({u['refills']} refills). Peak live "
+        f"calls {u['peak_live']}, moments over the cap {u['over_cap_moments']}, finished in "
+        f"{_fmt(u['seconds_to_finish'], ' s')}.",
+        "",
+        f"**Contact import.** A {_fmt(i['rows'])}-row CSV through the import service in a "
+        f"process of its own ({_fmt(i['imported'])} imported, {_fmt(i['invalid'])} invalid) in "
+        f"{_fmt(i['seconds'], ' s')}; the process's resident memory was "
+        f"{_fmt(i['rss_before_import_mb'])} MB before the import and at most "
+        f"{_fmt(i['peak_rss_mb'])} MB while it ran (sampled every 20 ms; the file is streamed "
+        f"and written in batches). Baseline: {i['baseline']}.",
+        "",
+        f"**Webhook ingest.** {w['clients']} client threads with keep-alive connections for "
+        f"{_fmt(w['webhooks']['seconds'], ' s')}, each request a new signed notification (HMAC "
+        "verified, stored once, processing queued on Redis); every answered request was stored "
+        f"({_fmt(w['stored'])} rows). p50 {_fmt(w['webhooks']['p50_ms'], ' ms')}. Baseline: "
+        f"{w['baseline']}, p50 {_fmt(w['bare_view']['p50_ms'], ' ms')}.",
+        "",
+        f"**Polling cost.** {_fmt(p['live_calls'])} answered calls, webhooks off, default "
+        f"polling settings, counted at the simulator over {_fmt(p['seconds'], ' s')}: "
+        f"{_fmt(p['requests'])} requests ({operations}). Status comes from listing calls "
+        "(one request answers for many); most requests are transcript snapshots "
+        "(`get_agent_history`): Agora serves an agent's history only while it runs, so with "
+        "webhooks off the transcript is saved while the call talks (with webhooks on, the "
+        f"end-of-call notification carries it). Baseline: {p['baseline']}.",
+        "",
+        "**Query counts** per page (first page of each list), at 10 and at 1,000 rows per "
+        f"table; flat: {'yes' if q['flat'] else 'NO'}.",
+        "",
+        "| page | 10 rows | 1,000 rows |",
+        "|---|---|---|",
+        *(
+            f"| {name} | {sizes.get('10', 'n/a')} | {sizes.get('1000', 'n/a')} |"
+            for name, sizes in q["pages"].items()
+        ),
+        "",
+        "Run it again with `make bench` (about ten minutes; nothing else should run meanwhile).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Measure and publish the benchmark figures.")
+    parser.add_argument("--quick", action="store_true", help="small sizes, output under var/")
+    parser.add_argument("--out", type=Path, help="where to write (default: docs/, or var/bench/)")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    out = args.out or BASE_DIR / ("var/bench" if args.quick else "docs")
+    out.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
+    require_redis(redis_url)
+    fleet = Fleet.create(
+        name="contactcenter_bench",
+        redis_url=redis_url,
+        workdir=BASE_DIR / "var" / "bench-run",
+    )
+    fleet.setup_django()
+    from tests.support.bench import queries, scenarios
+
+    results: dict = {}
+    try:
+        fleet.start_simulator("--max-concurrent-calls", "20", "--threads", "32",
+                              "--webhook-secret", os.environ.get("AGORA_WEBHOOK_SECRET") or
+                              _setting("AGORA_WEBHOOK_SECRET"))  # fmt: skip
+        web_url = fleet.start_web(workers=2, threads=4)
+        step(fleet, "placement throughput")
+        results["throughput"] = scenarios.placement_throughput(
+            fleet, calls=sizes["throughput_calls"], workers=2, concurrency=4
+        )
+        step(fleet, "concurrency utilisation and refill")
+        results["utilisation"] = scenarios.utilisation(
+            fleet, contacts=sizes["utilisation_contacts"], cap=sizes["utilisation_cap"],
+            talk=sizes["talk_seconds"], web_url=web_url,
+        )  # fmt: skip
+        step(fleet, "webhook ingest")
+        results["ingest"] = scenarios.webhook_ingest(
+            fleet, web_url=web_url, seconds=sizes["ingest_seconds"], clients=8
+        )
+        step(fleet, "contact import")
+        results["import"] = scenarios.contact_import(fleet, rows=sizes["import_rows"])
+        step(fleet, "polling cost")
+        results["polling"] = scenarios.polling_cost(
+            fleet, live=sizes["polling_live"], seconds=sizes["polling_seconds"]
+        )
+        step(fleet, "query counts")
+        results["queries"] = queries.query_counts()
+    finally:
+        fleet.stop_all()
+    series = results["utilisation"].pop("series")
+    report = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": round(time.monotonic() - began, 1),
+        "quick": args.quick,
+        "machine": machine(),
+        "sizes": sizes,
+        "results": results,
+        "live_calls_series": series,
+    }
+    (out / "benchmarks.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot(series, results["utilisation"]["cap"], out / "benchmarks-live-calls.png")
+    (out / "benchmarks.md").write_text(markdown(report))
+    print((out / "benchmarks.md").read_text())
+    return 0
+
+
+def require_redis(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except redis.RedisError as error:
+        raise SystemExit(
+            f"Redis is not reachable at {url} (BENCH_REDIS_URL): start it as for the tests "
+            f"(see .ci/run). {error}"
+        ) from None
+
+
+def _setting(name: str) -> str:
+    from django.conf import settings
+
+    return getattr(settings, name)
+
+
+def step(fleet: Fleet, name: str) -> None:
+    """Each measurement starts from an empty database, Redis and simulator."""
+    print(f"[bench] {datetime.now(UTC):%H:%M:%S} {name}", file=sys.stderr, flush=True)
+    fleet.fresh_state()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

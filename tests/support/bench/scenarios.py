@@ -1,0 +1,503 @@
+"""The benchmark's measurements. Each returns a dict of figures with the baseline it is compared
+to, measured in the same run on the same machine."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.fleet import (
+    Fleet,
+    live_series,
+    over_cap_moments,
+    peak_live,
+    percentile,
+    refill_latencies,
+    wait_until,
+)
+from tests.support.processes import BASE_DIR
+
+CALLER = "+14155550100"
+
+
+def callee(index: int, *, talk: int = 0, outcome: int = 0, area: int = 415) -> str:
+    """A number the simulator treats by rule: `outcome` is its last digit (0 answers, 1 never
+    answers, 2 busy, 3 fails, 4 talks until hung up), `talk` the two digits before it."""
+    return f"+1{area}{200 + index // 10}{index % 10}{talk:02d}{outcome}"
+
+
+# -- shared set-up ---------------------------------------------------------------------------------
+
+
+def caller_and_profile():
+    from telephony.models import AgentProfile, PhoneNumber
+
+    caller, _ = PhoneNumber.objects.get_or_create(
+        e164=CALLER,
+        defaults={
+            "label": "Bench",
+            "outbound_address": "sip.carrier.example",
+            "sync_state": PhoneNumber.SyncState.SYNCED,
+        },
+    )
+    profile, _ = AgentProfile.objects.get_or_create(
+        name="Bench agent",
+        defaults={
+            "pipeline_id": "pipeline-bench",
+            "greeting_template": "Hi {{first_name}}, this is Acme calling.",
+        },
+    )
+    return caller, profile
+
+
+def import_caller(fleet: Fleet) -> None:
+    from django.conf import settings
+
+    httpx.post(
+        f"{fleet.simulator_url}/api/conversational-ai-agent/v2/phone-numbers",
+        json={"provider": "byo", "phone_number": CALLER, "label": "Bench", "outbound": True,
+              "inbound_config": {}, "outbound_config": {"address": "sip.carrier.example"}},
+        auth=(settings.AGORA_CUSTOMER_ID, settings.AGORA_CUSTOMER_SECRET),
+        timeout=30,
+    ).raise_for_status()  # fmt: skip
+
+
+def make_campaign(name: str, numbers: list[str], *, cap: int, attempts: int = 1, **fields):
+    from datetime import time as clock
+
+    from campaigns.models import Campaign, Contact, ContactList
+
+    caller, profile = caller_and_profile()
+    contact_list = ContactList.objects.create(name=f"{name} {uuid.uuid4().hex[:6]}")
+    Contact.objects.bulk_create(
+        (Contact(contact_list=contact_list, phone=number, first_name="Ada") for number in numbers),
+        batch_size=5000,
+    )
+    campaign = Campaign.objects.create(
+        name=name,
+        agent_profile=profile,
+        max_concurrent_calls=cap,
+        max_calls_per_minute=1_000_000,
+        max_attempts=attempts,
+        weekdays=list(range(7)),
+        window_start=clock(0, 0),
+        window_end=clock(23, 59, 59),
+        **fields,
+    )
+    campaign.contact_lists.add(contact_list)
+    campaign.caller_ids.add(caller)
+    return campaign
+
+
+def campaign_calls(fleet: Fleet, campaign) -> list[dict]:
+    return [
+        call
+        for call in fleet.ledger_calls()
+        if call["labels"].get("campaign_id") == str(campaign.pk)
+    ]
+
+
+def open_contacts(campaign) -> int:
+    from campaigns.services.campaigns import OPEN_CONTACT_STATUSES
+
+    return campaign.contacts.filter(status__in=OPEN_CONTACT_STATUSES).count()
+
+
+def _start_app(fleet: Fleet, *, workers: int, concurrency: int, dispatchers: int = 0) -> None:
+    for index in range(workers):
+        fleet.start_worker(f"worker{index}", concurrency=concurrency)
+    fleet.start_beat()
+    for index in range(dispatchers):
+        fleet.start_dispatcher(f"dispatcher{index}", interval=0.2)
+
+
+# -- 1. placement throughput -----------------------------------------------------------------------
+
+
+def placement_throughput(fleet: Fleet, *, calls: int, workers: int, concurrency: int) -> dict:
+    """Calls placed per second end to end, against a bare httpx loop posting to the same
+    simulator with as many threads as the workers have processes."""
+    from campaigns.services.campaigns import campaign_start
+
+    fleet.simulator_config(max_concurrent_calls=calls * 2, webhook_url=None)
+    import_caller(fleet)
+    fleet.configure(
+        AGORA_MAX_CONCURRENT_CALLS=str(calls * 2),
+        DISPATCH_INTERVAL="0.5",
+        CALL_POLL_AFTER_SECONDS="3600",  # polling is not part of placement
+    )
+    _start_app(fleet, workers=workers, concurrency=concurrency, dispatchers=1)
+    numbers = [callee(index, outcome=4) for index in range(calls)]
+    campaign = make_campaign("Throughput", numbers, cap=calls * 2)
+    started = time.monotonic()
+    campaign_start(campaign=campaign)
+    wait_until(
+        lambda: fleet.ledger()["calls"]["placed"] >= calls,
+        timeout=900,
+        message=f"{calls} calls to reach the simulator",
+    )
+    elapsed = time.monotonic() - started
+    ledger = fleet.ledger()
+
+    baseline = bare_placement_loop(fleet, calls=calls, threads=workers * concurrency)
+    rate = calls / elapsed
+    return {
+        "calls": calls,
+        "workers": f"{workers} x {concurrency} (prefork) + beat + 1 extra dispatcher",
+        "seconds": round(elapsed, 2),
+        "calls_per_second": round(rate, 1),
+        "duplicate_channels": len(ledger["calls"]["duplicate_channels"]),
+        "baseline_calls_per_second": baseline["calls_per_second"],
+        "baseline": f"bare httpx loop, {workers * concurrency} threads, prebuilt bodies",
+        "ratio": round(rate / baseline["calls_per_second"], 3),
+    }
+
+
+def bare_placement_loop(fleet: Fleet, *, calls: int, threads: int) -> dict:
+    from django.conf import settings
+
+    from telephony.agora import PlaceCallRequest
+    from telephony.agora.tokens import build_call_tokens
+
+    fleet.fresh_state()  # the app's processes stop: the loop has the machine to itself
+    import_caller(fleet)
+    bodies = []
+    for index in range(calls):
+        channel = f"bare{uuid.uuid4().hex}"
+        tokens = build_call_tokens(
+            app_id=settings.AGORA_APP_ID,
+            app_certificate=settings.AGORA_APP_CERTIFICATE,
+            channel=channel,
+            agent_uid="100",
+            sip_uid="200",
+            ttl_seconds=3600,
+            now=time.time(),
+        )
+        bodies.append(
+            PlaceCallRequest(
+                name=f"bare-{channel}",
+                to_number=callee(index, outcome=4, area=650),
+                from_number=CALLER,
+                sip_rtc_uid=tokens.sip_uid,
+                sip_rtc_token=tokens.sip_token,
+                channel=channel,
+                agent_token=tokens.agent_token,
+                agent_rtc_uid=tokens.agent_uid,
+                pipeline_id="pipeline-bench",
+                properties={"labels": {"bench": "bare"}},
+            ).to_body()
+        )
+    auth = (settings.AGORA_CUSTOMER_ID, settings.AGORA_CUSTOMER_SECRET)
+    project = f"/api/conversational-ai-agent/v2/projects/{settings.AGORA_APP_ID}"
+    url = f"{fleet.simulator_url}{project}/call"
+    failures = []
+
+    def post(chunk: list[dict]) -> None:
+        with httpx.Client(auth=auth, timeout=30) as http:
+            for body in chunk:
+                if http.post(url, json=body).status_code != 200:
+                    failures.append(body["name"])
+
+    chunks = [bodies[index::threads] for index in range(threads)]
+    started = time.monotonic()
+    run_threads([lambda chunk=chunk: post(chunk) for chunk in chunks])
+    elapsed = time.monotonic() - started
+    if failures:
+        raise RuntimeError(f"the bare loop's posts failed: {len(failures)} of {calls}")
+    return {"seconds": round(elapsed, 2), "calls_per_second": round(calls / elapsed, 1)}
+
+
+def run_threads(jobs: list[Callable[[], Any]]) -> None:
+    errors = []
+
+    def guarded(job):
+        try:
+            job()
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+# -- 2. concurrency utilisation and refill latency -------------------------------------------------
+
+
+def utilisation(fleet: Fleet, *, contacts: int, cap: int, talk: int, web_url: str) -> dict:
+    """Share of the cap kept busy while contacts remain, and how long a freed place stays empty
+    (calls end by the simulator's webhook to the app, as in production)."""
+    from campaigns.services.campaigns import campaign_start
+
+    fleet.simulator_config(max_concurrent_calls=cap, webhook_url=f"{web_url}/webhooks/agora/")
+    import_caller(fleet)
+    fleet.configure(
+        AGORA_MAX_CONCURRENT_CALLS=str(cap),
+        DISPATCH_INTERVAL="1",
+        CALL_POLL_INTERVAL="1",
+        CALL_POLL_AFTER_SECONDS="5",
+    )
+    _start_app(fleet, workers=2, concurrency=4)
+    campaign = make_campaign(
+        "Utilisation", [callee(index, talk=talk) for index in range(contacts)], cap=cap
+    )
+    started = time.monotonic()
+    campaign_start(campaign=campaign)
+    wait_until(
+        lambda: open_contacts(campaign) == 0,
+        timeout=contacts * (talk + 10) / cap + 300,
+        message="the campaign to finish",
+    )
+    elapsed = time.monotonic() - started
+    calls = campaign_calls(fleet, campaign)
+
+    last_placed = max(call["created_at"] for call in calls)
+    first_placed = min(call["created_at"] for call in calls)
+    series = live_series(calls, step=0.25)
+    busy = [live for moment, live in series if moment <= last_placed - first_placed]
+    latencies = refill_latencies(calls, cap)
+    return {
+        "contacts": contacts,
+        "cap": cap,
+        "talk_seconds": talk,
+        "seconds_to_finish": round(elapsed, 1),
+        "utilisation": round(sum(busy) / len(busy) / cap, 3) if busy else None,
+        "peak_live": peak_live(calls),
+        "over_cap_moments": over_cap_moments(calls, cap),
+        "refill_p50_seconds": _round(percentile(latencies, 0.5)),
+        "refill_p95_seconds": _round(percentile(latencies, 0.95)),
+        "refills": len(latencies),
+        "baseline": "the cap itself: utilisation 1.0 and refill 0 s are the ceiling",
+        "series": series,
+    }
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# -- 3. contact import -----------------------------------------------------------------------------
+
+
+def write_contacts_csv(path: Path, rows: int) -> None:
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["phone", "first_name", "last_name", "external_id", "plan"])
+        for index in range(rows):
+            area = (201, 212, 305, 415, 617, 702, 808, 917)[index % 8]
+            number = f"+1{area}{200 + (index // 10_000) % 700}{index % 10_000:04d}"
+            writer.writerow([number, f"Ada{index}", "Lovelace", f"crm-{index}", "gold"])
+
+
+def contact_import(fleet: Fleet, *, rows: int) -> dict:
+    """Rows per second and peak memory of the import service (its own process), against
+    PostgreSQL's COPY of the same file into a bare table."""
+    path = fleet.workdir / f"contacts-{rows}.csv"
+    write_contacts_csv(path, rows)
+    probe = subprocess.run(
+        [sys.executable, "-m", "tests.support.bench.import_probe", str(path)],
+        cwd=BASE_DIR,
+        env={**os.environ, **fleet.env()},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(probe.stdout.strip().splitlines()[-1])
+    copy_seconds = copy_baseline(fleet, path)
+    rate = result["rows"] / result["seconds"]
+    return {
+        **result,
+        "rows_per_second": round(rate),
+        "baseline_rows_per_second": round(rows / copy_seconds),
+        "baseline": "PostgreSQL COPY of the same file into a table without checks",
+        "ratio": round(rate / (rows / copy_seconds), 3),
+    }
+
+
+def copy_baseline(fleet: Fleet, path: Path) -> float:
+    import psycopg
+
+    with psycopg.connect(fleet.database_url) as connection:
+        connection.execute(
+            "CREATE TEMP TABLE bench_copy (phone text, first_name text, last_name text, "
+            "external_id text, plan text)"
+        )
+        started = time.monotonic()
+        with (
+            connection.cursor() as cursor,
+            cursor.copy("COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+            path.open("rb") as source,
+        ):
+            while chunk := source.read(1 << 20):
+                copy.write(chunk)
+        return time.monotonic() - started
+
+
+# -- 4. webhook ingest -----------------------------------------------------------------------------
+
+
+def _webhook_requests(count: int) -> list[tuple[bytes, dict[str, str]]]:
+    from django.conf import settings
+
+    from telephony.agora.webhooks import sign
+
+    requests = []
+    for _ in range(count):
+        body = json.dumps(
+            {
+                "noticeId": uuid.uuid4().hex,
+                "productId": 17,
+                "eventType": 202,
+                "notifyMs": int(time.time() * 1000),
+                "sid": uuid.uuid4().hex,
+                "payload": {
+                    "agent_id": uuid.uuid4().hex.upper(),
+                    "state": "CALLING",
+                    "report_ms": int(time.time() * 1000),
+                },
+            },
+            separators=(",", ":"),
+        ).encode()
+        headers = {"Content-Type": "application/json", **sign(body, settings.AGORA_WEBHOOK_SECRET)}
+        requests.append((body, headers))
+    return requests
+
+
+def load(url: str, *, seconds: float, clients: int, requests=None) -> dict:
+    """`clients` threads, each with a keep-alive connection, for `seconds`: GET `url`, or POST
+    each of `requests` (body, headers) once, in order. Counts and latencies."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    deadline = time.monotonic() + seconds
+    position = iter(range(len(requests))) if requests else None
+    lock = threading.Lock()
+
+    def next_request():
+        with lock:
+            index = next(position, None)
+        return None if index is None else requests[index]
+
+    def client(slot: int) -> None:
+        with httpx.Client(timeout=30) as http:
+            while time.monotonic() < deadline:
+                if requests:
+                    item = next_request()
+                    if item is None:
+                        return
+                    begun = time.perf_counter()
+                    response = http.post(url, content=item[0], headers=item[1])
+                else:
+                    begun = time.perf_counter()
+                    response = http.get(url)
+                took = time.perf_counter() - begun
+                if response.status_code < 300:
+                    latencies[slot].append(took)
+                else:
+                    errors[slot] += 1
+
+    started = time.monotonic()
+    run_threads([lambda slot=slot: client(slot) for slot in range(clients)])
+    elapsed = time.monotonic() - started
+    every = [value for values in latencies for value in values]
+    return {
+        "requests": len(every),
+        "errors": sum(errors),
+        "seconds": round(elapsed, 2),
+        "requests_per_second": round(len(every) / elapsed, 1),
+        "p50_ms": _round(1000 * (percentile(every, 0.5) or 0), 1),
+        "p99_ms": _round(1000 * (percentile(every, 0.99) or 0), 1),
+    }
+
+
+def webhook_ingest(fleet: Fleet, *, web_url: str, seconds: float, clients: int) -> dict:
+    """Signed Agora webhooks (each a new notice) received, verified, stored and queued, under
+    gunicorn, against a bare Django view (`/livez/`) on the same server."""
+    from telephony.models import WebhookEvent
+
+    bare = load(f"{web_url}/livez/", seconds=seconds, clients=clients)
+    requests = _webhook_requests(int(bare["requests_per_second"] * seconds * 1.5) + 1000)
+    before = WebhookEvent.objects.count()
+    ingest = load(f"{web_url}/webhooks/agora/", seconds=seconds, clients=clients, requests=requests)
+    stored = WebhookEvent.objects.count() - before
+    if stored != ingest["requests"]:
+        raise RuntimeError(f"{ingest['requests']} webhooks answered but {stored} stored")
+    return {
+        "clients": clients,
+        "webhooks": ingest,
+        "bare_view": bare,
+        "baseline": "GET /livez/ (a Django view that touches nothing) on the same gunicorn",
+        "ratio": round(ingest["requests_per_second"] / bare["requests_per_second"], 3),
+        "stored": stored,
+    }
+
+
+# -- 5. polling cost -------------------------------------------------------------------------------
+
+
+def polling_cost(fleet: Fleet, *, live: int, seconds: float) -> dict:
+    """Agora API requests per live call per minute, with every call talking and webhooks off:
+    everything the app knows of its calls comes from polling."""
+    from django.conf import settings as django_settings
+
+    from campaigns.services.campaigns import campaign_start
+    from telephony.models import Call
+    from telephony.states import CallStatus
+
+    fleet.simulator_config(max_concurrent_calls=live * 2, webhook_url=None)
+    import_caller(fleet)
+    fleet.configure(AGORA_MAX_CONCURRENT_CALLS=str(live * 2), DISPATCH_INTERVAL="1")
+    for name in ("CALL_POLL_INTERVAL", "CALL_POLL_AFTER_SECONDS"):
+        fleet.settings.pop(name, None)
+        os.environ.pop(name, None)
+    _start_app(fleet, workers=2, concurrency=4, dispatchers=1)
+    campaign = make_campaign(
+        "Polling", [callee(index, outcome=4, area=510) for index in range(live)], cap=live
+    )
+    campaign_start(campaign=campaign)
+    wait_until(
+        lambda: (
+            Call.objects.filter(
+                campaign_attempt__campaign=campaign, status=CallStatus.ANSWERED
+            ).count()
+            >= live
+        ),
+        timeout=600,
+        message=f"{live} calls to be answered and known to be",
+    )
+    first = fleet.ledger()["requests"]["by_operation"]
+    started = time.monotonic()
+    time.sleep(seconds)
+    last = fleet.ledger()["requests"]["by_operation"]
+    elapsed = time.monotonic() - started
+    delta = {op: n - first.get(op, 0) for op, n in last.items() if n - first.get(op, 0)}
+    per_call_minute = sum(delta.values()) / live / (elapsed / 60)
+    interval = float(os.environ.get("CALL_POLL_INTERVAL") or django_settings.CALL_POLL_INTERVAL)
+    naive = 60 / interval
+    status = sum(n for op, n in delta.items() if op in ("list_calls", "get_call"))
+    return {
+        "live_calls": live,
+        "seconds": round(elapsed, 1),
+        "requests": sum(delta.values()),
+        "by_operation": delta,
+        "requests_per_live_call_per_minute": round(per_call_minute, 3),
+        # Status alone; the rest is mostly transcript snapshots (agent history), which Agora
+        # serves only while the agent runs, so with webhooks off they are taken while talking.
+        "status_requests_per_live_call_per_minute": round(status / live / (elapsed / 60), 4),
+        "baseline_requests_per_live_call_per_minute": round(naive, 1),
+        "baseline": f"computed: one status GET per live call every {interval:g} s "
+        "(CALL_POLL_INTERVAL)",
+        "ratio": round(per_call_minute / naive, 4),
+    }
