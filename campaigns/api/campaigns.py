@@ -13,7 +13,6 @@ from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from campaigns.api.schema import error_responses
 from campaigns.models import WEEKDAYS, Campaign, ContactList
 from campaigns.services.campaigns import (
     campaign_cancel,
@@ -27,6 +26,7 @@ from campaigns.services.campaigns import (
 )
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.lookups import IntegerIdLookup
+from contactcenter.api.schema import error_responses
 from contactcenter.models import ApiScope
 from telephony.models import AgentProfile, PhoneNumber
 

@@ -18,7 +18,6 @@ from rest_framework.decorators import action
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
-from campaigns.api.schema import error_responses
 from campaigns.models import Contact, ContactList
 from campaigns.services.contacts import (
     CONTACT_FIELDS,
@@ -34,6 +33,7 @@ from contactcenter.api.auth import model_access, needs
 from contactcenter.api.errors import error_response
 from contactcenter.api.lookups import IntegerIdLookup
 from contactcenter.api.parsers import BoundedJSONParser
+from contactcenter.api.schema import error_responses
 from contactcenter.models import ApiScope
 
 BULK_MAX_ROWS = 10_000  # rows per bulk upsert request

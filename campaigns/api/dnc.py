@@ -9,11 +9,11 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from campaigns.api.schema import error_responses
 from campaigns.models import DoNotCall
 from campaigns.services.dnc import dnc_add, dnc_contains, dnc_remove
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.errors import error_response
+from contactcenter.api.schema import error_responses
 from contactcenter.models import ApiScope
 from telephony.validators import normalize_phone_number
 

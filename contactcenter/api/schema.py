@@ -1,9 +1,12 @@
-"""The API's OpenAPI schema class: drf-spectacular's, plus each operation's access rule.
+"""The API's OpenAPI schema class (drf-spectacular's, plus each operation's access rule) and the
+response shapes every resource shares: the error body, a short outcome.
 
 Apart from auth.py because drf-spectacular's AutoSchema module reads the REST framework
 settings on import, and those name the authentication class defined there."""
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
 
 from contactcenter.api.auth import required_access
 
@@ -28,3 +31,32 @@ class AccessAutoSchema(AutoSchema):
         operation["x-required-scope"] = access.scope
         operation["x-required-permissions"] = list(access.permissions)
         return operation
+
+
+# The body of every error answer (contactcenter.api.errors).
+ERROR_RESPONSE = inline_serializer(
+    "ErrorResponse",
+    {
+        "error": inline_serializer(
+            "ErrorBody",
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "fields": serializers.DictField(child=serializers.ListField()),
+                "messages": serializers.ListField(child=serializers.CharField(), required=False),
+            },
+        )
+    },
+)
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """Document these status codes as answered with the error body."""
+    return {code: OpenApiResponse(ERROR_RESPONSE) for code in codes}
+
+
+def outcome_response(name: str):
+    """An action's answer: `{"result": ..., "message": ...}`, named `name` in the schema."""
+    return inline_serializer(
+        name=name, fields={"result": serializers.CharField(), "message": serializers.CharField()}
+    )

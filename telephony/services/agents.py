@@ -9,11 +9,16 @@ replaces it (`unmask_properties`).
 
 import copy
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import ProtectedError
 
 from telephony.agora.redaction import MASK, is_secret_key, redact
+
+if TYPE_CHECKING:  # the model calls agent_profile_check from its clean()
+    from telephony.models import AgentProfile
 
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Set per call by the placement service; a profile may not fix them.
@@ -202,3 +207,37 @@ def unmask_properties(submitted: Any, stored: Any, where: str = "", scopes: tupl
             for index, item in enumerate(submitted)
         ]
     return submitted
+
+
+# -- saving and deleting (the API; the admin's form does the same through the model's clean) ---
+
+
+@transaction.atomic
+def agent_profile_save(*, profile: "AgentProfile", **fields: Any) -> "AgentProfile":
+    """Create or change a profile as the admin form does: unmask the properties sent back
+    masked, check the whole profile (`AgentProfile.clean` -> `agent_profile_check`), save."""
+    if "properties" in fields:
+        try:
+            fields["properties"] = unmask_properties(
+                fields["properties"], profile.properties if profile.pk else {}
+            )
+        except ValidationError as error:
+            raise ValidationError({"properties": error.messages}) from None
+    for field, value in fields.items():
+        setattr(profile, field, value)
+    profile.full_clean()
+    profile.save()
+    return profile
+
+
+def agent_profile_delete(*, profile: "AgentProfile") -> None:
+    """Delete a profile no campaign uses; otherwise say which campaigns use it."""
+    try:
+        profile.delete()
+    except ProtectedError as error:
+        names = sorted({str(obj) for obj in error.protected_objects})
+        raise ValidationError(
+            f"'{profile.name}' is used by {len(names)} campaign"
+            f"{'s' if len(names) != 1 else ''} ({', '.join(names)}): "
+            "give those campaigns another agent or delete them first."
+        ) from None

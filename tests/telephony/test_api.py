@@ -1,4 +1,4 @@
-"""REST API for phone numbers, agents and calls (telephony/api.py)."""
+"""REST API for phone numbers, agents and calls (telephony/api/)."""
 
 import uuid
 from datetime import timedelta
@@ -438,6 +438,7 @@ def test_agent_delete(api_client, agent_profile):
     response = api_client.delete(f"/api/v1/agents/{agent_profile.pk}/")
 
     assert response.status_code == 204
+
     assert not AgentProfile.objects.exists()
 
 
