@@ -2,8 +2,8 @@
 
 import pytest
 
-from campaigns.models import Campaign, Contact, ContactList
-from tests.support.factories import EVERY_DAY
+from campaigns.models import Campaign, ContactList
+from tests.support.factories import CampaignFactory, ContactFactory, ContactListFactory
 
 
 @pytest.fixture
@@ -21,16 +21,14 @@ def contact_list(db) -> ContactList:
 @pytest.fixture
 def make_campaign(db, agent_profile, imported_caller):
     def make(phones=("+14155550150",), *, callers=None, **fields) -> Campaign:
-        contact_list = ContactList.objects.create(name=f"list-{ContactList.objects.count()}")
+        contact_list = ContactListFactory()
         for index, phone in enumerate(phones):
-            Contact.objects.create(contact_list=contact_list, phone=phone, first_name=f"Ada{index}")
-        campaign = Campaign.objects.create(
-            name=fields.pop("name", "Reminders"),
+            ContactFactory(contact_list=contact_list, phone=phone, first_name=f"Ada{index}")
+        return CampaignFactory(
             agent_profile=agent_profile,
-            **{**EVERY_DAY, "max_calls_per_minute": 1000, **fields},
+            contact_lists=[contact_list],
+            caller_ids=callers or [imported_caller],
+            **{"max_calls_per_minute": 1000, **fields},
         )
-        campaign.contact_lists.add(contact_list)
-        campaign.caller_ids.add(*(callers or [imported_caller]))
-        return campaign
 
     return make

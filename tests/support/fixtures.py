@@ -9,6 +9,7 @@ from telephony.agora import AgoraClient, AgoraConfig
 from telephony.clients import use_agora_client
 from telephony.models import AgentProfile, PhoneNumber
 from telephony.simulator import ManualClock, Simulator, SimulatorConfig, sim_transport
+from tests.support.factories import AgentProfileFactory, PhoneNumberFactory
 from tests.support.simulator import WebhookCatcher
 
 
@@ -44,21 +45,12 @@ def agora(settings, simulator):
 
 @pytest.fixture
 def caller_number(db) -> PhoneNumber:
-    return PhoneNumber.objects.create(
-        e164="+14155550100",
-        label="Sales",
-        outbound_address="sip.carrier.example",
-        sync_state=PhoneNumber.SyncState.SYNCED,
-    )
+    return PhoneNumberFactory()
 
 
 @pytest.fixture
 def agent_profile(db) -> AgentProfile:
-    return AgentProfile.objects.create(
-        name="Reminder bot",
-        pipeline_id="pipeline-reminders",
-        greeting_template="Hi {{first_name}}, this is Acme calling about your appointment.",
-    )
+    return AgentProfileFactory()
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact, ContactList
+from campaigns.models import Campaign, CampaignAttempt, CampaignContact
 from contactcenter.models import ApiKey, ApiScope
 from telephony import tasks
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
-from telephony.services.calls import call_identity
 from telephony.states import CallStatus
+from tests.support.factories import CallFactory, CampaignFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,27 +22,15 @@ SIP_PASSWORD = "s3cret-sip-Passw0rd"
 
 
 def make_call(*, to_number="+14155550111", caller=None, agent=None, **fields) -> Call:
-    call_id = uuid.uuid4()
-    name, channel = call_identity(call_id)
-    return Call.objects.create(
-        id=call_id,
-        to_number=to_number,
-        from_number=caller.e164 if caller else "+14155550100",
-        caller_id=caller,
-        agent_profile=agent,
-        agora_name=name,
-        channel=channel,
-        **fields,
-    )
+    return CallFactory(to_number=to_number, caller_id=caller, agent_profile=agent, **fields)
 
 
 def make_campaign(agent: AgentProfile, name: str = "Reminders") -> Campaign:
-    return Campaign.objects.create(name=name, agent_profile=agent)
+    return CampaignFactory(name=name, agent_profile=agent)
 
 
 def attach_to_campaign(call: Call, campaign: Campaign) -> None:
-    contact_list = ContactList.objects.create(name=f"list-{uuid.uuid4().hex[:8]}")
-    contact = Contact.objects.create(contact_list=contact_list, phone=call.to_number)
+    contact = ContactFactory(phone=call.to_number)
     entry = CampaignContact.objects.create(campaign=campaign, contact=contact)
     CampaignAttempt.objects.create(campaign_contact=entry, campaign=campaign, call=call, number=1)
 

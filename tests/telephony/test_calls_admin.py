@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from telephony import tasks
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
-from telephony.services.calls import call_identity, call_transition
+from telephony.services.calls import call_transition
 from telephony.states import CallStatus
+from tests.support.factories import CallFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,16 +53,12 @@ def make_call(
 ) -> Call:
     """A call row moved to `status` through the state machine (placed at Agora if past queued)."""
     call_id = uuid.uuid4()
-    name, channel = call_identity(call_id)
     placed = status != CallStatus.QUEUED if placed is None else placed
-    call = Call.objects.create(
+    call = CallFactory(
         id=call_id,
         to_number=to_number,
-        from_number=caller.e164,
         caller_id=caller,
         agent_profile=profile,
-        agora_name=name,
-        channel=channel,
         agent_id=f"agent-{call_id.hex[:12]}" if placed else None,
         variables={"first_name": "Ada"},
         **fields,

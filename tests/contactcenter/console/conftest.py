@@ -1,6 +1,5 @@
 """Console tests: calls made directly in a given state and at a given time."""
 
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -8,6 +7,7 @@ from django.utils import timezone
 
 from telephony.models import Call
 from telephony.states import CallStatus
+from tests.support.factories import CallFactory
 
 
 @pytest.fixture
@@ -21,15 +21,11 @@ def make_call(db, caller_number):
     ) -> Call:
         created_at = created_at or timezone.now()
         answered = status in (CallStatus.ANSWERED, CallStatus.COMPLETED)
-        key = uuid.uuid4().hex
-        call = Call.objects.create(
+        call = CallFactory(
             status=status,
             direction=direction,
-            to_number="+14155550150",
-            from_number=caller_number.e164,
             caller_id=caller_number,
-            agora_name=f"cc-{key}",
-            channel=f"cc{key}",
+            agent_profile=None,
             answered_at=created_at + timedelta(seconds=5) if answered else None,
             duration_seconds=talk_seconds,
         )
