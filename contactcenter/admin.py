@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from contactcenter.admin_display import NOT_KNOWN
 from contactcenter.api.auth import scopes_missing_permissions
 from contactcenter.crm_webhooks import admin as crm_webhooks_admin  # noqa: F401  (registers)
 from contactcenter.models import ApiKey, ApiScope, api_scopes_ordered
@@ -17,6 +18,7 @@ from contactcenter.shown_once import ShownOnceMixin
 admin.site.site_header = "Contact center"
 admin.site.site_title = "Contact center"
 admin.site.index_title = "Administration"
+admin.site.empty_value_display = NOT_KNOWN
 
 
 class ApiKeyForm(forms.ModelForm):

@@ -63,6 +63,10 @@ def call_status_badge(status: str, label: str) -> str:
     return status_badge(BadgeKind.CALL, CALL_STATUS_GROUPS.get(status, "unknown"), label)
 
 
+# What a page shows for "not known (yet)" (the admin site's empty value too): never "None".
+NOT_KNOWN = "—"
+
+
 def format_duration(seconds: int | None) -> str | None:
     if seconds is None:
         return None

@@ -203,6 +203,14 @@ class Call(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "next_poll_at"])]
+        constraints = [
+            # A completed call talked, so it was answered (the console's answer rate counts it).
+            models.CheckConstraint(
+                condition=~models.Q(status=CallStatus.COMPLETED)
+                | models.Q(answered_at__isnull=False),
+                name="call_completed_was_answered",
+            )
+        ]
         permissions = [
             (
                 "override_dialing_rules",

@@ -102,11 +102,15 @@ class CancelSerializer(serializers.Serializer):
 class CampaignProgressSerializer(serializers.Serializer):
     campaign = serializers.IntegerField()
     status = serializers.CharField()
+    planned = serializers.BooleanField(
+        help_text="Not started yet: `contacts` counts the contacts its lists would give it."
+    )
     contacts = serializers.IntegerField()
     by_contact_status = serializers.DictField(child=serializers.IntegerField())
     dialed = serializers.IntegerField()
     remaining = serializers.IntegerField()
-    done = serializers.IntegerField()
+    done = serializers.IntegerField(help_text="Contacts finished (cancelled ones are not done).")
+    cancelled = serializers.IntegerField(help_text="Contacts a cancellation stopped.")
     percent_done = serializers.FloatField()
     live_calls = serializers.IntegerField()
     calls = serializers.IntegerField()

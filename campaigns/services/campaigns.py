@@ -449,21 +449,31 @@ def campaign_record_finished_calls(*, campaign: Campaign) -> int:
 
 
 def campaign_progress(campaign: Campaign) -> dict:
-    """Dialed, remaining and outcomes at a glance (two grouped queries, any size)."""
+    """Dialed, remaining and outcomes at a glance (grouped queries, any size)."""
     return campaigns_progress([campaign])[campaign.pk]
 
 
 def _progress(
-    campaign: Campaign, by_status: dict[str, int], dialed: int, calls: dict[str, int], cap: int
+    campaign: Campaign,
+    by_status: dict[str, int],
+    dialed: int,
+    calls: dict[str, int],
+    cap: int,
+    planned: int,
 ) -> dict:
-    """One campaign's figures from counts already grouped."""
+    """One campaign's figures from counts already grouped. Before it starts, a campaign has no
+    contacts of its own yet: it shows those its lists would give it (`planned`). Contacts a
+    cancellation stopped are counted as cancelled, not done."""
     total = sum(by_status.values())
     remaining = sum(by_status.get(status, 0) for status in OPEN_CONTACT_STATUSES)
-    done = total - remaining
+    cancelled = by_status.get(CampaignContact.Status.CANCELLED, 0)
+    done = total - remaining - cancelled
     return {
         "campaign": campaign.pk,
         "status": campaign.status,
-        "contacts": total,
+        "planned": not total,
+        "contacts": total or planned,
+        "cancelled": cancelled,
         "by_contact_status": by_status,
         "dialed": dialed,
         "remaining": remaining,
@@ -478,7 +488,8 @@ def _progress(
 
 
 def campaigns_progress(campaigns: Iterable[Campaign]) -> dict[int, dict]:
-    """Progress of many campaigns in two grouped queries, whatever their number."""
+    """Progress of many campaigns in two grouped queries whatever their number (three when some
+    have not started)."""
     campaigns = list(campaigns)
     ids = [campaign.pk for campaign in campaigns]
     by_status: dict[int, dict[str, int]] = defaultdict(dict)
@@ -502,13 +513,35 @@ def campaigns_progress(campaigns: Iterable[Campaign]) -> dict[int, dict]:
         )
         for row in call_rows:
             calls[row["campaign_id"]][row["call__status"]] = row["n"]
+    planned = _planned_contacts([pk for pk in ids if not by_status[pk]])
     cap = settings.AGORA_MAX_CONCURRENT_CALLS
     return {
         campaign.pk: _progress(
-            campaign, by_status[campaign.pk], dialed[campaign.pk], calls[campaign.pk], cap
+            campaign,
+            by_status[campaign.pk],
+            dialed[campaign.pk],
+            calls[campaign.pk],
+            cap,
+            planned[campaign.pk],
         )
         for campaign in campaigns
     }
+
+
+def _planned_contacts(campaign_ids: list[int]) -> Counter[int]:
+    """How many contacts starting would enrol (as _enrol_contacts does: each contact once), for
+    campaigns that have none yet; one grouped query, none when there are no such campaigns."""
+    planned: Counter[int] = Counter()
+    if campaign_ids:
+        rows = (
+            Contact.objects.filter(contact_list__campaigns__in=campaign_ids)
+            .order_by()
+            .values("contact_list__campaigns")
+            .annotate(n=Count("id", distinct=True))
+        )
+        for row in rows:
+            planned[row["contact_list__campaigns"]] = row["n"]
+    return planned
 
 
 def campaigns_using_number(number: PhoneNumber):

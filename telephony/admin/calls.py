@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from contactcenter.admin_display import call_status_badge, format_duration
+from contactcenter.admin_display import NOT_KNOWN, call_status_badge, format_duration
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.rules import RulesOverride
 from telephony.services.calls import call_create, call_hangup, call_retry
@@ -233,8 +233,8 @@ class CallAdmin(admin.ModelAdmin):
         return call.agent_profile.name if call.agent_profile else None
 
     @admin.display(description="duration", ordering="duration_seconds")
-    def duration(self, call: Call) -> str | None:
-        return format_duration(call.duration_seconds)
+    def duration(self, call: Call) -> str:
+        return format_duration(call.duration_seconds) or NOT_KNOWN
 
     # -- actions ------------------------------------------------------------------------------
 

@@ -7,7 +7,11 @@ Rules kept here (product.md, invariants 1, 2 and 4):
   the existing call is found again by listing calls for the number and matching the channel;
 - statuses change only through `call_transition`, only forwards (telephony.states);
 - the account cap is checked under one lock by everything that starts a call: placement counts
-  live calls only, right before dialing (telephony.services.capacity says why).
+  live calls only, right before dialing (telephony.services.capacity says why);
+- a call's times (dialed, ringing, answered, ended) and so its duration are when things happened
+  at Agora (a webhook's report_ms, a call record's stop_ts), not when we processed the report:
+  a report processed late, or out of order, corrects them; our own processing time stays in
+  the event log (CallEvent.created_at). A completed call always has an answer time.
 """
 
 import logging
@@ -33,8 +37,9 @@ from telephony.agora import (
     retry_delay,
 )
 from telephony.agora.tokens import build_call_tokens
+from telephony.agora.webhooks import CALL_STATE_EVENTS, int_or_none, payload_of
 from telephony.clients import agora_client
-from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
+from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber, WebhookEvent
 from telephony.rules import OVERRIDABLE_RULES, CallRefused, Rule, RulesOverride, dialing_rules
 from telephony.services.agents import MissingTemplateVariables, agent_properties_for_call
 from telephony.services.capacity import live_call_count, lock_capacity
@@ -270,24 +275,28 @@ def call_transition(
     report_ms: int | None = None,
     payload: dict | None = None,
 ) -> bool:
-    """Move `call` (locked, inside a transaction) to `target` if that is a step forward."""
+    """Move `call` (locked, inside a transaction) to `target` if that is a step forward.
+
+    `at` is when it happened at Agora, when the report says (else: now)."""
     if call.status == target or not can_transition(call.status, target):
         return False
-    now = at or timezone.now()
+    now = timezone.now()
+    happened = at or now
     previous = call.status
     call.status = target
     if target in LIVE_STATUSES or target in TERMINAL_STATUSES:
-        call.dialed_at = call.dialed_at or now
+        call.dialed_at = _earliest(call.dialed_at, happened)
     if target == CallStatus.RINGING:
-        call.ringing_at = call.ringing_at or now
+        call.ringing_at = _earliest(call.ringing_at, happened)
     if target == CallStatus.ANSWERED:
-        call.answered_at = call.answered_at or now
+        call.answered_at = _earliest(call.answered_at, happened)
     if target in TERMINAL_STATUSES:
-        call.ended_at = now
+        call.ended_at = happened
         call.placement_lease_until = None
         call.next_poll_at = None
-        if call.answered_at:
-            call.duration_seconds = max(0, int((now - call.answered_at).total_seconds()))
+        if target == CallStatus.COMPLETED and call.answered_at is None:
+            call.answered_at = _answer_time_of_unseen_answer(call)
+        _set_duration(call)
     else:
         call.next_poll_at = now + timedelta(seconds=settings.CALL_POLL_AFTER_SECONDS)
     if target == CallStatus.FAILED and detail and not call.last_error:
@@ -318,6 +327,41 @@ def call_transition(
     # -- end CRM webhooks --
     if target in TERMINAL_STATUSES:
         _on_ended(call)
+    return True
+
+
+def _earliest(known: datetime | None, reported: datetime) -> datetime:
+    return reported if known is None or reported < known else known
+
+
+def _set_duration(call: Call) -> None:
+    if call.answered_at and call.ended_at:
+        call.duration_seconds = max(0, round((call.ended_at - call.answered_at).total_seconds()))
+
+
+def _answer_time_of_unseen_answer(call: Call) -> datetime:
+    """A call that completed (the other party hung up: so it talked) whose answer we never saw
+    (a short call between two polls): answered, with no talk time made up, so at its end. An
+    ANSWERED report that comes later puts the true time in its place (_correct_times)."""
+    return call.ended_at or timezone.now()
+
+
+def _correct_times(call: Call, state: str, at: datetime, *, first_report: bool) -> bool:
+    """A report of a step the call has already taken, with Agora's time of it: the time we kept
+    was a guess (processing time, or a poll's) or a later duplicate; keep the earliest, except
+    that the first ANSWERED report replaces a guessed answer time. Returns whether it changed."""
+    before = (call.dialed_at, call.ringing_at, call.answered_at, call.ended_at)
+    if state in ("CALLING", "START") and call.dialed_at:
+        call.dialed_at = _earliest(call.dialed_at, at)
+    elif state == "RINGING" and call.ringing_at:
+        call.ringing_at = _earliest(call.ringing_at, at)
+    elif state == "ANSWERED" and (call.answered_at or call.status == CallStatus.COMPLETED):
+        call.answered_at = at if first_report else _earliest(call.answered_at or at, at)
+    elif state == "HANGUP" and call.is_terminal:
+        call.ended_at = at
+    if (call.dialed_at, call.ringing_at, call.answered_at, call.ended_at) == before:
+        return False
+    _set_duration(call)
     return True
 
 
@@ -366,11 +410,12 @@ def call_apply_report(*, call_id: uuid.UUID | str, report: AgoraReport, source: 
         )
         if report.reason:
             call.agora_reason = report.reason
-        if state and state not in call.seen_states and state != "HANGUP":
+        first_report = state not in call.seen_states
+        if state and first_report and state != "HANGUP":
             call.seen_states = [*call.seen_states, state]
         if report.report_ms and report.report_ms > (call.last_report_ms or 0):
             call.last_report_ms = report.report_ms
-        at = _report_time(report)
+        at = agora_time(report)
         if _should_settle(call, state, source):
             # Wait for stragglers before deciding between busy, no answer and failed.
             if call.end_pending_since is None:
@@ -389,6 +434,9 @@ def call_apply_report(*, call_id: uuid.UUID | str, report: AgoraReport, source: 
             agora_state=state,
             report_ms=report.report_ms,
         ):
+            if at and _correct_times(call, state, at, first_report=first_report):
+                _event(call, source=source, kind=CallEvent.Kind.NOTE,
+                       detail=f"times corrected by Agora's {state} report")  # fmt: skip
             call.last_update_at = timezone.now()
             call.save()
         return call
@@ -423,14 +471,57 @@ def call_finalize_end(*, call_id: uuid.UUID | str) -> Call:
             return call
         if reason and not call.agora_reason:
             call.agora_reason = reason
+        # Settled from every notification received for the call: processed, or still waiting
+        # behind a busy worker (they are applied when processed; this only reads them).
+        waiting = _waiting_reports(call)
+        seen = set(call.seen_states) | {state for state, _ in waiting}
         target, detail = ended_status(
-            answered=call.answered_at is not None or "ANSWERED" in call.seen_states,
+            answered=call.answered_at is not None or "ANSWERED" in seen,
             agora_reason=call.agora_reason or None,
             hangup_requested=call.hangup_requested_at is not None,
-            seen_states=set(call.seen_states),
+            seen_states=seen,
         )
-        call_transition(call, target, source=CallEvent.Source.WEBHOOK, detail=detail)
+        reported = _first_report_times(call, waiting)
+        if "RINGING" in reported and call.ringing_at is None:
+            call.ringing_at = reported["RINGING"]
+        if target == CallStatus.COMPLETED and call.answered_at is None:
+            call.answered_at = reported.get("ANSWERED")
+        call_transition(
+            call, target, source=CallEvent.Source.WEBHOOK, detail=detail, at=reported.get("HANGUP")
+        )
         return call
+
+
+def _waiting_reports(call: Call) -> list[tuple[str, int | None]]:
+    """(state, report_ms) of the call-state notifications stored for `call` and not processed."""
+    if not call.agent_id:
+        return []
+    bodies = WebhookEvent.objects.filter(
+        agent_id=call.agent_id,
+        event_type__in=[int(event_type) for event_type in CALL_STATE_EVENTS],
+        status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED],
+    ).values_list("body", flat=True)
+    reports = []
+    for body in bodies:
+        payload = payload_of(body)
+        state = str(payload.get("state") or "").upper()
+        if state:
+            reports.append((state, int_or_none(payload.get("report_ms"))))
+    return reports
+
+
+def _first_report_times(call: Call, waiting: list[tuple[str, int | None]]) -> dict[str, datetime]:
+    """The earliest Agora time of each state reported for `call`, processed or waiting."""
+    reports = list(
+        call.events.filter(kind=CallEvent.Kind.SIGNAL, report_ms__isnull=False)
+        .exclude(agora_state="")
+        .values_list("agora_state", "report_ms")
+    ) + [(state, ms) for state, ms in waiting if ms]
+    times: dict[str, datetime] = {}
+    for state, report_ms in reports:
+        at = datetime.fromtimestamp(report_ms / 1000, tz=UTC)
+        times[state] = _earliest(times.get(state), at)
+    return times
 
 
 def _ask_end_reason(call_id) -> str | None:
@@ -445,10 +536,14 @@ def _ask_end_reason(call_id) -> str | None:
         return None
 
 
-def _report_time(report: AgoraReport) -> datetime:
+def agora_time(report: AgoraReport) -> datetime | None:
+    """When the reported state happened at Agora: a webhook's report_ms; for an end seen in a
+    call record, its stop_ts (whole seconds). None when the report does not say."""
     if report.report_ms:
         return datetime.fromtimestamp(report.report_ms / 1000, tz=UTC)
-    return timezone.now()
+    if (report.state or "").upper() == "HANGUP" and report.stop_ts:
+        return datetime.fromtimestamp(report.stop_ts, tz=UTC)
+    return None
 
 
 def _target_for(call: Call, state: str, report: AgoraReport) -> tuple[str | None, str]:

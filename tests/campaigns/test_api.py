@@ -559,14 +559,16 @@ def test_start_in_the_future_schedules(api_client, startable):
 
 def test_stats(api_client, startable):
     before = api_client.get(f"{API}/campaigns/{startable.pk}/stats/").json()
-    assert before["contacts"] == 0 and before["status"] == "draft"
+    # a draft shows the contacts its lists would give it
+    assert before["planned"] and before["contacts"] == 2 and before["status"] == "draft"
+    assert before["done"] == 0 and before["percent_done"] == 0
     api_client.post(f"{API}/campaigns/{startable.pk}/start/")
     CampaignContact.objects.filter(campaign=startable).filter(
         pk=startable.contacts.order_by("id").first().pk
     ).update(status=CampaignContact.Status.COMPLETED, attempts=1)
     stats = api_client.get(f"{API}/campaigns/{startable.pk}/stats/").json()
     assert stats["campaign"] == startable.pk
-    assert stats["contacts"] == 2 and stats["dialed"] == 1
+    assert not stats["planned"] and stats["contacts"] == 2 and stats["dialed"] == 1
     assert stats["remaining"] == 1 and stats["done"] == 1 and stats["percent_done"] == 50.0
     assert stats["by_contact_status"] == {"completed": 1, "pending": 1}
     assert stats["live_calls"] == 0 and stats["calls"] == 0

@@ -126,13 +126,25 @@ def test_changelist_shows_status_progress_and_live_calls_for_each_campaign(admin
     assert '<span data-f="live_calls">0</span> / <span data-f="max_concurrent_calls">2</span>' in (
         html
     )
-    # the cancelled campaign: both contacts cancelled, 100% done
+    # the cancelled campaign made no call: its two contacts are cancelled, not done
     cancelled = states["cancelled"]
     assert re.search(
-        rf'data-campaign="{cancelled.pk}".*?<span data-f="done">2</span> / '
-        r'<span data-f="contacts">2</span> done \(<span data-f="percent_done">100.0</span>%\)',
+        rf'data-campaign="{cancelled.pk}".*?<span data-f="done">0</span> / '
+        r'<span data-f="contacts">2</span> done \(<span data-f="percent_done">0.0</span>%\)'
+        r'<span class="cp-cancelled" data-when="cancelled">, <span data-f="cancelled">2</span> '
+        r"cancelled</span>",
         html,
         re.S,
+    )
+    # the draft: the contact its list would give it, planned
+    assert re.search(
+        rf'data-campaign="{states["draft"].pk}".*?<div class="cp-text"><span data-f="contacts">1'
+        r"</span> contact planned \(enrolled when the campaign starts\)",
+        html,
+        re.S,
+    )
+    assert re.search(  # and a running one with nothing cancelled says nothing of it
+        rf'data-campaign="{running.pk}".*?data-when="cancelled" hidden>', html, re.S
     )
     for label in ("Draft", "Running", "Paused", "Cancelled"):
         assert f">{label}</span>" in html

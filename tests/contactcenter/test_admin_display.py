@@ -3,10 +3,10 @@ admin pages that show them (classes only: the colours are CSS in admin/base_site
 in a browser by tests/browser/test_admin_display.py)."""
 
 import re
-import uuid
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignContact, Contact, ContactImport, ContactList
 from contactcenter.admin_display import (
@@ -18,6 +18,7 @@ from contactcenter.admin_display import (
 )
 from telephony.models import Call, PhoneNumber, WebhookEvent
 from telephony.states import CallStatus
+from tests.support.factories import CallFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -86,11 +87,8 @@ def test_every_admin_badge_is_the_shared_one_without_inline_colours(
     admin_client, redis_db, caller_number, agent_profile
 ):
     for status in CallStatus.values:
-        key = uuid.uuid4().hex
-        Call.objects.create(
-            status=status, to_number="+14155550150", from_number=caller_number.e164,
-            caller_id=caller_number, agora_name=f"cc-{key}", channel=f"cc{key}",
-        )  # fmt: skip
+        answered = timezone.now() if status == CallStatus.COMPLETED else None
+        CallFactory(status=status, caller_id=caller_number, answered_at=answered)
     for index, state in enumerate(PhoneNumber.SyncState.values):
         if state != caller_number.sync_state:
             PhoneNumber.objects.create(e164=f"+1415555020{index}", sync_state=state)

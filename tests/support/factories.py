@@ -8,11 +8,13 @@ import uuid
 from datetime import time
 
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from campaigns.models import Campaign, Contact, ContactList
 from telephony.models import AgentProfile, Call, PhoneNumber
 from telephony.services.calls import call_identity
+from telephony.states import CallStatus
 
 # Every day, as wide as the calling-hours guard (08:00-21:00) lets any campaign call; the
 # suite's clock (tests/support/clock.py) is pinned inside it for the usual callees.
@@ -89,6 +91,11 @@ class CallFactory(DjangoModelFactory):
         model = Call
 
     id = factory.LazyFunction(uuid.uuid4)
+    status = CallStatus.QUEUED
+    # a completed call talked, so it was answered (a constraint says so)
+    answered_at = factory.LazyAttribute(
+        lambda call: timezone.now() if call.status == CallStatus.COMPLETED else None
+    )
     to_number = "+14155550150"
     caller_id = factory.SubFactory(PhoneNumberFactory)
     from_number = factory.LazyAttribute(

@@ -1,5 +1,6 @@
 """The staff's view of calls: changelist, read-only detail page, hang-up and retry."""
 
+import re
 import uuid
 from datetime import timedelta
 from unittest import mock
@@ -408,3 +409,15 @@ def test_retry_action_queues_a_new_call_for_a_failed_one_and_reports_live_ones(
     assert any(f"({live.pk}) was not retried: Only a call that failed" in m for m in messages)
     assert any("Queued 1 retry as new calls" in m for m in messages)
     place_delay.assert_called_once_with(str(retry.pk))
+
+
+def test_a_call_that_never_talked_shows_a_dash_for_what_is_not_known(
+    admin_client, caller_number, agent_profile
+):
+    call = make_call(caller_number, agent_profile, status=CallStatus.FAILED)
+
+    html = admin_client.get(change_url(call)).content.decode()
+
+    duration = re.search(r'field-duration">.*?<div class="readonly">(.*?)</div>', html, re.S)
+    assert duration and duration.group(1) == "—"
+    assert ">None<" not in html

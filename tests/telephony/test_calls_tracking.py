@@ -58,7 +58,9 @@ def test_a_short_call_answered_and_ended_between_two_polls_is_completed(place, s
     poll_later(simulator, 10)  # the first poll sees only the end, with reason "hangup"
     assert status_of(call) == CallStatus.COMPLETED
     assert call.end_reason == "completed: the other party hung up"
-    assert call.answered_at is None  # never seen; no talk time is made up
+    # it talked, so it was answered; the answer was never seen, so no talk time is made up
+    assert call.answered_at == call.ended_at
+    assert call.duration_seconds == 0
 
 
 @pytest.mark.parametrize(

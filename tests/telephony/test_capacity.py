@@ -2,6 +2,7 @@
 for placement."""
 
 import pytest
+from django.utils import timezone
 
 from telephony.models import Call
 from telephony.services.calls import PlacementDeferred, call_create, call_place
@@ -22,7 +23,7 @@ def test_queued_calls_are_booked_but_not_live(imported_caller, agent_profile, si
     placed = new_call(imported_caller, agent_profile, "+14155550151")
     ended = new_call(imported_caller, agent_profile, "+14155550152")
     call_place(call_id=placed.id)
-    ended.status = CallStatus.COMPLETED
+    ended.status, ended.answered_at = CallStatus.COMPLETED, timezone.now()
     ended.save()
 
     assert live_call_count() == 1

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from telephony.agora import AgoraError, BadRequest, ServerError
-from telephony.models import Call, PhoneNumber
+from telephony.models import PhoneNumber
 from telephony.services import numbers as services
 from telephony.services.numbers import (
     phone_number_create,
@@ -18,6 +18,7 @@ from telephony.services.numbers import (
     register_delete_guard,
 )
 from telephony.states import CallStatus
+from tests.support.factories import CallFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -479,15 +480,8 @@ def test_a_number_never_pushed_is_deleted_at_once(
 
 def test_delete_is_refused_while_the_number_has_live_calls(agora):
     number = pushed()
-    for index, status in enumerate([CallStatus.DIALING, CallStatus.ANSWERED, CallStatus.COMPLETED]):
-        Call.objects.create(
-            to_number="+12025550199",
-            from_number=number.e164,
-            caller_id=number,
-            status=status,
-            agora_name=f"cc-test-{index}",
-            channel=f"cctest{index}",
-        )
+    for status in [CallStatus.DIALING, CallStatus.ANSWERED, CallStatus.COMPLETED]:
+        CallFactory(to_number="+12025550199", caller_id=number, status=status, agent_profile=None)
 
     with pytest.raises(ValidationError) as caught:
         phone_number_delete(number=number)
