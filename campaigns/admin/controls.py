@@ -15,7 +15,9 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.services.campaigns import (
@@ -23,7 +25,9 @@ from campaigns.services.campaigns import (
     campaign_pause,
     campaign_resume,
     campaign_start,
+    campaign_start_problems,
 )
+from campaigns.services.waiting import campaign_start_preview
 
 S = Campaign.Status
 
@@ -177,9 +181,12 @@ class CampaignControlsMixin:
         return view
 
     def control_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
-        """POST only (admin_view requires an active staff user and checks the CSRF token)."""
+        """POST runs the control (admin_view requires an active staff user and checks the CSRF
+        token); GET of "start" is its confirmation page, which says what starting would do."""
+        if request.method == "GET" and name == "start":
+            return self.start_confirmation_view(request, object_id)
         if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+            return HttpResponseNotAllowed(["GET", "POST"] if name == "start" else ["POST"])
         if not self.has_change_permission(request):  # before the lookup: nothing leaks
             raise PermissionDenied
         campaign = self.get_object(request, unquote(object_id))
@@ -190,6 +197,37 @@ class CampaignControlsMixin:
         self.run_control(request, [campaign], name)
         return HttpResponseRedirect(
             reverse("admin:campaigns_campaign_change", args=[quote(campaign.pk)])
+        )
+
+    def start_confirmation_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Before a draft starts: what stops it, or how many contacts can be called at once and
+        when the others' calling windows open (campaigns.services.waiting)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, campaign):
+            raise PermissionDenied
+        now = timezone.now()
+        startable = campaign.status == Campaign.Status.DRAFT
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": campaign,
+            "title": f"Start “{campaign.name}”?",
+            "startable": startable,
+            "problems": campaign_start_problems(campaign, now=now) if startable else [],
+            "preview": (
+                campaign_start_preview(campaign, now=now).sentences(campaign, now)
+                if startable
+                else []
+            ),
+            "start_url": reverse("admin:campaigns_campaign_start", args=[quote(campaign.pk)]),
+            "change_url": reverse("admin:campaigns_campaign_change", args=[quote(campaign.pk)]),
+        }
+        return TemplateResponse(
+            request, "admin/campaigns/campaign/start_confirmation.html", context
         )
 
     def control_buttons(self, request: HttpRequest, campaign: Campaign) -> list[dict[str, Any]]:
@@ -203,6 +241,9 @@ class CampaignControlsMixin:
                 "label": control.label,
                 "confirm": control.confirm,
                 "shown_for": " ".join(sorted(control.shown_for)),
+                # Start opens its confirmation page (what starting would do); the others
+                # confirm in the browser.
+                "confirm_page": control.name == "start",
                 "url": reverse(
                     f"admin:campaigns_campaign_{control.name}", args=[quote(campaign.pk)]
                 ),

@@ -117,6 +117,11 @@ class CampaignProgressSerializer(serializers.Serializer):
     calls_by_status = serializers.DictField(child=serializers.IntegerField())
     max_concurrent_calls = serializers.IntegerField()
     account_cap = serializers.IntegerField()
+    waiting = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Why it is not calling (more) now, in words: contacts waiting for their calling "
+        "window or a retry, lines or the pace in use, no caller ID, paused, not started yet.",
+    )
 
 
 CONTROL_RESPONSES = {200: CampaignSerializer, **error_responses(400, 404)}

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
 from campaigns.services.dialing_rules import campaign_call_refusal
+from campaigns.services.waiting import campaigns_waiting
 from campaigns.signals import campaign_completed
 from campaigns.states import ACTIVE_CAMPAIGN_STATUSES, FINAL_STATUSES, can_transition
 from campaigns.windows import CallingWindow, calling_hours_guard
@@ -460,6 +461,7 @@ def _progress(
     calls: dict[str, int],
     cap: int,
     planned: int,
+    waiting: list[str],
 ) -> dict:
     """One campaign's figures from counts already grouped. Before it starts, a campaign has no
     contacts of its own yet: it shows those its lists would give it (`planned`). Contacts a
@@ -484,12 +486,13 @@ def _progress(
         "calls_by_status": calls,
         "max_concurrent_calls": campaign.max_concurrent_calls,
         "account_cap": cap,
+        "waiting": waiting,
     }
 
 
 def campaigns_progress(campaigns: Iterable[Campaign]) -> dict[int, dict]:
-    """Progress of many campaigns in two grouped queries whatever their number (three when some
-    have not started)."""
+    """Progress of many campaigns, and why each waits, in a fixed number of grouped queries
+    whatever their number."""
     campaigns = list(campaigns)
     ids = [campaign.pk for campaign in campaigns]
     by_status: dict[int, dict[str, int]] = defaultdict(dict)
@@ -514,6 +517,7 @@ def campaigns_progress(campaigns: Iterable[Campaign]) -> dict[int, dict]:
         for row in call_rows:
             calls[row["campaign_id"]][row["call__status"]] = row["n"]
     planned = _planned_contacts([pk for pk in ids if not by_status[pk]])
+    waiting = campaigns_waiting(campaigns)
     cap = settings.AGORA_MAX_CONCURRENT_CALLS
     return {
         campaign.pk: _progress(
@@ -523,6 +527,7 @@ def campaigns_progress(campaigns: Iterable[Campaign]) -> dict[int, dict]:
             calls[campaign.pk],
             cap,
             planned[campaign.pk],
+            waiting[campaign.pk],
         )
         for campaign in campaigns
     }

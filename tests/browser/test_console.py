@@ -109,12 +109,16 @@ def test_staff_run_a_campaign_from_the_console(
     assert figure(page, "[data-badge]") == "Draft"
     screenshot(page, "campaign-draft")
 
-    # Start it: the browser asks first.
-    dialogs = []
-    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
-    page.click("button.campaign-control-start")
+    # Start it: a confirmation page says first what starting would do.
+    assert figure(page, "#campaign-progress [data-f=contacts]") == str(contacts)  # planned
+    page.click("a.campaign-control-start")
+    page.wait_for_selector("#start-preview")
+    assert f"{contacts} contacts in its lists; {contacts} can be called now." in figure(
+        page, "#start-preview"
+    )
+    screenshot(page, "campaign-start-confirmation")
+    page.click("#start-confirm")
     page.wait_for_selector("#campaign-progress[data-status=running]")
-    assert dialogs == ["Start this campaign? Its contacts will be called."]
     assert figure(page, "#campaign-progress [data-f=done]") == "0"
 
     # Progress moves on the open page, without a reload.

@@ -278,10 +278,13 @@ def test_the_change_page_shows_the_buttons_the_status_allows_each_confirmed(
 ):
     campaign = make_campaign()
     html = admin_client.get(change_url(campaign)).content.decode()
-    assert 'id="campaign-start-form"' in html and 'id="campaign-cancel-form"' in html
+    # Start opens its confirmation page (tests/campaigns/test_waiting.py); the others confirm
+    # in the browser
+    assert f'href="{control_url(campaign, "start")}" id="campaign-start-link"' in html
+    assert 'id="campaign-cancel-form"' in html
     assert 'id="campaign-pause-form"' not in html
     assert 'id="campaign-cancel_hang_up-form"' not in html
-    assert f'action="{control_url(campaign, "start")}"' in html
+    assert f'action="{control_url(campaign, "cancel")}"' in html
     assert 'onsubmit="return window.confirm(this.dataset.confirm);"' in html
     assert "csrfmiddlewaretoken" in html
 
@@ -289,7 +292,7 @@ def test_the_change_page_shows_the_buttons_the_status_allows_each_confirmed(
     html = admin_client.get(change_url(campaign)).content.decode()
     for shown in ("pause", "cancel", "cancel_hang_up"):
         assert f'id="campaign-{shown}-form"' in html
-    assert 'id="campaign-start-form"' not in html
+    assert 'id="campaign-start-link"' not in html
     assert 'id="campaign-resume-form"' not in html
 
 
@@ -357,7 +360,7 @@ def test_cancel_and_hang_up_button_marks_pending_contacts_cancelled(
     assert len(callbacks) == 1
 
 
-@pytest.mark.parametrize("name", CONTROLS)
+@pytest.mark.parametrize("name", [name for name in CONTROLS if name != "start"])
 def test_button_urls_refuse_get(admin_client, make_campaign, name):
     campaign = make_campaign()
 
