@@ -128,6 +128,11 @@ class DoNotCall(models.Model):
         return self.phone
 
 
+def monday_to_friday() -> list[int]:
+    """A new campaign's weekdays, whoever creates it (admin, API, a duplicate)."""
+    return [0, 1, 2, 3, 4]
+
+
 class Campaign(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -183,7 +188,9 @@ class Campaign(models.Model):
     )
     end_at = models.DateTimeField(null=True, blank=True, help_text="No calls after this.")
     weekdays = models.JSONField(
-        default=list, blank=True, help_text="Days calls may be made: 0 = Monday ... 6 = Sunday."
+        default=monday_to_friday,
+        blank=True,
+        help_text="Days calls may be made: 0 = Monday ... 6 = Sunday (default Monday-Friday).",
     )
     window_start = models.TimeField(
         default=time(9, 0), help_text="Earliest time, in each contact's local time."

@@ -34,6 +34,7 @@ from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, CampaignContac
 from campaigns.services.campaigns import (
     campaign_delete,
     campaign_delete_refusals,
+    campaign_editable_settings,
     campaign_progress,
     campaign_settings_errors,
     campaign_update,
@@ -114,8 +115,14 @@ class CampaignForm(forms.ModelForm):
 
 LOCKED_REASON = (
     "This campaign has been started: it keeps the settings it was checked and started with (its "
-    "contacts are enrolled and being called with them), so only its name can change. To call "
-    "with other settings, create a new campaign."
+    "contacts are enrolled and being called with them), so only its name can change. To change "
+    "its schedule, window, pacing, retries or caller IDs, pause it first; to call other lists "
+    "or with another agent, duplicate it."
+)
+PAUSED_REASON = (
+    "This campaign is paused: its schedule, window, pacing, retries and caller IDs can be "
+    "changed, then resumed with them. Its contact lists and agent stay (its contacts are "
+    "enrolled and part-called): duplicate it to call other lists or with another agent."
 )
 HISTORY_FIELDS = ("started_at", "finished_at", "last_dispatch_at", "created_at", "updated_at")
 
@@ -145,7 +152,7 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
     # -- the form -----------------------------------------------------------------------------
 
     def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None):
-        locked = self.is_locked(obj)
+        editable = self.editable_settings(obj)
         main_fields = ("name", "status", "agent_profile")
         fieldsets = [
             (None, {"fields": ("name", "agent_profile") if obj is None else main_fields}),
@@ -159,7 +166,7 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                     "fields": (
                         "start_at",
                         "end_at",
-                        "weekday_names" if locked else "weekdays",
+                        "weekdays" if "weekdays" in editable else "weekday_names",
                         "window_start",
                         "window_end",
                     ),
@@ -187,15 +194,22 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None):
         if obj is None:
             return ()
-        if not self.is_locked(obj):
-            return ("status", *HISTORY_FIELDS)
+        editable = self.editable_settings(obj)
         fields = [
             field
             for _, options in self.get_fieldsets(request, obj)
             for field in options["fields"]
-            if field != "name"
+            if field not in editable
         ]
-        return (*fields, "weekdays")  # shown as weekday_names; its form field goes too
+        if "weekdays" not in editable:
+            fields.append("weekdays")  # shown as weekday_names; its form field goes too
+        return tuple(fields)
+
+    @staticmethod
+    def editable_settings(obj: Campaign | None) -> frozenset[str]:
+        return (
+            frozenset(Campaign.SETTINGS_FIELDS) if obj is None else campaign_editable_settings(obj)
+        )
 
     @staticmethod
     def is_locked(obj: Campaign | None) -> bool:
@@ -389,8 +403,19 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                 campaign_status_badge=status_badge(
                     BadgeKind.CAMPAIGN, obj.status, obj.get_status_display()
                 ),
-                campaign_locked_reason=LOCKED_REASON if self.is_locked(obj) else "",
+                campaign_locked_reason=(
+                    PAUSED_REASON
+                    if obj.status == S.PAUSED
+                    else LOCKED_REASON
+                    if self.is_locked(obj)
+                    else ""
+                ),
                 campaign_controls=self.control_buttons(request, obj),
+                campaign_duplicate_url=(
+                    reverse("admin:campaigns_campaign_duplicate", args=[obj.pk])
+                    if self.has_add_permission(request)
+                    else None
+                ),
                 campaign_contact_statuses=[
                     (key, label, progress["by_contact_status"].get(key, 0))
                     for key, label in CS.choices

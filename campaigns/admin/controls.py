@@ -22,6 +22,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from campaigns.services.campaigns import (
     campaign_cancel,
+    campaign_duplicate,
     campaign_pause,
     campaign_resume,
     campaign_start,
@@ -75,7 +76,7 @@ CONTROLS: dict[str, Control] = {
         ),
         Control(
             "cancel",
-            "Cancel",
+            "Cancel campaign…",
             "cancelled",
             "; contacts not yet called are cancelled",
             "Cancel this campaign for good? Contacts not yet called will not be; live calls "
@@ -85,7 +86,7 @@ CONTROLS: dict[str, Control] = {
         ),
         Control(
             "cancel_hang_up",
-            "Cancel and hang up",
+            "Cancel campaign and hang up…",
             "cancelled",
             "; contacts not yet called are cancelled and its live calls are being hung up",
             "Cancel this campaign for good AND hang up its live calls now?",
@@ -171,7 +172,32 @@ class CampaignControlsMixin:
             )
             for control in CONTROLS.values()
         ]
-        return [*controls, *super().get_urls()]
+        duplicate = path(
+            "<path:object_id>/duplicate/",
+            wrap(self.duplicate_view),
+            name="{}_{}_duplicate".format(*info),
+        )
+        return [*controls, duplicate, *super().get_urls()]
+
+    def duplicate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: a new draft with every setting of this campaign; its page opens."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not (self.has_add_permission(request) and self.has_view_permission(request)):
+            raise PermissionDenied
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        copy = campaign_duplicate(campaign=campaign)
+        self.message_user(
+            request,
+            f"“{copy.name}” is a new draft with the settings of “{campaign.name}”: change what "
+            "you need, then start it.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:campaigns_campaign_change", args=[quote(copy.pk)])
+        )
 
     def _control_view(self, name: str):
         def view(request: HttpRequest, object_id: str) -> HttpResponse:

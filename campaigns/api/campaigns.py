@@ -8,7 +8,7 @@ started, a campaign keeps its settings (only its name may change) and only draft
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import serializers, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from campaigns.models import WEEKDAYS, Campaign, ContactList
 from campaigns.services.campaigns import (
     campaign_cancel,
     campaign_delete,
+    campaign_duplicate,
     campaign_pause,
     campaign_progress,
     campaign_resume,
@@ -59,7 +60,7 @@ class CampaignSerializer(serializers.ModelSerializer):
     weekdays = serializers.ListField(
         child=serializers.ChoiceField(choices=WEEKDAYS),
         required=False,
-        help_text="0 = Monday ... 6 = Sunday.",
+        help_text="0 = Monday ... 6 = Sunday; Monday to Friday when not sent.",
     )
 
     class Meta:
@@ -137,11 +138,13 @@ CONTROL_RESPONSES = {200: CampaignSerializer, **error_responses(400, 404)}
         responses={201: CampaignSerializer, **error_responses(400)},
     ),
     update=extend_schema(
-        summary="Replace a campaign (drafts; started ones: name only)",
+        summary="Replace a campaign (drafts; paused ones: not their lists or agent; others: "
+        "name only)",
         responses={200: CampaignSerializer, **error_responses(400, 404)},
     ),
     partial_update=extend_schema(
-        summary="Update a campaign (drafts; started ones: name only)",
+        summary="Update a campaign (drafts; paused ones: not their lists or agent; others: "
+        "name only)",
         responses={200: CampaignSerializer, **error_responses(400, 404)},
     ),
     destroy=extend_schema(
@@ -158,6 +161,7 @@ class CampaignViewSet(IntegerIdLookup, viewsets.ModelViewSet):
         "pause": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
         "resume": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
         "cancel": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
+        "duplicate": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.add_campaign"),
         "stats": needs(ApiScope.CAMPAIGNS_READ, "campaigns.view_campaign"),
     }
 
@@ -211,6 +215,20 @@ class CampaignViewSet(IntegerIdLookup, viewsets.ModelViewSet):
             campaign=self._campaign(), hang_up=body.validated_data["hang_up"]
         )
         return self._answer(campaign)
+
+    @extend_schema(
+        summary="Duplicate a campaign as a new draft",
+        description="Every setting is copied, contact lists and caller IDs included; the copy "
+        "is named `Copy of <name>` and can be changed before it starts.",
+        request=None,
+        responses={201: CampaignSerializer, **error_responses(404)},
+    )
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request, pk=None):
+        copy = campaign_duplicate(campaign=self._campaign())
+        response = self._answer(copy)
+        response.status_code = status.HTTP_201_CREATED
+        return response
 
     @extend_schema(
         summary="A campaign's progress",

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
 from campaigns.services.dialing_rules import campaign_call_refusal
-from campaigns.services.waiting import campaigns_waiting
+from campaigns.services.waiting import WINDOW_NOTE, campaigns_waiting
 from campaigns.signals import campaign_completed
 from campaigns.states import ACTIVE_CAMPAIGN_STATUSES, FINAL_STATUSES, can_transition
 from campaigns.windows import CallingWindow, calling_hours_guard
@@ -81,27 +81,48 @@ def campaign_settings_errors(
 
 LOCKED_MESSAGE = (
     "This campaign is {status}: it keeps the settings it was started with, so only its name "
-    "can change. To call with other settings, create a new campaign."
+    "can change. To call with other settings, pause it first, or create a new campaign."
+)
+PAUSED_MESSAGE = (
+    "This campaign is paused: its schedule, window, pacing, retries and caller IDs can change, "
+    "but not its contact lists or its agent (its contacts are enrolled and part-called)."
 )
 MANY_TO_MANY_SETTINGS = ("caller_ids", "contact_lists")
+# What a paused campaign may change: not what its enrolled contacts and past calls came from.
+PAUSED_LOCKED_SETTINGS = frozenset({"contact_lists", "agent_profile", "start_at"})
+WINDOW_SETTINGS = frozenset({"weekdays", "window_start", "window_end"})
+
+
+def campaign_editable_settings(campaign: Campaign) -> frozenset[str]:
+    """The settings that may change now: all of a draft's, a paused campaign's schedule,
+    window, pacing, retries and caller IDs, and otherwise only the name."""
+    if campaign.status == S.DRAFT:
+        return frozenset(Campaign.SETTINGS_FIELDS)
+    if campaign.status == S.PAUSED:
+        return frozenset(Campaign.SETTINGS_FIELDS) - PAUSED_LOCKED_SETTINGS
+    return frozenset({"name"})
 
 
 @transaction.atomic
 def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campaign:
     """Change the settings given (names from Campaign.SETTINGS_FIELDS), and only those: the
-    dispatcher writes the status and pacing fields concurrently. Once started, a campaign keeps
-    the settings it was checked and started with: only its name may change."""
+    dispatcher writes the status and pacing fields concurrently. What may change depends on the
+    status (campaign_editable_settings); a value sent unchanged is not a change."""
     unknown = set(changes) - set(Campaign.SETTINGS_FIELDS)
     if unknown:
         raise ValueError(f"Not campaign settings: {', '.join(sorted(unknown))}")
     locked = _locked(campaign)
-    if locked.status != S.DRAFT:
-        changed = sorted(name for name in changes if name != "name")
-        if changed:
-            raise ValidationError(
-                LOCKED_MESSAGE.format(status=locked.get_status_display().lower())
-                + f" (sent: {', '.join(changed)})"
-            )
+    changes = {name: item for name, item in changes.items() if _differs(locked, name, item)}
+    refused = sorted(set(changes) - campaign_editable_settings(locked))
+    if refused:
+        message = (
+            PAUSED_MESSAGE
+            if locked.status == S.PAUSED
+            else LOCKED_MESSAGE.format(status=locked.get_status_display().lower())
+        )
+        raise ValidationError(f"{message} (sent: {', '.join(refused)})")
+    if locked.status != S.DRAFT and "caller_ids" in changes and not changes["caller_ids"]:
+        raise ValidationError({"caller_ids": "A started campaign needs at least one caller ID."})
 
     def value(name: str) -> Any:
         return changes.get(name, getattr(locked, name))
@@ -122,7 +143,60 @@ def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campai
     for name in MANY_TO_MANY_SETTINGS:
         if name in changes:
             getattr(locked, name).set(changes[name])
+    if locked.status == S.PAUSED:
+        _reconsider_waiting_contacts(locked, changed=set(changes))
     return locked
+
+
+@transaction.atomic
+def campaign_duplicate(*, campaign: Campaign) -> Campaign:
+    """A new draft with every setting of `campaign` (its lists and caller IDs too): to call
+    again, other lists or with other settings, without starting over."""
+    copy = Campaign(
+        **{
+            name: getattr(campaign, name)
+            for name in Campaign.SETTINGS_FIELDS
+            if name not in MANY_TO_MANY_SETTINGS
+        }
+    )
+    copy.name = f"Copy of {campaign.name}"[: Campaign._meta.get_field("name").max_length]
+    copy.save()
+    for name in MANY_TO_MANY_SETTINGS:
+        getattr(copy, name).set(getattr(campaign, name).all())
+    return copy
+
+
+def _differs(campaign: Campaign, name: str, value: Any) -> bool:
+    if name in MANY_TO_MANY_SETTINGS:
+        return {item.pk for item in value} != set(
+            getattr(campaign, name).values_list("pk", flat=True)
+        )
+    current = getattr(campaign, name)
+    if name == "weekdays":
+        return sorted(current or []) != sorted(value or [])
+    if name == "agent_profile":
+        return getattr(value, "pk", value) != campaign.agent_profile_id
+    return current != value
+
+
+def _reconsider_waiting_contacts(campaign: Campaign, *, changed: set[str]) -> None:
+    """After a paused campaign's settings changed, its waiting contacts follow them: those
+    deferred to the old window's opening are looked at again at the next dispatch (which
+    defers them anew if need be), and those with no attempt left are exhausted."""
+    waiting = CampaignContact.objects.filter(
+        campaign=campaign,
+        status__in=[CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED],
+    )
+    if changed & WINDOW_SETTINGS:
+        waiting.filter(note__startswith=WINDOW_NOTE).update(
+            next_attempt_at=timezone.now(), note="calling window changed", updated_at=timezone.now()
+        )
+    if "max_attempts" in changed:
+        waiting.filter(attempts__gte=campaign.max_attempts).update(
+            status=CampaignContact.Status.EXHAUSTED,
+            note=f"no attempt left: the maximum became {campaign.max_attempts}",
+            updated_at=timezone.now(),
+        )
 
 
 def campaign_delete_refusals(campaign: Campaign) -> list[str]:
@@ -400,7 +474,7 @@ def contact_record_refusal(entry: CampaignContact, refusal: Refusal) -> None:
         contact_defer(
             entry,
             until=refusal.opens_at,
-            note=f"outside its calling window; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC",
+            note=f"{WINDOW_NOTE}; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC",
         )
     elif refusal.rule == Rule.CAMPAIGN_STATUS:
         pass  # the campaign stopped meanwhile: the contact waits where it is

@@ -595,3 +595,31 @@ def test_lists_do_not_query_per_row(api_client, agent_profile, caller_number, en
     url = f"{API}/{endpoint}/"
     api_client.get(url)  # the key's last_used_at is written once, on the first request
     assert _queries(api_client, url, 2) == _queries(api_client, url, 20)
+
+
+def test_a_campaign_created_without_weekdays_calls_monday_to_friday_as_in_the_admin(
+    api_client, agent_profile, caller_number, contact_list
+):
+    body = campaign_body(agent_profile, caller_number, contact_list)
+    body.pop("weekdays", None)
+
+    response = api_client.post(f"{API}/campaigns/", body, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["weekdays"] == [0, 1, 2, 3, 4]
+    assert Campaign.objects.get().weekdays == [0, 1, 2, 3, 4]
+
+
+def test_a_started_campaign_cannot_lose_its_last_caller_id(api_client, startable):
+    assert api_client.post(f"{API}/campaigns/{startable.pk}/start/").status_code == 200
+    api_client.post(f"{API}/campaigns/{startable.pk}/pause/")
+
+    response = api_client.patch(
+        f"{API}/campaigns/{startable.pk}/", {"caller_ids": []}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["caller_ids"] == [
+        "A started campaign needs at least one caller ID."
+    ]
+    assert startable.caller_ids.count() == 1

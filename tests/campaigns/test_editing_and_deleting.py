@@ -2,7 +2,7 @@
 (`campaign_update`, `campaign_delete`, `contact_list_delete`, `contact_delete`), which the
 admin and the API both call, so both give the same answer."""
 
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 from django.contrib import messages
@@ -11,10 +11,16 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from campaigns.models import Campaign, Contact, ContactList
-from campaigns.services.campaigns import campaign_cancel, campaign_start, campaign_update
+from campaigns.models import Campaign, CampaignContact, Contact, ContactList
+from campaigns.services.campaigns import (
+    campaign_cancel,
+    campaign_pause,
+    campaign_start,
+    campaign_update,
+)
 from campaigns.services.contacts import contact_delete, contact_list_delete
 from contactcenter.models import ApiKey, ApiScope
+from tests.support.factories import PhoneNumberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -197,3 +203,118 @@ def test_the_services_refuse_whoever_calls_them(started):
         contact_list_delete(contact_list=contact_list)
     with pytest.raises(ValidationError, match="is enrolled in campaign"):
         contact_delete(contact=contact_list.contacts.first())
+
+
+# -- a paused campaign ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def paused(make_campaign):
+    campaign = make_campaign(["+14155550150", "+14155550151"], max_attempts=3)
+    campaign_start(campaign=campaign)
+    return campaign_pause(campaign=campaign)
+
+
+def api_client_with_write_scope() -> APIClient:
+    _, key = ApiKey.issue(name="CRM", scopes=[ApiScope.CAMPAIGNS_WRITE, ApiScope.CAMPAIGNS_READ])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return client
+
+
+def test_a_paused_campaigns_schedule_pacing_retries_and_callers_change_in_admin_and_api(
+    paused, admin_client, caller_number
+):
+    second = PhoneNumberFactory(e164="+14155550199")
+    api = api_client_with_write_scope()
+
+    changes = {"window_end": "19:00", "max_concurrent_calls": 3}
+    changes["caller_ids"] = [caller_number.pk, second.pk]
+    response = api.patch(f"/api/v1/campaigns/{paused.pk}/", changes, format="json")
+    assert response.status_code == 200, response.content
+    paused.refresh_from_db()
+    assert (paused.window_end, paused.max_concurrent_calls) == (time(19), 3)
+    assert set(paused.caller_ids.all()) == {caller_number, second}
+
+    page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[paused.pk]))
+    html = page.content.decode()
+    assert 'id="campaign-locked"' in html and "This campaign is paused" in html
+    assert 'name="max_attempts"' in html and 'name="weekdays"' in html  # editable
+    assert 'name="contact_lists"' not in html and 'name="agent_profile"' not in html
+
+
+def test_a_paused_campaign_keeps_its_lists_and_agent_whatever_the_entry_point(paused, contact_list):
+    with pytest.raises(ValidationError, match=r"not its contact lists or its agent.*contact_lists"):
+        campaign_update(campaign=paused, changes={"contact_lists": [contact_list]})
+    response = api_client_with_write_scope().patch(
+        f"/api/v1/campaigns/{paused.pk}/", {"contact_lists": [contact_list.pk]}, format="json"
+    )
+    assert response.status_code == 400
+    assert "not its contact lists" in response.json()["error"]["message"]
+    # the same lists, sent back unchanged, are not a change
+    campaign_update(campaign=paused, changes={"contact_lists": list(paused.contact_lists.all())})
+
+
+def test_a_window_change_has_deferred_contacts_looked_at_again(paused, clock):
+    later = clock.now() + timedelta(hours=14)
+    paused.contacts.update(
+        next_attempt_at=later, note="outside its calling window; next opening tomorrow"
+    )
+    paused.contacts.filter(contact__phone="+14155550151").update(note="no answer")
+
+    campaign_update(campaign=paused, changes={"window_start": time(9)})
+
+    window_deferred = paused.contacts.get(contact__phone="+14155550150")
+    assert window_deferred.next_attempt_at <= clock.now()
+    assert window_deferred.note == "calling window changed"
+    assert paused.contacts.get(contact__phone="+14155550151").next_attempt_at == later
+
+
+def test_fewer_attempts_exhaust_the_contacts_that_had_them_all(paused):
+    paused.contacts.filter(contact__phone="+14155550150").update(
+        status=CampaignContact.Status.RETRY_SCHEDULED, attempts=2
+    )
+
+    campaign_update(campaign=paused, changes={"max_attempts": 2})
+
+    done = paused.contacts.get(contact__phone="+14155550150")
+    assert done.status == CampaignContact.Status.EXHAUSTED
+    assert done.note == "no attempt left: the maximum became 2"
+    pending = paused.contacts.get(contact__phone="+14155550151")
+    assert pending.status == CampaignContact.Status.PENDING
+
+
+def test_a_running_campaign_says_to_pause_it_first(make_campaign):
+    campaign = make_campaign()
+    campaign_start(campaign=campaign)
+
+    with pytest.raises(ValidationError, match="pause it first"):
+        campaign_update(campaign=campaign, changes={"window_start": time(9)})
+
+
+# -- duplicating ------------------------------------------------------------------------------
+
+
+def test_duplicate_copies_every_setting_into_a_new_draft_from_admin_and_api(paused, admin_client):
+    response = admin_client.post(reverse("admin:campaigns_campaign_duplicate", args=[paused.pk]))
+
+    copy = Campaign.objects.exclude(pk=paused.pk).get()
+    assert response["Location"] == reverse("admin:campaigns_campaign_change", args=[copy.pk])
+    assert (copy.name, copy.status) == ("Copy of Reminders", Campaign.Status.DRAFT)
+    for name in Campaign.SETTINGS_FIELDS:
+        if name in ("name", "caller_ids", "contact_lists"):
+            continue
+        assert getattr(copy, name) == getattr(paused, name), name
+    assert set(copy.caller_ids.all()) == set(paused.caller_ids.all())
+    assert set(copy.contact_lists.all()) == set(paused.contact_lists.all())
+    assert not copy.contacts.exists()  # enrolled when it starts
+
+    answer = api_client_with_write_scope().post(f"/api/v1/campaigns/{paused.pk}/duplicate/")
+    assert answer.status_code == 201
+    assert answer.json()["name"] == "Copy of Reminders" and answer.json()["status"] == "draft"
+    assert (
+        admin_client.get(
+            reverse("admin:campaigns_campaign_duplicate", args=[paused.pk])
+        ).status_code
+        == 405
+    )
