@@ -5,3 +5,4 @@ from campaigns.admin import calls, campaign_contacts, campaigns, contacts, contr
 
 # Telephony knows nothing of campaigns, so the Calls list's campaign filter is added from here.
 calls.add_campaign_filter_to_calls()
+calls.register_call_columns()

@@ -14,11 +14,11 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET
 
 from campaigns.admin.imports import import_progress, import_rows, import_status_badge
-from campaigns.models import Contact, ContactImport, ContactList
+from campaigns.models import CampaignAttempt, Contact, ContactImport, ContactList
 from campaigns.services.contacts import (
     canonical_zone,
     contact_delete,
@@ -26,6 +26,13 @@ from campaigns.services.contacts import (
     contact_import_start,
     contact_list_delete,
     contact_list_delete_refusals,
+)
+from contactcenter.admin_display import (
+    NOT_KNOWN,
+    BadgeKind,
+    call_status_badge,
+    format_duration,
+    status_badge,
 )
 from contactcenter.forms import BoundedJSONField
 from telephony.admin.search import PhoneNumberSearchMixin
@@ -269,6 +276,9 @@ class ContactForm(forms.ModelForm):
         return zone
 
 
+HISTORY = ("campaign_entries", "calls")
+
+
 @admin.register(Contact)
 class ContactAdmin(DeleteThroughServiceMixin, PhoneNumberSearchMixin, admin.ModelAdmin):
     form = ContactForm
@@ -277,9 +287,75 @@ class ContactAdmin(DeleteThroughServiceMixin, PhoneNumberSearchMixin, admin.Mode
     search_fields = ("phone", "first_name", "last_name", "external_id")
     list_select_related = ("contact_list",)
     autocomplete_fields = ("contact_list",)
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("campaign_entries", "calls", "created_at", "updated_at")
     list_per_page = 100
     show_full_result_count = False  # lists run to a million rows: no second COUNT(*)
+
+    def get_fields(self, request: HttpRequest, obj: Contact | None = None):
+        fields = [name for name in super().get_fields(request, obj) if name not in HISTORY]
+        return [*fields, *HISTORY] if obj is not None else fields
+
+    @admin.display(description="campaigns")
+    def campaign_entries(self, contact: Contact) -> str:
+        """Each campaign the contact is in: how far it got there."""
+        entries = contact.campaign_entries.select_related("campaign").order_by("-id")
+        rows = [
+            (
+                reverse("admin:campaigns_campaign_change", args=[quote(entry.campaign_id)]),
+                entry.campaign.name,
+                status_badge(BadgeKind.CAMPAIGN_CONTACT, entry.status, entry.get_status_display()),
+                entry.attempts,
+                entry.last_outcome or NOT_KNOWN,
+                entry.note or "",
+            )
+            for entry in entries
+        ]
+        if not rows:
+            return "In no campaign yet."
+        return format_html(
+            '<table class="contact-history" id="contact-campaigns"><thead><tr><th>Campaign</th>'
+            "<th>Status</th><th>Attempts</th><th>Last outcome</th><th>Note</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+                rows,
+            ),
+        )
+
+    @admin.display(description="calls")
+    def calls(self, contact: Contact) -> str:
+        """Every call made to the contact by a campaign, newest first."""
+        attempts = (
+            CampaignAttempt.objects.filter(campaign_contact__contact=contact)
+            .select_related("call", "campaign")
+            .order_by("-created_at")
+        )
+        rows = [
+            (
+                reverse("admin:telephony_call_change", args=[quote(attempt.call_id)]),
+                f"{attempt.call.created_at:%Y-%m-%d %H:%M}",
+                attempt.campaign.name,
+                attempt.number,
+                call_status_badge(attempt.call.status, attempt.call.get_status_display()),
+                format_duration(attempt.call.duration_seconds) or NOT_KNOWN,
+                attempt.call.end_reason or "",
+            )
+            for attempt in attempts
+        ]
+        if not rows:
+            return "No call yet."
+        return format_html(
+            '<table class="contact-history" id="contact-calls"><thead><tr><th>Call (UTC)</th>'
+            "<th>Campaign</th><th>Attempt</th><th>Status</th><th>Duration</th><th>Outcome</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+                "<td>{}</td></tr>",
+                rows,
+            ),
+        )
 
     def delete_refusals(self, obj: Contact) -> list[str]:
         return contact_delete_refusals(obj)

@@ -8,14 +8,24 @@ through services: place one or retry one that did not connect (action; not a cam
 reason), hang up (action and button) with `change_call`; seeing needs `view_call`.
 """
 
+import csv
+import re
 from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -24,6 +34,76 @@ from contactcenter.admin_display import NOT_KNOWN, call_status_badge, format_dur
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.rules import RulesOverride
 from telephony.services.calls import call_create, call_hangup, call_retry
+
+
+@dataclass(frozen=True)
+class CallColumn:
+    """Something another app knows about a call (campaigns: its campaign and contact), shown as
+    a column of the Calls list and its CSV export, as a link on the call's page, and searched.
+    Telephony knows nothing of those apps: they register their columns (register_call_column)."""
+
+    name: str
+    description: str
+    value: Callable[[Call], str | None]  # plain text
+    link: Callable[[Call], str | None] = lambda call: None  # an admin URL, when there is one
+    select_related: tuple[str, ...] = ()
+    search_fields: tuple[str, ...] = ()
+
+
+CALL_COLUMNS: dict[str, CallColumn] = {}
+
+
+def register_call_column(column: CallColumn) -> None:
+    CALL_COLUMNS[column.name] = column
+
+
+def _list_cell(column: CallColumn) -> Callable[[Call], str]:
+    def cell(call: Call) -> str:
+        text, url = column.value(call), column.link(call)
+        if not text:
+            return NOT_KNOWN
+        return format_html('<a href="{}">{}</a>', url, text) if url else text
+
+    cell.short_description = column.description  # type: ignore[attr-defined]
+    cell.__name__ = column.name
+    return cell
+
+
+# A spreadsheet opening the export must not run what a caller put in a field (a name, a
+# variable): a cell starting like a formula is kept as text. Plain numbers (E.164) stay.
+_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def spreadsheet_safe(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if _FORMULA_START.match(text) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+EXPORT_FIELDS = (
+    ("id", "id"),
+    ("created_at", "created (UTC)"),
+    ("status", "status"),
+    ("direction", "direction"),
+    ("to_number", "to"),
+    ("from_number", "from"),
+    ("agent", "agent"),
+    ("dialed_at", "dialed (UTC)"),
+    ("answered_at", "answered (UTC)"),
+    ("ended_at", "ended (UTC)"),
+    ("duration_seconds", "duration (s)"),
+    ("end_reason", "outcome"),
+)
+
+
+def _export_value(call: Call, name: str) -> Any:
+    if name == "agent":
+        return call.agent_profile.name if call.agent_profile else ""
+    value = getattr(call, name)
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
 
 ASSISTANT_ROLES = frozenset({"assistant", "agent", "bot"})
 USER_ROLES = frozenset({"user", "callee", "human"})
@@ -222,6 +302,55 @@ class CallAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Call | None = None):
         return flatten_fieldsets(self.fieldsets)
 
+    # -- what other apps know about a call (CALL_COLUMNS) --------------------------------------
+
+    def get_list_display(self, request: HttpRequest):
+        base = list(super().get_list_display(request))
+        at = base.index("agent_name") if "agent_name" in base else len(base)
+        return (*base[:at], *(_list_cell(c) for c in CALL_COLUMNS.values()), *base[at:])
+
+    def get_list_select_related(self, request: HttpRequest):
+        extra = [name for column in CALL_COLUMNS.values() for name in column.select_related]
+        return (*self.list_select_related, *extra)
+
+    def get_search_fields(self, request: HttpRequest):
+        extra = [name for column in CALL_COLUMNS.values() for name in column.search_fields]
+        return (*self.search_fields, *extra)
+
+    # -- the CSV export of the filtered list --------------------------------------------------
+
+    def export_view(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+        """The Calls list as filtered and searched on the page, every row, as CSV (GET only)."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        calls = changelist.get_queryset(request).select_related(
+            *self.get_list_select_related(request)
+        )
+        response = StreamingHttpResponse(
+            self._export_rows(calls), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="calls.csv"'
+        return response
+
+    def _export_rows(self, calls) -> Iterator[str]:
+        class Line:
+            def write(self, text: str) -> str:
+                return text
+
+        writer = csv.writer(Line())
+        columns = list(CALL_COLUMNS.values())
+        yield writer.writerow(
+            [label for _, label in EXPORT_FIELDS] + [column.description for column in columns]
+        )
+        for call in calls.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [spreadsheet_safe(_export_value(call, name)) for name, _ in EXPORT_FIELDS]
+                + [spreadsheet_safe(column.value(call)) for column in columns]
+            )
+
     # -- the changelist -----------------------------------------------------------------------
 
     @admin.display(description="status", ordering="status")
@@ -299,6 +428,11 @@ class CallAdmin(admin.ModelAdmin):
                 name="{}_{}_place".format(*info),
             ),
             path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="{}_{}_export".format(*info),
+            ),
+            path(
                 "<path:object_id>/hangup/",
                 self.admin_site.admin_view(self.hangup_view),
                 name="{}_{}_hangup".format(*info),
@@ -310,10 +444,12 @@ class CallAdmin(admin.ModelAdmin):
         return request.user.has_perm("telephony.add_call")
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
+        query = request.GET.urlencode()
         extra_context = {
             **(extra_context or {}),
             "can_place": self.has_place_permission(request),
             "place_url": reverse("admin:telephony_call_place"),
+            "export_url": reverse("admin:telephony_call_export") + (f"?{query}" if query else ""),
         }
         return super().changelist_view(request, extra_context)
 
@@ -379,10 +515,30 @@ class CallAdmin(admin.ModelAdmin):
                 call_transcript=transcript_messages(obj.transcript),
                 call_turn_metrics=turn_metrics_summary(obj.turn_metrics),
                 call_status_badge=call_status_badge(obj.status, obj.get_status_display()),
+                call_related=self.related_links(obj),
                 can_hang_up=not obj.is_terminal and self.has_operate_permission(request),
                 hangup_url=reverse("admin:telephony_call_hangup", args=[quote(obj.pk)]),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @staticmethod
+    def related_links(call: Call) -> list[tuple[str, str, str | None]]:
+        """(what, its name, its admin URL) for the call's caller ID, agent and what other apps
+        registered (its campaign, its contact)."""
+        links: list[tuple[str, str, str | None]] = []
+        if call.caller_id:
+            url = reverse("admin:telephony_phonenumber_change", args=[quote(call.caller_id.pk)])
+            links.append(("Caller ID", str(call.caller_id.e164), url))
+        if call.agent_profile:
+            url = reverse(
+                "admin:telephony_agentprofile_change", args=[quote(call.agent_profile.pk)]
+            )
+            links.append(("Agent", call.agent_profile.name, url))
+        for column in CALL_COLUMNS.values():
+            text = column.value(call)
+            if text:
+                links.append((column.description.capitalize(), text, column.link(call)))
+        return links
 
 
 def _form_errors(form: forms.Form, error: ValidationError) -> None:

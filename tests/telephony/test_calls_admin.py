@@ -227,7 +227,7 @@ def test_detail_page_shows_facts_timeline_transcript_and_metrics(
         "moved to answered",
         "moved to completed",
     ]
-    timeline = html[html.index('id="call-timeline"') : html.index('id="call-transcript"')]
+    timeline = html[html.index('id="call-timeline"') : html.index('id="call-turn-metrics"')]
     positions = [timeline.index(detail) for detail in details]
     assert positions == sorted(positions)
     assert "ringing → answered" in timeline
