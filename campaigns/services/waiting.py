@@ -51,8 +51,11 @@ def in_words(delta: timedelta) -> str:
     return "in " + " ".join(parts)
 
 
-def _contacts(count: int) -> str:
-    return f"{count} contact{'s' if count != 1 else ''}"
+def _contacts(count: int, plural_verb: str = "", singular_verb: str = "") -> str:
+    """'2 contacts wait', '1 contact waits'."""
+    noun = f"{count} contact{'s' if count != 1 else ''}"
+    verb = plural_verb if count != 1 else singular_verb
+    return f"{noun} {verb}" if verb else noun
 
 
 def _opening_words(campaign: Campaign, at: datetime, now: datetime) -> str:
@@ -155,27 +158,28 @@ def _reasons(
             lines = campaign.max_concurrent_calls
             said.append(
                 f"This campaign's {lines} line{'s are' if lines != 1 else ' is'} in use: "
-                f"{_contacts(due)} due wait for one."
+                f"{_contacts(due, 'due wait', 'due waits')} for one."
             )
         elif account_booked >= cap:
             said.append(
-                f"The account's {cap} concurrent calls are all in use: {_contacts(due)} due "
-                "wait for a line."
+                f"The account's {cap} concurrent call{'s are all' if cap != 1 else ' is'} in use: "
+                f"{_contacts(due, 'due wait', 'due waits')} for a line."
             )
         elif started >= campaign.max_calls_per_minute:
             pace = campaign.max_calls_per_minute
             said.append(
                 f"The pace of {pace} call{'s' if pace != 1 else ''} a minute is used up: "
-                f"{_contacts(due)} due are called within a minute."
+                f"{_contacts(due, 'due are', 'due is')} called within a minute."
             )
     if counts.get("window"):
         said.append(
-            f"{_contacts(counts['window'])} wait for their calling window: the next opens at "
+            f"{_contacts(counts['window'], 'wait', 'waits')} for their calling window: the next "
+            "opens at "
             f"{_opening_words(campaign, counts['window_next'], now)}."
         )
     if counts.get("retry"):
         said.append(
-            f"{_contacts(counts['retry'])} wait for a retry: the next at "
+            f"{_contacts(counts['retry'], 'wait', 'waits')} for a retry: the next at "
             f"{counts['retry_next']:%Y-%m-%d %H:%M} UTC ({in_words(counts['retry_next'] - now)})."
         )
     if campaign.status == S.RUNNING and not (due or counts.get("window") or counts.get("retry")):
@@ -209,15 +213,18 @@ class StartPreview:
         said = [f"{_contacts(self.contacts)} in its lists; {self.callable_now} can be called now."]
         if self.waiting:
             said.append(
-                f"{_contacts(self.waiting)} wait for their calling window: the next opens at "
+                f"{_contacts(self.waiting, 'wait', 'waits')} for their calling window: the next "
+                "opens at "
                 f"{_opening_words(campaign, self.next_opening, now)}."
             )
         if self.do_not_call:
-            said.append(f"{_contacts(self.do_not_call)} on the do-not-call list will not be.")
+            said.append(
+                f"{_contacts(self.do_not_call, 'are', 'is')} on the do-not-call list: not called."
+            )
         if self.no_time_zone:
             said.append(
-                f"{_contacts(self.no_time_zone)} have no known time zone and will not be called: "
-                "set their timezone."
+                f"{_contacts(self.no_time_zone, 'have', 'has')} no known time zone and will not "
+                "be called: set their timezone."
             )
         if self.never_open:
             said.append(

@@ -68,7 +68,7 @@ def test_the_account_cap_in_use_says_so(make_campaign, settings):
     dispatch()
 
     assert waiting(campaign) == [
-        "The account's 1 concurrent calls are all in use: 1 contact due wait for a line."
+        "The account's 1 concurrent call is in use: 1 contact due waits for a line."
     ]
 
 
@@ -78,7 +78,7 @@ def test_the_pace_used_up_says_so(make_campaign):
     dispatch()
 
     assert waiting(campaign) == [
-        "The pace of 1 call a minute is used up: 1 contact due are called within a minute."
+        "The pace of 1 call a minute is used up: 1 contact due is called within a minute."
     ]
 
 
@@ -102,7 +102,7 @@ def test_retries_paused_and_scheduled_say_so(make_campaign, clock):
         note="no answer",
     )
     assert waiting(campaign) == [
-        "1 contact wait for a retry: the next at 2026-11-25 18:12 UTC (in 12 min)."
+        "1 contact waits for a retry: the next at 2026-11-25 18:12 UTC (in 12 min)."
     ]
     campaign_pause(campaign=campaign)
     assert waiting(campaign)[0] == "Paused: no new calls until it is resumed."
@@ -163,8 +163,8 @@ def test_the_start_preview_counts_who_can_be_called_now_and_when_the_others_open
         "5 contacts in its lists; 1 can be called now.",
         "2 contacts wait for their calling window: the next opens at 08:00 their time "
         "(2026-11-25 23:00 UTC, in 5 h).",
-        "1 contact on the do-not-call list will not be.",
-        "1 contact have no known time zone and will not be called: set their timezone.",
+        "1 contact is on the do-not-call list: not called.",
+        "1 contact has no known time zone and will not be called: set their timezone.",
     ]
 
 
@@ -206,7 +206,7 @@ def test_the_campaign_list_and_the_api_show_why_it_waits(admin_client, api_clien
     in_tokyo(campaign, 1)
     campaign_start(campaign=campaign)
     dispatch()
-    said = "1 contact wait for their calling window: the next opens at 08:00 their time"
+    said = "1 contact waits for their calling window: the next opens at 08:00 their time"
 
     html = admin_client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
     assert '<ul class="cp-waiting" data-list="waiting">' in html and said in html
