@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from contactcenter.forms import BoundedJSONField
+from telephony.admin.calls import TestCallMixin
 from telephony.models import AgentProfile
 from telephony.services.agents import (
     MASK,
@@ -76,7 +77,8 @@ class AgentProfileForm(forms.ModelForm):
 
 
 @admin.register(AgentProfile)
-class AgentProfileAdmin(admin.ModelAdmin):
+class AgentProfileAdmin(TestCallMixin, admin.ModelAdmin):
+    test_call_field = "agent_profile"
     form = AgentProfileForm
     list_display = ("name", "pipeline_id", "updated_at")
     search_fields = ("name",)

@@ -204,6 +204,24 @@ class PlaceCallForm(forms.Form):
         return data
 
 
+class TestCallMixin:
+    """A "Test call" button on an agent's or a number's page: the "Place a call" page with this
+    one chosen, so a test call goes through every check a single call does."""
+
+    test_call_field = ""  # "agent_profile" or "caller_id": what the page's object is
+
+    def test_call_url(self, request: HttpRequest, obj) -> str | None:
+        if obj is None or not request.user.has_perm("telephony.add_call"):
+            return None
+        if isinstance(obj, PhoneNumber) and not obj.outbound:
+            return None
+        return f"{reverse('admin:telephony_call_place')}?{self.test_call_field}={obj.pk}"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["test_call_url"] = self.test_call_url(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
 def _count(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
 
@@ -458,7 +476,13 @@ class CallAdmin(admin.ModelAdmin):
         if not self.has_place_permission(request):
             raise PermissionDenied
         can_override = request.user.has_perm("telephony.override_dialing_rules")
-        form = PlaceCallForm(request.POST or None, can_override=can_override)
+        # "Test call" on an agent's or a number's page comes here with that one chosen.
+        chosen = {
+            name: request.GET[name]
+            for name in ("agent_profile", "caller_id")
+            if request.GET.get(name, "").isdigit()
+        }
+        form = PlaceCallForm(request.POST or None, can_override=can_override, initial=chosen)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             override = None
@@ -484,7 +508,7 @@ class CallAdmin(admin.ModelAdmin):
                 )
         context = {
             **self.admin_site.each_context(request),
-            "title": "Place a call",
+            "title": "Test call" if chosen else "Place a call",
             "opts": self.opts,
             "form": form,
             "changelist_url": reverse("admin:telephony_call_changelist"),

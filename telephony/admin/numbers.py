@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from contactcenter.admin_display import BadgeKind, status_badge
+from telephony.admin.calls import TestCallMixin
 from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.agora import AgoraError
 from telephony.agora.redaction import MASK, redact
@@ -114,7 +115,8 @@ class PhoneNumberForm(forms.ModelForm):
 
 
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
+class PhoneNumberAdmin(TestCallMixin, PhoneNumberSearchMixin, admin.ModelAdmin):
+    test_call_field = "caller_id"
     phone_search_field = "e164"
     form = PhoneNumberForm
     list_display = (

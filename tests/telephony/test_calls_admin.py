@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.models import DoNotCall
 from telephony import tasks
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.services.calls import call_transition
@@ -421,3 +422,53 @@ def test_a_call_that_never_talked_shows_a_dash_for_what_is_not_known(
     duration = re.search(r'field-duration">.*?<div class="readonly">(.*?)</div>', html, re.S)
     assert duration and duration.group(1) == "—"
     assert ">None<" not in html
+
+
+# -- "Test call" on an agent's and a number's page ---------------------------------------------
+
+
+def test_test_call_from_an_agents_page_goes_through_every_check_and_opens_the_call(
+    admin_client, caller_number, agent_profile
+):
+    page = admin_client.get(
+        reverse("admin:telephony_agentprofile_change", args=[agent_profile.pk])
+    ).content.decode()
+    url = f"{reverse('admin:telephony_call_place')}?agent_profile={agent_profile.pk}"
+    assert f'href="{url}" class="test-call-link"' in page
+
+    form = admin_client.get(url)
+    assert form.context["title"] == "Test call"
+    assert form.context["form"].initial == {"agent_profile": str(agent_profile.pk)}
+
+    def body(to_number: str) -> dict:
+        variables = '{"first_name": "Ada"}'
+        return {"to_number": to_number, "caller_id": caller_number.pk,
+                "agent_profile": agent_profile.pk, "variables": variables}  # fmt: skip
+
+    DoNotCall.objects.create(phone="+14155550177")
+    refused = admin_client.post(url, body("+14155550177"))
+    assert refused.status_code == 200 and "do-not-call" in refused.content.decode()
+    assert not Call.objects.exists()
+
+    placed = admin_client.post(url, body("+14155550178"))
+    call = Call.objects.get()
+    assert placed["Location"] == change_url(call)
+
+
+def test_test_call_from_a_numbers_page_and_who_sees_it(
+    admin_client, client, django_user_model, caller_number
+):
+    page = admin_client.get(
+        reverse("admin:telephony_phonenumber_change", args=[caller_number.pk])
+    ).content.decode()
+    assert f"?caller_id={caller_number.pk}" in page and 'id="test-call"' in page
+
+    viewer = django_user_model.objects.create_user("viewer", password=None, is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_phonenumber"))
+    client.force_login(viewer)
+    page = client.get(reverse("admin:telephony_phonenumber_change", args=[caller_number.pk]))
+    assert 'id="test-call"' not in page.content.decode()  # may not place calls
+
+    PhoneNumber.objects.filter(pk=caller_number.pk).update(outbound=False)
+    page = admin_client.get(reverse("admin:telephony_phonenumber_change", args=[caller_number.pk]))
+    assert 'id="test-call"' not in page.content.decode()  # cannot call out
