@@ -17,7 +17,12 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET
 
-from campaigns.admin.imports import import_progress, import_rows, import_status_badge
+from campaigns.admin.imports import (
+    import_progress,
+    import_rows,
+    import_status_badge,
+    rejected_rows_response,
+)
 from campaigns.models import CampaignAttempt, Contact, ContactImport, ContactList
 from campaigns.services.contacts import (
     canonical_zone,
@@ -116,6 +121,8 @@ class ContactListAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
             .annotate(
                 contact_total=Count("contacts"),
                 last_import_status=Subquery(latest.values("status")[:1]),
+                last_import_invalid=Subquery(latest.values("invalid")[:1]),
+                last_import_rows=Subquery(latest.values("rows_read")[:1]),
             )
         )
 
@@ -137,7 +144,11 @@ class ContactListAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
 
     @admin.display(description="last import", ordering="last_import_status")
     def last_import(self, contact_list: ContactList) -> str:
-        return import_status_badge(contact_list.last_import_status)
+        return import_status_badge(
+            contact_list.last_import_status,
+            invalid=contact_list.last_import_invalid or 0,
+            rows_read=contact_list.last_import_rows or 0,
+        )
 
     # -- the list's page: its imports, live ---------------------------------------------------
 
@@ -156,6 +167,10 @@ class ContactListAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
                     IMPORT_COLUMNS,
                     lambda record: reverse(
                         "admin:campaigns_contactlist_import_progress",
+                        args=[contact_list.pk, record.pk],
+                    ),
+                    lambda record: reverse(
+                        "admin:campaigns_contactlist_import_rejected",
                         args=[contact_list.pk, record.pk],
                     ),
                 ),
@@ -182,6 +197,11 @@ class ContactListAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
                 "<path:object_id>/imports/<int:import_id>/progress/",
                 self.admin_site.admin_view(self.import_progress_view),
                 name="{}_{}_import_progress".format(*info),
+            ),
+            path(
+                "<path:object_id>/imports/<int:import_id>/rejected.csv",
+                self.admin_site.admin_view(self.import_rejected_view),
+                name="{}_{}_import_rejected".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -242,9 +262,24 @@ class ContactListAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
             raise PermissionDenied
         record = get_object_or_404(ContactImport, pk=import_id, contact_list=contact_list)
         return JsonResponse(
-            import_progress(record, [name for name, _ in IMPORT_COLUMNS]),
+            import_progress(
+                record,
+                [name for name, _ in IMPORT_COLUMNS],
+                contact_total=contact_list.contacts.count(),  # the page shows it: it grows
+            ),
             headers={"Cache-Control": "no-store"},
         )
+
+    @method_decorator(require_GET)
+    def import_rejected_view(
+        self, request: HttpRequest, object_id: str, import_id: int
+    ) -> HttpResponse:
+        """The rows an import rejected, as CSV."""
+        contact_list = self._list_or_404(request, object_id)
+        if not self.has_view_permission(request, contact_list):
+            raise PermissionDenied
+        record = get_object_or_404(ContactImport, pk=import_id, contact_list=contact_list)
+        return rejected_rows_response(record)
 
 
 class ContactForm(forms.ModelForm):

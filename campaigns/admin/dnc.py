@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_GET
 
-from campaigns.admin.imports import import_progress, import_rows
+from campaigns.admin.imports import import_progress, import_rows, rejected_rows_response
 from campaigns.models import DoNotCall, DoNotCallImport
 from campaigns.services.dnc import dnc_add, dnc_import_start, dnc_remove
 from telephony.admin.search import PhoneNumberSearchMixin
@@ -88,6 +88,13 @@ class DoNotCallAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
 
     # -- CSV import ---------------------------------------------------------------------------
 
+    @method_decorator(require_GET)
+    def import_rejected_view(self, request: HttpRequest, import_id: int) -> HttpResponse:
+        """The rows an import rejected, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return rejected_rows_response(get_object_or_404(DoNotCallImport, pk=import_id))
+
     def has_import_permission(self, request: HttpRequest) -> bool:
         return self.has_add_permission(request)
 
@@ -103,6 +110,11 @@ class DoNotCallAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
                 "imports/<int:import_id>/progress/",
                 self.admin_site.admin_view(self.import_progress_view),
                 name="{}_{}_import_progress".format(*info),
+            ),
+            path(
+                "imports/<int:import_id>/rejected.csv",
+                self.admin_site.admin_view(self.import_rejected_view),
+                name="{}_{}_import_rejected".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -153,6 +165,9 @@ class DoNotCallAdmin(PhoneNumberSearchMixin, admin.ModelAdmin):
                 IMPORT_COLUMNS,
                 lambda record: reverse(
                     "admin:campaigns_donotcall_import_progress", args=[record.pk]
+                ),
+                lambda record: reverse(
+                    "admin:campaigns_donotcall_import_rejected", args=[record.pk]
                 ),
             ),
             "import_columns": IMPORT_COLUMNS,

@@ -8,8 +8,6 @@ through services: place one or retry one that did not connect (action; not a cam
 reason), hang up (action and button) with `change_call`; seeing needs `view_call`.
 """
 
-import csv
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from contactcenter.admin_display import NOT_KNOWN, call_status_badge, format_duration
+from contactcenter.spreadsheets import csv_lines
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.rules import RulesOverride
 from telephony.services.calls import call_create, call_hangup, call_retry
@@ -67,19 +66,6 @@ def _list_cell(column: CallColumn) -> Callable[[Call], str]:
     cell.short_description = column.description  # type: ignore[attr-defined]
     cell.__name__ = column.name
     return cell
-
-
-# A spreadsheet opening the export must not run what a caller put in a field (a name, a
-# variable): a cell starting like a formula is kept as text. Plain numbers (E.164) stay.
-_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-
-
-def spreadsheet_safe(value: Any) -> str:
-    text = "" if value is None else str(value)
-    if _FORMULA_START.match(text) and not _PLAIN_NUMBER.match(text):
-        return "'" + text
-    return text
 
 
 EXPORT_FIELDS = (
@@ -354,20 +340,15 @@ class CallAdmin(admin.ModelAdmin):
         return response
 
     def _export_rows(self, calls) -> Iterator[str]:
-        class Line:
-            def write(self, text: str) -> str:
-                return text
-
-        writer = csv.writer(Line())
         columns = list(CALL_COLUMNS.values())
-        yield writer.writerow(
-            [label for _, label in EXPORT_FIELDS] + [column.description for column in columns]
+        return csv_lines(
+            [label for _, label in EXPORT_FIELDS] + [column.description for column in columns],
+            (
+                [_export_value(call, name) for name, _ in EXPORT_FIELDS]
+                + [column.value(call) for column in columns]
+                for call in calls.iterator(chunk_size=2000)
+            ),
         )
-        for call in calls.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [spreadsheet_safe(_export_value(call, name)) for name, _ in EXPORT_FIELDS]
-                + [spreadsheet_safe(column.value(call)) for column in columns]
-            )
 
     # -- the changelist -----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from campaigns.models import Contact
 from campaigns.services.campaigns import campaign_start
 from campaigns.services.dispatch import dispatch
-from telephony.admin.calls import spreadsheet_safe
+from contactcenter.spreadsheets import spreadsheet_safe
 from telephony.models import Call
 from tests.support.factories import CallFactory
 

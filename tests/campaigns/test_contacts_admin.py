@@ -204,6 +204,41 @@ def test_upload_needs_the_change_permission(client, contact_list):
     assert client.get(progress_url(record)).status_code == 200
 
 
+def test_an_import_that_rejected_rows_says_so_in_amber_and_gives_them_as_csv(
+    admin_client, contact_list
+):
+    record = imported(
+        contact_list, "phone,first_name\n+14155550100,Ada\n=cmd|' /C calc'!A0,Eve\nbad,Bob\n"
+    )
+    rejected_url = reverse(
+        "admin:campaigns_contactlist_import_rejected", args=[contact_list.pk, record.pk]
+    )
+
+    html = admin_client.get(change_url(contact_list)).content.decode()
+    assert 'import-status-partial">Done, 2 of 3 rows rejected</span>' in html
+    assert f'<a href="{rejected_url}" class="import-rejected-csv">' in html
+    assert '<details data-field="errors" open>' in html
+    listing = admin_client.get(reverse("admin:campaigns_contactlist_changelist")).content.decode()
+    assert "Done, 2 of 3 rows rejected" in listing
+
+    response = admin_client.get(rejected_url)
+    body = b"".join(response.streaming_content).decode()
+    assert response["Content-Disposition"] == 'attachment; filename="c-rejected.csv"'
+    lines = body.splitlines()
+    assert lines[0] == "line,reason" and len(lines) == 3
+    assert lines[1].startswith("3,") and "'=cmd" in lines[1]  # kept as text, not a formula
+    assert admin_client.post(rejected_url).status_code == 405
+
+
+def test_the_contact_count_on_the_lists_page_follows_the_import(admin_client, contact_list):
+    html = admin_client.get(change_url(contact_list)).content.decode()
+    assert '<span data-import-total="contact_total" id="contact-total">0</span>' in html
+
+    record = imported(contact_list, "phone\n+14155550100\n+14155550101\n")
+    data = json.loads(admin_client.get(progress_url(record)).content)
+    assert data["contact_total"] == 2 and data["badge_key"] == "done"
+
+
 def test_progress_json(admin_client, contact_list):
     record = imported(contact_list, "phone\n+14155550100\n+14155550100\nbad\n")
 
