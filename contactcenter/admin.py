@@ -8,6 +8,7 @@ from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
 
 from contactcenter.admin_display import NOT_KNOWN
 from contactcenter.api.auth import scopes_missing_permissions
@@ -19,6 +20,7 @@ admin.site.site_header = "Contact center"
 admin.site.site_title = "Contact center"
 admin.site.index_title = "Administration"
 admin.site.empty_value_display = NOT_KNOWN
+admin.site.site_url = reverse_lazy("console-dashboard")  # "View site": the staff's dashboard
 
 
 class ApiKeyForm(forms.ModelForm):

@@ -43,7 +43,8 @@ class PhoneNumber(models.Model):
     )
     label = models.CharField(max_length=100)
     provider = models.CharField(max_length=10, choices=Provider.choices, default=Provider.BYO)
-    inbound = models.BooleanField("inbound calls", default=True)
+    # Outbound only until staff choose otherwise: taking calls needs an answering agent.
+    inbound = models.BooleanField("inbound calls", default=False)
     outbound = models.BooleanField("outbound calls", default=True)
     inbound_allowed_addresses = models.JSONField(
         default=list,

@@ -1,6 +1,7 @@
 """Phone numbers and network addresses, validated with clear messages."""
 
 import ipaddress
+import re
 
 import phonenumbers
 from django.conf import settings
@@ -60,3 +61,38 @@ def validate_cidr_list(value) -> None:
                 f"'{item}' is not an IP address or CIDR block (e.g. 54.172.60.0/30).",
                 code="invalid_cidr",
             ) from None
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def sip_address_problem(address: str) -> str | None:
+    """Why `address` is not a SIP trunk address (a host name or an IP literal, with an optional
+    port), or None when it is one."""
+    if not address or any(char.isspace() for char in address):
+        return "Enter a host name or an IP address, with an optional port, and no spaces."
+    host, port = address, ""
+    if address.startswith("["):  # [IPv6]:port
+        host, _, rest = address[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            return f"'{address}' is not a host with an optional port."
+        port = rest[1:]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"'{host}' is not an IPv6 address."
+    else:
+        if address.count(":") == 1:
+            host, port = address.split(":")
+        elif ":" in address:
+            return "Put an IPv6 address in brackets: [2001:db8::1]:5060."
+        if re.fullmatch(r"[\d.]+", host):
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                return f"'{host}' is not a possible IPv4 address."
+        elif len(host) > 253 or not all(_HOST_LABEL.match(label) for label in host.split(".")):
+            return f"'{host}' is not a valid host name."
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return f"'{port}' is not a port (1-65535)."
+    return None

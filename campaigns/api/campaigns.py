@@ -151,6 +151,7 @@ CONTROL_RESPONSES = {200: CampaignSerializer, **error_responses(400, 404)}
         summary="Delete a draft campaign", responses={204: None, **error_responses(400, 404)}
     ),
 )
+@extend_schema(tags=["campaigns"])
 class CampaignViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     serializer_class = CampaignSerializer
     filterset_fields = ("status",)

@@ -175,6 +175,7 @@ def _csv_rows(body: bytes) -> list[BulkRow]:
         responses={204: None, **error_responses(400, 404)},
     ),
 )
+@extend_schema(tags=["contact lists"])
 class ContactListViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     serializer_class = ContactListSerializer
     # The bulk upsert is the CSV import of the admin, which needs the list's change permission.
@@ -242,6 +243,7 @@ class ContactListViewSet(IntegerIdLookup, viewsets.ModelViewSet):
         responses={204: None, **error_responses(400, 404)},
     ),
 )
+@extend_schema(tags=["contacts"])
 class ContactViewSet(
     IntegerIdLookup,
     mixins.ListModelMixin,

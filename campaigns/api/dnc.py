@@ -69,6 +69,7 @@ PHONE_PATH = OpenApiParameter(
         responses={204: None, **error_responses(400, 404)},
     ),
 )
+@extend_schema(tags=["do-not-call"])
 class DoNotCallViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,

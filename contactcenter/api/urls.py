@@ -1,4 +1,5 @@
-from django.urls import include, path
+from django.contrib.auth.views import redirect_to_login
+from django.urls import include, path, reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -19,7 +20,16 @@ class SchemaView(SpectacularAPIView):
 
 
 class SchemaDocsView(SpectacularSwaggerView):
+    """The API's documentation page: for staff signed in and callers with a key; a signed-out
+    visitor (a browser, no key) is sent to the login page and back here."""
+
     access = ANY_CALLER
+
+    def dispatch(self, request, *args, **kwargs):
+        has_key = request.headers.get("Authorization") or request.headers.get("X-Api-Key")
+        if not has_key and not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), login_url=reverse("admin:login"))
+        return super().dispatch(request, *args, **kwargs)
 
 
 urlpatterns = [

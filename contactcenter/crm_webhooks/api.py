@@ -82,6 +82,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema(tags=["CRM webhooks"])
 class SubscriptionViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     queryset = WebhookSubscription.objects.all()
     serializer_class = SubscriptionSerializer
@@ -124,6 +125,7 @@ class DeliveryFilter(django_filters.FilterSet):
         fields = ["status", "event_type", "subscription"]
 
 
+@extend_schema(tags=["CRM webhooks"])
 class DeliveryViewSet(
     IntegerIdLookup, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):

@@ -35,7 +35,7 @@ from telephony.agora.redaction import REDACTED, redact, scrub
 from telephony.clients import agora_client
 from telephony.models import Call, PhoneNumber
 from telephony.states import LIVE_STATUSES
-from telephony.validators import normalize_phone_number
+from telephony.validators import normalize_phone_number, sip_address_problem
 
 logger = logging.getLogger(__name__)
 
@@ -284,6 +284,10 @@ def phone_number_check(number: PhoneNumber) -> None:
             "Do not put credentials in the address (user:password@host): use the outbound SIP "
             "user and password fields."
         )
+    elif (number.outbound_address or "").strip():
+        problem = sip_address_problem(number.outbound_address)
+        if problem:
+            errors.setdefault("outbound_address", []).append(problem)
     if number.outbound_password and not number.outbound_user:
         errors["outbound_user"] = ["A SIP password needs a SIP user."]
     if errors:

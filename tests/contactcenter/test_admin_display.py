@@ -143,3 +143,10 @@ def test_every_admin_badge_is_the_shared_one_without_inline_colours(
     ]
     assert f'<div class="cp" data-campaign="{campaign.pk}"' in campaigns
     assert not INLINE_COLOUR.search(campaigns)
+
+
+def test_view_site_goes_to_the_dashboard_and_pages_have_an_icon(admin_client):
+    html = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert '<a href="/admin/dashboard/">View site</a>' in html
+    assert '<link rel="icon" href="data:image/svg+xml,' in html

@@ -45,3 +45,14 @@ def test_no_demo_data_with_real_agora(settings):
     settings.AGORA_SIMULATOR = False
     call_command("seed_demo", stdout=StringIO())
     assert not PhoneNumber.objects.exists()
+
+
+def test_the_printed_place_call_command_carries_what_make_run_sets(db, settings):
+    from contactcenter.management.commands.seed_demo import run_env
+
+    settings.DEBUG, settings.AGORA_SIMULATOR, settings.WEB_PORT = True, True, 8000
+    assert run_env() == "DEBUG=true AGORA_SIMULATOR=true "
+    settings.WEB_PORT = 8123
+    assert run_env() == "DEBUG=true AGORA_SIMULATOR=true WEB_PORT=8123 "
+    settings.DEBUG = False
+    assert run_env() == "AGORA_SIMULATOR=true WEB_PORT=8123 "

@@ -9,6 +9,7 @@ from telephony.agora import AgoraError, BadRequest, ServerError
 from telephony.models import PhoneNumber
 from telephony.services import numbers as services
 from telephony.services.numbers import (
+    phone_number_check,
     phone_number_create,
     phone_number_delete,
     phone_number_push,
@@ -18,6 +19,7 @@ from telephony.services.numbers import (
     register_delete_guard,
 )
 from telephony.states import CallStatus
+from telephony.validators import sip_address_problem
 from tests.support.factories import CallFactory
 
 pytestmark = pytest.mark.django_db
@@ -696,3 +698,32 @@ def test_sync_task_runs_the_reconcile(agora, simulator):
     sim_import(simulator, "+12025550199")
 
     assert sync_phone_numbers()["created"] == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["sip.carrier.example", "sip.carrier.example:5061", "acme.pstn.twilio.com", "10.0.0.1",
+     "10.0.0.1:5060", "[2001:db8::1]:5060"],
+)  # fmt: skip
+def test_sip_addresses_that_are_a_host_or_an_ip_with_a_port_are_accepted(address):
+    assert sip_address_problem(address) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "said"),
+    [("sip carrier.example", "no spaces"), ("999.1.1.1", "not a possible IPv4 address"),
+     ("10.0.0.1:99999", "not a port"), ("-bad-.example", "not a valid host name"),
+     ("a..b", "not a valid host name"), ("2001:db8::1", "in brackets"),
+     ("[nonsense]:5060", "not an IPv6 address")],
+)  # fmt: skip
+def test_impossible_sip_addresses_are_refused_naming_the_problem(address, said):
+    assert said in sip_address_problem(address)
+    number = PhoneNumber(e164="+14155550123", label="Sales", outbound_address=address)
+    with pytest.raises(ValidationError) as refused:
+        phone_number_check(number)
+    assert said in " ".join(refused.value.message_dict["outbound_address"])
+
+
+def test_a_new_number_is_outbound_only_by_default():
+    number = PhoneNumber(e164="+14155550123", label="Sales")
+    assert (number.outbound, number.inbound) == (True, False)

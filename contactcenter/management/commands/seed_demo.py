@@ -31,6 +31,17 @@ DEMO_CONTACTS = [
 ]
 
 
+def run_env() -> str:
+    """What `make run` sets for its processes, for a command pasted into another terminal:
+    without it, that command would read other settings (no simulator, production mode)."""
+    parts = ["AGORA_SIMULATOR=true"]
+    if settings.DEBUG:
+        parts.insert(0, "DEBUG=true")
+    if settings.WEB_PORT != 8000:
+        parts.append(f"WEB_PORT={settings.WEB_PORT}")
+    return " ".join(parts) + " "
+
+
 class Command(BaseCommand):
     help = (
         "With the built-in Agora simulator, create a demo phone number and agent profile "
@@ -66,7 +77,8 @@ class Command(BaseCommand):
             "once the demo number shows as synced; calls are made only between 08:00 and 21:00 "
             "in each contact's local time.\n"
             "Or place a single call on the simulator with:\n"
-            f"  .venv/bin/python manage.py place_call --to +14155550150 --from {DEMO_NUMBER} "
+            f"  {run_env()}.venv/bin/python manage.py place_call --to +14155550150 "
+            f"--from {DEMO_NUMBER} "
             f'--agent "{DEMO_AGENT}" --var first_name=Ada\n'
             "(numbers ending 1 ring out, 2 are busy, 3 fail, 4 never hang up; see README). "
             "Single calls keep the same hours: outside 08:00-21:00 in San Francisco, add "

@@ -24,3 +24,23 @@ def test_the_docs_page_references_no_external_host(staff_client):
     assert any(path.endswith("swagger-ui.css") for path in assets), assets
     for path in assets:
         assert finders.find(path.removeprefix(prefix)), path
+
+
+def test_a_signed_out_visitor_of_the_docs_is_sent_to_the_login_page(client):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/api/docs/"
+
+
+def test_the_docs_group_operations_by_resource(api_client):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    tags = {
+        path: {tag for operation in item.values() for tag in operation.get("tags", [])}
+        for path, item in schema["paths"].items()
+    }
+    assert tags["/api/v1/campaigns/"] == {"campaigns"}
+    assert tags["/api/v1/contact-lists/"] == {"contact lists"}
+    assert tags["/api/v1/contacts/{id}/"] == {"contacts"}
+    assert tags["/api/v1/do-not-call/"] == {"do-not-call"}
+    assert tags["/api/v1/webhook-subscriptions/"] == {"CRM webhooks"}
