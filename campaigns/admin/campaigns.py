@@ -83,7 +83,27 @@ def progress_script_config(*, url: str, many: bool, panels_url: str | None = Non
 # -- the form ---------------------------------------------------------------------------------
 
 
+def _contact_local_time(label: str, help_text: str) -> forms.TimeField:
+    """A wall-clock time in each contact's own zone: no "Now" shortcut or server-time hint
+    (they speak of the staff member's or the server's time, which these are not)."""
+    return forms.TimeField(
+        label=label,
+        widget=forms.TimeInput(
+            attrs={"type": "time", "class": "contact-local-time"}, format="%H:%M"
+        ),
+        help_text=help_text,
+    )
+
+
 class CampaignForm(forms.ModelForm):
+    window_start = _contact_local_time(
+        "Window start (contact's local time)",
+        "Earliest time to call, in each contact's own local time (not yours, not UTC).",
+    )
+    window_end = _contact_local_time(
+        "Window end (contact's local time)",
+        "Latest time (exclusive), in each contact's own local time.",
+    )
     weekdays = forms.TypedMultipleChoiceField(
         choices=WEEKDAYS,
         coerce=int,
