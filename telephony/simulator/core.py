@@ -35,6 +35,7 @@ from telephony.simulator.validation import (
     ApiError,
     check_phone_number,
     labels_of,
+    system_prompt_of,
     validate_inbound_call,
     validate_list_calls,
     validate_number_import,
@@ -286,6 +287,7 @@ class Simulator:
                 pipeline_id=request.get("pipeline_id"),
                 labels=labels_of(properties.get("labels")),
                 greeting=llm.get("greeting_message"),
+                prompt=system_prompt_of(llm),
                 plan=self._plan(request["name"], sip["to_number"]),
             )
             return {"agent_id": call.agent_id}
@@ -363,6 +365,7 @@ class Simulator:
             call.messages = conversation.conversation(
                 seed=call.agent_id,
                 greeting=call.greeting,
+                prompt=call.prompt,
                 talk_seconds=talk if talk is not None else 60.0,
             )
             self._state(call, "ANSWERED", now)

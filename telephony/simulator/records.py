@@ -26,6 +26,7 @@ class SimCall:
     answered_at: float | None = None
     ended_at: float | None = None
     reason: str | None = None  # request | hangup | failed
+    prompt: str = ""  # the agent's system prompt: the conversation keeps to its topic
     agent_status: str = "STARTING"
     agent_message: str = ""
     messages: list[dict[str, str]] = field(default_factory=list)

@@ -271,3 +271,13 @@ def validate_inbound_call(*, from_number: Any, to_number: Any) -> None:
     for label, value in (("from_number", from_number), ("to_number", to_number)):
         if not isinstance(value, str) or not E164.match(value):
             raise ApiError(400, "invalid_phone_format", f"{label} must be E.164")
+
+
+def system_prompt_of(llm: Any) -> str:
+    """The text of the agent's system messages (what the conversation should be about)."""
+    messages = llm.get("system_messages") if isinstance(llm, dict) else None
+    if not isinstance(messages, list):
+        return ""
+    return " ".join(
+        str(message.get("content", "")) for message in messages if isinstance(message, dict)
+    )
