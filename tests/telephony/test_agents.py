@@ -318,3 +318,66 @@ def test_admin_view_only_staff_see_masked_properties(client, saved_profile, djan
 
     assert LLM_KEY not in page
     assert "********" in page
+
+
+# -- the common settings, as form fields kept in the properties ---------------------------------
+
+
+def shown_form(admin_client, agent: AgentProfile) -> dict[str, str]:
+    """What the agent's page submits when staff change nothing (every field's shown value)."""
+    form = admin_client.get(change_url(agent)).context["adminform"].form
+    data = form_data(properties=form["properties"].value())
+    for name in ("llm_url", "llm_model", "llm_api_key", "tts_vendor", "tts_voice",
+                 "asr_language", "end_of_speech"):  # fmt: skip
+        data[name] = form[name].value() or ""
+    return data
+
+
+def test_the_common_settings_show_what_the_properties_hold_with_the_key_masked(
+    admin_client, saved_profile
+):
+    data = shown_form(admin_client, saved_profile)
+
+    assert (data["llm_url"], data["llm_model"], data["asr_language"]) == (
+        "https://llm.example/v1/chat",
+        "gpt-x",
+        "en-US",
+    )
+    assert data["llm_api_key"] == "********" and data["end_of_speech"] == ""
+    page = admin_client.get(change_url(saved_profile)).content.decode()
+    assert LLM_KEY not in page
+    assert page.count("Write placeholders as {{first_name}}") == 1  # the help, once
+
+
+def test_a_common_setting_changed_on_the_form_is_written_into_the_properties(
+    admin_client, saved_profile
+):
+    data = shown_form(admin_client, saved_profile)
+    data.update(llm_model="gpt-y", tts_voice="en-US-Ava", end_of_speech="semantic",
+                asr_language="")  # fmt: skip
+
+    response = admin_client.post(change_url(saved_profile), data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    saved_profile.refresh_from_db()
+    properties = saved_profile.properties
+    assert properties["llm"]["params"] == {"model": "gpt-y", "max_tokens": 256}
+    assert properties["llm"]["api_key"] == LLM_KEY  # the masked key, kept
+    assert properties["tts"]["params"]["voice_name"] == "en-US-Ava"
+    assert properties["turn_detection"] == {"config": {"end_of_speech": {"mode": "semantic"}}}
+    assert "language" not in properties["asr"]  # cleared on the form
+
+
+def test_a_new_key_typed_in_the_common_settings_replaces_the_stored_one(
+    admin_client, saved_profile
+):
+    data = shown_form(admin_client, saved_profile)
+    data["llm_api_key"] = "sk-typed-in-the-form"
+
+    admin_client.post(change_url(saved_profile), data)
+
+    saved_profile.refresh_from_db()
+    assert saved_profile.properties["llm"]["api_key"] == "sk-typed-in-the-form"
+    assert (
+        "sk-typed-in-the-form" not in admin_client.get(change_url(saved_profile)).content.decode()
+    )
