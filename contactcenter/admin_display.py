@@ -11,8 +11,10 @@
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
+from django.utils import timezone
 from django.utils.html import format_html
 
 from campaigns.models import CampaignContact
@@ -65,6 +67,22 @@ def call_status_badge(status: str, label: str) -> str:
 
 # What a page shows for "not known (yet)" (the admin site's empty value too): never "None".
 NOT_KNOWN = "—"
+
+
+def time_with_utc(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A moment in the staff member's time zone (the current one, see staff_time.py), with its
+    UTC time on hover: `<time datetime=... title="... UTC">`."""
+    if value is None:
+        return NOT_KNOWN
+    local = timezone.localtime(value)
+    utc = value.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{} {}</time>',
+        utc.isoformat(),
+        f"{utc:%Y-%m-%d %H:%M:%S}",
+        local.strftime(fmt),
+        local.tzname(),
+    )
 
 
 def format_duration(seconds: int | None) -> str | None:

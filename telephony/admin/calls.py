@@ -28,7 +28,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from contactcenter.admin_display import NOT_KNOWN, call_status_badge, format_duration
+from contactcenter.admin_display import (
+    NOT_KNOWN,
+    call_status_badge,
+    format_duration,
+    time_with_utc,
+)
 from contactcenter.spreadsheets import csv_lines
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.rules import RulesOverride
@@ -212,6 +217,20 @@ def _count(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
 
 
+TIME_FIELDS = (
+    "queued_at", "dialed_at", "ringing_at", "answered_at", "ended_at", "hangup_requested_at",
+)  # fmt: skip
+
+
+def _time_shown(name: str):
+    def shown(self, call: Call) -> str:
+        return time_with_utc(getattr(call, name))
+
+    shown.short_description = Call._meta.get_field(name).verbose_name  # type: ignore[attr-defined]
+    shown.__name__ = f"{name}_shown"
+    return shown
+
+
 @admin.register(Call)
 class CallAdmin(admin.ModelAdmin):
     list_display = (
@@ -256,14 +275,8 @@ class CallAdmin(admin.ModelAdmin):
         (
             "Times",
             {
-                "fields": (
-                    "queued_at",
-                    "dialed_at",
-                    "ringing_at",
-                    "answered_at",
-                    "ended_at",
-                    "hangup_requested_at",
-                )
+                "description": "When it happened at Agora, in your time zone; hover for UTC.",
+                "fields": tuple(f"{name}_shown" for name in TIME_FIELDS),
             },
         ),
         ("Agora", {"fields": ("agora_name", "channel", "agent_id", "seen_states")}),
@@ -544,6 +557,10 @@ class CallAdmin(admin.ModelAdmin):
             if text:
                 links.append((column.description.capitalize(), text, column.link(call)))
         return links
+
+
+for _name in TIME_FIELDS:
+    setattr(CallAdmin, f"{_name}_shown", _time_shown(_name))
 
 
 def _form_errors(form: forms.Form, error: ValidationError) -> None:
