@@ -346,7 +346,9 @@ def _answer_time_of_unseen_answer(call: Call) -> datetime:
     return call.ended_at or timezone.now()
 
 
-def _correct_times(call: Call, state: str, at: datetime, *, first_report: bool) -> bool:
+def _correct_times(
+    call: Call, state: str, at: datetime, *, first_report: bool, precise: bool
+) -> bool:
     """A report of a step the call has already taken, with Agora's time of it: the time we kept
     was a guess (processing time, or a poll's) or a later duplicate; keep the earliest, except
     that the first ANSWERED report replaces a guessed answer time. Returns whether it changed."""
@@ -357,8 +359,8 @@ def _correct_times(call: Call, state: str, at: datetime, *, first_report: bool) 
         call.ringing_at = _earliest(call.ringing_at, at)
     elif state == "ANSWERED" and (call.answered_at or call.status == CallStatus.COMPLETED):
         call.answered_at = at if first_report else _earliest(call.answered_at or at, at)
-    elif state == "HANGUP" and call.is_terminal:
-        call.ended_at = at
+    elif state == "HANGUP" and call.is_terminal and precise:
+        call.ended_at = at  # a webhook's millisecond time; a poll's whole second never overrides
     if (call.dialed_at, call.ringing_at, call.answered_at, call.ended_at) == before:
         return False
     _set_duration(call)
@@ -434,7 +436,9 @@ def call_apply_report(*, call_id: uuid.UUID | str, report: AgoraReport, source: 
             agora_state=state,
             report_ms=report.report_ms,
         ):
-            if at and _correct_times(call, state, at, first_report=first_report):
+            if at and _correct_times(
+                call, state, at, first_report=first_report, precise=bool(report.report_ms)
+            ):
                 _event(call, source=source, kind=CallEvent.Kind.NOTE,
                        detail=f"times corrected by Agora's {state} report")  # fmt: skip
             call.last_update_at = timezone.now()

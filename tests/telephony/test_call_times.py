@@ -10,7 +10,12 @@ from django.test import Client
 from django.utils import timezone
 
 from telephony.models import Call, CallEvent, WebhookEvent
-from telephony.services.calls import call_finalize_end, call_poll_one
+from telephony.services.calls import (
+    AgoraReport,
+    call_apply_report,
+    call_finalize_end,
+    call_poll_one,
+)
 from telephony.services.stats import call_summary
 from telephony.services.webhooks import webhook_process
 from telephony.states import CallStatus
@@ -182,3 +187,23 @@ def test_durations_and_the_answer_rate_match_the_simulators_record_in_any_order(
 def test_a_completed_call_without_an_answer_time_cannot_be_stored(caller_number, agent_profile):
     with pytest.raises(IntegrityError), transaction.atomic():
         CallFactory(status=CallStatus.COMPLETED, answered_at=None, ended_at=timezone.now())
+
+
+def test_a_later_poll_in_whole_seconds_does_not_override_the_webhooks_end_time(
+    place, simulator, webhooks
+):
+    call = place("+14155550150")
+    simulator.advance(60)
+    process(deliver(webhooks))
+    call.refresh_from_db()
+    ended, duration = call.ended_at, call.duration_seconds
+
+    stop_ts = int(ended.timestamp()) - 1  # a record's stop_ts: whole seconds
+    call_apply_report(
+        call_id=call.id,
+        report=AgoraReport(state="HANGUP", reason="hangup", stop_ts=stop_ts),
+        source=CallEvent.Source.POLL,
+    )
+
+    call.refresh_from_db()
+    assert (call.ended_at, call.duration_seconds) == (ended, duration)
