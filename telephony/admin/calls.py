@@ -239,7 +239,7 @@ class CallAdmin(admin.ModelAdmin):
         "to_number",
         "from_number",
         "agent_name",
-        "created_at",
+        "created_at_shown",
         "duration",
     )
     list_display_links = ("status_badge", "to_number")
@@ -559,8 +559,9 @@ class CallAdmin(admin.ModelAdmin):
         return links
 
 
-for _name in TIME_FIELDS:
+for _name in (*TIME_FIELDS, "created_at"):
     setattr(CallAdmin, f"{_name}_shown", _time_shown(_name))
+CallAdmin.created_at_shown.admin_order_field = "created_at"  # type: ignore[attr-defined]
 
 
 def _form_errors(form: forms.Form, error: ValidationError) -> None:

@@ -60,3 +60,13 @@ def test_the_calling_window_is_the_contacts_local_time_without_a_now_shortcut(ad
     assert "Window start (contact&#x27;s local time)" in html
     assert re.search(r'<input type="time" name="window_start" value="08:00"', html)
     assert 'name="window_start" class="vTimeField"' not in html  # no admin clock and "Now"
+
+
+def test_the_calls_list_shows_when_each_call_was_made_with_utc_on_hover(admin_client):
+    CallFactory()
+    admin_client.cookies[COOKIE] = "Asia/Tokyo"
+
+    html = admin_client.get(reverse("admin:telephony_call_changelist")).content.decode()
+
+    assert re.search(r'title="2026-11-25 18:00:00 UTC">2026-11-26 03:00:00 JST</time>', html)
+    assert 'class="sortable column-created_at_shown' in html
