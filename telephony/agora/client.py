@@ -61,6 +61,12 @@ USER_AGENT = "contactcenter/0.1"
 
 CALL_TYPES = frozenset({"inbound", "outbound"})
 SPEAK_PRIORITIES = frozenset({"INTERRUPT", "APPEND", "IGNORE"})
+# What a `think` instruction does in each state of the agent (Agora's names and defaults).
+THINK_ACTIONS = {
+    "on_listening_action": (frozenset({"inject", "interrupt", "ignore"}), "interrupt"),
+    "on_thinking_action": (frozenset({"interrupt", "ignore"}), "interrupt"),
+    "on_speaking_action": (frozenset({"interrupt", "ignore"}), "ignore"),
+}
 MAX_SPEAK_BYTES = 512
 TURNS_PAGE_SIZE_RANGE = (10, 200)
 # A guard against a server that never reports its last page.
@@ -506,6 +512,43 @@ class AgoraClient:
             auth_channel=auth_channel,
         )
         return SpeakResult.from_api(self._json_object(response, operation="speak"))
+
+    def think(
+        self,
+        agent_id: str,
+        *,
+        text: str,
+        interruptable: bool = True,
+        metadata: Mapping[str, str] | None = None,
+        auth_channel: str | None = None,
+        **actions: str,
+    ) -> SpeakResult:
+        """Inject an instruction the agent answers as if the callee had said it (a supervisor's
+        whisper). `actions`: on_listening_action, on_thinking_action, on_speaking_action (see
+        THINK_ACTIONS). Not retried once sent: the agent could act on it twice."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text: required")
+        body: dict[str, Any] = {"text": text, "interruptable": bool(interruptable)}
+        for name, value in actions.items():
+            if name not in THINK_ACTIONS:
+                raise ValueError(f"{name}: not a think action ({', '.join(THINK_ACTIONS)})")
+            allowed, _ = THINK_ACTIONS[name]
+            if value not in allowed:
+                raise ValueError(f"{name}: must be one of {sorted(allowed)}")
+            body[name] = value
+        if metadata is not None:
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+                raise ValueError("metadata: a map of strings to strings")
+            body["metadata"] = dict(metadata)
+        response = self._request(
+            "POST",
+            self._agent_path(agent_id, "think"),
+            json=body,
+            safe_to_repeat=False,
+            operation="think",
+            auth_channel=auth_channel,
+        )
+        return SpeakResult.from_api(self._json_object(response, operation="think"))
 
     def interrupt_agent(self, agent_id: str, *, auth_channel: str | None = None) -> SpeakResult:
         response = self._request(

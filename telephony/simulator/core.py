@@ -42,6 +42,7 @@ from telephony.simulator.validation import (
     validate_number_update,
     validate_place_call,
     validate_speak,
+    validate_think,
     validate_turns_page,
 )
 from telephony.simulator.webhooks import Sender, WebhookFaults, WebhookOutbox
@@ -592,7 +593,7 @@ class Simulator:
                 "agent_id": call.agent_id,
                 "start_ts": int(call.created_at),
                 "status": "RUNNING",
-                "contents": self._spoken(call, self.now()),
+                "contents": self._spoken(call, self.now()) + list(call.instructions),
             }
 
     def agent_turns(self, agent_id: str, query: dict[str, str]) -> dict[str, Any]:
@@ -643,6 +644,22 @@ class Simulator:
                     "Agent not found or not in correct state",
                     shape="detail",
                 )
+            return {"agent_id": call.agent_id, "channel": call.channel, "start_ts": int(self.now())}
+
+    def agent_think(self, agent_id: str, body: Any) -> dict:
+        """An injected instruction: answered like the callee's words, so it shows in the
+        agent's history as a user turn (with the time it came)."""
+        validate_think(body)
+        with self._lock:
+            call = self._call(agent_id, shape="detail")
+            if not call.live or call.agent_status != "RUNNING":
+                raise ApiError(
+                    400,
+                    "invalid_agent_state",
+                    "Agent not found or not in correct state",
+                    shape="detail",
+                )
+            call.instructions.append({"role": "user", "content": body["text"]})
             return {"agent_id": call.agent_id, "channel": call.channel, "start_ts": int(self.now())}
 
     # -- the ledger ---------------------------------------------------------------------------

@@ -112,6 +112,10 @@ class SimulatorHTTP:
                    lambda req, agent_id, **_: Answer(
                        200, sim.agent_speak(agent_id, _body(req.body))),
                    shape="detail"),
+            _route("POST", f"{project}/agents/{{agent_id}}/think", "think",
+                   lambda req, agent_id, **_: Answer(
+                       200, sim.agent_think(agent_id, _body(req.body))),
+                   shape="detail"),
             _route("POST", f"{project}/agents/{{agent_id}}/interrupt", "interrupt_agent",
                    lambda req, agent_id, **_: Answer(
                        200, sim.agent_speak(agent_id, None, interrupt=True)),

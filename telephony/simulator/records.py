@@ -27,6 +27,7 @@ class SimCall:
     ended_at: float | None = None
     reason: str | None = None  # request | hangup | failed
     prompt: str = ""  # the agent's system prompt: the conversation keeps to its topic
+    instructions: list[dict[str, str]] = field(default_factory=list)  # `think` requests, in order
     agent_status: str = "STARTING"
     agent_message: str = ""
     messages: list[dict[str, str]] = field(default_factory=list)

@@ -266,6 +266,30 @@ def validate_speak(body: Any) -> None:
         raise ApiError(400, "InvalidFieldValue", "priority is not a known value", shape="detail")
 
 
+THINK_ACTIONS = {
+    "on_listening_action": ("inject", "interrupt", "ignore"),
+    "on_thinking_action": ("interrupt", "ignore"),
+    "on_speaking_action": ("interrupt", "ignore"),
+}
+
+
+def validate_think(body: Any) -> None:
+    """A think request: text, known actions, a boolean interruptable, a string map metadata."""
+    text = body.get("text") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text:
+        raise ApiError(400, "MissingRequiredField", "text is required", shape="detail")
+    for name, allowed in THINK_ACTIONS.items():
+        if name in body and body[name] not in allowed:
+            raise ApiError(400, "InvalidFieldValue", f"{name} is not a known value", shape="detail")
+    if "interruptable" in body and not isinstance(body["interruptable"], bool):
+        raise ApiError(400, "InvalidFieldValue", "interruptable must be a boolean", shape="detail")
+    metadata = body.get("metadata", {})
+    if not isinstance(metadata, dict) or not all(
+        isinstance(value, str) for value in metadata.values()
+    ):
+        raise ApiError(400, "InvalidFieldValue", "metadata must map strings", shape="detail")
+
+
 def validate_inbound_call(*, from_number: Any, to_number: Any) -> None:
     """Both numbers of a simulated inbound call are E.164."""
     for label, value in (("from_number", from_number), ("to_number", to_number)):

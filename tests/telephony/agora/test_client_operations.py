@@ -564,3 +564,31 @@ def test_config_is_the_only_input():
     # No Django needed: a plain config object is enough.
     client = AgoraClient(AgoraConfig(app_id=APP_ID))
     client.close()
+
+
+def test_think_injects_an_instruction_with_agoras_defaults_unless_given(client, respx_mock):
+    route = respx_mock.post(f"{AGENTS}/AG1/think").respond(
+        200, json={"agent_id": "AG1", "channel": "ch-42", "start_ts": 1744877089}
+    )
+    result = client.think("AG1", text="Offer the Friday slot.")
+    assert_sent(route, method="POST", url=f"{AGENTS}/AG1/think",
+                body={"text": "Offer the Friday slot.", "interruptable": True})  # fmt: skip
+    assert result == SpeakResult(agent_id="AG1", channel="ch-42", start_ts=1744877089)
+
+    client.think("AG1", text="Wrap up.", interruptable=False, on_listening_action="inject",
+                 on_speaking_action="interrupt", metadata={"supervisor": "ada"})  # fmt: skip
+    assert body_of(route.calls[-1].request) == {
+        "text": "Wrap up.", "interruptable": False, "on_listening_action": "inject",
+        "on_speaking_action": "interrupt", "metadata": {"supervisor": "ada"},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"text": " "}, "text"), ({"text": "x", "on_thinking_action": "inject"}, "on_thinking_action"),
+     ({"text": "x", "on_dreaming_action": "ignore"}, "on_dreaming_action"),
+     ({"text": "x", "metadata": {"n": 1}}, "metadata")],
+)  # fmt: skip
+def test_think_validation(client, kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        client.think("AG1", **kwargs)

@@ -102,3 +102,27 @@ def test_speak_validation_and_unknown_agents(sim, client, caller):
         with pytest.raises(NotFound) as error:
             call()
         assert error.value.reason == "TaskNotFound"
+
+
+def test_think_shows_in_the_history_as_the_callees_turn_and_needs_a_running_agent(
+    sim, client, caller
+):
+    placed = client.place_call(call_request("+14155550004", name="th1"))
+    sim.advance(10)
+
+    answer = client.think(placed.agent_id, text="The customer is a VIP: offer the upgrade.",
+                          on_listening_action="inject")  # fmt: skip
+
+    assert (answer.agent_id, answer.channel) == (placed.agent_id, "ch-th1")
+    history = client.get_agent_history(placed.agent_id)
+    assert history.contents[-1].role == "user"
+    assert history.contents[-1].content == "The customer is a VIP: offer the upgrade."
+    bad = raw(
+        sim, "POST", f"/v2/projects/{APP_ID}/agents/{placed.agent_id}/think",
+        json={"text": "x", "on_thinking_action": "inject"}, headers=BASIC,
+    )  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["reason"] == "InvalidFieldValue"
+    client.leave_agent(placed.agent_id)
+    with pytest.raises(BadRequest) as error:
+        client.think(placed.agent_id, text="Too late")
+    assert error.value.reason == "invalid_agent_state"
