@@ -27,6 +27,11 @@ class ApiScope(models.TextChoices):
     AGENTS_WRITE = "agents:write", "Agent profiles: create, change, delete"
     CALLS_READ = "calls:read", "Calls: list and read, with events and transcripts"
     CALLS_WRITE = "calls:write", "Calls: place a call, hang up"
+    CALLS_CONTROL = (
+        "calls:control",
+        "Calls: on a live answered call, have the agent say a sentence, follow an instruction, "
+        "stop speaking",
+    )
     CONTACTS_READ = "contacts:read", "Contact lists and contacts: list and read"
     CONTACTS_WRITE = "contacts:write", "Contact lists and contacts: create, change, delete, bulk"
     DNC_READ = "dnc:read", "Do-not-call: list, check a number"

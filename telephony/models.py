@@ -216,7 +216,11 @@ class Call(models.Model):
             (
                 "override_dialing_rules",
                 "Can place a call past do-not-call and calling hours (audited)",
-            )
+            ),
+            (
+                "control_call",
+                "Can make a live call's agent speak, follow an instruction or stop (supervisor)",
+            ),
         ]
 
     def __str__(self) -> str:

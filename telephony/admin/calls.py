@@ -37,7 +37,8 @@ from contactcenter.admin_display import (
 from contactcenter.spreadsheets import csv_lines
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.rules import RulesOverride
-from telephony.services.calls import call_create, call_hangup, call_retry
+from telephony.services.calls import call_create, call_hangup, call_retry, call_supervise
+from telephony.states import CallStatus
 
 
 @dataclass(frozen=True)
@@ -445,6 +446,11 @@ class CallAdmin(admin.ModelAdmin):
                 name="{}_{}_export".format(*info),
             ),
             path(
+                "<path:object_id>/supervise/",
+                self.admin_site.admin_view(self.supervise_view),
+                name="{}_{}_supervise".format(*info),
+            ),
+            path(
                 "<path:object_id>/hangup/",
                 self.admin_site.admin_view(self.hangup_view),
                 name="{}_{}_hangup".format(*info),
@@ -509,6 +515,34 @@ class CallAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/telephony/call/place_call.html", context)
 
+    def has_control_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("telephony.control_call")
+
+    def supervise_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST only: speak, think or interrupt on a live answered call (a supervisor)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_control_permission(request):
+            raise PermissionDenied
+        call = self.get_object(request, unquote(object_id))
+        if call is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        action = request.POST.get("action", "")
+        try:
+            outcome = call_supervise(
+                call_id=call.pk,
+                action=action,
+                text=request.POST.get("text", ""),
+                priority=request.POST.get("priority", "INTERRUPT"),
+                interruptable=request.POST.get("interruptable") == "on",
+                who=request.user.get_username(),
+            )
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+        else:
+            self.message_user(request, f"Call to {call.to_number}: {outcome}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:telephony_call_change", args=[quote(call.pk)]))
+
     def hangup_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST only (CSRF-protected by admin_view, which also requires an active staff user)."""
         if request.method != "POST":
@@ -535,6 +569,10 @@ class CallAdmin(admin.ModelAdmin):
                 call_status_badge=call_status_badge(obj.status, obj.get_status_display()),
                 call_related=self.related_links(obj),
                 can_hang_up=not obj.is_terminal and self.has_operate_permission(request),
+                can_supervise=obj.status == CallStatus.ANSWERED
+                and bool(obj.agent_id)
+                and self.has_control_permission(request),
+                supervise_url=reverse("admin:telephony_call_supervise", args=[quote(obj.pk)]),
                 hangup_url=reverse("admin:telephony_call_hangup", args=[quote(obj.pk)]),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)

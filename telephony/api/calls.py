@@ -20,11 +20,16 @@ from rest_framework.response import Response
 from contactcenter.api.auth import model_access, needs
 from contactcenter.api.idempotency import idempotent
 from contactcenter.api.lookups import IdFilter, is_id
-from contactcenter.api.schema import outcome_response
+from contactcenter.api.schema import error_responses, outcome_response
 from contactcenter.models import ApiScope
 from telephony.agora.redaction import redact
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
-from telephony.services.calls import call_create, call_hangup
+from telephony.services.calls import (
+    SUPERVISOR_ACTIONS,
+    call_create,
+    call_hangup,
+    call_supervise,
+)
 from telephony.states import CallStatus
 from telephony.validators import normalize_phone_number
 
@@ -166,6 +171,15 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
         return super().filter(qs, value)
 
 
+class CallControlSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=SUPERVISOR_ACTIONS)
+    text = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    priority = serializers.ChoiceField(
+        choices=["INTERRUPT", "APPEND", "IGNORE"], required=False, default="INTERRUPT"
+    )
+    interruptable = serializers.BooleanField(required=False, default=True)
+
+
 class CallFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=CallStatus.choices)
     direction = django_filters.ChoiceFilter(choices=Call.Direction.choices)
@@ -200,6 +214,7 @@ class CallViewSet(
     filterset_class = CallFilter
     access = model_access(Call, read=ApiScope.CALLS_READ, write=ApiScope.CALLS_WRITE) | {
         "hangup": needs(ApiScope.CALLS_WRITE, "telephony.change_call"),
+        "control": needs(ApiScope.CALLS_CONTROL, "telephony.control_call"),
     }
 
     def get_queryset(self):
@@ -248,6 +263,23 @@ class CallViewSet(
             return Response(CallDetailSerializer(call).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, produce)
+
+    @extend_schema(
+        request=CallControlSerializer,
+        responses={200: outcome_response("CallControlOutcome"), **error_responses(400, 404)},
+        description="A supervisor on a live answered call: `speak` a sentence (the agent says "
+        "it), `think` (an instruction the agent follows as if the callee had said it) or "
+        "`interrupt` the agent. Refused (400) unless the call is answered.",
+    )
+    @action(detail=True, methods=["post"])
+    def control(self, request, *args, **kwargs):
+        call = self.get_object()
+        body = CallControlSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        who = f"API key {request.auth.name}" if hasattr(request.auth, "name") else str(request.user)
+        result = call_supervise(call_id=call.pk, who=who, source=CallEvent.Source.API,
+                                **body.validated_data)  # fmt: skip
+        return Response({"result": result, "message": f"Call {call.pk}: {result}."})
 
     @extend_schema(
         request=None,

@@ -854,6 +854,55 @@ def call_hangup_remote(*, call_id: uuid.UUID | str) -> str:
     return "hung up"
 
 
+# -- a supervisor on a live call -------------------------------------------------------------
+
+SUPERVISOR_ACTIONS = ("speak", "think", "interrupt")
+
+
+def call_supervise(
+    *,
+    call_id: uuid.UUID | str,
+    action: str,
+    who: str,
+    source: str = CallEvent.Source.STAFF,
+    text: str = "",
+    priority: str = "INTERRUPT",
+    interruptable: bool = True,
+) -> str:
+    """A supervisor acts on a live answered call through its agent: `speak` a sentence (TTS),
+    `think` (an instruction the agent follows, as if the callee had said it) or `interrupt` the
+    agent. Refused, with why, unless the call is answered; what was done is a call event naming
+    `who`. Agora is asked with no lock held."""
+    if action not in SUPERVISOR_ACTIONS:
+        raise ValidationError(f"Unknown action {action!r}: one of {', '.join(SUPERVISOR_ACTIONS)}.")
+    call = Call.objects.get(pk=call_id)
+    if call.status != CallStatus.ANSWERED or not call.agent_id:
+        raise ValidationError(
+            f"Only a live answered call can be supervised; this call is "
+            f"{call.get_status_display().lower()}."
+        )
+    if action != "interrupt" and not text.strip():
+        raise ValidationError({"text": "Say what the agent should say or do."})
+    client = agora_client()
+    try:
+        if action == "speak":
+            client.speak(call.agent_id, text=text, priority=priority, interruptable=interruptable)
+        elif action == "think":
+            client.think(call.agent_id, text=text, interruptable=interruptable)
+        else:
+            client.interrupt_agent(call.agent_id)
+    except ValueError as error:  # the client's own checks (length, priority)
+        raise ValidationError(str(error)) from None
+    except AgoraError as error:
+        _event(call, source=source, kind=CallEvent.Kind.ERROR,
+               detail=f"{who}: {action} failed: {error}"[:500])  # fmt: skip
+        raise ValidationError(f"Agora refused the {action}: {error}") from None
+    detail = f"{who}: {action}" + (f" {text!r}" if text and action != "interrupt" else "")
+    _event(call, source=source, kind=CallEvent.Kind.NOTE, detail=detail[:500],
+           payload={"action": action, "text": text, "priority": priority})  # fmt: skip
+    return {"speak": "spoken", "think": "instructed", "interrupt": "interrupted"}[action]
+
+
 # -- tracking without webhooks ----------------------------------------------------------------
 
 
