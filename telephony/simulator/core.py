@@ -636,31 +636,29 @@ class Simulator:
         if not interrupt:
             validate_speak(body)
         with self._lock:
-            call = self._call(agent_id, shape="detail")
-            if not call.live or call.agent_status != "RUNNING":
-                raise ApiError(
-                    400,
-                    "invalid_agent_state",
-                    "Agent not found or not in correct state",
-                    shape="detail",
-                )
-            return {"agent_id": call.agent_id, "channel": call.channel, "start_ts": int(self.now())}
+            return self._agent_answer(self._running_agent(agent_id))
 
     def agent_think(self, agent_id: str, body: Any) -> dict:
         """An injected instruction: answered like the callee's words, so it shows in the
-        agent's history as a user turn (with the time it came)."""
+        agent's history as a user turn."""
         validate_think(body)
         with self._lock:
-            call = self._call(agent_id, shape="detail")
-            if not call.live or call.agent_status != "RUNNING":
-                raise ApiError(
-                    400,
-                    "invalid_agent_state",
-                    "Agent not found or not in correct state",
-                    shape="detail",
-                )
+            call = self._running_agent(agent_id)
             call.instructions.append({"role": "user", "content": body["text"]})
-            return {"agent_id": call.agent_id, "channel": call.channel, "start_ts": int(self.now())}
+            return self._agent_answer(call)
+
+    def _running_agent(self, agent_id: str) -> SimCall:
+        """The call of a running agent (speak, think and interrupt need one); else Agora's 400."""
+        call = self._call(agent_id, shape="detail")
+        if not call.live or call.agent_status != "RUNNING":
+            raise ApiError(
+                400, "invalid_agent_state", "Agent not found or not in correct state",
+                shape="detail",
+            )  # fmt: skip
+        return call
+
+    def _agent_answer(self, call: SimCall) -> dict:
+        return {"agent_id": call.agent_id, "channel": call.channel, "start_ts": int(self.now())}
 
     # -- the ledger ---------------------------------------------------------------------------
 
