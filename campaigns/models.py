@@ -1,5 +1,7 @@
+import re
 from datetime import time
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -117,6 +119,14 @@ class DoNotCall(models.Model):
     phone = models.CharField(max_length=16, unique=True, validators=[validate_e164])
     reason = models.CharField(max_length=200, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
+    call = models.ForeignKey(
+        "telephony.Call",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The call in which the callee asked not to be called.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -126,6 +136,35 @@ class DoNotCall(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+
+DEFAULT_OUTCOMES = (
+    "interested",
+    "not_interested",
+    "callback_requested",
+    "do_not_call",
+    "wrong_number",
+    "voicemail",
+    "no_conversation",
+)
+OUTCOME_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def default_outcomes() -> list[str]:
+    return list(DEFAULT_OUTCOMES)
+
+
+def validate_outcomes(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError('Outcomes are a list of names, such as ["interested"].')
+    wrong = [item for item in value if not OUTCOME_NAME.match(item)]
+    if wrong:
+        raise ValidationError(
+            f"Outcome names are lower-case letters, digits and underscores (at most 40): "
+            f"{', '.join(repr(item) for item in wrong[:5])}."
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("Each outcome is listed once.")
 
 
 def monday_to_friday() -> list[int]:
@@ -153,6 +192,7 @@ class Campaign(models.Model):
         "start_at", "end_at", "weekdays", "window_start", "window_end",
         "max_concurrent_calls", "max_calls_per_minute", "max_attempts",
         "retry_delay_no_answer", "retry_delay_busy", "retry_delay_failed",
+        "max_callbacks", "outcomes",
     )  # fmt: skip
 
     name = models.CharField(
@@ -218,6 +258,18 @@ class Campaign(models.Model):
     retry_delay_failed = models.PositiveIntegerField(
         default=1800, help_text="Seconds, after a failed call."
     )
+    max_callbacks = models.PositiveIntegerField(
+        default=2,
+        help_text="Callbacks per contact at most (asked for in a call or set by staff); they "
+        "do not use up attempts.",
+    )
+    outcomes = models.JSONField(
+        default=default_outcomes,
+        blank=True,
+        validators=[validate_outcomes],
+        help_text="What a conversation can achieve: the outcomes the agent may record "
+        "(short names such as interested, not_interested).",
+    )
     round_robin_position = models.PositiveIntegerField(default=0, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -239,6 +291,7 @@ class CampaignContact(models.Model):
         PENDING = "pending", "Pending"
         IN_PROGRESS = "in_progress", "In progress"
         RETRY_SCHEDULED = "retry_scheduled", "Retry scheduled"
+        CALLBACK_SCHEDULED = "callback_scheduled", "Callback scheduled"
         COMPLETED = "completed", "Completed"
         EXHAUSTED = "exhausted", "Attempts exhausted"
         DO_NOT_CALL = "do_not_call", "Do not call"
@@ -247,9 +300,15 @@ class CampaignContact(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="contacts")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="campaign_entries")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    callbacks = models.PositiveIntegerField(
+        default=0, help_text="Callbacks scheduled (they do not use up attempts)."
+    )
+    callback_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the contact asked to be called back."
+    )
     last_outcome = models.CharField(max_length=12, blank=True)
     last_call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")  # fmt: skip

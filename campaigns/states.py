@@ -9,7 +9,7 @@ final: a finished campaign is never called again. The statuses themselves are th
 choices (`Campaign.Status`); each contact's own progress is `CampaignContact.Status`.
 """
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignContact
 
 S = Campaign.Status
 
@@ -34,3 +34,12 @@ FINAL_STATUSES = frozenset({S.COMPLETED, S.CANCELLED})
 
 def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS[current]
+
+
+C = CampaignContact.Status
+# A contact waiting for its next call: the dispatcher claims these once `next_attempt_at` is due.
+WAITING_CONTACT_STATUSES = (C.PENDING, C.RETRY_SCHEDULED, C.CALLBACK_SCHEDULED)
+# Still to be called or being called: a campaign with none left is complete.
+OPEN_CONTACT_STATUSES = (*WAITING_CONTACT_STATUSES, C.IN_PROGRESS)
+# Finished for a reason no callback can undo.
+CLOSED_CONTACT_STATUSES = frozenset({C.DO_NOT_CALL, C.INVALID, C.CANCELLED})

@@ -367,6 +367,17 @@ CALL_MAX_DURATION_SECONDS = env.int("CALL_MAX_DURATION_SECONDS", default=1800)
 # How long one worker may hold a call it is placing before another may take it over.
 CALL_PLACEMENT_LEASE_SECONDS = env.int("CALL_PLACEMENT_LEASE_SECONDS", default=60)
 CALL_TOKEN_TTL_SECONDS = env.int("CALL_TOKEN_TTL_SECONDS", default=3600)
+# In-call tools (MCP). The app's public base URL: the agent's MCP requests go to
+# PUBLIC_BASE_URL + "/mcp" (a proxy routes that path to `manage.py mcp_server`), or to
+# MCP_PUBLIC_URL when the MCP server has an address of its own. Without either, no call gets
+# tools. A call's credential stays valid this long after the call ended.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+MCP_PUBLIC_URL = env.str("MCP_PUBLIC_URL", default="") or (
+    f"{PUBLIC_BASE_URL}/mcp" if PUBLIC_BASE_URL else ""
+)
+MCP_PORT = env.int("MCP_PORT", default=8001)
+MCP_TOOL_TIMEOUT_MS = env.int("MCP_TOOL_TIMEOUT_MS", default=5000)
+MCP_CREDENTIAL_GRACE_SECONDS = env.int("MCP_CREDENTIAL_GRACE_SECONDS", default=120)
 # An unanswered call's hang-up reported by webhook is final after this long (late, reordered
 # webhooks may still tell it rang or was busy).
 CALL_END_SETTLE_SECONDS = env.float("CALL_END_SETTLE_SECONDS", default=3.0)

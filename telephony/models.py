@@ -90,6 +90,12 @@ class PhoneNumber(models.Model):
         return f"{self.e164} ({self.label})" if self.label else self.e164
 
 
+def default_tool_instructions() -> str:
+    from telephony.tools import DEFAULT_TOOL_INSTRUCTIONS
+
+    return DEFAULT_TOOL_INSTRUCTIONS
+
+
 class AgentProfile(models.Model):
     """Who answers: a published AI Studio pipeline, or a full agent configuration."""
 
@@ -112,6 +118,17 @@ class AgentProfile(models.Model):
     )
     system_prompt_template = models.TextField(
         blank=True, help_text="Instructions for the LLM, with {{variables}} filled per call."
+    )
+    tools_enabled = models.BooleanField(
+        "in-call tools",
+        default=True,
+        help_text="Let the agent end the call, schedule a callback, record an opt-out or an "
+        "outcome and read the contact during the call (needs PUBLIC_BASE_URL).",
+    )
+    tool_instructions = models.TextField(
+        blank=True,
+        default=default_tool_instructions,
+        help_text="Appended to the system prompt when the tools are on: when to use each tool.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -173,6 +190,10 @@ class Call(models.Model):
     )
     # Set when the dialing rules stopped the call right before it was dialed (a Rule value).
     refused_by_rule = models.CharField(max_length=20, blank=True)
+    outcome = models.CharField(
+        max_length=40, blank=True, help_text="What the conversation achieved, as the agent said."
+    )
+    outcome_fields = models.JSONField(default=dict, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
     agora_reason = models.CharField(max_length=40, blank=True)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -248,12 +269,14 @@ class CallEvent(models.Model):
         WEBHOOK = "webhook", "Agora webhook"
         STAFF = "staff", "Staff"
         SYSTEM = "system", "System"
+        AGENT = "agent", "AI agent (in-call tool)"
 
     class Kind(models.TextChoices):
         STATUS = "status", "Status change"
         SIGNAL = "signal", "Signal from Agora"
         ERROR = "error", "Error"
         NOTE = "note", "Note"
+        TOOL = "tool", "Tool call"
 
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
     source = models.CharField(max_length=10, choices=Source.choices)
@@ -272,6 +295,20 @@ class CallEvent(models.Model):
     def __str__(self) -> str:
         change = f"{self.from_status} -> {self.to_status}" if self.to_status else self.agora_state
         return f"{self.get_source_display()}: {change or self.detail}"
+
+
+class CallToolCredential(models.Model):
+    """The bearer credential one placement of a call gave its agent for the in-call tools.
+
+    Only its SHA-256 is kept; a placement retried after a lost answer gets a new one, and each
+    stays valid while the call is live and a short grace period after it ended."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="tool_credentials")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"tool credential for call {self.call_id}"
 
 
 class WebhookEvent(models.Model):

@@ -11,14 +11,21 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
 from campaigns.services.dialing_rules import campaign_call_refusal
+from campaigns.services.dnc import BLOCKED_NOTE, dnc_contains
 from campaigns.services.waiting import WINDOW_NOTE, campaigns_waiting
 from campaigns.signals import campaign_completed
-from campaigns.states import ACTIVE_CAMPAIGN_STATUSES, FINAL_STATUSES, can_transition
+from campaigns.states import (
+    ACTIVE_CAMPAIGN_STATUSES,
+    FINAL_STATUSES,
+    OPEN_CONTACT_STATUSES,
+    WAITING_CONTACT_STATUSES,
+    can_transition,
+)
 from campaigns.windows import CallingWindow, calling_hours_guard
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.rules import Refusal, Rule
@@ -28,11 +35,6 @@ from telephony.states import LIVE_STATUSES, CallStatus
 logger = logging.getLogger(__name__)
 
 S = Campaign.Status
-OPEN_CONTACT_STATUSES = (
-    CampaignContact.Status.PENDING,
-    CampaignContact.Status.RETRY_SCHEDULED,
-    CampaignContact.Status.IN_PROGRESS,
-)
 CONTACT_FIELDS = frozenset({"first_name", "last_name", "phone", "external_id"})
 MATERIALIZE_BATCH = 5_000
 
@@ -183,16 +185,15 @@ def _reconsider_waiting_contacts(campaign: Campaign, *, changed: set[str]) -> No
     """After a paused campaign's settings changed, its waiting contacts follow them: those
     deferred to the old window's opening are looked at again at the next dispatch (which
     defers them anew if need be), and those with no attempt left are exhausted."""
-    waiting = CampaignContact.objects.filter(
-        campaign=campaign,
-        status__in=[CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED],
-    )
+    waiting = CampaignContact.objects.filter(campaign=campaign, status__in=WAITING_CONTACT_STATUSES)
     if changed & WINDOW_SETTINGS:
         waiting.filter(note__startswith=WINDOW_NOTE).update(
             next_attempt_at=timezone.now(), note="calling window changed", updated_at=timezone.now()
         )
     if "max_attempts" in changed:
-        waiting.filter(attempts__gte=campaign.max_attempts).update(
+        waiting.exclude(status=CampaignContact.Status.CALLBACK_SCHEDULED).filter(
+            attempts__gte=F("callbacks") + campaign.max_attempts
+        ).update(
             status=CampaignContact.Status.EXHAUSTED,
             note=f"no attempt left: the maximum became {campaign.max_attempts}",
             updated_at=timezone.now(),
@@ -342,10 +343,9 @@ def campaign_cancel(*, campaign: Campaign, hang_up: bool = False) -> Campaign:
     """Stop for good; contacts not yet called are cancelled; live calls are hung up if asked."""
     locked = _locked(campaign)
     _transition(locked, S.CANCELLED)
-    CampaignContact.objects.filter(
-        campaign=locked,
-        status__in=[CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED],
-    ).update(status=CampaignContact.Status.CANCELLED, note="campaign cancelled")
+    CampaignContact.objects.filter(campaign=locked, status__in=WAITING_CONTACT_STATUSES).update(
+        status=CampaignContact.Status.CANCELLED, note="campaign cancelled"
+    )
     if hang_up:
         from campaigns.tasks import hang_up_campaign_calls
 
@@ -384,9 +384,9 @@ def campaign_end_reached(*, campaign: Campaign) -> None:
     """Past end_at: nothing new is called; contacts still waiting are cancelled."""
     with transaction.atomic():
         locked = _locked(campaign)
-        locked.contacts.filter(
-            status__in=[CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED]
-        ).update(status=CampaignContact.Status.CANCELLED, note="the campaign's end time passed")
+        locked.contacts.filter(status__in=WAITING_CONTACT_STATUSES).update(
+            status=CampaignContact.Status.CANCELLED, note="the campaign's end time passed"
+        )
         if not locked.contacts.filter(status=CampaignContact.Status.IN_PROGRESS).exists():
             _transition(locked, S.COMPLETED)
 
@@ -416,7 +416,11 @@ def campaign_record_call_outcome(
     if attempt is None or not attempt.call.is_terminal:
         return None
     with transaction.atomic():
-        entry = CampaignContact.objects.select_for_update().get(pk=attempt.campaign_contact_id)
+        entry = (
+            CampaignContact.objects.select_for_update(of=("self",))
+            .select_related("contact")
+            .get(pk=attempt.campaign_contact_id)
+        )
         # attempt.call_id, not call_id: tasks pass the id as a string, the row holds a UUID.
         if (
             entry.status != CampaignContact.Status.IN_PROGRESS
@@ -426,11 +430,19 @@ def campaign_record_call_outcome(
         campaign, outcome = attempt.campaign, attempt.call.status
         if attempt.call.refused_by_rule:
             _record_not_dialed(entry, attempt, now=now)
+        elif dnc_contains(entry.contact.phone):
+            # Put on the list during this call (the callee asked, or staff): never again.
+            entry.status = CampaignContact.Status.DO_NOT_CALL
+            entry.note = BLOCKED_NOTE
+        elif entry.callback_at and campaign.status != S.CANCELLED:
+            # Asked for during this call (schedule_callback): it is kept whatever the ending.
+            entry.status = CampaignContact.Status.CALLBACK_SCHEDULED
+            entry.next_attempt_at = entry.callback_at
         elif outcome == CallStatus.COMPLETED:
             entry.status = CampaignContact.Status.COMPLETED
         elif campaign.status == S.CANCELLED:
             entry.status = CampaignContact.Status.CANCELLED
-        elif entry.attempts >= campaign.max_attempts:
+        elif entry.attempts - entry.callbacks >= campaign.max_attempts:
             entry.status = CampaignContact.Status.EXHAUSTED
         else:
             entry.status = CampaignContact.Status.RETRY_SCHEDULED
@@ -490,10 +502,13 @@ def contact_finish(entry: CampaignContact, *, status: str, note: str) -> None:
 
 
 def contact_defer(entry: CampaignContact, *, until: datetime, note: str) -> None:
-    """The contact waits until `until`, its attempts untouched."""
-    entry.status = (
-        CampaignContact.Status.RETRY_SCHEDULED if entry.attempts else CampaignContact.Status.PENDING
-    )
+    """The contact waits until `until`, its attempts untouched (a callback stays a callback)."""
+    if entry.status != CampaignContact.Status.CALLBACK_SCHEDULED:
+        entry.status = (
+            CampaignContact.Status.RETRY_SCHEDULED
+            if entry.attempts
+            else CampaignContact.Status.PENDING
+        )
     entry.next_attempt_at = until
     entry.note = note
     entry.save(update_fields=["status", "next_attempt_at", "note", "updated_at"])

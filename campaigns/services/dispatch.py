@@ -30,6 +30,7 @@ from campaigns.services.campaigns import (
     contact_record_refusal,
 )
 from campaigns.services.dialing_rules import campaign_call_refusal, campaign_window
+from campaigns.states import WAITING_CONTACT_STATUSES
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.rules import CallRefused
 from telephony.services.calls import call_create
@@ -102,7 +103,7 @@ def _claim_and_call(campaign: Campaign, *, capacity: int, now: datetime) -> int:
         .select_related("contact")
         .filter(
             campaign=campaign,
-            status__in=[CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED],
+            status__in=WAITING_CONTACT_STATUSES,
             next_attempt_at__lte=now,
         )
         .order_by("next_attempt_at", "id")[: capacity * OVERFETCH]
@@ -156,6 +157,7 @@ def _call_one(campaign, entry, *, window, numbers, now) -> bool:
     entry.status = CampaignContact.Status.IN_PROGRESS
     entry.attempts = attempt_number
     entry.last_call = call
+    entry.callback_at = None  # this is the callback: a new one is asked for in its call
     entry.note = ""
     entry.save()
     return True

@@ -34,10 +34,10 @@ from campaigns.services.imports import (
     upload_store,
 )
 from campaigns.signals import contact_do_not_call
+from campaigns.states import WAITING_CONTACT_STATUSES
 from telephony.validators import normalize_phone_number
 
 # Campaign contacts that an added number takes out of their campaign.
-WAITING_STATUSES = (CampaignContact.Status.PENDING, CampaignContact.Status.RETRY_SCHEDULED)
 REASON_MAX_LENGTH = DoNotCall._meta.get_field("reason").max_length
 BLOCKED_NOTE = "The number is on the do-not-call list."
 _IMPORT_LOCK_CLASS = 7_310_302  # pg_try_advisory_lock(class, import id): one runner per import
@@ -61,7 +61,7 @@ def _block_campaign_contacts(phones: list[str]) -> int:
     released, so it is not touched here.
     """
     return CampaignContact.objects.filter(
-        contact__phone__in=phones, status__in=WAITING_STATUSES
+        contact__phone__in=phones, status__in=WAITING_CONTACT_STATUSES
     ).update(
         status=CampaignContact.Status.DO_NOT_CALL,
         note=BLOCKED_NOTE,
@@ -70,14 +70,18 @@ def _block_campaign_contacts(phones: list[str]) -> int:
 
 
 @transaction.atomic
-def dnc_add(*, phone: str, reason: str = "", source: str = DoNotCall.Source.STAFF) -> DoNotCall:
-    """Put a number on the do-not-call list (again: no harm) and stop its waiting calls."""
+def dnc_add(
+    *, phone: str, reason: str = "", source: str = DoNotCall.Source.STAFF, call=None
+) -> DoNotCall:
+    """Put a number on the do-not-call list (again: no harm) and stop its waiting calls in
+    every campaign. A contact on a live call is finished when that call ends. `call`: the call
+    in which the callee asked for it (source `call`)."""
     e164 = _normalized(phone)
     if source not in DoNotCall.Source.values:
         raise ValidationError({"source": f"'{source}' is not a do-not-call source."})
     reason = _reason(reason)
     entry, created = DoNotCall.objects.get_or_create(
-        phone=e164, defaults={"reason": reason, "source": source}
+        phone=e164, defaults={"reason": reason, "source": source, "call": call}
     )
     if not created and reason and reason != entry.reason:
         entry.reason = reason

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact, DoNotCall
 from campaigns.services.dialing_rules import campaign_window
+from campaigns.states import WAITING_CONTACT_STATUSES
 from campaigns.windows import NoTimeZone, contact_zones, is_open, next_opening
 from telephony.models import Call
 from telephony.services.capacity import BOOKED_STATUSES, booked_call_count
@@ -74,10 +75,11 @@ def campaigns_waiting(
     if not active:
         return reasons
     ids = [campaign.pk for campaign in active]
-    waiting = Q(status__in=[CS.PENDING, CS.RETRY_SCHEDULED])
+    waiting = Q(status__in=WAITING_CONTACT_STATUSES)
     later = waiting & Q(next_attempt_at__gt=now)
-    for_window = later & Q(note__startswith=WINDOW_NOTE)
-    for_retry = later & ~Q(note__startswith=WINDOW_NOTE)
+    for_callback = later & Q(status=CS.CALLBACK_SCHEDULED)
+    for_window = later & ~for_callback & Q(note__startswith=WINDOW_NOTE)
+    for_retry = later & ~for_callback & ~Q(note__startswith=WINDOW_NOTE)
     contacts = {
         row["campaign_id"]: row
         for row in CampaignContact.objects.filter(campaign_id__in=ids)
@@ -90,6 +92,8 @@ def campaigns_waiting(
             window_next=Min("next_attempt_at", filter=for_window),
             retry=Count("id", filter=for_retry),
             retry_next=Min("next_attempt_at", filter=for_retry),
+            callback=Count("id", filter=for_callback),
+            callback_next=Min("next_attempt_at", filter=for_callback),
         )
     }
     callers = Counter(
@@ -182,7 +186,14 @@ def _reasons(
             f"{_contacts(counts['retry'], 'wait', 'waits')} for a retry: the next at "
             f"{counts['retry_next']:%Y-%m-%d %H:%M} UTC ({in_words(counts['retry_next'] - now)})."
         )
-    if campaign.status == S.RUNNING and not (due or counts.get("window") or counts.get("retry")):
+    if counts.get("callback"):
+        said.append(
+            f"{_contacts(counts['callback'], 'wait', 'waits')} for the callback they asked for: "
+            f"the next at {counts['callback_next']:%Y-%m-%d %H:%M} UTC "
+            f"({in_words(counts['callback_next'] - now)})."
+        )
+    later = counts.get("window") or counts.get("retry") or counts.get("callback")
+    if campaign.status == S.RUNNING and not (due or later):
         if counts.get("on_a_call"):
             said.append(
                 f"Every contact is done or on a call ({counts['on_a_call']} on a call): it "

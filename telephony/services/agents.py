@@ -113,8 +113,11 @@ def agent_required_variables(profile) -> set[str]:
     return names
 
 
-def agent_properties_for_call(profile, variables: dict[str, Any]) -> tuple[str | None, dict]:
-    """(pipeline_id, properties) for one call, every {{variable}} filled from `variables`."""
+def agent_properties_for_call(
+    profile, variables: dict[str, Any], *, with_tools: bool = False
+) -> tuple[str | None, dict]:
+    """(pipeline_id, properties) for one call, every {{variable}} filled from `variables`;
+    `with_tools`: the profile's tool instructions follow its system prompt."""
     missing: set[str] = set()
     properties = _render_strings(copy.deepcopy(profile.properties or {}), variables, missing)
     llm = (
@@ -130,6 +133,12 @@ def agent_properties_for_call(profile, variables: dict[str, Any]) -> tuple[str |
                 "role": "system",
                 "content": _render_strings(profile.system_prompt_template, variables, missing),
             }
+        ]
+    if with_tools and profile.tool_instructions.strip():
+        llm = properties.setdefault("llm", {})
+        llm["system_messages"] = [
+            *llm.get("system_messages", []),
+            {"role": "system", "content": profile.tool_instructions.strip()},
         ]
     if missing:
         raise MissingTemplateVariables(missing)

@@ -43,6 +43,11 @@ from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber, Webhook
 from telephony.rules import OVERRIDABLE_RULES, CallRefused, Rule, RulesOverride, dialing_rules
 from telephony.services.agents import MissingTemplateVariables, agent_properties_for_call
 from telephony.services.capacity import live_call_count, lock_capacity
+from telephony.services.tool_credentials import (
+    mcp_server_entry,
+    tool_credential_issue,
+    tools_offered,
+)
 from telephony.signals import call_ended, call_status_changed
 from telephony.states import (
     AGORA_LIVE_STATE_TO_STATUS,
@@ -721,7 +726,15 @@ def _last_look(call_id: uuid.UUID, *, attempt: int) -> str | None:
 def _place_request(call: Call, *, now: datetime) -> PlaceCallRequest:
     if call.agent_profile is None:
         raise ValueError("the call has no agent profile")
-    pipeline_id, properties = agent_properties_for_call(call.agent_profile, call.variables)
+    with_tools = tools_offered(call)
+    pipeline_id, properties = agent_properties_for_call(
+        call.agent_profile, call.variables, with_tools=with_tools
+    )
+    if with_tools:
+        llm = properties.setdefault("llm", {})
+        token = tool_credential_issue(call, now=now)
+        llm["mcp_servers"] = [*llm.get("mcp_servers", []), mcp_server_entry(token)]
+        properties.setdefault("advanced_features", {})["enable_tools"] = True
     properties["labels"] = {**properties.get("labels", {}), **call.labels, "call_id": str(call.id)}
     tokens = build_call_tokens(
         app_id=settings.AGORA_APP_ID,
@@ -803,8 +816,11 @@ def _record_placed(call_id: uuid.UUID, agent_id: str, how: str) -> None:
 # -- hanging up -------------------------------------------------------------------------------
 
 
-def call_hangup(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF) -> str:
-    """Ask for a call to end. Ended calls: nothing happens. Returns what was done."""
+def call_hangup(
+    *, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF, reason: str = ""
+) -> str:
+    """Ask for a call to end (`reason` is kept in its event). Ended calls: nothing happens.
+    Returns what was done."""
     with transaction.atomic():
         call = Call.objects.select_for_update().get(pk=call_id)
         if call.is_terminal:
@@ -812,7 +828,8 @@ def call_hangup(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAF
         if call.hangup_requested_at is None:
             call.hangup_requested_at = timezone.now()
             call.save(update_fields=["hangup_requested_at", "updated_at"])
-            _event(call, source=source, kind=CallEvent.Kind.NOTE, detail="hang-up requested")
+            detail = f"hang-up requested: {reason}" if reason else "hang-up requested"
+            _event(call, source=source, kind=CallEvent.Kind.NOTE, detail=detail[:500])
         if call.agent_id is None:
             if call.status == CallStatus.QUEUED:
                 call_transition(

@@ -107,7 +107,7 @@ def campaign_calls(fleet: Fleet, campaign) -> list[dict]:
 
 
 def open_contacts(campaign) -> int:
-    from campaigns.services.campaigns import OPEN_CONTACT_STATUSES
+    from campaigns.states import OPEN_CONTACT_STATUSES
 
     return campaign.contacts.filter(status__in=OPEN_CONTACT_STATUSES).count()
 

@@ -191,7 +191,8 @@ def start_redis(fleet: Fleet, *, port: int) -> None:
 
 def run(fleet: Fleet, scenario: Scenario, web_url: str, *, due: int, waiting: int) -> dict:
     from campaigns.models import CampaignContact
-    from campaigns.services.campaigns import OPEN_CONTACT_STATUSES, campaign_start
+    from campaigns.services.campaigns import campaign_start
+    from campaigns.states import OPEN_CONTACT_STATUSES
     from campaigns.windows import CallingWindow, contact_zones, is_open
     from telephony.models import Call
     from telephony.states import TERMINAL_STATUSES
