@@ -102,7 +102,7 @@ def test_after_the_callback_the_retry_budget_is_what_it_was(make_campaign, clock
 
 
 def test_a_time_outside_the_window_moves_to_its_next_opening(make_campaign, clock):
-    campaign, entry = started(make_campaign)  # 08:00-21:00 every day
+    _, entry = started(make_campaign)  # 08:00-21:00 every day
     scheduled = callback_schedule(entry_id=entry.pk, when="today at 11 pm")
     assert scheduled.moved
     assert scheduled.at == datetime(2026, 11, 26, 8, 0, tzinfo=LA)
@@ -140,7 +140,7 @@ def test_at_most_max_callbacks_and_moving_one_is_not_another(make_campaign, cloc
     ],
 )
 def test_bad_times_are_refused_saying_why(make_campaign, when, message):
-    campaign, entry = started(make_campaign)
+    _, entry = started(make_campaign)
     with pytest.raises(ValidationError, match=message):
         callback_schedule(entry_id=entry.pk, when=when)
     entry.refresh_from_db()
@@ -148,7 +148,7 @@ def test_bad_times_are_refused_saying_why(make_campaign, when, message):
 
 
 def test_no_callback_to_a_blocked_number_or_after_the_campaigns_end(make_campaign, clock):
-    campaign, entry = started(make_campaign, end_at=clock.now() + timedelta(hours=2))
+    _, entry = started(make_campaign, end_at=clock.now() + timedelta(hours=2))
     with pytest.raises(ValidationError, match="after the campaign's end"):
         callback_schedule(entry_id=entry.pk, when="tomorrow at 9 am")
     dnc_add(phone="+14155550150")
