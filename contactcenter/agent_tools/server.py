@@ -57,6 +57,7 @@ def _run(ctx: Context, tool: str, arguments: dict[str, Any]) -> dict:
 
 
 @server.tool(
+    structured_output=True,
     name=tools.END_CALL,
     description="Hang up this call. Use it once the conversation is over and you have said "
     "goodbye, or when the person asks you to stop talking.",
@@ -66,20 +67,22 @@ def end_call(
     reason: Annotated[
         str, Field(description="Why the call ends, in a few words, e.g. 'conversation done'.")
     ] = "",
-) -> dict:
+) -> dict[str, Any]:
     return _run(ctx, tools.END_CALL, {"reason": reason})
 
 
 @server.tool(
+    structured_output=True,
     name=tools.VOICEMAIL_DETECTED,
     description="You reached an answering machine or voicemail greeting, not a person. The "
     "call is handled as voicemail (hung up or a message is left, as the campaign says).",
 )
-def voicemail_detected(ctx: Context) -> dict:
+def voicemail_detected(ctx: Context) -> dict[str, Any]:
     return _run(ctx, tools.VOICEMAIL_DETECTED, {})
 
 
 @server.tool(
+    structured_output=True,
     name=tools.SCHEDULE_CALLBACK,
     description="The person asked to be called back later. Pass the time in their words or "
     "ISO 8601; it is read in their local time zone and moved into the allowed calling hours "
@@ -98,11 +101,12 @@ def schedule_callback(
     note: Annotated[
         str, Field(description="What the callback is about, in a few words.", max_length=300)
     ] = "",
-) -> dict:
+) -> dict[str, Any]:
     return _run(ctx, tools.SCHEDULE_CALLBACK, {"when": when, "note": note})
 
 
 @server.tool(
+    structured_output=True,
     name=tools.OPT_OUT,
     description="The person asked not to be called again (stop calling, remove my number). "
     "Their number goes on the do-not-call list at once for every campaign.",
@@ -110,11 +114,12 @@ def schedule_callback(
 def opt_out(
     ctx: Context,
     note: Annotated[str, Field(description="Their words, quoted briefly.", max_length=300)] = "",
-) -> dict:
+) -> dict[str, Any]:
     return _run(ctx, tools.OPT_OUT, {"note": note})
 
 
 @server.tool(
+    structured_output=True,
     name=tools.RECORD_OUTCOME,
     description="Record what the conversation achieved, before it ends. `outcome` is one of "
     "the campaign's outcomes (get_contact lists them; usually interested, not_interested, "
@@ -127,16 +132,17 @@ def record_outcome(
         dict[str, Any] | None,
         Field(description='Details worth keeping, e.g. {"preferred_plan": "basic"}.'),
     ] = None,
-) -> dict:
+) -> dict[str, Any]:
     return _run(ctx, tools.RECORD_OUTCOME, {"outcome": outcome, "fields": fields or {}})
 
 
 @server.tool(
+    structured_output=True,
     name=tools.GET_CONTACT,
     description="Who you are talking to: name, phone, time zone and local time, and the "
     "details the campaign holds about them, with the outcomes you may record.",
 )
-def get_contact(ctx: Context) -> dict:
+def get_contact(ctx: Context) -> dict[str, Any]:
     return _run(ctx, tools.GET_CONTACT, {})
 
 

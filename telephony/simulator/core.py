@@ -20,6 +20,8 @@ from typing import Any
 from telephony.agora.tokens import rtc_token_problem
 from telephony.agora.webhooks import EventType
 from telephony.simulator import conversation
+from telephony.simulator.agent_tools import ToolCaller, in_background, mcp_tool_call
+from telephony.simulator.callees import callee_for, script_for
 from telephony.simulator.clock import Clock, SystemClock
 from telephony.simulator.faults import FaultInjector, HttpFaults
 from telephony.simulator.ledger import Ledger, RequestRecord
@@ -35,6 +37,7 @@ from telephony.simulator.validation import (
     ApiError,
     check_phone_number,
     labels_of,
+    mcp_servers_of,
     system_prompt_of,
     validate_inbound_call,
     validate_list_calls,
@@ -94,8 +97,10 @@ class Simulator:
         *,
         clock: Clock | None = None,
         webhook_sender: Sender | None = None,
+        tool_caller: ToolCaller = mcp_tool_call,
     ) -> None:
         self.config = config or SimulatorConfig()
+        self.tool_caller = tool_caller
         self.clock = clock or SystemClock()
         self._lock = threading.RLock()
         self._seq = itertools.count()
@@ -279,7 +284,10 @@ class Simulator:
                     shape="detail",
                 )
             llm = properties.get("llm") if isinstance(properties.get("llm"), dict) else {}
+            servers = mcp_servers_of(llm)
             call = self._start_call(
+                callee=callee_for(sip["to_number"]).value,
+                mcp_server=servers[0] if servers else None,
                 name=request["name"],
                 type="outbound",
                 to_number=sip["to_number"],
@@ -363,15 +371,12 @@ class Simulator:
         elif event.action == "answered":
             call.answered_at = now
             talk = plan.talk_seconds
-            call.messages = conversation.conversation(
-                seed=call.agent_id,
-                greeting=call.greeting,
-                prompt=call.prompt,
-                talk_seconds=talk if talk is not None else 60.0,
-            )
+            self._converse(call, now, talk if talk is not None else 60.0)
             self._state(call, "ANSWERED", now)
             if talk is not None:
                 self._schedule(now + talk, call.agent_id, "callee_hangup")
+        elif event.action.startswith("tool:"):
+            self._call_tool(call, int(event.action.removeprefix("tool:")), now)
         elif event.action == "callee_hangup":
             self._end(call, "hangup", now, message="the other party hung up")
         elif event.action == "no_answer":
@@ -386,6 +391,37 @@ class Simulator:
                 now,
             )
             self._end(call, "failed", now, message="the call could not be set up", failed=True)
+
+    def _converse(self, call: SimCall, now: float, talk: float) -> None:
+        """What is said once answered; a scripted callee's tools come due as it is spoken."""
+        script = script_for(call.callee) if call.type == "outbound" else None
+        if script is None:
+            call.messages = conversation.conversation(
+                seed=call.agent_id, greeting=call.greeting, prompt=call.prompt, talk_seconds=talk
+            )
+            return
+        greeting = {"role": "assistant", "content": call.greeting or conversation.DEFAULT_GREETING}
+        said = [{"role": role, "content": content} for role, content in script.messages]
+        call.messages = [greeting, *said]
+        # Every message is spoken before the callee would hang up, so the agent's last tool
+        # (end_call) comes first.
+        call.pace = talk / len(call.messages)
+        if call.mcp_server is None:
+            return
+        for index, step in enumerate(script.steps):
+            due = now + step.after_message * call.pace + 0.01 * (index + 1)
+            self._schedule(due, call.agent_id, f"tool:{index}")
+
+    def _call_tool(self, call: SimCall, index: int, now: float) -> None:
+        step = script_for(call.callee).steps[index]
+        record = {"tool": step.tool, "arguments": dict(step.arguments), "at": now}
+        call.tool_calls.append(record)
+
+        def done(result: dict) -> None:
+            with self._lock:
+                record["result"] = result
+
+        in_background(self.tool_caller, call.mcp_server, step.tool, step.arguments, done)
 
     def _state(self, call: SimCall, state: str, at: float) -> None:
         call.states.append((state, at))
@@ -425,6 +461,8 @@ class Simulator:
         if call.answered_at is None:
             return []
         talk = call.plan.talk_seconds or 60.0
+        if call.pace is not None:
+            talk = call.pace * (len(call.messages) - 1)
         return conversation.messages_so_far(call.messages, elapsed=at - call.answered_at, talk=talk)
 
     def _call(self, agent_id: str, *, shape: str = "error_type") -> SimCall:

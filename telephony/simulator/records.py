@@ -32,6 +32,10 @@ class SimCall:
     agent_message: str = ""
     messages: list[dict[str, str]] = field(default_factory=list)
     states: list[tuple[str, float]] = field(default_factory=list)  # the webhook states, in order
+    callee: str = "person"  # who answers (callees.py): a person, a voicemail box, ...
+    mcp_server: dict | None = None  # the place-call body's first `llm.mcp_servers` entry
+    tool_calls: list[dict] = field(default_factory=list)  # the agent's tool calls and results
+    pace: float | None = None  # seconds per message of a scripted callee (else talk-wide)
 
     @property
     def live(self) -> bool:
@@ -52,6 +56,8 @@ class SimCall:
             "ended_at": self.ended_at,
             "reason": self.reason,
             "states": [state for state, _ in self.states],
+            "callee": self.callee,
+            "tool_calls": [dict(call) for call in self.tool_calls],
         }
 
 

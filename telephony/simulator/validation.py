@@ -297,6 +297,41 @@ def validate_inbound_call(*, from_number: Any, to_number: Any) -> None:
             raise ApiError(400, "invalid_phone_format", f"{label} must be E.164")
 
 
+MCP_NAME = re.compile(r"^[A-Za-z0-9]{1,48}$")
+
+
+def mcp_servers_of(llm: Any) -> list[dict]:
+    """`llm.mcp_servers`, checked as Agora documents it (422 naming the wrong field)."""
+    servers = llm.get("mcp_servers") if isinstance(llm, dict) else None
+    if servers is None:
+        return []
+    if not isinstance(servers, list):
+        raise ApiError(422, "unprocessable_content", "llm.mcp_servers must be a list")
+    for index, server in enumerate(servers):
+        where = f"llm.mcp_servers[{index}]"
+        if not isinstance(server, dict):
+            raise ApiError(422, "unprocessable_content", f"{where} must be an object")
+        if not isinstance(server.get("name"), str) or not MCP_NAME.match(server["name"]):
+            raise ApiError(
+                422, "unprocessable_content", f"{where}.name: 1-48 English letters and digits"
+            )
+        if not isinstance(server.get("endpoint"), str) or not server["endpoint"]:
+            raise ApiError(422, "unprocessable_content", f"{where}.endpoint is required")
+        if server.get("transport", "streamable_http") != "streamable_http":
+            raise ApiError(422, "unprocessable_content", f"{where}.transport: streamable_http")
+        headers = server.get("headers", {})
+        if not isinstance(headers, dict) or not all(
+            isinstance(value, str) for value in headers.values()
+        ):
+            raise ApiError(422, "unprocessable_content", f"{where}.headers: strings only")
+        tools = server.get("allowed_tools")
+        if tools is not None and not (
+            isinstance(tools, list) and all(isinstance(tool, str) for tool in tools)
+        ):
+            raise ApiError(422, "unprocessable_content", f"{where}.allowed_tools: strings")
+    return servers
+
+
 def system_prompt_of(llm: Any) -> str:
     """The text of the agent's system messages (what the conversation should be about)."""
     messages = llm.get("system_messages") if isinstance(llm, dict) else None
