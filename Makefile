@@ -1,5 +1,6 @@
 # Two commands for a fresh machine with Python 3.11+ and make:
 #   make run    the app on the zero-setup default (SQLite, filesystem broker), web + worker + beat
+#               + the in-call tools' MCP server + the Agora simulator
 #   make test   the whole suite (needs PostgreSQL and Redis; see README)
 #   make bench / make chaos: the benchmark and fault suites (README, "Benchmarks and chaos")
 SHELL := /bin/bash
@@ -33,12 +34,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 # (`AGORA_SIMULATOR=false make run` talks to Agora with the credentials in .env).
 run: export DEBUG ?= true
 run: export AGORA_SIMULATOR ?= true
+# The agents' in-call tools (MCP server, a process of the Procfile) on the local machine.
+run: export MCP_PUBLIC_URL ?= http://127.0.0.1:$(or $(MCP_PORT),8001)/mcp
 run: $(VENV)/.installed
 	@mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_staff
 	$(BIN)/python manage.py seed_demo
-	@echo "Admin: http://127.0.0.1:$${WEB_PORT:-8000}/admin/  (Ctrl-C stops web, worker and beat)"
+	@echo "Admin: http://127.0.0.1:$${WEB_PORT:-8000}/admin/  (Ctrl-C stops web, worker, beat, the MCP server and the simulator)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
 
 $(CHROMIUM):

@@ -13,7 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from campaigns.models import WEEKDAYS, Campaign, ContactList
+from campaigns.models import WEEKDAYS, Campaign, CampaignContact, ContactList
+from campaigns.services.callbacks import callback_cancel, callback_schedule
 from campaigns.services.campaigns import (
     campaign_cancel,
     campaign_delete,
@@ -100,6 +101,30 @@ class CancelSerializer(serializers.Serializer):
     )
 
 
+class CallbackSerializer(serializers.Serializer):
+    when = serializers.CharField(
+        max_length=200,
+        help_text="ISO 8601 (an offset, or the contact's local time without one) or words such "
+        "as 'tomorrow at 3 pm', read in the contact's time zone.",
+    )
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class CallbackAnswerSerializer(serializers.Serializer):
+    campaign = serializers.IntegerField()
+    contact = serializers.IntegerField()
+    status = serializers.CharField(help_text="The contact's status in the campaign.")
+    callback_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it is called back (UTC), inside its calling window."
+    )
+    requested = serializers.DateTimeField(required=False, help_text="The instant asked for.")
+    moved = serializers.BooleanField(
+        required=False, help_text="Moved to the next opening of the contact's calling window."
+    )
+    time_zone = serializers.CharField(required=False)
+    message = serializers.CharField()
+
+
 class CampaignProgressSerializer(serializers.Serializer):
     campaign = serializers.IntegerField()
     status = serializers.CharField()
@@ -164,6 +189,7 @@ class CampaignViewSet(IntegerIdLookup, viewsets.ModelViewSet):
         "cancel": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
         "duplicate": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.add_campaign"),
         "stats": needs(ApiScope.CAMPAIGNS_READ, "campaigns.view_campaign"),
+        "callback": needs(ApiScope.CAMPAIGNS_WRITE, "campaigns.change_campaign"),
     }
 
     def get_queryset(self):
@@ -238,3 +264,55 @@ class CampaignViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def stats(self, request, pk=None):
         return Response(campaign_progress(self._campaign()))
+
+    @extend_schema(
+        methods=["POST"],
+        summary="Schedule or move a contact's callback",
+        description="The contact (`contact_id`: the contact's id) is called again at that time, "
+        "or at the next opening of its calling window when the time falls outside it. A "
+        "callback does not use up an attempt; at most the campaign's `max_callbacks`. Refused "
+        "(400, saying why) for a finished campaign, a contact on the do-not-call list or "
+        "finished for good, a time in the past or more than 90 days ahead.",
+        request=CallbackSerializer,
+        responses={200: CallbackAnswerSerializer, **error_responses(400, 404)},
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        summary="Cancel a contact's callback",
+        description="The contact goes back to its retries (or is exhausted).",
+        request=None,
+        responses={200: CallbackAnswerSerializer, **error_responses(400, 404)},
+    )
+    @action(
+        detail=True,
+        methods=["post", "delete"],
+        url_path=r"contacts/(?P<contact_id>\d+)/callback",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def callback(self, request, pk=None, contact_id=None):
+        entry = get_object_or_404(CampaignContact, campaign_id=pk, contact_id=contact_id)
+        if request.method == "DELETE":
+            entry = callback_cancel(entry_id=entry.pk)
+            return Response(_callback_answer(entry, message="Callback cancelled."))
+        body = CallbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        scheduled = callback_schedule(entry_id=entry.pk, **body.validated_data)
+        return Response(
+            _callback_answer(scheduled.entry, message=scheduled.describe())
+            | {
+                "requested": scheduled.requested,
+                "moved": scheduled.moved,
+                "time_zone": scheduled.zone.key,
+            }
+        )
+
+
+def _callback_answer(entry: CampaignContact, *, message: str) -> dict:
+    return {
+        "campaign": entry.campaign_id,
+        "contact": entry.contact_id,
+        "status": entry.status,
+        "callback_at": entry.callback_at,
+        "message": message,
+    }

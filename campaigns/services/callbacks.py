@@ -12,7 +12,7 @@ at once.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dateparser
@@ -118,7 +118,7 @@ def callback_schedule(
         if dnc_contains(entry.contact.phone):
             raise ValidationError(f"{entry.contact.phone} is on the do-not-call list.")
         zone, zones = contact_zone(entry)
-        requested = parse_when(when, zone=zone, now=now)
+        requested = parse_when(when, zone=zone, now=now).astimezone(UTC)
         if requested < now - timedelta(minutes=1):
             asked = requested.astimezone(zone)
             raise ValidationError({"when": f"{asked:%Y-%m-%d %H:%M} ({zone.key}) is in the past."})

@@ -623,3 +623,45 @@ def test_a_started_campaign_cannot_lose_its_last_caller_id(api_client, startable
         "A started campaign needs at least one caller ID."
     ]
     assert startable.caller_ids.count() == 1
+
+
+# -- callbacks ----------------------------------------------------------------------------------
+
+
+def test_a_crm_schedules_moves_and_cancels_a_callback(api_client, startable):
+    api_client.post(f"{API}/campaigns/{startable.pk}/start/")
+    contact = startable.contacts.order_by("id").first().contact
+    path = f"{API}/campaigns/{startable.pk}/contacts/{contact.pk}/callback/"
+
+    answer = api_client.post(path, {"when": "tomorrow at 11 pm", "note": "after work"}, "json")
+    assert answer.status_code == 200, answer.json()
+    body = answer.json()
+    assert (body["status"], body["moved"], body["time_zone"]) == (
+        "callback_scheduled",
+        True,
+        "America/Los_Angeles",
+    )
+    assert body["callback_at"] == "2026-11-27T16:00:00Z"  # Friday 08:00 in Los Angeles
+    assert "outside the calling hours" in body["message"]
+
+    moved = api_client.post(path, {"when": "2026-11-27T10:30"}, "json").json()
+    assert moved["callback_at"] == "2026-11-27T18:30:00Z" and moved["moved"] is False
+    entry = startable.contacts.get(contact=contact)
+    assert (entry.callbacks, entry.note) == (1, "callback")
+
+    cancelled = api_client.delete(path)
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "pending" and cancelled.json()["callback_at"] is None
+
+
+def test_a_refused_callback_says_why_and_unknown_contacts_are_404(api_client, startable):
+    api_client.post(f"{API}/campaigns/{startable.pk}/start/")
+    contact = startable.contacts.order_by("id").first().contact
+    path = f"{API}/campaigns/{startable.pk}/contacts/{contact.pk}/callback/"
+    past = api_client.post(path, {"when": "yesterday at 9 am"}, "json")
+    assert past.status_code == 400
+    assert "is in the past" in str(past.json()["error"])
+    assert api_client.post(path, {}, "json").json()["error"]["fields"]["when"]
+    assert api_client.delete(path).status_code == 400  # nothing to cancel
+    missing = f"{API}/campaigns/{startable.pk}/contacts/999999/callback/"
+    assert api_client.post(missing, {"when": "tomorrow"}, "json").status_code == 404

@@ -115,3 +115,28 @@ def test_a_contacts_page_shows_its_campaigns_and_calls(admin_client, campaign_ca
         'id="contact-calls"'
         not in admin_client.get(reverse("admin:campaigns_contact_add")).content.decode()
     )
+
+
+def test_staff_schedule_move_and_cancel_a_callback_from_the_contacts_page(
+    admin_client, campaign_call
+):
+    entry = campaign_call.campaign_attempt.campaign_contact
+    page = reverse("admin:campaigns_campaigncontact_change", args=[entry.pk])
+    callback_page = reverse("admin:campaigns_campaigncontact_callback", args=[entry.pk])
+    assert "Schedule a callback" in admin_client.get(page).content.decode()
+
+    refused = admin_client.post(callback_page, {"when": "last year"})
+    assert refused.status_code == 200
+    assert "is in the past" in refused.content.decode()
+
+    done = admin_client.post(callback_page, {"when": "tomorrow at 10 am", "note": "asked"})
+    assert done.status_code == 302
+    entry.refresh_from_db()
+    assert entry.callback_at.isoformat() == "2026-11-26T18:00:00+00:00"
+    assert entry.status == "in_progress"  # on a call now: scheduled when that call ends
+    shown = admin_client.get(callback_page).content.decode()
+    assert "Move the callback" in shown and "Thu 26 Nov 10:00 in America/Los_Angeles" in shown
+
+    admin_client.post(callback_page, {"cancel": "1"})
+    entry.refresh_from_db()
+    assert (entry.callback_at, entry.callbacks) == (None, 0)
