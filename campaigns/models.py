@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from contactcenter.validators import validate_json_text
-from telephony.models import AgentProfile, Call, PhoneNumber
+from telephony.models import AgentProfile, Call, PhoneNumber, VoicemailPolicy
 from telephony.validators import validate_e164
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -192,6 +192,7 @@ class Campaign(models.Model):
         "start_at", "end_at", "weekdays", "window_start", "window_end",
         "max_concurrent_calls", "max_calls_per_minute", "max_attempts",
         "retry_delay_no_answer", "retry_delay_busy", "retry_delay_failed",
+        "retry_delay_voicemail", "voicemail_policy", "voicemail_message",
         "max_callbacks", "outcomes",
     )  # fmt: skip
 
@@ -257,6 +258,20 @@ class Campaign(models.Model):
     retry_delay_busy = models.PositiveIntegerField(default=600, help_text="Seconds, after busy.")
     retry_delay_failed = models.PositiveIntegerField(
         default=1800, help_text="Seconds, after a failed call."
+    )
+    retry_delay_voicemail = models.PositiveIntegerField(
+        default=3600, help_text="Seconds, after a voicemail box answered."
+    )
+    voicemail_policy = models.CharField(
+        max_length=14,
+        choices=VoicemailPolicy.choices,
+        default=VoicemailPolicy.HANG_UP,
+        help_text="When a voicemail box answers (detected from its greeting or by the agent).",
+    )
+    voicemail_message = models.TextField(
+        blank=True,
+        help_text="Spoken with leave_message, then the call is hung up. {{first_name}} etc. "
+        "are filled per contact.",
     )
     max_callbacks = models.PositiveIntegerField(
         default=2,

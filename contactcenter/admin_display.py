@@ -39,6 +39,7 @@ CALL_STATUS_GROUPS: dict[str, str] = {
     CallStatus.QUEUED: "queued",
     **dict.fromkeys(LIVE_STATUSES, "live"),
     CallStatus.COMPLETED: "completed",
+    CallStatus.VOICEMAIL: "voicemail",
     CallStatus.NO_ANSWER: "unreached",
     CallStatus.BUSY: "unreached",
     CallStatus.FAILED: "failed",
@@ -107,6 +108,7 @@ class Outcome:
 
 OUTCOMES = (
     Outcome(CS.COMPLETED, "completed", "contact"),
+    Outcome(CallStatus.VOICEMAIL, "voicemail", "call"),
     Outcome(CallStatus.NO_ANSWER, "no answer", "call"),
     Outcome(CallStatus.BUSY, "busy", "call"),
     Outcome(CallStatus.FAILED, "failed", "call"),

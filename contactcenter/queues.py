@@ -35,6 +35,8 @@ TASK_QUEUES: dict[str, Queue] = {
     "telephony.fetch_call_agent_data": Queue.TRACKING,
     "telephony.finalize_call_end": Queue.TRACKING,
     "telephony.recover_stuck_calls": Queue.DEFAULT,
+    "telephony.check_voicemail": Queue.TRACKING,
+    "telephony.leave_voicemail": Queue.CALLS,
     # telephony: numbers
     "telephony.push_phone_number": Queue.TRACKING,
     "telephony.sync_phone_numbers": Queue.TRACKING,

@@ -378,6 +378,12 @@ MCP_PUBLIC_URL = env.str("MCP_PUBLIC_URL", default="") or (
 MCP_PORT = env.int("MCP_PORT", default=8001)
 MCP_TOOL_TIMEOUT_MS = env.int("MCP_TOOL_TIMEOUT_MS", default=5000)
 MCP_CREDENTIAL_GRACE_SECONDS = env.int("MCP_CREDENTIAL_GRACE_SECONDS", default=120)
+# Voicemail: our transcript detector looks at an answered call's first turns this many
+# seconds after the answer (one history request each; an empty list turns it off).
+VOICEMAIL_DETECTION = env.bool("VOICEMAIL_DETECTION", default=True)
+VOICEMAIL_DETECTION_POLL_SECONDS = env.list(
+    "VOICEMAIL_DETECTION_POLL_SECONDS", default=["3", "7", "12"]
+)
 # An unanswered call's hang-up reported by webhook is final after this long (late, reordered
 # webhooks may still tell it rang or was busy).
 CALL_END_SETTLE_SECONDS = env.float("CALL_END_SETTLE_SECONDS", default=3.0)

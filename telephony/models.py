@@ -145,6 +145,14 @@ class AgentProfile(models.Model):
         agent_profile_check(self)
 
 
+class VoicemailPolicy(models.TextChoices):
+    """What a call does when a voicemail box answers it."""
+
+    HANG_UP = "hang_up", "Hang up"
+    LEAVE_MESSAGE = "leave_message", "Leave a message, then hang up"
+    CONTINUE = "continue", "Carry on (the agent decides)"
+
+
 class Call(models.Model):
     class Direction(models.TextChoices):
         OUTBOUND = "outbound", "Outbound"
@@ -194,6 +202,14 @@ class Call(models.Model):
         max_length=40, blank=True, help_text="What the conversation achieved, as the agent said."
     )
     outcome_fields = models.JSONField(default=dict, blank=True)
+    voicemail_policy = models.CharField(
+        max_length=14, choices=VoicemailPolicy.choices, default=VoicemailPolicy.HANG_UP
+    )
+    voicemail_message = models.TextField(
+        blank=True, help_text="Left with leave_message; {{variables}} are filled from the call's."
+    )
+    voicemail_detected_at = models.DateTimeField(null=True, blank=True)
+    voicemail_detected_by = models.CharField(max_length=12, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
     agora_reason = models.CharField(max_length=40, blank=True)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)

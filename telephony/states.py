@@ -1,7 +1,7 @@
 """The call lifecycle as an explicit state machine, and how Agora's signals map onto it.
 
     queued -> dialing -> ringing -> answered -> completed
-    terminal alternatives: no_answer, busy, failed, canceled
+    terminal alternatives: voicemail (answered by a machine), no_answer, busy, failed, canceled
 
 Only `telephony.services.calls.call_transition` changes a status, and only along TRANSITIONS.
 States never move backwards: every allowed transition goes up in RANK.
@@ -16,6 +16,7 @@ class CallStatus(models.TextChoices):
     RINGING = "ringing", "Ringing"
     ANSWERED = "answered", "Answered"
     COMPLETED = "completed", "Completed"
+    VOICEMAIL = "voicemail", "Voicemail"
     NO_ANSWER = "no_answer", "No answer"
     BUSY = "busy", "Busy"
     FAILED = "failed", "Failed"
@@ -26,12 +27,15 @@ LIVE_STATUSES = frozenset({CallStatus.DIALING, CallStatus.RINGING, CallStatus.AN
 TERMINAL_STATUSES = frozenset(
     {
         CallStatus.COMPLETED,
+        CallStatus.VOICEMAIL,
         CallStatus.NO_ANSWER,
         CallStatus.BUSY,
         CallStatus.FAILED,
         CallStatus.CANCELED,
     }
 )
+# Answered: by a person (completed) or by a machine (voicemail, detected after the answer).
+ANSWERED_ENDINGS = frozenset({CallStatus.COMPLETED, CallStatus.VOICEMAIL})
 
 RANK = {
     CallStatus.QUEUED: 0,
@@ -56,23 +60,23 @@ TRANSITIONS: dict[str, frozenset[str]] = {
             CallStatus.DIALING,
             CallStatus.RINGING,
             CallStatus.ANSWERED,
-            CallStatus.COMPLETED,
+            *ANSWERED_ENDINGS,
             *_UNANSWERED_ENDINGS,
         }
     ),
     CallStatus.DIALING: frozenset(
-        {CallStatus.RINGING, CallStatus.ANSWERED, CallStatus.COMPLETED, *_UNANSWERED_ENDINGS}
+        {CallStatus.RINGING, CallStatus.ANSWERED, *ANSWERED_ENDINGS, *_UNANSWERED_ENDINGS}
     ),
     CallStatus.RINGING: frozenset(
         {
             CallStatus.ANSWERED,
-            CallStatus.COMPLETED,
+            *ANSWERED_ENDINGS,
             CallStatus.NO_ANSWER,
             CallStatus.FAILED,
             CallStatus.CANCELED,
         }
     ),
-    CallStatus.ANSWERED: frozenset({CallStatus.COMPLETED, CallStatus.FAILED}),
+    CallStatus.ANSWERED: frozenset({*ANSWERED_ENDINGS, CallStatus.FAILED}),
     **{status: frozenset() for status in TERMINAL_STATUSES},
 }
 

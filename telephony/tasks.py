@@ -139,3 +139,20 @@ def sweep_webhook_events() -> int:
     from telephony.services.webhooks import webhooks_sweep
 
     return webhooks_sweep()
+
+
+# -- voicemail --------------------------------------------------------------------------------
+
+
+@shared_task(name="telephony.check_voicemail", soft_time_limit=30, time_limit=60, **IDEMPOTENT)
+def check_voicemail(call_id: str, poll: int = 0) -> str:
+    from telephony.services.voicemail import call_check_voicemail
+
+    return call_check_voicemail(call_id=call_id, poll=poll)
+
+
+@shared_task(name="telephony.leave_voicemail", soft_time_limit=30, time_limit=60, **IDEMPOTENT)
+def leave_voicemail(call_id: str) -> str:
+    from telephony.services.voicemail import call_leave_voicemail
+
+    return call_leave_voicemail(call_id=call_id)

@@ -110,8 +110,8 @@ class CampaignContactAdmin(admin.ModelAdmin):
         ]
 
     def callback_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Schedule, move or cancel the contact's callback (staff who may change campaigns)."""
-        if not request.user.has_perm("campaigns.change_campaign"):
+        """Schedule, move or cancel the contact's callback (staff who may change contacts)."""
+        if not request.user.has_perm("campaigns.change_campaigncontact"):
             raise PermissionDenied
         entry = self.get_object(request, unquote(object_id))
         if entry is None:

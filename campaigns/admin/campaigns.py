@@ -127,6 +127,8 @@ class CampaignForm(forms.ModelForm):
             start_at=data.get("start_at"),
             end_at=data.get("end_at"),
             caller_ids=data.get("caller_ids") or (),
+            voicemail_policy=data.get("voicemail_policy"),
+            voicemail_message=data.get("voicemail_message", ""),
         )
         for field, message in errors.items():
             self.add_error(field, message)
@@ -203,6 +205,20 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                         "retry_delay_no_answer",
                         "retry_delay_busy",
                         "retry_delay_failed",
+                        "retry_delay_voicemail",
+                    ),
+                },
+            ),
+            (
+                "In the call",
+                {
+                    "description": "What happens when a voicemail box answers, and what the "
+                    "agent may do: callbacks it schedules and outcomes it records.",
+                    "fields": (
+                        "voicemail_policy",
+                        "voicemail_message",
+                        "max_callbacks",
+                        "outcomes",
                     ),
                 },
             ),

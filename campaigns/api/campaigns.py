@@ -7,7 +7,13 @@ started, a campaign keeps its settings (only its name may change) and only draft
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from django.http import Http404
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -89,6 +95,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             start_at=attrs.get("start_at"),
             end_at=attrs.get("end_at"),
             caller_ids=attrs.get("caller_ids", ()),
+            voicemail_policy=attrs.get("voicemail_policy"),
+            voicemail_message=attrs.get("voicemail_message", ""),
         )
         if errors:
             raise serializers.ValidationError(errors)
@@ -266,6 +274,13 @@ class CampaignViewSet(IntegerIdLookup, viewsets.ModelViewSet):
         return Response(campaign_progress(self._campaign()))
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "contact_id", int, OpenApiParameter.PATH, description="The contact's id."
+            )
+        ],
+    )
+    @extend_schema(
         methods=["POST"],
         summary="Schedule or move a contact's callback",
         description="The contact (`contact_id`: the contact's id) is called again at that time, "
@@ -286,11 +301,13 @@ class CampaignViewSet(IntegerIdLookup, viewsets.ModelViewSet):
     @action(
         detail=True,
         methods=["post", "delete"],
-        url_path=r"contacts/(?P<contact_id>\d+)/callback",
+        url_path=r"contacts/(?P<contact_id>[^/.]+)/callback",
         filter_backends=[],
         pagination_class=None,
     )
     def callback(self, request, pk=None, contact_id=None):
+        if not (str(pk).isdigit() and str(contact_id).isdigit()):
+            raise Http404
         entry = get_object_or_404(CampaignContact, campaign_id=pk, contact_id=contact_id)
         if request.method == "DELETE":
             entry = callback_cancel(entry_id=entry.pk)

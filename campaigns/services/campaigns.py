@@ -27,7 +27,7 @@ from campaigns.states import (
     can_transition,
 )
 from campaigns.windows import CallingWindow, calling_hours_guard
-from telephony.models import Call, CallEvent, PhoneNumber
+from telephony.models import Call, CallEvent, PhoneNumber, VoicemailPolicy
 from telephony.rules import Refusal, Rule
 from telephony.services.agents import agent_required_variables
 from telephony.states import LIVE_STATUSES, CallStatus
@@ -65,7 +65,14 @@ def _locked(campaign: Campaign | int) -> Campaign:
 
 
 def campaign_settings_errors(
-    *, window_start=None, window_end=None, start_at=None, end_at=None, caller_ids=()
+    *,
+    window_start=None,
+    window_end=None,
+    start_at=None,
+    end_at=None,
+    caller_ids=(),
+    voicemail_policy=None,
+    voicemail_message="",
 ) -> dict[str, str]:
     """Rules between a campaign's fields, by field; the admin form and the API both ask here."""
     errors: dict[str, str] = {}
@@ -76,6 +83,8 @@ def campaign_settings_errors(
     refused = [number.e164 for number in caller_ids if not number.outbound]
     if refused:
         errors["caller_ids"] = f"Not enabled for outbound calls: {', '.join(refused)}."
+    if voicemail_policy == VoicemailPolicy.LEAVE_MESSAGE and not (voicemail_message or "").strip():
+        errors["voicemail_message"] = "Write the message to leave, or choose another policy."
     return errors
 
 
@@ -135,6 +144,8 @@ def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campai
         start_at=value("start_at"),
         end_at=value("end_at"),
         caller_ids=changes.get("caller_ids", ()),
+        voicemail_policy=value("voicemail_policy"),
+        voicemail_message=value("voicemail_message"),
     )
     if errors:
         raise ValidationError(errors)
@@ -398,6 +409,7 @@ def retry_delay(campaign: Campaign, outcome: str) -> int:
     return {
         CallStatus.NO_ANSWER: campaign.retry_delay_no_answer,
         CallStatus.BUSY: campaign.retry_delay_busy,
+        CallStatus.VOICEMAIL: campaign.retry_delay_voicemail,
     }.get(outcome, campaign.retry_delay_failed)
 
 

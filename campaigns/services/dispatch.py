@@ -140,6 +140,8 @@ def _call_one(campaign, entry, *, window, numbers, now) -> bool:
             variables=contact_variables(contact),
             labels={"campaign_id": str(campaign.pk), "contact_id": str(contact.pk)},
             callee_timezone=contact.timezone,
+            voicemail_policy=campaign.voicemail_policy,
+            voicemail_message=campaign.voicemail_message,
             source=CallEvent.Source.SYSTEM,
             note=f"campaign {campaign.name}: attempt {attempt_number}",
             now=now,

@@ -23,6 +23,7 @@ from campaigns.windows import NoTimeZone, contact_zones
 from telephony import tools
 from telephony.models import Call, CallEvent
 from telephony.services.calls import call_hangup
+from telephony.services.voicemail import call_voicemail_detected
 
 # A recorded outcome's free-form fields, serialised, at most this long.
 MAX_OUTCOME_FIELDS_BYTES = 4096
@@ -53,12 +54,16 @@ def _campaign_entry(call: Call) -> CampaignContact | None:
 
 def _end_call(call: Call, arguments: dict, now: datetime) -> dict:
     reason = _text(arguments, "reason") or "the agent ended the conversation"
+    if reason.lower() in ("voicemail", "answering machine"):
+        return _voicemail_detected(call, arguments, now)
     done = call_hangup(call_id=call.pk, source=CallEvent.Source.AGENT, reason=reason)
     return {"ok": True, "result": done}
 
 
 def _voicemail_detected(call: Call, arguments: dict, now: datetime) -> dict:
-    return _end_call(call, {"reason": "voicemail"}, now)
+    """The call's voicemail policy decides: hang up, leave its message, or carry on."""
+    done = call_voicemail_detected(call_id=call.pk, by="agent", source=CallEvent.Source.AGENT)
+    return {"ok": True, "result": done}
 
 
 def _schedule_callback(call: Call, arguments: dict, now: datetime) -> dict:

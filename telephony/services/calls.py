@@ -39,7 +39,14 @@ from telephony.agora import (
 from telephony.agora.tokens import build_call_tokens
 from telephony.agora.webhooks import CALL_STATE_EVENTS, int_or_none, payload_of
 from telephony.clients import agora_client
-from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber, WebhookEvent
+from telephony.models import (
+    AgentProfile,
+    Call,
+    CallEvent,
+    PhoneNumber,
+    VoicemailPolicy,
+    WebhookEvent,
+)
 from telephony.rules import OVERRIDABLE_RULES, CallRefused, Rule, RulesOverride, dialing_rules
 from telephony.services.agents import MissingTemplateVariables, agent_properties_for_call
 from telephony.services.capacity import live_call_count, lock_capacity
@@ -51,6 +58,7 @@ from telephony.services.tool_credentials import (
 from telephony.signals import call_ended, call_status_changed
 from telephony.states import (
     AGORA_LIVE_STATE_TO_STATUS,
+    ANSWERED_ENDINGS,
     INBOUND_LIVE_STATE_TO_STATUS,
     LIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -67,7 +75,13 @@ AGENT_RTC_UID = "1001"
 SIP_RTC_UID = "2001"
 MAX_PLACEMENT_ATTEMPTS = 8
 UNSUCCESSFUL_ENDINGS = frozenset(
-    {CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.CANCELED}
+    {
+        CallStatus.FAILED,
+        CallStatus.NO_ANSWER,
+        CallStatus.BUSY,
+        CallStatus.CANCELED,
+        CallStatus.VOICEMAIL,
+    }
 )
 # Look this far back (seconds) when listing calls to find one placed before an answer was lost.
 FIND_WINDOW_SECONDS = 600
@@ -107,6 +121,8 @@ def call_create(
     note: str = "",
     now: datetime | None = None,
     override: RulesOverride | None = None,
+    voicemail_policy: str = VoicemailPolicy.HANG_UP,
+    voicemail_message: str = "",
 ) -> Call:
     """Queue one outbound call; it is placed by a worker after this transaction commits.
 
@@ -143,6 +159,10 @@ def call_create(
         agent_properties_for_call(agent_profile, variables)
     except MissingTemplateVariables as error:
         raise ValidationError({"variables": str(error)}) from None
+    if voicemail_policy not in VoicemailPolicy.values:
+        raise ValidationError({"voicemail_policy": f"One of {', '.join(VoicemailPolicy.values)}."})
+    if voicemail_policy == VoicemailPolicy.LEAVE_MESSAGE and not voicemail_message.strip():
+        raise ValidationError({"voicemail_message": "Say what to leave on the voicemail."})
     overridden = _check_override(override)
     refusal = dialing_rules().new_call_refusal(
         to_number=to_e164, callee_timezone=callee_timezone, now=now, overridden=overridden
@@ -166,6 +186,8 @@ def call_create(
         callee_timezone=callee_timezone,
         rules_override_reason=override.reason if override else "",
         rules_overridden_by=override.user if override else None,
+        voicemail_policy=voicemail_policy,
+        voicemail_message=voicemail_message,
     )
     _event(
         call,
@@ -283,6 +305,9 @@ def call_transition(
     """Move `call` (locked, inside a transaction) to `target` if that is a step forward.
 
     `at` is when it happened at Agora, when the report says (else: now)."""
+    if target == CallStatus.COMPLETED and call.voicemail_detected_at:
+        target = CallStatus.VOICEMAIL  # a machine answered, not a person
+        detail = f"voicemail ({call.voicemail_detected_by}): {detail}" if detail else "voicemail"
     if call.status == target or not can_transition(call.status, target):
         return False
     now = timezone.now()
@@ -299,7 +324,7 @@ def call_transition(
         call.ended_at = happened
         call.placement_lease_until = None
         call.next_poll_at = None
-        if target == CallStatus.COMPLETED and call.answered_at is None:
+        if target in ANSWERED_ENDINGS and call.answered_at is None:
             call.answered_at = _answer_time_of_unseen_answer(call)
         _set_duration(call)
     else:
@@ -332,6 +357,10 @@ def call_transition(
     # -- end CRM webhooks --
     if target in TERMINAL_STATUSES:
         _on_ended(call)
+    if target == CallStatus.ANSWERED:
+        from telephony.services.voicemail import start_voicemail_checks
+
+        start_voicemail_checks(call)
     return True
 
 
@@ -362,7 +391,7 @@ def _correct_times(
         call.dialed_at = _earliest(call.dialed_at, at)
     elif state == "RINGING" and call.ringing_at:
         call.ringing_at = _earliest(call.ringing_at, at)
-    elif state == "ANSWERED" and (call.answered_at or call.status == CallStatus.COMPLETED):
+    elif state == "ANSWERED" and (call.answered_at or call.status in ANSWERED_ENDINGS):
         call.answered_at = at if first_report else _earliest(call.answered_at or at, at)
     elif state == "HANGUP" and call.is_terminal and precise:
         call.ended_at = at  # a webhook's millisecond time; a poll's whole second never overrides
@@ -1103,7 +1132,8 @@ def call_retry(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF
     original = Call.objects.select_related("caller_id", "agent_profile").get(pk=call_id)
     if original.status not in UNSUCCESSFUL_ENDINGS:
         raise ValidationError(
-            f"Only a call that failed, was not answered, was busy or was canceled can be "
+            f"Only a call that failed, was not answered, was busy, reached voicemail or was "
+            f"canceled can be "
             f"retried; this one is {original.get_status_display().lower()}."
         )
     if original.direction != Call.Direction.OUTBOUND:
@@ -1122,6 +1152,8 @@ def call_retry(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF
         variables=original.variables,
         labels={**original.labels, "retry_of": str(original.id)},
         callee_timezone=original.callee_timezone,
+        voicemail_policy=original.voicemail_policy,
+        voicemail_message=original.voicemail_message,
         source=source,
         note=f"retry of call {original.id}",
     )

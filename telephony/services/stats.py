@@ -24,6 +24,7 @@ class OutcomeGroup:
 
 OUTCOME_GROUPS = (
     OutcomeGroup("completed", "Completed", "#15803d", frozenset({CallStatus.COMPLETED})),
+    OutcomeGroup("voicemail", "Voicemail", "#db2777", frozenset({CallStatus.VOICEMAIL})),
     OutcomeGroup("no_answer", "No answer", "#b45309", frozenset({CallStatus.NO_ANSWER})),
     OutcomeGroup("busy", "Busy", "#f59e0b", frozenset({CallStatus.BUSY})),
     OutcomeGroup("failed", "Failed", "#b91c1c", frozenset({CallStatus.FAILED})),

@@ -671,10 +671,26 @@ class Simulator:
                 self._end(call, "request", self.now(), message="the agent was asked to leave")
 
     def agent_speak(self, agent_id: str, body: Any, *, interrupt: bool = False) -> dict:
+        """Speak (its text then shows in the history as the agent's) or interrupt; each is
+        kept in the call's `controls`, in order."""
         if not interrupt:
             validate_speak(body)
         with self._lock:
-            return self._agent_answer(self._running_agent(agent_id))
+            call = self._running_agent(agent_id)
+            if interrupt:
+                call.controls.append({"action": "interrupt", "at": self.now()})
+            else:
+                call.controls.append(
+                    {
+                        "action": "speak",
+                        "text": body["text"],
+                        "priority": body.get("priority", "INTERRUPT"),
+                        "interruptable": body.get("interruptable", True),
+                        "at": self.now(),
+                    }
+                )
+                call.instructions.append({"role": "assistant", "content": body["text"]})
+            return self._agent_answer(call)
 
     def agent_think(self, agent_id: str, body: Any) -> dict:
         """An injected instruction: answered like the callee's words, so it shows in the
@@ -682,6 +698,7 @@ class Simulator:
         validate_think(body)
         with self._lock:
             call = self._running_agent(agent_id)
+            call.controls.append({"action": "think", "text": body["text"], "at": self.now()})
             call.instructions.append({"role": "user", "content": body["text"]})
             return self._agent_answer(call)
 

@@ -27,7 +27,10 @@ class SimCall:
     ended_at: float | None = None
     reason: str | None = None  # request | hangup | failed
     prompt: str = ""  # the agent's system prompt: the conversation keeps to its topic
-    instructions: list[dict[str, str]] = field(default_factory=list)  # `think` requests, in order
+    # What speak (the agent's words) and think (the callee's, as Agora injects it) added to
+    # the history, in order; `controls` keeps every speak, think and interrupt request.
+    instructions: list[dict[str, str]] = field(default_factory=list)
+    controls: list[dict] = field(default_factory=list)
     agent_status: str = "STARTING"
     agent_message: str = ""
     messages: list[dict[str, str]] = field(default_factory=list)
@@ -58,6 +61,7 @@ class SimCall:
             "states": [state for state, _ in self.states],
             "callee": self.callee,
             "tool_calls": [dict(call) for call in self.tool_calls],
+            "controls": [dict(control) for control in self.controls],
         }
 
 

@@ -23,10 +23,11 @@ pytestmark = pytest.mark.django_db
 
 GRAY, BLUE, GREEN, AMBER, RED = "#6b7280", "#2563eb", "#15803d", "#b45309", "#b91c1c"
 PURPLE, DARK_GRAY, LIGHT_GRAY, CYAN = "#7c3aed", "#4b5563", "#9ca3af", "#0891b2"
+PINK, INDIGO = "#db2777", "#4f46e5"
 BADGES = {
     BadgeKind.CALL: {
         "queued": GRAY, "live": BLUE, "completed": GREEN, "unreached": AMBER, "failed": RED,
-        "canceled": GRAY, "unknown": GRAY,
+        "canceled": GRAY, "unknown": GRAY, "voicemail": PINK,
     },
     BadgeKind.CAMPAIGN: {
         "draft": GRAY, "scheduled": PURPLE, "running": BLUE, "paused": AMBER,
@@ -34,6 +35,7 @@ BADGES = {
     },
     BadgeKind.CAMPAIGN_CONTACT: {
         "pending": GRAY, "in_progress": BLUE, "retry_scheduled": CYAN, "completed": GREEN,
+        "callback_scheduled": INDIGO,
         "exhausted": RED, "do_not_call": PURPLE, "invalid": DARK_GRAY, "cancelled": LIGHT_GRAY,
     },
     BadgeKind.NUMBER_SYNC: {
@@ -50,7 +52,7 @@ SEGMENTS = {
     "cancelled": LIGHT_GRAY,
 }  # fmt: skip
 OUTCOMES = {
-    **SEGMENTS, "no_answer": AMBER, "busy": "#d97706", "failed": "#dc2626",
+    **SEGMENTS, "voicemail": PINK, "no_answer": AMBER, "busy": "#d97706", "failed": "#dc2626",
 }  # fmt: skip
 
 

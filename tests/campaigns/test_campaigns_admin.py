@@ -518,6 +518,11 @@ def form_data(campaign_list: ContactList, caller, agent_profile, **overrides) ->
         "retry_delay_no_answer": "3600",
         "retry_delay_busy": "600",
         "retry_delay_failed": "1800",
+        "retry_delay_voicemail": "3600",
+        "voicemail_policy": "hang_up",
+        "voicemail_message": "",
+        "max_callbacks": "2",
+        "outcomes": '["interested", "not_interested"]',
         "_save": "Save",
     }
     data.update(overrides)

@@ -2,6 +2,7 @@
 permissions. The routes are read from the router (and checked against the schema) when the
 tests run, so a new route or action without a declared rule makes them fail."""
 
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -54,9 +55,13 @@ def api_routes() -> list[ApiRoute]:
         for route in router.get_routes(viewset):
             methods = router.get_method_map(viewset, route.mapping)
             name = route.name.format(basename=basename)
+            # Path parameters of an action's own (contacts/{contact_id}/callback/).
+            extra = set(re.findall(r"\(\?P<(\w+)>", route.url)) - {lookup, "format"}
             sample = {lookup: LOOKUP_SAMPLES.get(lookup, "1")} if route.detail else {}
+            sample |= dict.fromkeys(extra, "1")
             # drf-spectacular names a pk path parameter "id".
             placeholder = {lookup: "{id}" if lookup == "pk" else f"{{{lookup}}}"}
+            placeholder |= {name: f"{{{name}}}" for name in extra}
             template = unquote(reverse(name, kwargs=placeholder if route.detail else {}))
             for method, view_action in methods.items():
                 if method not in viewset.http_method_names:

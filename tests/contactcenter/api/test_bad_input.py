@@ -3,6 +3,7 @@ bodies, ids that are not ids (in paths and in filters)."""
 
 import json
 import re
+from collections import defaultdict
 
 import pytest
 from django.urls import URLPattern
@@ -138,7 +139,8 @@ def test_bad_ids_in_paths_are_a_404_with_the_error_body(api_client):
             continue  # keyed by phone number: a bad number is a 400 (tests/contactcenter/api)
         bad_values = NOT_A_UUID if name.startswith("call-") else NOT_AN_INTEGER
         for value in bad_values:
-            url = route.format(pk=value)
+            # Other ids in the path (a campaign's contact) are bad the same way.
+            url = route.format_map(defaultdict(lambda bad=value: bad, pk=value))
             for method in methods:
                 response = getattr(api_client, method)(url, data={}, format="json")
                 error = assert_error_body(response, 404, "not_found")

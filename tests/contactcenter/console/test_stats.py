@@ -40,8 +40,8 @@ def test_summary_counts_outcomes_answer_rate_and_talk_time(make_call):
     summary = call_summary(Call.objects.all())
 
     assert summary.by_group == {
-        "completed": 3, "no_answer": 1, "busy": 1, "failed": 1, "canceled": 0, "live": 2,
-        "queued": 0,
+        "completed": 3, "voicemail": 0, "no_answer": 1, "busy": 1, "failed": 1, "canceled": 0,
+        "live": 2, "queued": 0,
     }  # fmt: skip
     assert summary.total == 8
     assert (summary.answered_outbound, summary.ended_outbound) == (2, 5)
