@@ -103,7 +103,7 @@ def call_leave_voicemail(*, call_id: uuid.UUID | str) -> str:
             locked.save(update_fields=["hangup_requested_at", "updated_at"])
             detail = f"hang-up requested: voicemail message left ({heard_after:.0f} s)"
             _event(locked, source=CallEvent.Source.SYSTEM, kind=CallEvent.Kind.NOTE, detail=detail)
-    hangup_call.apply_async((str(call_id),), countdown=heard_after)
+    hangup_call.apply_async_on_commit((str(call_id),), countdown=heard_after)
     return "left"
 
 
@@ -137,7 +137,7 @@ def _next_look(call: Call, poll: int, said: str) -> str:
 
     delays = poll_delays()
     if poll + 1 < len(delays):
-        check_voicemail.apply_async(
+        check_voicemail.apply_async_on_commit(
             (str(call.pk), poll + 1), countdown=max(0.0, delays[poll + 1] - delays[poll])
         )
     return said
