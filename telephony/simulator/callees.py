@@ -6,7 +6,7 @@ By the fourth digit from the end of the callee's number (the last three stay the
 | digit | callee | tools the agent calls (when the call carries `mcp_servers`) |
 |---|---|---|
 | 5 | a voicemail box: a machine greeting, then the beep | voicemail_detected |
-| 6 | asks to be called back "tomorrow at 3 pm" | schedule_callback, end_call |
+| 6 | asks to be called back "tomorrow at 3 pm" (`--callback-when`) | schedule_callback, end_call |
 | 7 | asks not to be called again | opt_out, end_call |
 | 8 | is interested and completes the conversation | get_contact, record_outcome, end_call |
 | other | today's conversation on the agent's topic (conversation.py) | none |
@@ -33,7 +33,7 @@ VOICEMAIL_GREETING = (
     "Hi, you've reached the voicemail of Ada. I can't take your call right now. "
     "Please leave a message after the tone."
 )
-CALLBACK_WHEN = "tomorrow at 3 pm"
+CALLBACK_WHEN = "tomorrow at 3 pm"  # what the callback callee asks for (SimulatorConfig)
 OPT_OUT_WORDS = "Please stop calling me and take my number off your list."
 
 
@@ -51,22 +51,31 @@ class Script:
     steps: tuple[ToolStep, ...]
 
 
-SCRIPTS = {
+def _scripts(callback_when: str) -> dict[Callee, Script]:
+    return {
+        callee: script for callee, script in _SCRIPTS.items() if callee is not Callee.CALLBACK
+    } | {Callee.CALLBACK: _callback_script(callback_when)}
+
+
+def _callback_script(when: str) -> Script:
+    return Script(
+        Callee.CALLBACK,
+        (
+            ("user", f"I'm driving right now. Can you call me back {when}?"),
+            ("assistant", f"Of course. I'll call you back {when}. Drive safely, bye!"),
+        ),
+        (
+            ToolStep(1, "schedule_callback", {"when": when, "note": "driving"}),
+            ToolStep(2, "end_call", {"reason": "callback scheduled"}),
+        ),
+    )
+
+
+_SCRIPTS = {
     Callee.VOICEMAIL: Script(
         Callee.VOICEMAIL,
         (("user", VOICEMAIL_GREETING), ("user", "Beep.")),
         (ToolStep(2, "voicemail_detected"),),
-    ),
-    Callee.CALLBACK: Script(
-        Callee.CALLBACK,
-        (
-            ("user", f"I'm driving right now. Can you call me back {CALLBACK_WHEN}?"),
-            ("assistant", f"Of course. I'll call you back {CALLBACK_WHEN}. Drive safely, bye!"),
-        ),
-        (
-            ToolStep(1, "schedule_callback", {"when": CALLBACK_WHEN, "note": "driving"}),
-            ToolStep(2, "end_call", {"reason": "callback scheduled"}),
-        ),
     ),
     Callee.OPT_OUT: Script(
         Callee.OPT_OUT,
@@ -105,5 +114,5 @@ def callee_for(to_number: str) -> Callee:
     return BY_DIGIT.get(digits[-4:-3], Callee.PERSON)
 
 
-def script_for(callee: Callee) -> Script | None:
-    return SCRIPTS.get(callee)
+def script_for(callee: Callee | str, *, callback_when: str = CALLBACK_WHEN) -> Script | None:
+    return _scripts(callback_when).get(Callee(callee))

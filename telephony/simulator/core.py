@@ -21,7 +21,7 @@ from telephony.agora.tokens import rtc_token_problem
 from telephony.agora.webhooks import EventType
 from telephony.simulator import conversation
 from telephony.simulator.agent_tools import ToolCaller, in_background, mcp_tool_call
-from telephony.simulator.callees import callee_for, script_for
+from telephony.simulator.callees import CALLBACK_WHEN, callee_for, script_for
 from telephony.simulator.clock import Clock, SystemClock
 from telephony.simulator.faults import FaultInjector, HttpFaults
 from telephony.simulator.ledger import Ledger, RequestRecord
@@ -72,6 +72,7 @@ class SimulatorConfig:
     history_limit: int = 100_000  # request records kept in the ledger
     # Imported phone numbers survive a restart here (calls do not); None keeps them in memory.
     state_file: str | None = None
+    callback_when: str = CALLBACK_WHEN  # what the scripted callback callee asks for
 
     def __post_init__(self) -> None:
         if self.mode not in ("rules", "random"):
@@ -394,7 +395,11 @@ class Simulator:
 
     def _converse(self, call: SimCall, now: float, talk: float) -> None:
         """What is said once answered; a scripted callee's tools come due as it is spoken."""
-        script = script_for(call.callee) if call.type == "outbound" else None
+        script = (
+            script_for(call.callee, callback_when=self.config.callback_when)
+            if call.type == "outbound"
+            else None
+        )
         if script is None:
             call.messages = conversation.conversation(
                 seed=call.agent_id, greeting=call.greeting, prompt=call.prompt, talk_seconds=talk
@@ -413,7 +418,7 @@ class Simulator:
             self._schedule(due, call.agent_id, f"tool:{index}")
 
     def _call_tool(self, call: SimCall, index: int, now: float) -> None:
-        step = script_for(call.callee).steps[index]
+        step = script_for(call.callee, callback_when=self.config.callback_when).steps[index]
         record = {"tool": step.tool, "arguments": dict(step.arguments), "at": now}
         call.tool_calls.append(record)
 

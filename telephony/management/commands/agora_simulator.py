@@ -49,6 +49,12 @@ class Command(BaseCommand):
             default=20.0,
             help="seconds an unanswered call rings before it ends",
         )
+        parser.add_argument(
+            "--callback-when",
+            default="tomorrow at 3 pm",
+            help="when the scripted callee who asks for a callback wants it (README, "
+            "'Scripted callees')",
+        )
         parser.add_argument("--webhook-url", help="where to POST notifications (default: none)")
         parser.add_argument("--webhook-secret", default="")
         parser.add_argument("--fault-5xx-rate", type=float, default=0.0)
@@ -109,6 +115,7 @@ class Command(BaseCommand):
                 timings=Timings(no_answer_timeout=options["ring_timeout"]),
                 webhook_url=options["webhook_url"] or None,
                 state_file=options["state_file"] or None,
+                callback_when=options["callback_when"],
                 webhook_secret=options["webhook_secret"],
                 http_faults=HttpFaults(
                     error_rate=options["fault_5xx_rate"],
