@@ -378,6 +378,8 @@ MCP_PUBLIC_URL = env.str("MCP_PUBLIC_URL", default="") or (
 MCP_PORT = env.int("MCP_PORT", default=8001)
 MCP_TOOL_TIMEOUT_MS = env.int("MCP_TOOL_TIMEOUT_MS", default=5000)
 MCP_CREDENTIAL_GRACE_SECONDS = env.int("MCP_CREDENTIAL_GRACE_SECONDS", default=120)
+# A call page following a live call asks Agora for its conversation at most this often.
+CALL_LIVE_SNAPSHOT_SECONDS = env.int("CALL_LIVE_SNAPSHOT_SECONDS", default=3)
 # Voicemail: our transcript detector looks at an answered call's first turns this many
 # seconds after the answer (one history request each; an empty list turns it off).
 VOICEMAIL_DETECTION = env.bool("VOICEMAIL_DETECTION", default=True)

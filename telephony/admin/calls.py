@@ -22,6 +22,7 @@ from django.http import (
     HttpResponse,
     HttpResponseNotAllowed,
     HttpResponseRedirect,
+    JsonResponse,
     StreamingHttpResponse,
 )
 from django.template.response import TemplateResponse
@@ -37,8 +38,14 @@ from contactcenter.admin_display import (
 from contactcenter.spreadsheets import csv_lines
 from telephony.models import AgentProfile, Call, CallEvent, PhoneNumber
 from telephony.rules import RulesOverride
-from telephony.services.calls import call_create, call_hangup, call_retry, call_supervise
-from telephony.states import CallStatus
+from telephony.services.calls import (
+    call_create,
+    call_hangup,
+    call_live_conversation,
+    call_retry,
+    call_supervise,
+)
+from telephony.states import LIVE_STATUSES, CallStatus
 
 
 @dataclass(frozen=True)
@@ -451,6 +458,11 @@ class CallAdmin(admin.ModelAdmin):
                 name="{}_{}_supervise".format(*info),
             ),
             path(
+                "<path:object_id>/live/",
+                self.admin_site.admin_view(self.live_view),
+                name="{}_{}_live".format(*info),
+            ),
+            path(
                 "<path:object_id>/hangup/",
                 self.admin_site.admin_view(self.hangup_view),
                 name="{}_{}_hangup".format(*info),
@@ -560,9 +572,26 @@ class CallAdmin(admin.ModelAdmin):
         )
         return HttpResponseRedirect(reverse("admin:telephony_call_change", args=[quote(call.pk)]))
 
+    def live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The call's status and conversation so far (JSON), for its page to follow it live."""
+        call = self.get_object(request, unquote(object_id))
+        if call is None or not self.has_view_permission(request, call):
+            raise PermissionDenied
+        call, transcript = call_live_conversation(call_id=call.pk)
+        return JsonResponse(
+            {
+                "status": call.status,
+                "status_label": call.get_status_display(),
+                "live": call.status in LIVE_STATUSES or call.status == CallStatus.QUEUED,
+                "transcript": transcript_messages(transcript),
+            }
+        )
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context.update(
+                live_url=reverse("admin:telephony_call_live", args=[quote(obj.pk)]),
+                follows_live=not obj.is_terminal,
                 call_events=list(obj.events.order_by("created_at", "id")),
                 call_transcript=transcript_messages(obj.transcript),
                 call_turn_metrics=turn_metrics_summary(obj.turn_metrics),

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -1020,16 +1021,36 @@ def _poll_backoff(call_id, *, now: datetime, error: str = "") -> None:
         call.save(update_fields=["unchanged_polls", "next_poll_at", "last_error", "updated_at"])
 
 
-def _snapshot_history(call: Call) -> None:
-    """While the agent runs, keep the conversation so far (Agora keeps it only while running)."""
+def _snapshot_history(call: Call) -> list[dict[str, str]] | None:
+    """While the agent runs, keep the conversation so far (Agora keeps it only while running).
+    Returns it, or None when Agora could not say."""
     try:
         history = agora_client().get_agent_history(call.agent_id)
     except AgoraError as error:
         logger.info("call %s: no history yet: %s", call.id, error)
-        return
+        return None
     contents = [{"role": m.role, "content": m.content} for m in history.contents]
     if len(contents) > len(call.transcript):
         Call.objects.filter(pk=call.pk).update(transcript=contents)
+    return contents
+
+
+def call_live_conversation(*, call_id: uuid.UUID | str) -> tuple[Call, list[dict[str, str]]]:
+    """A call and its conversation so far, for pages that follow it live. While it is answered,
+    Agora is asked at most once per CALL_LIVE_SNAPSHOT_SECONDS however many pages watch it
+    (a shared cache holds the snapshot, and one page at a time refreshes it)."""
+    call = Call.objects.get(pk=call_id)
+    if call.status != CallStatus.ANSWERED or not call.agent_id:
+        return call, list(call.transcript or [])
+    key = f"call-live:{call.pk}"
+    snapshot = cache.get(key)
+    if snapshot is None and cache.add(f"{key}:refreshing", 1, settings.CALL_LIVE_SNAPSHOT_SECONDS):
+        snapshot = _snapshot_history(call)
+        if snapshot is not None:
+            cache.set(key, snapshot, settings.CALL_LIVE_SNAPSHOT_SECONDS)
+    if snapshot is None or len(snapshot) < len(call.transcript or []):
+        snapshot = list(call.transcript or [])
+    return call, snapshot
 
 
 def calls_enforce_limits(*, now: datetime | None = None) -> int:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -96,3 +97,43 @@ def test_the_api_needs_the_control_scope(answered, key_client):
     assert done.json()["result"] == "instructed"
     bad = controller.post(url, {"action": "shout", "text": "x"}, format="json")
     assert bad.status_code == 400 and "action" in bad.json()["error"]["fields"]
+
+
+# -- following the live call ---------------------------------------------------------------------
+
+
+def test_the_call_page_follows_the_conversation_from_one_shared_snapshot(
+    answered, admin_client, simulator, settings
+):
+    settings.CALL_LIVE_SNAPSHOT_SECONDS = 60
+    cache.clear()
+    live = reverse("admin:telephony_call_live", args=[answered.pk])
+    page = admin_client.get(reverse("admin:telephony_call_change", args=[answered.pk]))
+    assert f'data-live-url="{live}"' in page.content.decode()
+
+    asked_before = simulator.ledger.request_counts["get_agent_history"]
+    first = admin_client.get(live).json()
+    for _ in range(5):  # many open pages, or one page refreshing: Agora is asked once
+        assert admin_client.get(live).json() == first
+    assert simulator.ledger.request_counts["get_agent_history"] == asked_before + 1
+    assert (first["status"], first["live"]) == ("answered", True)
+    assert first["transcript"][0]["side"] == "assistant"
+
+    hang_up_and_settle(answered, simulator)
+    ended = admin_client.get(live).json()
+    assert (ended["status"], ended["live"]) == ("completed", False)
+    page = admin_client.get(reverse("admin:telephony_call_change", args=[answered.pk]))
+    assert "data-live-url" not in page.content.decode()  # an ended call is not followed
+
+
+def hang_up_and_settle(call, simulator):
+    from telephony.services.calls import call_hangup_remote
+
+    call_hangup_remote(call_id=call.pk)
+    call.refresh_from_db()
+    assert call.is_terminal
+
+
+def test_the_live_view_is_for_staff_who_may_see_calls(answered, client):
+    live = reverse("admin:telephony_call_live", args=[answered.pk])
+    assert client.get(live).status_code == 302  # to the login page
