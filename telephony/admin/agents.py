@@ -119,6 +119,8 @@ class AgentProfileForm(forms.ModelForm):
             "pipeline_id",
             "greeting_template",
             "system_prompt_template",
+            "tools_enabled",
+            "tool_instructions",
             "properties",
         )
         help_texts = {
@@ -190,6 +192,16 @@ class AgentProfileAdmin(TestCallMixin, admin.ModelAdmin):
             {
                 "description": "The settings most agents need, kept in the properties below.",
                 "fields": tuple(setting.name for setting in COMMON_SETTINGS),
+            },
+        ),
+        (
+            "In-call tools",
+            {
+                "description": "During the call the agent can end it, schedule a callback, "
+                "record an opt-out or the outcome, and read the contact (over MCP: the app "
+                "needs PUBLIC_BASE_URL, see the README). The instruction below follows the "
+                "system prompt and tells the agent when to use each tool.",
+                "fields": ("tools_enabled", "tool_instructions"),
             },
         ),
         ("Agent configuration", {"fields": ("properties",)}),

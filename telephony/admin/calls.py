@@ -574,6 +574,8 @@ class CallAdmin(admin.ModelAdmin):
 
     def live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The call's status and conversation so far (JSON), for its page to follow it live."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
         call = self.get_object(request, unquote(object_id))
         if call is None or not self.has_view_permission(request, call):
             raise PermissionDenied

@@ -62,6 +62,8 @@ class AgentProfileSerializer(serializers.ModelSerializer):
             "properties",
             "greeting_template",
             "system_prompt_template",
+            "tools_enabled",
+            "tool_instructions",
             "required_variables",
             "created_at",
             "updated_at",
