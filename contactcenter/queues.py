@@ -35,6 +35,7 @@ TASK_QUEUES: dict[str, Queue] = {
     "telephony.fetch_call_agent_data": Queue.TRACKING,
     "telephony.finalize_call_end": Queue.TRACKING,
     "telephony.recover_stuck_calls": Queue.DEFAULT,
+    "telephony.place_scheduled_calls": Queue.CALLS,
     "telephony.check_voicemail": Queue.TRACKING,
     "telephony.leave_voicemail": Queue.CALLS,
     # telephony: numbers

@@ -262,6 +262,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10.0,
         "options": {"expires": 10},
     },
+    "place-scheduled-calls": {
+        "task": "telephony.place_scheduled_calls",
+        "schedule": env.float("CALL_SCHEDULED_SWEEP_SECONDS", default=5.0),
+        "options": {"expires": 5},
+    },
     "recover-stuck-calls": {
         "task": "telephony.recover_stuck_calls",
         "schedule": 30.0,

@@ -213,6 +213,9 @@ class Call(models.Model):
     end_reason = models.CharField(max_length=200, blank=True)
     agora_reason = models.CharField(max_length=40, blank=True)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    scheduled_for = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Not placed before this (a later call)."
+    )
     dialed_at = models.DateTimeField(null=True, blank=True)
     ringing_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)

@@ -58,6 +58,12 @@ def enforce_call_limits() -> int:
     return call_services.calls_enforce_limits()
 
 
+@shared_task(name="telephony.place_scheduled_calls", soft_time_limit=30, time_limit=60,
+             **IDEMPOTENT)  # fmt: skip
+def place_scheduled_calls() -> int:
+    return call_services.calls_place_scheduled()
+
+
 @shared_task(name="telephony.recover_stuck_calls", soft_time_limit=30, time_limit=60, **IDEMPOTENT)
 def recover_stuck_calls() -> int:
     return call_services.calls_recover_stuck()

@@ -175,6 +175,12 @@ class PlaceCallForm(forms.Form):
         help_text="IANA name (America/New_York). Empty: the calling hours must hold in every "
         "time zone of the number.",
     )
+    scheduled_for = forms.DateTimeField(
+        label="Call at",
+        required=False,
+        help_text="Empty: now. Otherwise a later time (2026-12-03 15:00) in your time zone, "
+        "shown at the top right; the calling hours must allow the call then.",
+    )
     override_rules = forms.BooleanField(
         label="Override do-not-call and calling hours",
         required=False,
@@ -507,6 +513,7 @@ class CallAdmin(admin.ModelAdmin):
                     agent_profile=data["agent_profile"],
                     variables=data["variables"],
                     callee_timezone=data["callee_timezone"],
+                    scheduled_for=data.get("scheduled_for"),
                     source=CallEvent.Source.STAFF,
                     note=f"call queued by {request.user.get_username()} (admin)",
                     override=override,

@@ -98,6 +98,7 @@ class CallSerializer(serializers.ModelSerializer):
             "voicemail_detected_by",
             "last_error",
             "queued_at",
+            "scheduled_for",
             "dialed_at",
             "ringing_at",
             "answered_at",
@@ -135,6 +136,13 @@ class CallCreateSerializer(serializers.Serializer):
         default="",
         help_text="IANA time zone of the callee (e.g. America/New_York). Without it the calling "
         "hours must hold in every time zone of the number.",
+    )
+    scheduled_for = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Place it later, at this instant (ISO 8601 with an offset); the dialing rules "
+        "are checked for that time, and again right before it is dialed. At most 90 days ahead.",
     )
 
     def validate_caller_id(self, value: str) -> PhoneNumber:
@@ -260,6 +268,7 @@ class CallViewSet(
                 variables=data["variables"],
                 labels=data["labels"],
                 callee_timezone=data["callee_timezone"],
+                scheduled_for=data["scheduled_for"],
                 source=CallEvent.Source.API,
             )
             call = (

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from contactcenter.validators import validate_json_text
@@ -84,6 +85,8 @@ UNSUCCESSFUL_ENDINGS = frozenset(
         CallStatus.VOICEMAIL,
     }
 )
+# A single call scheduled for later: at most this far ahead.
+MAX_SCHEDULE_AHEAD = timedelta(days=90)
 # Look this far back (seconds) when listing calls to find one placed before an answer was lost.
 FIND_WINDOW_SECONDS = 600
 
@@ -124,8 +127,10 @@ def call_create(
     override: RulesOverride | None = None,
     voicemail_policy: str = VoicemailPolicy.HANG_UP,
     voicemail_message: str = "",
+    scheduled_for: datetime | None = None,
 ) -> Call:
-    """Queue one outbound call; it is placed by a worker after this transaction commits.
+    """Queue one outbound call; it is placed by a worker after this transaction commits, or at
+    `scheduled_for` (beat's `place_scheduled_calls`), the dialing rules checked for that time.
 
     The dialing rules (telephony.rules) must allow the call at `now`, or CallRefused is raised;
     `override` lets staff with the permission past the overridable ones, recorded on the call.
@@ -164,9 +169,21 @@ def call_create(
         raise ValidationError({"voicemail_policy": f"One of {', '.join(VoicemailPolicy.values)}."})
     if voicemail_policy == VoicemailPolicy.LEAVE_MESSAGE and not voicemail_message.strip():
         raise ValidationError({"voicemail_message": "Say what to leave on the voicemail."})
+    if scheduled_for is not None:
+        if scheduled_for.tzinfo is None:
+            raise ValidationError({"scheduled_for": "Give a time zone offset (or Z for UTC)."})
+        if scheduled_for > now + MAX_SCHEDULE_AHEAD:
+            raise ValidationError(
+                {"scheduled_for": f"At most {MAX_SCHEDULE_AHEAD.days} days ahead."}
+            )
+        if scheduled_for <= now:
+            scheduled_for = None  # now, or already past: placed at once
     overridden = _check_override(override)
     refusal = dialing_rules().new_call_refusal(
-        to_number=to_e164, callee_timezone=callee_timezone, now=now, overridden=overridden
+        to_number=to_e164,
+        callee_timezone=callee_timezone,
+        now=scheduled_for or now,
+        overridden=overridden,
     )
     if refusal is not None:
         raise CallRefused(refusal)
@@ -189,18 +206,42 @@ def call_create(
         rules_overridden_by=override.user if override else None,
         voicemail_policy=voicemail_policy,
         voicemail_message=voicemail_message,
+        scheduled_for=scheduled_for,
     )
+    when = f" for {scheduled_for:%Y-%m-%d %H:%M} UTC" if scheduled_for else ""
     _event(
         call,
         source=source,
         kind=CallEvent.Kind.STATUS,
         to_status=CallStatus.QUEUED,
-        detail=note or "call queued",
+        detail=(note or "call queued") + when,
     )
     if override:
         _record_override(call, override, now=now)
-    _enqueue_placement(call.id)
+    if scheduled_for is None:
+        _enqueue_placement(call.id)
     return call
+
+
+def calls_place_scheduled(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Beat: queue the placement of calls scheduled for now or earlier, once each (a placement
+    that stalls afterwards is `calls_recover_stuck`'s)."""
+    now = now or timezone.now()
+    due = list(
+        Call.objects.filter(
+            status=CallStatus.QUEUED,
+            scheduled_for__lte=now,
+            placement_attempts=0,
+            last_update_at__lt=F("scheduled_for"),
+        ).values_list("id", flat=True)[:limit]
+    )
+    for call_id in due:
+        with transaction.atomic():
+            if Call.objects.filter(pk=call_id, last_update_at__lt=F("scheduled_for")).update(
+                last_update_at=now
+            ):
+                _enqueue_placement(call_id)
+    return len(due)
 
 
 def call_create_inbound(
@@ -677,6 +718,8 @@ def _claim_for_placement(call_id) -> tuple[Call, PlaceCallRequest] | str:
             return "already ended"
         if call.agent_id:
             return "already placed"
+        if call.scheduled_for and call.scheduled_for > now:
+            return "not due yet"  # beat's place_scheduled_calls sends it at its time
         if call.hangup_requested_at:
             return _cancel_hung_up(call)
         if call.placement_lease_until and call.placement_lease_until > now:
@@ -1085,7 +1128,9 @@ def calls_recover_stuck(*, now: datetime | None = None) -> int:
             status__in=[CallStatus.QUEUED, CallStatus.DIALING],
             agent_id__isnull=True,
             last_update_at__lt=stale,
-        ).exclude(placement_lease_until__gt=now)[:500]
+        )
+        .exclude(placement_lease_until__gt=now)
+        .exclude(scheduled_for__gt=now)[:500]
     )
     settle_deadline = now - timedelta(seconds=settings.CALL_END_SETTLE_SECONDS + 30)
     for call_id in Call.objects.filter(

@@ -20,7 +20,8 @@ to the cap.
 """
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from telephony.models import Call
 from telephony.states import LIVE_STATUSES, CallStatus
@@ -49,6 +50,8 @@ def live_call_count() -> int:
 
 def booked_call_count(calls: QuerySet[Call] | None = None) -> int:
     """Calls holding a place, live or queued, among `calls` (all calls by default): what the
-    dispatcher checks, for the account and for one campaign."""
+    dispatcher checks, for the account and for one campaign. A call scheduled for later holds
+    no place until its time."""
     calls = Call.objects.all() if calls is None else calls
-    return calls.filter(status__in=BOOKED_STATUSES).count()
+    later = Q(status=CallStatus.QUEUED, scheduled_for__gt=timezone.now())
+    return calls.filter(status__in=BOOKED_STATUSES).exclude(later).count()

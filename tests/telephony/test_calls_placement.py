@@ -1,17 +1,22 @@
 """Placing calls exactly once, against the in-process simulator (invariant 1)."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from telephony.models import Call, CallEvent
+from telephony.rules import CallRefused
 from telephony.services.calls import (
     PlacementDeferred,
     call_create,
     call_identity,
     call_place,
     call_transition,
+    calls_place_scheduled,
 )
+from telephony.services.capacity import booked_call_count
 from telephony.states import CallStatus
 
 pytestmark = pytest.mark.django_db
@@ -284,3 +289,59 @@ def test_tasks_for_calls_that_no_longer_exist_finish_quietly(caplog):
     assert fetch_call_agent_data.apply(args=[missing]).get() is None
     assert process_webhook_event.apply(args=[424242]).get() == "missing"
     assert "gone before it was placed" in caplog.text
+
+
+# -- a single call scheduled for later ------------------------------------------------------------
+
+
+def test_a_call_scheduled_for_later_is_placed_at_its_time_not_before(
+    imported_caller, agent_profile, simulator, clock, django_capture_on_commit_callbacks
+):
+    later = clock.now() + timedelta(hours=2)  # noon in San Francisco: inside the hours
+    with django_capture_on_commit_callbacks() as queued:
+        call = call_create(
+            to_number="+14155550150", caller_id=imported_caller, agent_profile=agent_profile,
+            variables={"first_name": "Ada"}, scheduled_for=later,
+        )  # fmt: skip
+    assert queued == []  # nothing sent to a worker yet
+    assert call.scheduled_for == later
+    assert call.events.get().detail.endswith(f"for {later:%Y-%m-%d %H:%M} UTC")
+    assert booked_call_count() == 0  # it holds no place under the cap before its time
+    assert call_place(call_id=call.pk) == "not due yet"  # an early task does nothing
+    assert calls_place_scheduled() == 0
+
+    clock.move_to(later)
+    with django_capture_on_commit_callbacks() as queued:
+        assert calls_place_scheduled() == 1
+    assert len(queued) == 1
+    assert calls_place_scheduled() == 0  # sent once
+    assert call_place(call_id=call.pk) == "placed"
+    assert len(simulator.ledger.calls) == 1
+
+
+def test_a_scheduled_call_answers_to_the_rules_at_its_time(imported_caller, agent_profile, clock):
+    tonight = clock.now() + timedelta(hours=12)  # 22:00 in San Francisco
+    with pytest.raises(CallRefused, match="outside the calling hours"):
+        call_create(
+            to_number="+14155550150", caller_id=imported_caller, agent_profile=agent_profile,
+            variables={"first_name": "Ada"}, scheduled_for=tonight,
+        )  # fmt: skip
+    with pytest.raises(ValidationError, match="At most 90 days ahead"):
+        call_create(
+            to_number="+14155550150", caller_id=imported_caller, agent_profile=agent_profile,
+            variables={"first_name": "Ada"}, scheduled_for=clock.now() + timedelta(days=91),
+        )  # fmt: skip
+    assert not Call.objects.exists()
+
+
+def test_the_api_schedules_a_call(api_client, imported_caller, agent_profile, clock):
+    later = (clock.now() + timedelta(hours=1)).isoformat()
+    answer = api_client.post(
+        "/api/v1/calls/",
+        {"to_number": "+14155550150", "caller_id": imported_caller.e164,
+         "agent": agent_profile.name, "variables": {"first_name": "Ada"},
+         "scheduled_for": later},
+        format="json",
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.json()
+    assert answer.json()["scheduled_for"] == later.replace("+00:00", "Z")
