@@ -156,3 +156,22 @@ def test_a_hang_up_report_after_detection_ends_voicemail_even_without_an_answer_
     )
     call.refresh_from_db()
     assert call.status == CallStatus.VOICEMAIL and call.answered_at is not None
+
+
+def test_our_detector_reads_the_history_a_bounded_number_of_times(
+    answered, simulator, settings, django_capture_on_commit_callbacks
+):
+    settings.VOICEMAIL_DETECTION_POLL_SECONDS = ["3", "7", "12"]
+    call = answered("+14155559004")  # says nothing a detector could use for a long while
+    simulator.advance(0.1)
+    before = simulator.ledger.request_counts["get_agent_history"]
+    poll, looks = 0, 0
+    while True:
+        with django_capture_on_commit_callbacks(execute=False) as next_looks:
+            call_check_voicemail(call_id=call.pk, poll=poll)
+        looks += 1
+        if not next_looks:
+            break
+        poll += 1
+    assert looks == 3  # one per configured delay, then no more
+    assert simulator.ledger.request_counts["get_agent_history"] - before == 3
