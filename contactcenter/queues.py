@@ -18,6 +18,7 @@ class Queue(StrEnum):
     TRACKING = "tracking"  # status polling, transcripts, number sync
     DISPATCH = "dispatch"  # the campaign dispatcher
     WEBHOOKS = "webhooks"  # processing Agora's webhooks and delivering CRM webhooks
+    ANALYSIS = "analysis"  # post-call analysis: never in the dialer's way
 
     @classmethod
     def kombu_queues(cls) -> tuple[KombuQueue, ...]:
@@ -51,6 +52,8 @@ TASK_QUEUES: dict[str, Queue] = {
     "campaigns.hang_up_campaign_calls": Queue.CALLS,
     "campaigns.import_contacts": Queue.DEFAULT,
     "campaigns.import_do_not_call": Queue.DEFAULT,
+    # analysis
+    "analysis.analyze_call": Queue.ANALYSIS,
     # CRM webhooks (contactcenter/crm_webhooks; the names are older than the package)
     "contactcenter.deliver_webhook": Queue.WEBHOOKS,
     "contactcenter.retry_due_webhooks": Queue.WEBHOOKS,

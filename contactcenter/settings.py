@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "contactcenter",
     "telephony",
     "campaigns",
+    "analysis",
 ]
 
 MIDDLEWARE = [
@@ -385,6 +386,10 @@ MCP_TOOL_TIMEOUT_MS = env.int("MCP_TOOL_TIMEOUT_MS", default=5000)
 MCP_CREDENTIAL_GRACE_SECONDS = env.int("MCP_CREDENTIAL_GRACE_SECONDS", default=120)
 # A call page following a live call asks Agora for its conversation at most this often.
 CALL_LIVE_SNAPSHOT_SECONDS = env.int("CALL_LIVE_SNAPSHOT_SECONDS", default=3)
+# Post-call analysis (analysis/): queued this long after a conversation ends, so that its
+# transcript (Agora's end-of-call history, or the last snapshot) has arrived.
+CALL_ANALYSIS = env.bool("CALL_ANALYSIS", default=True)
+CALL_ANALYSIS_DELAY_SECONDS = env.float("CALL_ANALYSIS_DELAY_SECONDS", default=20.0)
 # Voicemail: our transcript detector looks at an answered call's first turns this many
 # seconds after the answer (one history request each; an empty list turns it off).
 VOICEMAIL_DETECTION = env.bool("VOICEMAIL_DETECTION", default=True)

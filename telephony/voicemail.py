@@ -24,6 +24,7 @@ MACHINE_PHRASES: dict[str, tuple[str, ...]] = {
         "can't come to the phone", "cannot come to the phone", "mailbox is full",
         "voice mailbox", "record your message", "has been forwarded to voicemail",
         "forwarded to an automatic voice message system", "please record",
+        "cannot accept any messages", "cannot accept messages", "can't accept any messages",
     ),
     "es": (
         "deje su mensaje", "deje un mensaje", "dejar un mensaje", "despues de la senal",

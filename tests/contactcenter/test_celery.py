@@ -15,7 +15,7 @@ from contactcenter.queues import TASK_QUEUES, Queue
 from contactcenter.tasks import heartbeat
 from tests.support.processes import BASE_DIR, celery_beat, celery_worker, process_env, wait_for
 
-OUR_PACKAGES = ("contactcenter.", "telephony.", "campaigns.")
+OUR_PACKAGES = ("contactcenter.", "telephony.", "campaigns.", "analysis.")
 
 
 def our_tasks():

@@ -1,0 +1,121 @@
+"""Analysing an ended call: which disposition, a summary, success, and what follows from it.
+
+The call's plan is its campaign's (its outcomes are the dispositions; "interested" counts as a
+success) or the defaults for a single call. An outcome the agent recorded in the call
+(`record_outcome`) wins over the analyzer's disposition; the analysis fills the rest. Effects
+go through the same services as the in-call tools: a callback asked for with a time is
+scheduled (unless one already is), an opt-out puts the number on the do-not-call list with the
+call as its source. Idempotent: analysing again replaces the analysis and repeats no effect.
+"""
+
+import time
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from analysis.builtin import analyze
+from analysis.models import CallAnalysis
+from campaigns.models import DEFAULT_OUTCOMES, CampaignContact, DoNotCall
+from campaigns.services.callbacks import callback_schedule
+from campaigns.services.dnc import dnc_add, dnc_contains
+from campaigns.windows import NoTimeZone, contact_zones
+from telephony.models import Call
+
+SUCCESS_DISPOSITIONS = frozenset({"interested"})
+
+
+def _entry(call: Call) -> CampaignContact | None:
+    try:
+        return call.campaign_attempt.campaign_contact
+    except ObjectDoesNotExist:
+        return None
+
+
+def _zone(call: Call, entry: CampaignContact | None) -> ZoneInfo | None:
+    explicit = entry.contact.timezone if entry else call.callee_timezone
+    try:
+        return contact_zones(call.to_number, explicit)[0]
+    except NoTimeZone:
+        return None
+
+
+def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> CallAnalysis:
+    """Analyse an ended call (again); returns its analysis."""
+    now = now or timezone.now()
+    call = Call.objects.select_related("campaign_attempt__campaign_contact__contact",
+                                       "campaign_attempt__campaign").get(pk=call_id)  # fmt: skip
+    if not call.is_terminal:
+        raise ValidationError("Only an ended call is analysed.")
+    entry = _entry(call)
+    dispositions = tuple(entry.campaign.outcomes) if entry else DEFAULT_OUTCOMES
+    started = time.monotonic()
+    result = analyze(
+        call.transcript,
+        dispositions=dispositions or DEFAULT_OUTCOMES,
+        success_dispositions=SUCCESS_DISPOSITIONS,
+        zone=_zone(call, entry),
+        started_at=call.answered_at or call.queued_at,
+    )
+    latency_ms = int((time.monotonic() - started) * 1000)
+    source = "analyzer"
+    if call.outcome:
+        result.disposition, source = call.outcome, "agent"
+        result.success = call.outcome in SUCCESS_DISPOSITIONS
+    effects = _apply_effects(call, entry, result, now=now)
+    with transaction.atomic():
+        analysis, _ = CallAnalysis.objects.update_or_create(
+            call=call,
+            defaults={
+                "disposition": result.disposition,
+                "disposition_source": source,
+                "summary": result.summary,
+                "fields": dict(call.outcome_fields or {}) | result.fields,
+                "success": result.success,
+                "success_reason": result.success_reason[:300],
+                "opt_out": result.opt_out,
+                "callback_at": result.callback_at,
+                "reasons": result.reasons,
+                "analyzer": result.analyzer,
+                "latency_ms": latency_ms,
+                "token_usage": None,
+                "effects": effects,
+                "analyzed_at": now,
+            },
+        )
+    return analysis
+
+
+def _callback_wanted(entry, result, *, now: datetime) -> bool:
+    """A time was asked for, and no callback is already waiting (the agent's tool, staff)."""
+    return (
+        result.callback_at is not None
+        and result.callback_at > now
+        and entry is not None
+        and entry.callback_at is None
+        and entry.status != CampaignContact.Status.CALLBACK_SCHEDULED
+    )
+
+
+def _apply_effects(call: Call, entry, result, *, now: datetime) -> list[str]:
+    effects: list[str] = []
+    if result.opt_out or result.disposition == "do_not_call":
+        if not dnc_contains(call.to_number):
+            words = next((r for r in result.reasons if r.startswith("asked not")), "")
+            dnc_add(phone=call.to_number, reason=words or "opted out in the call",
+                    source=DoNotCall.Source.CALL, call=call)  # fmt: skip
+            effects.append("added to the do-not-call list")
+    elif _callback_wanted(entry, result, now=now):
+        try:
+            scheduled = callback_schedule(
+                entry_id=entry.pk, when=result.callback_at, note="from the call's analysis",
+                now=now,
+            )  # fmt: skip
+        except ValidationError as refused:
+            effects.append(f"callback not scheduled: {' '.join(refused.messages)}")
+        else:
+            effects.append(scheduled.describe())
+    return effects

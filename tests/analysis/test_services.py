@@ -1,0 +1,99 @@
+"""Analysing an ended call (analysis.services.call_analyze): the plan's disposition, the agent's
+recorded outcome first, and the effects through the same services as the in-call tools."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from analysis.models import CallAnalysis
+from analysis.receivers import analyze_ended_call
+from analysis.services import call_analyze
+from campaigns.models import CampaignAttempt, CampaignContact, DoNotCall
+from campaigns.services.campaigns import campaign_start
+from telephony.states import CallStatus
+from tests.support.factories import (
+    CallFactory,
+    CampaignFactory,
+    ContactFactory,
+    ContactListFactory,
+    PhoneNumberFactory,
+)
+
+pytestmark = pytest.mark.django_db
+CS = CampaignContact.Status
+PHONE = "+14155550150"  # Los Angeles: the pinned clock reads Wednesday 10:00 there
+
+
+def ended_campaign_call(*callee_turns: str, status=CallStatus.COMPLETED, **call_fields):
+    contact_list = ContactListFactory()
+    contact = ContactFactory(contact_list=contact_list, phone=PHONE, first_name="Ada")
+    campaign = CampaignFactory(contact_lists=[contact_list], caller_ids=[PhoneNumberFactory()])
+    campaign_start(campaign=campaign)
+    entry = campaign.contacts.get(contact=contact)
+    transcript = [{"role": "assistant", "content": "Hi Ada, this is Acme about your plan."}]
+    for words in callee_turns:
+        transcript += [{"role": "user", "content": words},
+                       {"role": "assistant", "content": "Thank you."}]  # fmt: skip
+    now = timezone.now()
+    call = CallFactory(
+        to_number=PHONE, status=status, answered_at=now - timedelta(minutes=2), ended_at=now,
+        transcript=transcript, **call_fields,
+    )  # fmt: skip
+    CampaignAttempt.objects.create(campaign_contact=entry, campaign=campaign, call=call, number=1)
+    entry.status, entry.attempts, entry.last_call = CS.COMPLETED, 1, call
+    entry.save()
+    return entry, call
+
+
+def test_a_callback_asked_for_in_words_is_scheduled_once():
+    entry, call = ended_campaign_call("Yes, speaking.", "I'm busy, call me back tomorrow at 3 pm.")
+    analysis = call_analyze(call_id=call.pk)
+    assert (analysis.disposition, analysis.disposition_source) == ("callback_requested", "analyzer")
+    assert analysis.callback_at.isoformat() == "2026-11-26T15:00:00-08:00"
+    entry.refresh_from_db()
+    assert (entry.status, entry.callbacks) == (CS.CALLBACK_SCHEDULED, 1)
+    assert analysis.effects[0].startswith("Callback scheduled for Thursday 26 November 2026")
+
+    again = call_analyze(call_id=call.pk)  # re-run: replaced, no second callback
+    entry.refresh_from_db()
+    assert entry.callbacks == 1 and again.effects == []
+    assert CallAnalysis.objects.count() == 1
+
+
+def test_an_opt_out_in_words_blocks_the_number_with_the_call_as_its_source():
+    _, call = ended_campaign_call("Yes.", "Please take me off your list.")
+    analysis = call_analyze(call_id=call.pk)
+    assert (analysis.disposition, analysis.opt_out) == ("do_not_call", True)
+    blocked = DoNotCall.objects.get(phone=PHONE)
+    assert (blocked.source, blocked.call_id) == ("call", call.pk)
+    assert analysis.effects == ["added to the do-not-call list"]
+
+
+def test_the_outcome_the_agent_recorded_wins_and_the_analysis_fills_the_rest():
+    _, call = ended_campaign_call(
+        "Yes.", "That sounds great, sign me up.",
+        outcome="not_interested", outcome_fields={"plan": "none"},
+    )  # fmt: skip
+    analysis = call_analyze(call_id=call.pk)
+    assert (analysis.disposition, analysis.disposition_source) == ("not_interested", "agent")
+    assert analysis.success is False and analysis.fields == {"plan": "none"}
+    assert "sign me up" in analysis.summary
+    assert analysis.analyzer == "builtin"
+
+
+def test_only_ended_calls_are_analysed_and_only_conversations_are_queued(monkeypatch, settings):
+    live = CallFactory(status=CallStatus.ANSWERED, answered_at=timezone.now())
+    with pytest.raises(ValidationError, match="Only an ended call"):
+        call_analyze(call_id=live.pk)
+
+    from analysis import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.analyze_call, "apply_async",
+                        lambda args, countdown: queued.append((args, countdown)))  # fmt: skip
+    settings.CALL_ANALYSIS_DELAY_SECONDS = 20
+    analyze_ended_call(sender=None, call_id=live.pk, status=CallStatus.COMPLETED)
+    analyze_ended_call(sender=None, call_id=live.pk, status=CallStatus.NO_ANSWER)
+    assert queued == [((str(live.pk),), 20)]
