@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from analysis.builtin import analyze
 from analysis.models import CallAnalysis
+from analysis.signals import call_analyzed
 from campaigns.models import DEFAULT_OUTCOMES, CampaignContact, DoNotCall
 from campaigns.services.callbacks import callback_schedule
 from campaigns.services.dnc import dnc_add, dnc_contains
@@ -86,6 +87,8 @@ def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> Ca
                 "analyzed_at": now,
             },
         )
+        call_id = str(call.pk)
+        transaction.on_commit(lambda: call_analyzed.send(sender=CallAnalysis, call_id=call_id))
     return analysis
 
 

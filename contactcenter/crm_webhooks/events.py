@@ -38,6 +38,22 @@ def call_event_data(call) -> dict[str, Any]:
     }
 
 
+def analysis_data(analysis) -> dict[str, Any]:
+    """A call's analysis as the API and `call.analyzed` show it."""
+    return {
+        "disposition": analysis.disposition,
+        "disposition_source": analysis.disposition_source,
+        "summary": analysis.summary,
+        "success": analysis.success,
+        "success_reason": analysis.success_reason,
+        "opt_out": analysis.opt_out,
+        "callback_at": _iso(analysis.callback_at),
+        "fields": analysis.fields,
+        "analyzer": analysis.analyzer,
+        "analyzed_at": _iso(analysis.analyzed_at),
+    }
+
+
 def campaign_event_data(campaign) -> dict[str, Any]:
     """The `data` of campaign.* events."""
     from campaigns.services.campaigns import campaign_progress

@@ -22,6 +22,7 @@ class WebhookEventType(models.TextChoices):
     CALL_COMPLETED = "call.completed", "Call ended (any terminal status)"
     CAMPAIGN_COMPLETED = "campaign.completed", "Campaign completed"
     CONTACT_DO_NOT_CALL = "contact.do_not_call", "Number added to do-not-call"
+    CALL_ANALYZED = "call.analyzed", "Call analysed (disposition, summary)"
 
 
 def webhook_secret_new() -> str:

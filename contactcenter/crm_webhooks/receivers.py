@@ -9,8 +9,14 @@ import logging
 
 from django.dispatch import receiver
 
+from analysis.signals import call_analyzed
 from campaigns.signals import campaign_completed, contact_do_not_call
-from contactcenter.crm_webhooks.events import call_event_data, call_event_type, campaign_event_data
+from contactcenter.crm_webhooks.events import (
+    analysis_data,
+    call_event_data,
+    call_event_type,
+    campaign_event_data,
+)
 from contactcenter.crm_webhooks.models import WebhookEventType
 from contactcenter.crm_webhooks.services import crm_webhook_event_emit
 from telephony.signals import call_status_changed
@@ -30,6 +36,22 @@ def on_call_status_changed(sender, *, call_id: str, status: str, **kwargs) -> No
         crm_webhook_event_emit(event_type=event_type, data=call_event_data(call))
     except Exception:  # a webhook problem never breaks the call's own flow
         logger.exception("webhooks: could not emit %s for call %s", event_type, call_id)
+
+
+@receiver(call_analyzed, dispatch_uid="contactcenter.crm_webhooks.call_analyzed")
+def on_call_analyzed(sender, *, call_id: str, **kwargs) -> None:
+    from analysis.models import CallAnalysis
+
+    try:
+        analysis = CallAnalysis.objects.select_related(
+            "call__campaign_attempt__campaign_contact"
+        ).get(call_id=call_id)
+        crm_webhook_event_emit(
+            event_type=WebhookEventType.CALL_ANALYZED,
+            data=call_event_data(analysis.call) | {"analysis": analysis_data(analysis)},
+        )
+    except Exception:  # a webhook problem never breaks the analysis
+        logger.exception("webhooks: could not emit call.analyzed for call %s", call_id)
 
 
 @receiver(campaign_completed, dispatch_uid="contactcenter.crm_webhooks.campaign_completed")

@@ -6,11 +6,13 @@ from datetime import UTC
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Q
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -113,10 +115,24 @@ class CallSerializer(serializers.ModelSerializer):
 
 class CallDetailSerializer(CallSerializer):
     events = CallEventSerializer(many=True, read_only=True)
+    analysis = serializers.SerializerMethodField(
+        help_text="What the conversation achieved (post-call analysis), once analysed; null "
+        "before. Its fields: disposition, disposition_source (analyzer or agent), summary, "
+        "success, success_reason, opt_out, callback_at, fields, analyzer, analyzed_at."
+    )
 
     class Meta(CallSerializer.Meta):
-        fields = [*CallSerializer.Meta.fields, "events", "transcript", "turn_metrics"]
+        fields = [*CallSerializer.Meta.fields, "events", "transcript", "turn_metrics", "analysis"]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "nullable": True})
+    def get_analysis(self, call: Call) -> dict | None:
+        from contactcenter.crm_webhooks.events import analysis_data
+
+        try:
+            return analysis_data(call.analysis)  # the analysis app's one-to-one relation
+        except ObjectDoesNotExist:
+            return None
 
 
 class CallCreateSerializer(serializers.Serializer):
@@ -197,6 +213,10 @@ class CallFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=CallStatus.choices)
     direction = django_filters.ChoiceFilter(choices=Call.Direction.choices)
     campaign = IdFilter(field_name="campaign_attempt__campaign")
+    # The post-call analysis (the analysis app) is the call's `analysis` relation.
+    disposition = django_filters.CharFilter(
+        field_name="analysis__disposition", help_text="Calls whose analysis has this disposition."
+    )
     number = django_filters.CharFilter(
         method="filter_number", help_text="The called or calling number (E.164 or national)."
     )
@@ -205,7 +225,10 @@ class CallFilter(django_filters.FilterSet):
 
     class Meta:
         model = Call
-        fields = ["status", "direction", "campaign", "number", "created_after", "created_before"]
+        fields = [
+            "status", "direction", "campaign", "disposition", "number", "created_after",
+            "created_before",
+        ]  # fmt: skip
 
     def filter_number(self, queryset, name: str, value: str):
         try:

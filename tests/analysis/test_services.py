@@ -97,3 +97,31 @@ def test_only_ended_calls_are_analysed_and_only_conversations_are_queued(monkeyp
     analyze_ended_call(sender=None, call_id=live.pk, status=CallStatus.COMPLETED)
     analyze_ended_call(sender=None, call_id=live.pk, status=CallStatus.NO_ANSWER)
     assert queued == [((str(live.pk),), 20)]
+
+
+def test_the_api_shows_the_analysis_filters_by_disposition_and_crms_hear_of_it(
+    api_client, django_capture_on_commit_callbacks
+):
+    from contactcenter.crm_webhooks.models import WebhookDelivery, WebhookSubscription
+
+    WebhookSubscription.objects.create(
+        name="CRM", url="https://crm.example/hook", event_types=["call.analyzed"]
+    )
+    _, call = ended_campaign_call("Yes.", "Please take me off your list.")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_analyze(call_id=call.pk)
+
+    detail = api_client.get(f"/api/v1/calls/{call.pk}/").json()
+    assert detail["analysis"]["disposition"] == "do_not_call"
+    assert detail["analysis"]["opt_out"] is True
+    listed = api_client.get("/api/v1/calls/", {"disposition": "do_not_call"}).json()
+    assert [row["id"] for row in listed["results"]] == [str(call.pk)]
+    assert api_client.get("/api/v1/calls/", {"disposition": "interested"}).json()["results"] == []
+
+    delivery = WebhookDelivery.objects.get(event_type="call.analyzed")
+    data = delivery.payload["data"]
+    assert data["call"]["id"] == str(call.pk)
+    assert (data["analysis"]["disposition"], data["analysis"]["analyzer"]) == (
+        "do_not_call",
+        "builtin",
+    )
