@@ -3,6 +3,7 @@ from django.urls import include, path, reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from analysis.api import register as register_analysis
 from campaigns.api import register as register_campaigns
 from contactcenter.api.auth import ANY_CALLER
 from contactcenter.crm_webhooks.api import register as register_crm_webhooks
@@ -13,6 +14,7 @@ router.include_root_view = False  # every API path needs authentication; the sch
 register_telephony(router)
 register_campaigns(router)
 register_crm_webhooks(router)
+register_analysis(router)
 
 
 class SchemaView(SpectacularAPIView):

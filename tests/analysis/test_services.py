@@ -125,3 +125,43 @@ def test_the_api_shows_the_analysis_filters_by_disposition_and_crms_hear_of_it(
         "do_not_call",
         "builtin",
     )
+
+
+def test_a_campaigns_results_one_row_per_contact_as_csv_and_json_lines(api_client):
+    import csv
+    import io
+    import json
+
+    entry, call = ended_campaign_call("Yes.", "Sounds great, sign me up.",
+                                      outcome_fields={"plan": "=basic"})  # fmt: skip
+    entry.contact.variables = {"city": "Oakland"}
+    entry.contact.save()
+    call_analyze(call_id=call.pk)
+    campaign = entry.campaign
+
+    answer = api_client.get(f"/api/v1/campaigns/{campaign.pk}/results.csv")
+    assert answer.status_code == 200, answer.content
+    assert answer["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(answer.streaming_content).decode())))
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["phone"], row["var:city"], row["status"], row["disposition"]) == (
+        PHONE, "Oakland", "completed", "interested",
+    )  # fmt: skip
+    assert row["field:plan"] == "'=basic"  # a spreadsheet must not run it
+    assert row["do_not_call"] == "False"
+
+    lines = api_client.get(f"/api/v1/campaigns/{campaign.pk}/results.jsonl")
+    records = [json.loads(line) for line in b"".join(lines.streaming_content).splitlines()]
+    assert records[0]["field:plan"] == "=basic" and records[0]["success"] is True
+    assert api_client.get("/api/v1/campaigns/999999/results.csv").status_code == 404
+
+
+def test_staff_export_the_results_from_the_campaign_page(admin_client):
+    entry, _ = ended_campaign_call("Yes.", "Sign me up.")
+    page = admin_client.get(f"/admin/campaigns/campaign/{entry.campaign_id}/change/")
+    link = f"/api/v1/campaigns/{entry.campaign_id}/results.csv"
+    assert f'href="{link}"' in page.content.decode()
+    answer = admin_client.get(link)  # a staff login is enough for the API's reads
+    assert answer.status_code == 200
+    assert b"".join(answer.streaming_content).decode().startswith("phone,first_name")

@@ -54,6 +54,8 @@ def api_routes() -> list[ApiRoute]:
         lookup = viewset.lookup_url_kwarg or viewset.lookup_field
         for route in router.get_routes(viewset):
             methods = router.get_method_map(viewset, route.mapping)
+            if not methods:
+                continue  # a viewset with actions only (a campaign's results): no list route
             name = route.name.format(basename=basename)
             # Path parameters of an action's own (contacts/{contact_id}/callback/).
             extra = set(re.findall(r"\(\?P<(\w+)>", route.url)) - {lookup, "format"}
