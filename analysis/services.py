@@ -10,14 +10,19 @@ call as its source. Idempotent: analysing again replaces the analysis and repeat
 
 import time
 import uuid
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from analysis.builtin import analyze
+from analysis.llm import AnalyzerError, LlmAnalyzer, LlmConfig
 from analysis.models import CallAnalysis
 from analysis.signals import call_analyzed
 from campaigns.models import DEFAULT_OUTCOMES, CampaignContact, DoNotCall
@@ -54,13 +59,19 @@ def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> Ca
     entry = _entry(call)
     dispositions = tuple(entry.campaign.outcomes) if entry else DEFAULT_OUTCOMES
     started = time.monotonic()
-    result = analyze(
-        call.transcript,
-        dispositions=dispositions or DEFAULT_OUTCOMES,
-        success_dispositions=SUCCESS_DISPOSITIONS,
-        zone=_zone(call, entry),
-        started_at=call.answered_at or call.queued_at,
-    )
+    question = {
+        "dispositions": tuple(dispositions or DEFAULT_OUTCOMES),
+        "success_dispositions": SUCCESS_DISPOSITIONS,
+        "zone": _zone(call, entry),
+        "started_at": call.answered_at or call.queued_at,
+    }
+    result, usage, not_llm = None, None, ""
+    if settings.ANALYSIS_ANALYZER == "llm":
+        result, usage, not_llm = _ask_llm(call, entry, question, now=now)
+    if result is None:
+        result = analyze(call.transcript, **question)
+        if not_llm:
+            result.reasons.insert(0, f"the LLM was not used: {not_llm}")
     latency_ms = int((time.monotonic() - started) * 1000)
     source = "analyzer"
     if call.outcome:
@@ -82,7 +93,7 @@ def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> Ca
                 "reasons": result.reasons,
                 "analyzer": result.analyzer,
                 "latency_ms": latency_ms,
-                "token_usage": None,
+                "token_usage": usage,
                 "effects": effects,
                 "analyzed_at": now,
             },
@@ -90,6 +101,58 @@ def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> Ca
         call_id = str(call.pk)
         transaction.on_commit(lambda: call_analyzed.send(sender=CallAnalysis, call_id=call_id))
     return analysis
+
+
+@contextmanager
+def use_llm_transport(transport: httpx.BaseTransport) -> Iterator[None]:
+    """Send the LLM analyzer's requests through `transport` (tests: the simulator's)."""
+    global _llm_transport
+    previous, _llm_transport = _llm_transport, transport
+    try:
+        yield
+    finally:
+        _llm_transport = previous
+
+
+_llm_transport: httpx.BaseTransport | None = None
+
+
+def llm_config_for(call: Call) -> LlmConfig | None:
+    """The dedicated setting, else the agent profile's own LLM, else the simulator's stand-in."""
+    timeout = settings.ANALYSIS_LLM_TIMEOUT_SECONDS
+    if settings.ANALYSIS_LLM_URL:
+        return LlmConfig(settings.ANALYSIS_LLM_URL, settings.ANALYSIS_LLM_MODEL,
+                         settings.ANALYSIS_LLM_API_KEY, timeout=timeout)  # fmt: skip
+    llm = ((call.agent_profile.properties or {}) if call.agent_profile else {}).get("llm") or {}
+    model = (llm.get("params") or {}).get("model") if isinstance(llm, dict) else None
+    if isinstance(llm, dict) and llm.get("url") and llm.get("api_key") and model:
+        return LlmConfig(llm["url"], model, llm["api_key"], timeout=timeout)
+    if settings.AGORA_SIMULATOR:
+        return LlmConfig(f"{settings.AGORA_API_BASE_URL}/llm/v1", "simulated", "simulated",
+                         timeout=timeout)  # fmt: skip
+    return None
+
+
+def _ask_llm(call: Call, entry, question: dict, *, now: datetime):
+    """(the LLM's analysis, its token usage, why it was not used)."""
+    config = llm_config_for(call)
+    if config is None:
+        return None, None, "no LLM is configured (ANALYSIS_LLM_URL, or the agent's llm)"
+    if entry is not None:
+        used = CallAnalysis.objects.filter(
+            analyzer="llm",
+            call__campaign_attempt__campaign_id=entry.campaign_id,
+            analyzed_at__gt=now - timedelta(hours=1),
+        ).count()
+        if used >= settings.ANALYSIS_LLM_PER_HOUR:
+            return None, None, f"the campaign's {used} LLM analyses this hour are its budget"
+    client = httpx.Client(timeout=config.timeout, transport=_llm_transport)
+    try:
+        with client:
+            result, usage = LlmAnalyzer(config, client=client).analyze(call.transcript, **question)
+    except AnalyzerError as error:
+        return None, None, str(error)
+    return result, usage, ""
 
 
 def _callback_wanted(entry, result, *, now: datetime) -> bool:

@@ -390,6 +390,18 @@ CALL_LIVE_SNAPSHOT_SECONDS = env.int("CALL_LIVE_SNAPSHOT_SECONDS", default=3)
 # transcript (Agora's end-of-call history, or the last snapshot) has arrived.
 CALL_ANALYSIS = env.bool("CALL_ANALYSIS", default=True)
 CALL_ANALYSIS_DELAY_SECONDS = env.float("CALL_ANALYSIS_DELAY_SECONDS", default=20.0)
+# Which analyzer: "builtin" (rules, no setup) or "llm" (an OpenAI-compatible endpoint: this
+# URL, model and key, else the call's agent profile's llm.url / api_key / params.model, else
+# with the simulator its stand-in). At most ANALYSIS_LLM_PER_HOUR LLM analyses per campaign
+# and hour; past it, or when the LLM fails, the built-in analyzer answers (and says why).
+ANALYSIS_ANALYZER = env.str("ANALYSIS_ANALYZER", default="builtin")
+ANALYSIS_LLM_URL = env.str("ANALYSIS_LLM_URL", default="")
+ANALYSIS_LLM_MODEL = env.str("ANALYSIS_LLM_MODEL", default="")
+ANALYSIS_LLM_API_KEY = env.str("ANALYSIS_LLM_API_KEY", default="")
+ANALYSIS_LLM_PER_HOUR = env.int("ANALYSIS_LLM_PER_HOUR", default=600)
+ANALYSIS_LLM_TIMEOUT_SECONDS = env.float("ANALYSIS_LLM_TIMEOUT_SECONDS", default=20.0)
+if ANALYSIS_ANALYZER not in ("builtin", "llm"):
+    raise ImproperlyConfigured("ANALYSIS_ANALYZER must be builtin or llm")
 # Voicemail: our transcript detector looks at an answered call's first turns this many
 # seconds after the answer (one history request each; an empty list turns it off).
 VOICEMAIL_DETECTION = env.bool("VOICEMAIL_DETECTION", default=True)

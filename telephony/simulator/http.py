@@ -20,6 +20,7 @@ import httpx
 
 from telephony.simulator.core import Simulator
 from telephony.simulator.faults import FAULT_KINDS, HttpFaults
+from telephony.simulator.llm import chat_completion
 from telephony.simulator.validation import ApiError
 from telephony.simulator.webhooks import WebhookFaults
 
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 API_PREFIXES = ("/api/conversational-ai-agent", "/cn/api/conversational-ai-agent")
 CONTROL_PREFIX = "/_simulator"
+LLM_PATH = "/llm/v1/chat/completions"  # an OpenAI-compatible stand-in (llm.py)
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -134,6 +136,8 @@ class SimulatorHTTP:
         for prefix in API_PREFIXES:
             if request.path.startswith(prefix + "/"):
                 return self._api(request, request.path[len(prefix) :])
+        if request.path.rstrip("/") == LLM_PATH and request.method == "POST":
+            return self._llm(request)
         return Answer(404, {"error_type": "not_found", "description": "No such path"})
 
     def _api(self, request: "SimRequest", path: str) -> Answer:
@@ -178,6 +182,26 @@ class SimulatorHTTP:
             status=answer.status,
             fault=fault.kind if fault else None,
         )
+        return answer
+
+    def _llm(self, request: "SimRequest") -> Answer:
+        """The LLM stand-in; HTTP faults injected for `chat_completions` apply to it too."""
+        fault = self.sim.faults.fault_for("chat_completions")
+        if fault and fault.kind in ("error", "rate_limit"):
+            status = 429 if fault.kind == "rate_limit" else fault.status
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if status == 429 else {}
+            answer = Answer(status, {"error": {"message": "simulated", "type": "server_error"}},
+                            headers=headers)  # fmt: skip
+        elif not request.headers.get("authorization", "").startswith("Bearer "):
+            answer = Answer(401, {"error": {"message": "No API key", "type": "invalid_request"}})
+        else:
+            try:
+                answer = Answer(200, chat_completion(_body(request.body)))
+            except ApiError as error:
+                answer = Answer(error.status, {"error": {"message": error.message}})
+        self.sim.record_request(method=request.method, path=LLM_PATH,
+                                operation="chat_completions", status=answer.status,
+                                fault=fault.kind if fault else None)  # fmt: skip
         return answer
 
     def _match(self, method: str, path: str) -> tuple[Route | None, Any]:
