@@ -32,6 +32,13 @@ from campaigns.windows import NoTimeZone, contact_zones
 from telephony.models import Call
 
 SUCCESS_DISPOSITIONS = frozenset({"interested"})
+# A contact with one of these is not called again by the retry timer (a wrong number is
+# invalid; an opt-out is do-not-call by its own effect).
+FINAL_DISPOSITIONS = {
+    "interested": CampaignContact.Status.COMPLETED,
+    "not_interested": CampaignContact.Status.COMPLETED,
+    "wrong_number": CampaignContact.Status.INVALID,
+}
 
 
 def _entry(call: Call) -> CampaignContact | None:
@@ -184,4 +191,20 @@ def _apply_effects(call: Call, entry, result, *, now: datetime) -> list[str]:
             effects.append(f"callback not scheduled: {' '.join(refused.messages)}")
         else:
             effects.append(scheduled.describe())
+    if entry is not None and result.disposition in FINAL_DISPOSITIONS:
+        effects += _finish_if_waiting_for_a_retry(entry, call, result.disposition)
     return effects
+
+
+def _finish_if_waiting_for_a_retry(entry, call: Call, disposition: str) -> list[str]:
+    """A conversation whose disposition is final ends the contact's retries (a call that, say,
+    failed after the callee said no would otherwise be retried)."""
+    with transaction.atomic():
+        locked = CampaignContact.objects.select_for_update().get(pk=entry.pk)
+        waiting = locked.status == CampaignContact.Status.RETRY_SCHEDULED
+        if not waiting or locked.last_call_id != call.pk:
+            return []
+        locked.status = FINAL_DISPOSITIONS[disposition]
+        locked.note = f"not retried: the conversation's disposition is {disposition}"
+        locked.save(update_fields=["status", "note", "updated_at"])
+    return [f"retries ended: the disposition {disposition} is final"]

@@ -165,3 +165,14 @@ def test_staff_export_the_results_from_the_campaign_page(admin_client):
     answer = admin_client.get(link)  # a staff login is enough for the API's reads
     assert answer.status_code == 200
     assert b"".join(answer.streaming_content).decode().startswith("phone,first_name")
+
+
+def test_a_final_disposition_ends_the_retries_of_its_contact():
+    entry, call = ended_campaign_call("Yes.", "Wrong number, there's no Ada here.",
+                                      status=CallStatus.VOICEMAIL)  # fmt: skip
+    entry.status = CS.RETRY_SCHEDULED
+    entry.save()
+    analysis = call_analyze(call_id=call.pk)
+    entry.refresh_from_db()
+    assert (entry.status, analysis.disposition) == (CS.INVALID, "wrong_number")
+    assert "retries ended" in analysis.effects[-1]
