@@ -1,7 +1,8 @@
 """Scripted callees: what the person (or machine) who answers says, and which in-call tools a
 simulated agent calls in answer, chosen by the callee's number like the outcome rules.
 
-By the fourth digit from the end of the callee's number (the last three stay the outcome rules'):
+Only numbers in the 555 exchange (the last seven digits read 555-SNNO), by S, the fourth digit from
+the end (the last three stay the outcome rules'); every other number is a person as before:
 
 | digit | callee | tools the agent calls (when the call carries `mcp_servers`) |
 |---|---|---|
@@ -12,7 +13,8 @@ By the fourth digit from the end of the callee's number (the last three stay the
 | other | today's conversation on the agent's topic (conversation.py) | none |
 
 So `+14155556150` asks for a callback and would talk 15 s; `+14155555004` is a voicemail box
-that never hangs up. Each tool is called when the message it answers has been spoken.
+that never hangs up; `+14152056010` (not in the 555 exchange) is a person. Each tool is called
+when the message it answers has been spoken.
 """
 
 from dataclasses import dataclass, field
@@ -111,6 +113,8 @@ _SCRIPTS = {
 
 def callee_for(to_number: str) -> Callee:
     digits = "".join(ch for ch in to_number if ch.isdigit())
+    if digits[-7:-4] != "555":
+        return Callee.PERSON
     return BY_DIGIT.get(digits[-4:-3], Callee.PERSON)
 
 

@@ -40,13 +40,13 @@ from tests.support.processes import (
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 CS = CampaignContact.Status
 
-# The simulator's scripted callees (telephony/simulator/callees.py), by the fourth digit from
-# the end; the last three are the outcome rules' (talk seconds, then 0 answers / 4 talks until
-# hung up).
-CALLBACK = "+14155506100"  # asks to be called back (--callback-when), talks 10 s
-OPT_OUT = "+14155507100"  # asks not to be called again
-VOICEMAIL = "+14155505004"  # a voicemail box that never hangs up
-OUTCOME = "+14155508120"  # interested: the agent records the outcome
+# The simulator's scripted callees (telephony/simulator/callees.py): the 555 exchange, by the
+# fourth digit from the end; the last three are the outcome rules' (talk seconds, then 0 answers
+# / 4 talks until hung up).
+CALLBACK = "+14155556100"  # asks to be called back (--callback-when), talks 10 s
+OPT_OUT = "+14155557100"  # asks not to be called again
+VOICEMAIL = "+14155555004"  # a voicemail box that never hangs up
+OUTCOME = "+14155558120"  # interested: the agent records the outcome
 PERSON = "+14155500004"  # a person who talks until hung up (the supervisor's call)
 MESSAGE = "Hi {{first_name}}, this is Acme about your renewal. Please call us back."
 CALLBACK_AFTER = 40  # seconds: what the callback callee asks for, "in 40 seconds"

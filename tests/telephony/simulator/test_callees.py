@@ -61,6 +61,7 @@ def tool_sim(recorder, catcher, make_client):
         ("+14155558150", Callee.OUTCOME),
         ("+14155550150", Callee.PERSON),
         ("+14155559004", Callee.PERSON),
+        ("+14152056010", Callee.PERSON),  # outside the 555 exchange: the benchmark's callees
     ],
 )
 def test_the_callee_is_chosen_by_the_fourth_digit_from_the_end(number, callee):
