@@ -31,6 +31,9 @@ class CallAnalysisAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # replaced by analysing again, never removed by hand
+
     @admin.display(description="call")
     def call_link(self, analysis: CallAnalysis) -> str:
         url = reverse("admin:telephony_call_change", args=[quote(analysis.call_id)])
