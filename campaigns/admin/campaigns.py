@@ -13,6 +13,8 @@ Each campaign's contacts: `campaigns.admin.campaign_contacts`; the campaign filt
 Calls list: `campaigns.admin.calls`. Badges and progress bars: `contactcenter.admin_display`.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -93,6 +95,22 @@ def _contact_local_time(label: str, help_text: str) -> forms.TimeField:
         ),
         help_text=help_text,
     )
+
+
+@dataclass(frozen=True)
+class CampaignBreakdown:
+    """A table another app adds under a campaign's Outcomes (analysis: its dispositions);
+    campaigns import nothing of those apps, they register here."""
+
+    title: str
+    rows: Callable[[Campaign], list[tuple[str, str, str]]]  # (key, label, shown value)
+
+
+CAMPAIGN_BREAKDOWNS: list[CampaignBreakdown] = []
+
+
+def register_campaign_breakdown(breakdown: CampaignBreakdown) -> None:
+    CAMPAIGN_BREAKDOWNS.append(breakdown)
 
 
 class CampaignForm(forms.ModelForm):
@@ -461,6 +479,9 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                     for key, label in CallStatus.choices
                 ],
                 **self.live_panels(obj),
+                campaign_breakdowns=[
+                    (breakdown.title, breakdown.rows(obj)) for breakdown in CAMPAIGN_BREAKDOWNS
+                ],
                 campaign_contacts_url=reverse("admin:campaigns_campaigncontact_changelist")
                 + f"?campaign__id__exact={obj.pk}",
                 campaign_calls_url=reverse("admin:telephony_call_changelist")

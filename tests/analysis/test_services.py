@@ -176,3 +176,13 @@ def test_a_final_disposition_ends_the_retries_of_its_contact():
     entry.refresh_from_db()
     assert (entry.status, analysis.disposition) == (CS.INVALID, "wrong_number")
     assert "retries ended" in analysis.effects[-1]
+
+
+def test_the_campaign_page_shows_its_dispositions_and_success_rate(admin_client):
+    entry, call = ended_campaign_call("Yes.", "Sounds great, sign me up.")
+    call_analyze(call_id=call.pk)
+    html = admin_client.get(f"/admin/campaigns/campaign/{entry.campaign_id}/change/").content
+    page = html.decode()
+    assert "Analysed calls by disposition" in page
+    assert '<td class="n" data-breakdown="interested">1</td>' in page
+    assert '<td class="n" data-breakdown="success_rate">100%</td>' in page
