@@ -205,8 +205,7 @@ def analyze(
         reasons.append(f"asked for a callback: '{match.group(0)}'")
         if zone is not None and started_at is not None:
             asking = next(words for words in callee if _callback_cue(plain(words)))
-            later = [words for words in callee[callee.index(asking) :]]
-            for words in later:
+            for words in callee[callee.index(asking) :]:
                 callback_at = callback_time(words, zone=zone, now=started_at)
                 if callback_at:
                     break

@@ -39,9 +39,8 @@ def _keys(campaign: Campaign) -> tuple[list[str], list[str]]:
 
 def _record(entry: CampaignContact, blocked: bool, variables, fields) -> dict[str, Any]:
     contact, call = entry.contact, entry.last_call
+    # A call not analysed has no `analysis` (Django raises an AttributeError subclass).
     analysis = getattr(call, "analysis", None) if call is not None else None
-    if call is not None and not hasattr(call, "analysis"):
-        analysis = None
     record: dict[str, Any] = {name: getattr(contact, name) for name in CONTACT_COLUMNS}
     record |= {f"var:{name}": (contact.variables or {}).get(name) for name in variables}
     record |= {

@@ -186,3 +186,14 @@ def test_the_campaign_page_shows_its_dispositions_and_success_rate(admin_client)
     assert "Analysed calls by disposition" in page
     assert '<td class="n" data-breakdown="interested">1</td>' in page
     assert '<td class="n" data-breakdown="success_rate">100%</td>' in page
+
+
+def test_a_contact_whose_last_call_is_not_analysed_exports_empty_analysis_cells(api_client):
+    import csv
+    import io
+
+    entry, _ = ended_campaign_call("Yes.", "Sign me up.")  # ended, not analysed yet
+    answer = api_client.get(f"/api/v1/campaigns/{entry.campaign_id}/results.csv")
+    (row,) = csv.DictReader(io.StringIO(b"".join(answer.streaming_content).decode()))
+    assert (row["status"], row["disposition"], row["summary"]) == ("completed", "", "")
+    assert row["last_call_id"] == str(entry.last_call_id)
