@@ -5,12 +5,12 @@ and a link on each call's page (registered from here: telephony knows nothing of
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from analysis.models import CallAnalysis
+from analysis.reports import dispositions
 from analysis.services import call_analyze
 from campaigns.admin.campaigns import CampaignBreakdown, register_campaign_breakdown
 from campaigns.models import Campaign
@@ -88,19 +88,9 @@ register_call_column(
 
 def _dispositions(campaign: Campaign) -> list[tuple[str, str, str]]:
     """The campaign's analysed calls by disposition, then the success rate (one query)."""
-    counts = list(
+    return dispositions(
         CallAnalysis.objects.filter(call__campaign_attempt__campaign=campaign)
-        .values("disposition")
-        .annotate(calls=Count("id"), successes=Count("id", filter=Q(success=True)))
-        .order_by("-calls", "disposition")
-    )
-    rows = [(row["disposition"], row["disposition"].replace("_", " "), str(row["calls"]))
-            for row in counts]  # fmt: skip
-    analysed = sum(row["calls"] for row in counts)
-    if analysed:
-        successes = sum(row["successes"] for row in counts)
-        rows.append(("success_rate", "success rate", f"{round(100 * successes / analysed)}%"))
-    return rows
+    ).rows()
 
 
 register_campaign_breakdown(CampaignBreakdown("Analysed calls by disposition", _dispositions))

@@ -1,17 +1,22 @@
 """REST API of post-call analysis: a campaign's results as CSV or JSON Lines
-(`GET /api/v1/campaigns/{id}/results.csv` and `results.jsonl`), streamed."""
+(`GET /api/v1/campaigns/{id}/results.csv` and `results.jsonl`), streamed; analysing a call
+again (`POST /api/v1/calls/{id}/analyze/`). A call's analysis is part of the call
+(telephony.api.calls)."""
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import renderers, viewsets
+from rest_framework import renderers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from analysis.results import results_csv, results_json_lines
+from analysis.services import call_analysis_queue
 from campaigns.models import Campaign
 from contactcenter.api.auth import needs
 from contactcenter.api.lookups import IntegerIdLookup
-from contactcenter.api.schema import error_responses
+from contactcenter.api.schema import error_responses, outcome_response
 from contactcenter.models import ApiScope
+from telephony.models import Call
 
 
 class CsvRenderer(renderers.BaseRenderer):
@@ -72,5 +77,31 @@ class CampaignResultsViewSet(IntegerIdLookup, viewsets.GenericViewSet):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
+@extend_schema(tags=["calls"])
+class CallAnalysisViewSet(viewsets.GenericViewSet):
+    queryset = Call.objects.all()
+    access = {"analyze": needs(ApiScope.CALLS_WRITE, "analysis.change_callanalysis")}
+
+    @extend_schema(
+        summary="Analyse an ended call again",
+        description="Queues the call's post-call analysis with the plan as it is now (its "
+        "campaign's, or its agent's for a single call); the call's `analysis` is replaced "
+        "when it is done and CRMs hear `call.analyzed`. Effects are not repeated (a callback "
+        "already scheduled, a number already on the do-not-call list). 400 while the call is "
+        "live.",
+        request=None,
+        responses={202: outcome_response("CallAnalyzeOutcome"), **error_responses(400, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def analyze(self, request, pk=None):
+        call = self.get_object()
+        call_analysis_queue(call_id=call.pk)
+        return Response(
+            {"result": "queued", "message": f"Call {call.pk}: analysis queued."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
 def register(router) -> None:
     router.register("campaigns", CampaignResultsViewSet, basename="campaign-results")
+    router.register("calls", CallAnalysisViewSet, basename="call-analysis")

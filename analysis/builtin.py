@@ -14,6 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from analysis.callback_time import callback_time, plain
+from analysis.extraction import extract_fields
 from telephony.voicemail import detect_voicemail
 
 ANALYZER = "builtin"
@@ -177,11 +178,14 @@ def analyze(
     *,
     dispositions: tuple[str, ...] | list[str],
     success_dispositions: frozenset[str] = frozenset({"interested"}),
+    fields_schema: dict | None = None,
+    success_criterion: str = "",
     zone: ZoneInfo | None = None,
     started_at: datetime | None = None,
 ) -> Analysis:
     """One transcript's analysis under a plan's dispositions (the defaults' names are what the
-    rules give; a plan without one of them gets its first disposition instead)."""
+    rules give; a plan without one of them gets its first disposition instead) and fields
+    (analysis.extraction). Success is by disposition: a criterion in words needs an LLM."""
     turns = turns_of(transcript)
     callee = [turn.content for turn in turns if turn.by_callee]
     text = plain(" \n ".join(callee))
@@ -231,5 +235,6 @@ def analyze(
         ),
         opt_out=opt_out,
         callback_at=callback_at,
+        fields=extract_fields(turns, fields_schema or {}, zone=zone, started_at=started_at),
         reasons=reasons,
     )

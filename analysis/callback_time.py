@@ -10,7 +10,7 @@ else (ISO dates, "December 3 at 4 pm"). Pure functions, no Django.
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dateparser
@@ -169,17 +169,8 @@ def _next_day_of_month(today, number: int):
     return None
 
 
-def callback_time(words: str, *, zone: ZoneInfo, now: datetime) -> datetime | None:
-    """The instant `words` ask to be called back at (aware, in `zone`), or None when they name
-    no time. `now`: when the words were said (the call's time)."""
-    text = plain(words)
-    local_now = now.astimezone(zone)
-    relative = RELATIVE.search(text)
-    if relative:
-        amount = _number(relative.group(1)) or 0
-        unit = relative.group(2)
-        delta = timedelta(hours=amount) if unit.startswith("h") else timedelta(minutes=amount)
-        return (local_now + delta).replace(second=0, microsecond=0)
+def _day(text: str, local_now: datetime) -> date | None:
+    """The day plain `text` names (tomorrow, a weekday, the 3rd, next week, today), or None."""
     day = None
     if TOMORROW.search(text):
         day = local_now.date() + timedelta(days=2 if "pasado" in text else 1)
@@ -197,6 +188,38 @@ def callback_time(words: str, *, zone: ZoneInfo, now: datetime) -> datetime | No
         day = local_now.date() + timedelta(days=7 - local_now.weekday())  # next Monday
     if day is None and TODAY.search(text):
         day = local_now.date()
+    return day
+
+
+def named_day(words: str, *, zone: ZoneInfo, now: datetime) -> date | None:
+    """The day `words` name ("next Tuesday", "el 3", "December 3"), in `zone`, or None."""
+    local_now = now.astimezone(zone)
+    day = _day(plain(words), local_now)
+    if day is not None:
+        return day
+    parsed = dateparser.parse(
+        words,
+        settings={
+            "PREFER_DATES_FROM": "future",
+            "RELATIVE_BASE": local_now.replace(tzinfo=None),
+            "REQUIRE_PARTS": ["day", "month"],
+        },
+    )
+    return parsed.date() if parsed else None
+
+
+def callback_time(words: str, *, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """The instant `words` ask to be called back at (aware, in `zone`), or None when they name
+    no time. `now`: when the words were said (the call's time)."""
+    text = plain(words)
+    local_now = now.astimezone(zone)
+    relative = RELATIVE.search(text)
+    if relative:
+        amount = _number(relative.group(1)) or 0
+        unit = relative.group(2)
+        delta = timedelta(hours=amount) if unit.startswith("h") else timedelta(minutes=amount)
+        return (local_now + delta).replace(second=0, microsecond=0)
+    day = _day(text, local_now)
     clock = _clock(text)
     if clock is not None:
         hour = _resolve_hour(clock, text)

@@ -2,29 +2,15 @@
 and `manage.py analyze_transcripts` share it."""
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from analysis.builtin import analyze
-from campaigns.models import DEFAULT_OUTCOMES
+from analysis.builtin import Analysis, analyze
+from analysis.plan import Plan
 
 LABELLED_SET = Path(__file__).with_name("labelled_transcripts.json")
-
-
-@dataclass(frozen=True)
-class Plan:
-    dispositions: tuple[str, ...] = DEFAULT_OUTCOMES
-    success_dispositions: frozenset[str] = frozenset({"interested"})
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Plan":
-        dispositions = data.get("dispositions") or DEFAULT_OUTCOMES
-        if not isinstance(dispositions, list) or not all(isinstance(d, str) for d in dispositions):
-            raise ValueError("plan: 'dispositions' must be a list of names")
-        success = data.get("success_dispositions") or ["interested"]
-        return cls(tuple(dispositions), frozenset(success))
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -34,14 +20,16 @@ def _instant(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def analyze_item(item: dict, plan: Plan) -> dict:
+def analyze_item(item: dict, plan: Plan, analyzer: Callable[..., Analysis] = analyze) -> dict:
     """One item's verdict: the disposition, the opt-out, the callback time in the callee's
-    local time, the summary and the fields."""
+    local time, the summary and the fields. `analyzer`: the built-in rules, or an LLM's."""
     zone = ZoneInfo(item["callee_timezone"]) if item.get("callee_timezone") else None
-    result = analyze(
+    result = analyzer(
         item.get("transcript"),
         dispositions=plan.dispositions,
         success_dispositions=plan.success_dispositions,
+        fields_schema=plan.fields_schema,
+        success_criterion=plan.success_criterion,
         zone=zone,
         started_at=_instant(item.get("call_started_at")),
     )

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from analysis.builtin import Analysis, turns_of
+from telephony.analysis_fields import check_fields
 
 logger = logging.getLogger(__name__)
 ANALYZER = "llm"
@@ -24,12 +25,12 @@ SYSTEM_PROMPT = """\
 You analyse the transcript of a phone call an AI agent made. Answer with one JSON object only:
 {"disposition": one of DISPOSITIONS,
  "summary": two sentences on what was said and agreed,
- "success": true when the disposition is one of SUCCESS, else false,
+ "success": SUCCESS_RULE,
  "success_reason": one sentence,
  "opt_out": true only if the callee asked not to be called again,
  "callback_at_local": the local time the callee asked to be called back, "YYYY-MM-DDTHH:MM" in
    their time zone, worked out from call_started_at, or null,
- "fields": {}}"""
+ "fields": an object with exactly the fields of FIELDS_SCHEMA (null when not said)}"""
 
 
 class AnalyzerError(Exception):
@@ -53,7 +54,7 @@ def _endpoint(url: str) -> str:
     return url if url.endswith("/chat/completions") else f"{url}/chat/completions"
 
 
-def _problem(answer: dict, dispositions: tuple[str, ...]) -> str | None:
+def _problem(answer: dict, dispositions: tuple[str, ...], fields_schema: dict) -> str | None:
     if answer.get("disposition") not in dispositions:
         return f"disposition must be one of {list(dispositions)}"
     if not isinstance(answer.get("summary"), str):
@@ -69,6 +70,9 @@ def _problem(answer: dict, dispositions: tuple[str, ...]) -> str | None:
             return "callback_at_local must be YYYY-MM-DDTHH:MM or null"
     if not isinstance(answer.get("fields", {}), dict):
         return "fields must be an object"
+    _, problems = check_fields(fields_schema, answer.get("fields") or {})
+    if problems:
+        return "fields: " + "; ".join(problems[:5])
     return None
 
 
@@ -120,19 +124,32 @@ class LlmAnalyzer:
         *,
         dispositions: tuple[str, ...],
         success_dispositions: frozenset[str],
+        fields_schema: dict | None = None,
+        success_criterion: str = "",
         zone: ZoneInfo | None,
         started_at: datetime | None,
     ) -> tuple[Analysis, dict | None]:
         """(the analysis, the token usage the endpoint reported)."""
+        fields_schema = fields_schema or {}
         call = {
             "transcript": [t.__dict__ for t in turns_of(transcript)],
             "callee_timezone": zone.key if zone else None,
             "call_started_at": started_at.isoformat() if started_at else None,
             "dispositions": list(dispositions),
             "success": sorted(success_dispositions),
+            "success_criterion": success_criterion,
+            "fields_schema": fields_schema,
         }
-        prompt = SYSTEM_PROMPT.replace("DISPOSITIONS", json.dumps(list(dispositions))).replace(
-            "SUCCESS", json.dumps(sorted(success_dispositions))
+        rule = (
+            f"true when the call met this criterion: {json.dumps(success_criterion)}, else false"
+            if success_criterion
+            else f"true when the disposition is one of {json.dumps(sorted(success_dispositions))}"
+            ", else false"
+        )
+        prompt = (
+            SYSTEM_PROMPT.replace("DISPOSITIONS", json.dumps(list(dispositions)))
+            .replace("SUCCESS_RULE", rule)
+            .replace("FIELDS_SCHEMA", json.dumps(fields_schema or {"properties": {}}))
         )
         messages = [
             {"role": "system", "content": prompt},
@@ -157,7 +174,7 @@ class LlmAnalyzer:
             except (KeyError, IndexError, TypeError, ValueError):
                 content, answer = str(reply)[:2000], None
             problem = "not a JSON object" if not isinstance(answer, dict) else None
-            problem = problem or _problem(answer, dispositions)
+            problem = problem or _problem(answer, dispositions, fields_schema)
             if problem is None:
                 return self._analysis(answer, zone), usage or None
             messages += [

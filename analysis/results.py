@@ -8,6 +8,7 @@ from typing import Any
 
 from campaigns.models import Campaign, CampaignContact, DoNotCall
 from contactcenter.spreadsheets import csv_lines
+from telephony.analysis_fields import fields_of
 
 CHUNK = 2000
 CONTACT_COLUMNS = ("phone", "first_name", "last_name", "external_id", "timezone")
@@ -27,14 +28,15 @@ def _entries(campaign: Campaign):
 
 def _keys(campaign: Campaign) -> tuple[list[str], list[str]]:
     """Every contact variable and every extracted field the rows hold, for the columns (a first
-    pass that keeps only the names)."""
+    pass that keeps only the names): the plan's fields first, in its order, even if empty."""
     variables: set[str] = set()
     fields: set[str] = set()
     rows = _entries(campaign).values_list("contact__variables", "last_call__analysis__fields")
     for contact_variables, analysis_fields in rows.iterator(chunk_size=CHUNK):
         variables |= set(contact_variables or {})
         fields |= set(analysis_fields or {})
-    return sorted(variables), sorted(fields)
+    planned = [spec.name for spec in fields_of(campaign.analysis_fields)]
+    return sorted(variables), planned + sorted(fields - set(planned))
 
 
 def _record(entry: CampaignContact, blocked: bool, variables, fields) -> dict[str, Any]:

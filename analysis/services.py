@@ -1,8 +1,9 @@
 """Analysing an ended call: which disposition, a summary, success, and what follows from it.
 
-The call's plan is its campaign's (its outcomes are the dispositions; "interested" counts as a
-success) or the defaults for a single call. An outcome the agent recorded in the call
-(`record_outcome`) wins over the analyzer's disposition; the analysis fills the rest. Effects
+The call's plan (analysis.plan) is its campaign's, or its agent profile's for a single call.
+An outcome the agent recorded in the call (`record_outcome`) wins over the analyzer's
+disposition, and fields it recorded that hold under the plan win over the analyzer's; the
+analysis fills the rest. The extracted fields are checked against the plan's schema. Effects
 go through the same services as the in-call tools: a callback asked for with a time is
 scheduled (unless one already is), an opt-out puts the number on the do-not-call list with the
 call as its source. Idempotent: analysing again replaces the analysis and repeats no effect.
@@ -24,14 +25,15 @@ from django.utils import timezone
 from analysis.builtin import analyze
 from analysis.llm import AnalyzerError, LlmAnalyzer, LlmConfig
 from analysis.models import CallAnalysis
+from analysis.plan import Plan
 from analysis.signals import call_analyzed
-from campaigns.models import DEFAULT_OUTCOMES, CampaignContact, DoNotCall
+from campaigns.models import CampaignContact, DoNotCall
 from campaigns.services.callbacks import callback_schedule
 from campaigns.services.dnc import dnc_add, dnc_contains
 from campaigns.windows import NoTimeZone, contact_zones
-from telephony.models import Call
+from telephony.analysis_fields import check_fields
+from telephony.models import AgentProfile, Call
 
-SUCCESS_DISPOSITIONS = frozenset({"interested"})
 # A contact with one of these is not called again by the retry timer (a wrong number is
 # invalid; an opt-out is do-not-call by its own effect).
 FINAL_DISPOSITIONS = {
@@ -56,25 +58,33 @@ def _zone(call: Call, entry: CampaignContact | None) -> ZoneInfo | None:
         return None
 
 
+def plan_of(call: Call, entry: CampaignContact | None) -> Plan:
+    return Plan.of_campaign(entry.campaign) if entry else Plan.of_agent(call.agent_profile)
+
+
 def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> CallAnalysis:
     """Analyse an ended call (again); returns its analysis."""
     now = now or timezone.now()
     call = Call.objects.select_related("campaign_attempt__campaign_contact__contact",
-                                       "campaign_attempt__campaign").get(pk=call_id)  # fmt: skip
+                                       "campaign_attempt__campaign", "agent_profile").get(
+        pk=call_id
+    )  # fmt: skip
     if not call.is_terminal:
         raise ValidationError("Only an ended call is analysed.")
     entry = _entry(call)
-    dispositions = tuple(entry.campaign.outcomes) if entry else DEFAULT_OUTCOMES
+    plan = plan_of(call, entry)
     started = time.monotonic()
     question = {
-        "dispositions": tuple(dispositions or DEFAULT_OUTCOMES),
-        "success_dispositions": SUCCESS_DISPOSITIONS,
+        "dispositions": plan.dispositions,
+        "success_dispositions": plan.success_dispositions,
+        "fields_schema": plan.fields_schema,
+        "success_criterion": plan.success_criterion,
         "zone": _zone(call, entry),
         "started_at": call.answered_at or call.queued_at,
     }
     result, usage, not_llm = None, None, ""
-    if settings.ANALYSIS_ANALYZER == "llm":
-        result, usage, not_llm = _ask_llm(call, entry, question, now=now)
+    if (plan.analyzer or settings.ANALYSIS_ANALYZER) == "llm":
+        result, usage, not_llm = _ask_llm(call, entry, plan, question, now=now)
     if result is None:
         result = analyze(call.transcript, **question)
         if not_llm:
@@ -83,7 +93,9 @@ def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> Ca
     source = "analyzer"
     if call.outcome:
         result.disposition, source = call.outcome, "agent"
-        result.success = call.outcome in SUCCESS_DISPOSITIONS
+        if not plan.success_criterion or result.analyzer != "llm":
+            result.success = call.outcome in plan.success_dispositions
+    fields = _fields(plan, result, call.outcome_fields or {})
     effects = _apply_effects(call, entry, result, now=now)
     with transaction.atomic():
         analysis, _ = CallAnalysis.objects.update_or_create(
@@ -92,7 +104,7 @@ def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> Ca
                 "disposition": result.disposition,
                 "disposition_source": source,
                 "summary": result.summary,
-                "fields": dict(call.outcome_fields or {}) | result.fields,
+                "fields": fields,
                 "success": result.success,
                 "success_reason": result.success_reason[:300],
                 "opt_out": result.opt_out,
@@ -110,6 +122,17 @@ def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> Ca
     return analysis
 
 
+def call_analysis_queue(*, call_id: uuid.UUID | str) -> None:
+    """Analyse an ended call again on the analysis queue (the API's re-run: an LLM may take a
+    while), once the caller's transaction has committed."""
+    from analysis.tasks import analyze_call
+
+    call = Call.objects.only("status").get(pk=call_id)
+    if not call.is_terminal:
+        raise ValidationError("Only an ended call is analysed.")
+    transaction.on_commit(lambda: analyze_call.apply_async((str(call_id),)))
+
+
 @contextmanager
 def use_llm_transport(transport: httpx.BaseTransport) -> Iterator[None]:
     """Send the LLM analyzer's requests through `transport` (tests: the simulator's)."""
@@ -124,13 +147,13 @@ def use_llm_transport(transport: httpx.BaseTransport) -> Iterator[None]:
 _llm_transport: httpx.BaseTransport | None = None
 
 
-def llm_config_for(call: Call) -> LlmConfig | None:
+def llm_config(profile: AgentProfile | None = None) -> LlmConfig | None:
     """The dedicated setting, else the agent profile's own LLM, else the simulator's stand-in."""
     timeout = settings.ANALYSIS_LLM_TIMEOUT_SECONDS
     if settings.ANALYSIS_LLM_URL:
         return LlmConfig(settings.ANALYSIS_LLM_URL, settings.ANALYSIS_LLM_MODEL,
                          settings.ANALYSIS_LLM_API_KEY, timeout=timeout)  # fmt: skip
-    llm = ((call.agent_profile.properties or {}) if call.agent_profile else {}).get("llm") or {}
+    llm = ((profile.properties or {}) if profile else {}).get("llm") or {}
     model = (llm.get("params") or {}).get("model") if isinstance(llm, dict) else None
     if isinstance(llm, dict) and llm.get("url") and llm.get("api_key") and model:
         return LlmConfig(llm["url"], model, llm["api_key"], timeout=timeout)
@@ -140,26 +163,44 @@ def llm_config_for(call: Call) -> LlmConfig | None:
     return None
 
 
-def _ask_llm(call: Call, entry, question: dict, *, now: datetime):
+def llm_client(config: LlmConfig) -> httpx.Client:
+    return httpx.Client(timeout=config.timeout, transport=_llm_transport)
+
+
+def _ask_llm(call: Call, entry, plan: Plan, question: dict, *, now: datetime):
     """(the LLM's analysis, its token usage, why it was not used)."""
-    config = llm_config_for(call)
+    config = llm_config(call.agent_profile)
     if config is None:
         return None, None, "no LLM is configured (ANALYSIS_LLM_URL, or the agent's llm)"
     if entry is not None:
+        budget = plan.llm_analyses_per_hour
+        budget = settings.ANALYSIS_LLM_PER_HOUR if budget is None else budget
         used = CallAnalysis.objects.filter(
             analyzer="llm",
             call__campaign_attempt__campaign_id=entry.campaign_id,
             analyzed_at__gt=now - timedelta(hours=1),
         ).count()
-        if used >= settings.ANALYSIS_LLM_PER_HOUR:
-            return None, None, f"the campaign's {used} LLM analyses this hour are its budget"
-    client = httpx.Client(timeout=config.timeout, transport=_llm_transport)
+        if used >= budget:
+            return None, None, f"the campaign's budget is {budget} LLM analyses an hour"
     try:
-        with client:
+        with llm_client(config) as client:
             result, usage = LlmAnalyzer(config, client=client).analyze(call.transcript, **question)
     except AnalyzerError as error:
         return None, None, str(error)
     return result, usage, ""
+
+
+def _fields(plan: Plan, result, recorded: dict) -> dict:
+    """The plan's fields as the analyzer read them (checked: a value that does not hold is
+    null, and said in the reasons), where the agent recorded one that holds, the agent's; and
+    what else the agent recorded, as it recorded it."""
+    fields, problems = check_fields(plan.fields_schema, result.fields)
+    result.reasons += [f"field left empty: {problem}" for problem in problems]
+    heard, _ = check_fields(
+        plan.fields_schema, {name: value for name, value in recorded.items() if name in fields}
+    )
+    others = {name: value for name, value in recorded.items() if name not in fields}
+    return others | fields | {name: value for name, value in heard.items() if value is not None}
 
 
 def _callback_wanted(entry, result, *, now: datetime) -> bool:

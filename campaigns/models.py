@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from contactcenter.validators import validate_json_text
+from telephony.analysis_fields import validate_analysis_fields
 from telephony.models import AgentProfile, Call, PhoneNumber, VoicemailPolicy
 from telephony.validators import validate_e164
 
@@ -154,6 +155,10 @@ def default_outcomes() -> list[str]:
     return list(DEFAULT_OUTCOMES)
 
 
+def default_success_outcomes() -> list[str]:
+    return ["interested"]
+
+
 def validate_outcomes(value) -> None:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValidationError('Outcomes are a list of names, such as ["interested"].')
@@ -193,8 +198,21 @@ class Campaign(models.Model):
         "max_concurrent_calls", "max_calls_per_minute", "max_attempts",
         "retry_delay_no_answer", "retry_delay_busy", "retry_delay_failed",
         "retry_delay_voicemail", "voicemail_policy", "voicemail_message",
-        "max_callbacks", "outcomes",
+        "max_callbacks", "outcomes", "success_outcomes", "success_criterion",
+        "analysis_fields", "analyzer", "llm_analyses_per_hour", "pause_after_failures",
+        "failure_window", "rotate_out_flagged_caller_ids",
     )  # fmt: skip
+    # The analysis plan: what is read from a call once it has ended. It decides nothing about
+    # who is called or when, so it may change in any status (later calls use the new plan).
+    ANALYSIS_SETTINGS = frozenset(
+        {"outcomes", "success_outcomes", "success_criterion", "analysis_fields", "analyzer",
+         "llm_analyses_per_hour"}
+    )  # fmt: skip
+
+    class Analyzer(models.TextChoices):
+        DEFAULT = "", "The default (ANALYSIS_ANALYZER)"
+        BUILTIN = "builtin", "Built-in rules (no setup, offline)"
+        LLM = "llm", "An LLM (the agent's, or ANALYSIS_LLM_URL)"
 
     name = models.CharField(
         max_length=200, help_text="For staff: shown in lists and reports, never to contacts."
@@ -285,6 +303,63 @@ class Campaign(models.Model):
         help_text="What a conversation can achieve: the outcomes the agent may record "
         "(short names such as interested, not_interested).",
     )
+    success_outcomes = models.JSONField(
+        default=default_success_outcomes,
+        blank=True,
+        validators=[validate_outcomes],
+        help_text="The outcomes that count as a success (the success rate's numerator).",
+    )
+    success_criterion = models.TextField(
+        blank=True,
+        help_text='What success means, in words (for example "agreed to a demo this week"). '
+        "The LLM analyzer judges each call by it; the built-in rules count the success "
+        "outcomes.",
+    )
+    analysis_fields = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_analysis_fields],
+        help_text="What to read from each conversation besides its outcome (stored as a JSON "
+        "schema; every field may be empty).",
+    )
+    analyzer = models.CharField(
+        max_length=10, choices=Analyzer.choices, default=Analyzer.DEFAULT, blank=True,
+        help_text="Who analyses this campaign's ended calls.",
+    )  # fmt: skip
+    llm_analyses_per_hour = models.PositiveIntegerField(
+        "LLM analyses per hour",
+        null=True,
+        blank=True,
+        help_text="At most this many LLM analyses an hour for this campaign (empty: "
+        "ANALYSIS_LLM_PER_HOUR); beyond it the built-in rules analyse.",
+    )
+    pause_after_failures = models.PositiveIntegerField(
+        default=10,
+        help_text="Pause the campaign by itself when this many of its last calls (the window "
+        "below) failed: Agora refusing calls, a broken number or agent. 0: never.",
+    )
+    failure_window = models.PositiveIntegerField(
+        default=20,
+        validators=[MinValueValidator(1)],
+        help_text="How many of the campaign's last ended calls the failures are counted over.",
+    )
+    paused_reason = models.CharField(
+        max_length=300, blank=True, editable=False,
+        help_text="Why the campaign paused itself (empty when staff paused it).",
+    )  # fmt: skip
+    rotate_out_flagged_caller_ids = models.BooleanField(
+        "take flagged caller IDs out of rotation",
+        default=False,
+        help_text="A caller ID answered far less often than the campaign's others over 7 days "
+        "(likely shown as spam) is removed from the campaign, keeping at least one; CRMs hear "
+        "campaign.caller_id_removed.",
+    )
+    caller_id_note = models.CharField(
+        max_length=300, blank=True, editable=False,
+        help_text="The last caller ID taken out of rotation, and why.",
+    )  # fmt: skip
+    # Failures before this instant do not count (the campaign was resumed after them).
+    failures_counted_from = models.DateTimeField(null=True, blank=True, editable=False)
     round_robin_position = models.PositiveIntegerField(default=0, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

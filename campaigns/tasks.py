@@ -51,6 +51,14 @@ def dispatch() -> dict:
     return {str(key): value for key, value in run_dispatch().items()}
 
 
+@shared_task(name="campaigns.review_caller_ids", soft_time_limit=120, time_limit=300)
+def review_caller_ids() -> list[str]:
+    """Caller IDs taken out of running campaigns' rotation (campaigns.services.caller_ids)."""
+    from campaigns.services.caller_ids import campaigns_review_caller_ids
+
+    return campaigns_review_caller_ids()
+
+
 @shared_task(name="campaigns.dispatch_campaign", soft_time_limit=50, time_limit=120, **IDEMPOTENT)
 def dispatch_campaign(campaign_id: int) -> int:
     """One campaign's dispatch, out of turn: a call of it just ended."""

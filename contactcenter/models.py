@@ -26,7 +26,7 @@ class ApiScope(models.TextChoices):
     AGENTS_READ = "agents:read", "Agent profiles: list and read"
     AGENTS_WRITE = "agents:write", "Agent profiles: create, change, delete"
     CALLS_READ = "calls:read", "Calls: list and read, with events and transcripts"
-    CALLS_WRITE = "calls:write", "Calls: place a call, hang up"
+    CALLS_WRITE = "calls:write", "Calls: place a call, hang up, analyse again"
     CALLS_CONTROL = (
         "calls:control",
         "Calls: on a live answered call, have the agent say a sentence, follow an instruction, "

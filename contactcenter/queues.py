@@ -52,6 +52,7 @@ TASK_QUEUES: dict[str, Queue] = {
     "campaigns.hang_up_campaign_calls": Queue.CALLS,
     "campaigns.import_contacts": Queue.DEFAULT,
     "campaigns.import_do_not_call": Queue.DEFAULT,
+    "campaigns.review_caller_ids": Queue.DEFAULT,
     # analysis
     "analysis.analyze_call": Queue.ANALYSIS,
     # CRM webhooks (contactcenter/crm_webhooks; the names are older than the package)

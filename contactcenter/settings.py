@@ -263,6 +263,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10.0,
         "options": {"expires": 10},
     },
+    "review-caller-ids": {
+        "task": "campaigns.review_caller_ids",
+        "schedule": env.float("CALLER_ID_REVIEW_SECONDS", default=900.0),
+        "options": {"expires": 300},
+    },
     "place-scheduled-calls": {
         "task": "telephony.place_scheduled_calls",
         "schedule": env.float("CALL_SCHEDULED_SWEEP_SECONDS", default=5.0),

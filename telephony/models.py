@@ -7,6 +7,7 @@ from django.utils import timezone
 from contactcenter.fields import EncryptedCharField, SecretValuesJSONField
 from contactcenter.validators import validate_json_text
 from telephony.agora.webhooks import EventType
+from telephony.analysis_fields import validate_analysis_fields
 from telephony.states import CallStatus
 from telephony.validators import validate_cidr_list, validate_e164
 
@@ -129,6 +130,17 @@ class AgentProfile(models.Model):
         blank=True,
         default=default_tool_instructions,
         help_text="Appended to the system prompt when the tools are on: when to use each tool.",
+    )
+    # The analysis plan of the single calls it makes (a campaign's calls use the campaign's).
+    analysis_fields = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_analysis_fields],
+        help_text="What to read from each of its single calls (stored as a JSON schema).",
+    )
+    success_criterion = models.TextField(
+        blank=True,
+        help_text="What a successful single call achieves, in words (for the LLM analyzer).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

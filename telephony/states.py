@@ -36,6 +36,11 @@ TERMINAL_STATUSES = frozenset(
 )
 # Answered: by a person (completed) or by a machine (voicemail, detected after the answer).
 ANSWERED_ENDINGS = frozenset({CallStatus.COMPLETED, CallStatus.VOICEMAIL})
+# Rang through to an ending someone could have answered (not failed, not canceled): the
+# denominator of answer rates; a person answered the `completed` ones.
+REACHABLE_ENDINGS = frozenset(
+    {CallStatus.COMPLETED, CallStatus.VOICEMAIL, CallStatus.NO_ANSWER, CallStatus.BUSY}
+)
 
 RANK = {
     CallStatus.QUEUED: 0,

@@ -33,6 +33,7 @@ from django.views.decorators.http import require_GET
 from campaigns.admin.calls import CampaignCallFilter
 from campaigns.admin.controls import ACTION_CONFIRMS, CampaignControlsMixin
 from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, CampaignContact
+from campaigns.services.answer_rates import answer_rates
 from campaigns.services.campaigns import (
     campaign_delete,
     campaign_delete_refusals,
@@ -52,8 +53,10 @@ from contactcenter.admin_display import (
     status_badge,
     status_badge_classes,
 )
-from contactcenter.console.charts import calls_over_time_chart
-from telephony.models import Call
+from contactcenter.console.charts import answer_rate_heat_map, calls_over_time_chart
+from telephony.admin.analysis_fields import AnalysisFieldsFormField
+from telephony.models import Call, PhoneNumber
+from telephony.services.caller_health import caller_health
 from telephony.services.stats import call_histogram
 from telephony.states import CallStatus
 
@@ -130,15 +133,30 @@ class CampaignForm(forms.ModelForm):
         help_text="Days calls may be made, in each contact's local time.",
     )
 
+    analysis_fields = AnalysisFieldsFormField(
+        label="Fields to extract",
+        help_text="Besides the outcome, what the analysis reads from each conversation: a name, "
+        "a type, and what it is in words. Clear a name to remove its row.",
+    )
+
     class Meta:
         model = Campaign
         fields = Campaign.SETTINGS_FIELDS
+
+    def clean_success_outcomes(self) -> list[str]:
+        return self.cleaned_data.get("success_outcomes") or []  # emptied: none counts
 
     def clean_weekdays(self) -> list[int]:
         return sorted(set(self.cleaned_data.get("weekdays") or []))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if self.instance.pk is not None:
+            for name, field in self.fields.items():
+                if field.widget.value_omitted_from_data(
+                    self.data, self.files, self.add_prefix(name)
+                ):
+                    data.pop(name, None)  # not sent at all: kept as it is, not emptied
         errors = campaign_settings_errors(
             window_start=data.get("window_start"),
             window_end=data.get("window_end"),
@@ -147,6 +165,8 @@ class CampaignForm(forms.ModelForm):
             caller_ids=data.get("caller_ids") or (),
             voicemail_policy=data.get("voicemail_policy"),
             voicemail_message=data.get("voicemail_message", ""),
+            outcomes=data.get("outcomes"),
+            success_outcomes=data.get("success_outcomes"),
         )
         for field, message in errors.items():
             self.add_error(field, message)
@@ -155,7 +175,8 @@ class CampaignForm(forms.ModelForm):
 
 LOCKED_REASON = (
     "This campaign has been started: it keeps the settings it was checked and started with (its "
-    "contacts are enrolled and being called with them), so only its name can change. To change "
+    "contacts are enrolled and being called with them), so only its name and its analysis plan "
+    "can change. To change "
     "its schedule, window, pacing, retries or caller IDs, pause it first; to call other lists "
     "or with another agent, duplicate it."
 )
@@ -196,7 +217,10 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
         main_fields = ("name", "status", "agent_profile")
         fieldsets = [
             (None, {"fields": ("name", "agent_profile") if obj is None else main_fields}),
-            ("Caller ID", {"fields": ("caller_id_strategy", "caller_ids")}),
+            (
+                "Caller ID",
+                {"fields": ("caller_id_strategy", "caller_ids", "rotate_out_flagged_caller_ids")},
+            ),
             ("Contacts", {"fields": ("contact_lists",)}),
             (
                 "Schedule",
@@ -213,6 +237,15 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                 },
             ),
             ("Pacing", {"fields": ("max_concurrent_calls", "max_calls_per_minute")}),
+            (
+                "Circuit breaker",
+                {
+                    "description": "When most of its last calls fail (Agora refusing them, a "
+                    "broken caller ID or agent), the campaign pauses itself and says why, "
+                    "instead of burning through its contacts.",
+                    "fields": ("pause_after_failures", "failure_window"),
+                },
+            ),
             (
                 "Retries",
                 {
@@ -232,11 +265,23 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                 {
                     "description": "What happens when a voicemail box answers, and what the "
                     "agent may do: callbacks it schedules and outcomes it records.",
+                    "fields": ("voicemail_policy", "voicemail_message", "max_callbacks"),
+                },
+            ),
+            (
+                "After the call: analysis plan",
+                {
+                    "description": "Each ended conversation is analysed: its outcome (one "
+                    "of these, the agent's own if it recorded one), a summary, the fields "
+                    "below, and success. It can change at any time: it decides nothing about "
+                    "who is called or when.",
                     "fields": (
-                        "voicemail_policy",
-                        "voicemail_message",
-                        "max_callbacks",
                         "outcomes",
+                        "success_outcomes",
+                        "success_criterion",
+                        "analysis_fields",
+                        "analyzer",
+                        "llm_analyses_per_hour",
                     ),
                 },
             ),
@@ -479,6 +524,11 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                     for key, label in CallStatus.choices
                 ],
                 **self.live_panels(obj),
+                campaign_caller_health=self.caller_health_rows(obj),
+                campaign_answer_rates=answer_rate_heat_map(
+                    answer_rates(Call.objects.filter(campaign_attempt__campaign=obj)),
+                    title="Answer rate by weekday and hour, in each callee's local time",
+                ),
                 campaign_breakdowns=[
                     (breakdown.title, breakdown.rows(obj)) for breakdown in CAMPAIGN_BREAKDOWNS
                 ],
@@ -495,6 +545,24 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                 ),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @staticmethod
+    def caller_health_rows(campaign: Campaign) -> list[dict[str, Any]]:
+        """Each of its caller IDs (and any its calls used since) against the others, 7 days."""
+        health = caller_health(
+            Call.objects.filter(campaign_attempt__campaign=campaign), now=timezone.now()
+        )
+        numbers = {number.pk: number for number in campaign.caller_ids.all()}
+        in_rotation = set(numbers)
+        numbers |= {n.pk: n for n in PhoneNumber.objects.filter(pk__in=set(health) - in_rotation)}
+        return [
+            {
+                "number": number,
+                "in_rotation": number.pk in in_rotation,
+                "health": health.get(number.pk),
+            }
+            for number in sorted(numbers.values(), key=lambda number: number.e164)
+        ]
 
     @staticmethod
     def recent_calls(campaign: Campaign) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Status changes go through `campaign_start/pause/resume/cancel`, edits through `campaign_update`
 and deletion through `campaign_delete` (`campaigns.services.campaigns`), as in the admin: once
-started, a campaign keeps its settings (only its name may change) and only drafts can be deleted.
+started, a campaign keeps its settings (only its name and analysis plan may change) and only
+drafts can be deleted.
 """
 
 from typing import Any
@@ -19,7 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from campaigns.models import WEEKDAYS, Campaign, CampaignContact, ContactList
+from campaigns.models import WEEKDAYS, Campaign, CampaignContact, ContactList, default_outcomes
 from campaigns.services.callbacks import callback_cancel, callback_schedule
 from campaigns.services.campaigns import (
     campaign_cancel,
@@ -75,13 +76,15 @@ class CampaignSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "status",
+            "paused_reason",
             *Campaign.SETTINGS_FIELDS,
             "started_at",
             "finished_at",
             "created_at",
             "updated_at",
         )
-        read_only_fields = ("id", "status", "started_at", "finished_at", "created_at", "updated_at")
+        read_only_fields = ("id", "status", "paused_reason", "started_at", "finished_at",
+                            "created_at", "updated_at")  # fmt: skip
 
     def validate_weekdays(self, value: list[int]) -> list[int]:
         return sorted({int(day) for day in value})
@@ -97,6 +100,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             caller_ids=attrs.get("caller_ids", ()),
             voicemail_policy=attrs.get("voicemail_policy"),
             voicemail_message=attrs.get("voicemail_message", ""),
+            outcomes=attrs.get("outcomes", default_outcomes()),
+            success_outcomes=attrs.get("success_outcomes", ["interested"]),
         )
         if errors:
             raise serializers.ValidationError(errors)

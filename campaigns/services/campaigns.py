@@ -18,7 +18,7 @@ from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
 from campaigns.services.dialing_rules import campaign_call_refusal
 from campaigns.services.dnc import BLOCKED_NOTE, dnc_contains
 from campaigns.services.waiting import WINDOW_NOTE, campaigns_waiting
-from campaigns.signals import campaign_completed
+from campaigns.signals import campaign_completed, campaign_paused
 from campaigns.states import (
     ACTIVE_CAMPAIGN_STATUSES,
     FINAL_STATUSES,
@@ -30,7 +30,7 @@ from campaigns.windows import CallingWindow, calling_hours_guard
 from telephony.models import Call, CallEvent, PhoneNumber, VoicemailPolicy
 from telephony.rules import Refusal, Rule
 from telephony.services.agents import agent_required_variables
-from telephony.states import LIVE_STATUSES, CallStatus
+from telephony.states import LIVE_STATUSES, TERMINAL_STATUSES, CallStatus
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ def campaign_settings_errors(
     caller_ids=(),
     voicemail_policy=None,
     voicemail_message="",
+    outcomes=None,
+    success_outcomes=None,
 ) -> dict[str, str]:
     """Rules between a campaign's fields, by field; the admin form and the API both ask here."""
     errors: dict[str, str] = {}
@@ -85,6 +87,10 @@ def campaign_settings_errors(
         errors["caller_ids"] = f"Not enabled for outbound calls: {', '.join(refused)}."
     if voicemail_policy == VoicemailPolicy.LEAVE_MESSAGE and not (voicemail_message or "").strip():
         errors["voicemail_message"] = "Write the message to leave, or choose another policy."
+    if isinstance(outcomes, list) and isinstance(success_outcomes, list):
+        unknown = [name for name in success_outcomes if name not in outcomes]
+        if unknown:
+            errors["success_outcomes"] = f"Not among the campaign's outcomes: {', '.join(unknown)}."
     return errors
 
 
@@ -92,7 +98,8 @@ def campaign_settings_errors(
 
 LOCKED_MESSAGE = (
     "This campaign is {status}: it keeps the settings it was started with, so only its name "
-    "can change. To call with other settings, pause it first, or create a new campaign."
+    "and its analysis plan can change. To call with other settings, pause it first, or create "
+    "a new campaign."
 )
 PAUSED_MESSAGE = (
     "This campaign is paused: its schedule, window, pacing, retries and caller IDs can change, "
@@ -106,12 +113,13 @@ WINDOW_SETTINGS = frozenset({"weekdays", "window_start", "window_end"})
 
 def campaign_editable_settings(campaign: Campaign) -> frozenset[str]:
     """The settings that may change now: all of a draft's, a paused campaign's schedule,
-    window, pacing, retries and caller IDs, and otherwise only the name."""
+    window, pacing, retries and caller IDs, and otherwise only the name and the analysis plan
+    (what is read from ended calls: it decides nothing about who is called or when)."""
     if campaign.status == S.DRAFT:
         return frozenset(Campaign.SETTINGS_FIELDS)
     if campaign.status == S.PAUSED:
         return frozenset(Campaign.SETTINGS_FIELDS) - PAUSED_LOCKED_SETTINGS
-    return frozenset({"name"})
+    return frozenset({"name"}) | Campaign.ANALYSIS_SETTINGS
 
 
 @transaction.atomic
@@ -146,6 +154,8 @@ def campaign_update(*, campaign: Campaign, changes: Mapping[str, Any]) -> Campai
         caller_ids=changes.get("caller_ids", ()),
         voicemail_policy=value("voicemail_policy"),
         voicemail_message=value("voicemail_message"),
+        outcomes=value("outcomes"),
+        success_outcomes=value("success_outcomes"),
     )
     if errors:
         raise ValidationError(errors)
@@ -334,10 +344,20 @@ def _enrol_contacts(campaign: Campaign, *, first_attempt_at: datetime) -> int:
 
 
 @transaction.atomic
-def campaign_pause(*, campaign: Campaign) -> Campaign:
-    """No new calls from now on; calls already live finish normally."""
+def campaign_pause(*, campaign: Campaign, reason: str = "") -> Campaign:
+    """No new calls from now on; calls already live finish normally. `reason`: why it paused
+    itself (the circuit breaker); staff pause it without one. CRMs hear `campaign.paused`."""
     locked = _locked(campaign)
     _transition(locked, S.PAUSED)
+    if locked.paused_reason != reason:
+        locked.paused_reason = reason[:300]
+        locked.save(update_fields=["paused_reason", "updated_at"])
+    campaign_id = locked.pk
+    transaction.on_commit(
+        lambda: campaign_paused.send(
+            sender=Campaign, campaign_id=campaign_id, reason=reason, automatic=bool(reason)
+        )
+    )
     return locked
 
 
@@ -346,6 +366,9 @@ def campaign_resume(*, campaign: Campaign, now: datetime | None = None) -> Campa
     now = now or timezone.now()
     locked = _locked(campaign)
     _transition(locked, S.SCHEDULED if locked.start_at and locked.start_at > now else S.RUNNING)
+    # The failures that paused it are behind it: the breaker counts afresh.
+    locked.paused_reason, locked.failures_counted_from = "", now
+    locked.save(update_fields=["paused_reason", "failures_counted_from", "updated_at"])
     return locked
 
 
@@ -463,10 +486,54 @@ def campaign_record_call_outcome(
             entry.last_outcome = outcome
         entry.save()
     if campaign.status == S.RUNNING:
+        if outcome == CallStatus.FAILED and campaign_pause_if_failing(campaign_id=campaign.pk):
+            return entry.status
         campaign_complete_if_done(campaign=campaign, now=now)
         if refill:
             _dispatch_soon(campaign.pk)
     return entry.status
+
+
+def campaign_failures(campaign: Campaign) -> tuple[int, int, str]:
+    """(failed, ended, the failures' most frequent reason) over the campaign's last
+    `failure_window` dialed calls since it was last resumed (one query)."""
+    calls = Call.objects.filter(
+        campaign_attempt__campaign=campaign,
+        status__in=TERMINAL_STATUSES - {CallStatus.CANCELED},
+        refused_by_rule="",  # not dialed by a rule's choice: not a failure of the line
+    )
+    if campaign.failures_counted_from:
+        calls = calls.filter(created_at__gte=campaign.failures_counted_from)
+    last = list(
+        calls.order_by("-ended_at", "-created_at").values_list("status", "end_reason")[
+            : campaign.failure_window
+        ]
+    )
+    reasons = Counter(reason or "no reason given" for status, reason in last
+                      if status == CallStatus.FAILED)  # fmt: skip
+    common = reasons.most_common(1)[0][0] if reasons else ""
+    return sum(reasons.values()), len(last), common
+
+
+def campaign_pause_if_failing(*, campaign_id: int) -> bool:
+    """The circuit breaker: a running campaign whose last calls mostly failed pauses itself
+    with the reason, instead of burning through its list. True when it paused."""
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if campaign.status != S.RUNNING or not campaign.pause_after_failures:
+        return False
+    failed, ended, reason = campaign_failures(campaign)
+    if failed < campaign.pause_after_failures:
+        return False
+    with transaction.atomic():
+        if _locked(campaign_id).status != S.RUNNING:
+            return False  # paused, cancelled or completed meanwhile
+        campaign_pause(
+            campaign=campaign,
+            reason=f"Paused by itself: {failed} of its last {ended} calls failed "
+            f"(most often: {reason}). Check the agent, the caller IDs and Agora, then resume.",
+        )
+    logger.warning("campaign %s paused itself: %d of %d calls failed", campaign_id, failed, ended)
+    return True
 
 
 def _record_not_dialed(entry: CampaignContact, attempt: CampaignAttempt, *, now: datetime) -> None:

@@ -152,7 +152,7 @@ def _reasons(
             f"({in_words(campaign.start_at - now)})."
         )
     if campaign.status == S.PAUSED:
-        said.append("Paused: no new calls until it is resumed.")
+        said.append(campaign.paused_reason or "Paused: no new calls until it is resumed.")
     due = counts.get("due", 0)
     if not callers:
         said.append("No caller ID of this campaign can place calls: add an outbound number.")

@@ -8,6 +8,7 @@ work offline and render the same with or without JavaScript. Every label and val
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -15,7 +16,11 @@ from django.utils.safestring import SafeString, mark_safe
 
 from telephony.services.stats import OUTCOME_GROUPS, CallHistogram, CallSummary
 
+if TYPE_CHECKING:
+    from campaigns.services.answer_rates import AnswerRates
+
 AXIS_COLOR = "#9ca3af"
+EMPTY_CELL = '<td class="heat-none"></td>'
 TEXT_STYLE = "font:10px system-ui,sans-serif;fill:currentColor"
 
 
@@ -209,3 +214,48 @@ def outcome_bars(summary: CallSummary) -> SafeString:
         for group in OUTCOME_GROUPS
     ]
     return horizontal_bars(series, title="Calls by outcome")
+
+
+def answer_rate_heat_map(rates: "AnswerRates", *, title: str) -> SafeString:
+    """A weekday x hour table of answer rates in the callee's local time: the deeper the green,
+    the more of the calls a person answered; each cell says its figures on hover."""
+    from campaigns.services.answer_rates import WEEKDAY_NAMES
+
+    if not rates.calls:
+        return format_html('<p class="heat-map-empty">{}: no calls rang through yet.</p>', title)
+    hours = rates.hours
+    head = format_html_join("", '<th scope="col">{}</th>', ((f"{hour:02d}",) for hour in hours))
+    rows = []
+    for weekday, name in enumerate(WEEKDAY_NAMES):
+        cells = []
+        for hour in hours:
+            cell = rates.cells.get((weekday, hour))
+            if cell is None:
+                cells.append(EMPTY_CELL)
+                continue
+            percent = round(100 * cell.rate)
+            cells.append(
+                format_html(
+                    '<td class="heat" data-cell="{}-{}" style="background:rgba(22,163,74,{})" '
+                    'title="{} {}:00-{}:00: {} of {} answered ({}%)">{}</td>',
+                    weekday, hour, f"{0.08 + 0.8 * cell.rate:.2f}", name, f"{hour:02d}",
+                    f"{(hour + 1) % 24:02d}", cell.answered, cell.calls, percent, percent,
+                )
+            )  # fmt: skip
+        joined = mark_safe("".join(cells))  # noqa: S308 - each cell was built by format_html
+        rows.append(format_html('<tr><th scope="row">{}</th>{}</tr>', name, joined))
+    best = rates.best()
+    notes = [f"{rates.answered} of {rates.calls} calls answered by a person "
+             f"({round(100 * rates.rate)}%)"]  # fmt: skip
+    if best is not None:
+        notes.append(f"best: {WEEKDAY_NAMES[best[0]]} {best[1]:02d}:00 "
+                     f"({round(100 * rates.cells[best].rate)}%)")  # fmt: skip
+    if rates.unplaced:
+        notes.append(f"{rates.unplaced} calls to numbers without a known zone are not shown")
+    return format_html(
+        '<p class="heat-map-title">{}</p><div class="heat-map-wrap"><table class="heat-map">'
+        '<thead><tr><th></th>{}</tr></thead><tbody>{}</tbody></table></div>'
+        '<p class="heat-map-note">{}.</p>',
+        title, head, mark_safe("".join(rows)),  # noqa: S308 - each row was built by format_html
+        "; ".join(notes),
+    )  # fmt: skip

@@ -1,18 +1,31 @@
 """The staff console's pages: the operations dashboard, inside the admin (same login, header and
 permissions; contactcenter.console.urls). Its figures come from `dashboard_snapshot`."""
 
+from datetime import timedelta
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from analysis.models import CallAnalysis
+from analysis.reports import dispositions
+from campaigns.services.answer_rates import answer_rates
 from contactcenter.admin_display import format_duration, progress_display
-from contactcenter.console.charts import calls_over_time_chart, outcome_bars
+from contactcenter.console.charts import (
+    answer_rate_heat_map,
+    calls_over_time_chart,
+    outcome_bars,
+)
 from contactcenter.console.selectors import dashboard_snapshot
+from telephony.models import Call
 
 DASHBOARD_REFRESH_MS = 5000
+ANSWER_RATE_SPAN = timedelta(days=28)
+DISPOSITION_SPAN = timedelta(days=7)
 
 
 def _dashboard_context(request: HttpRequest) -> dict:
@@ -37,12 +50,29 @@ def _dashboard_context(request: HttpRequest) -> dict:
     }
 
 
+def _reports_context(*, now) -> dict:
+    """What staff decide from, as of the page's load (heavier than the live panels, so not
+    refreshed with them): answer rates by the callee's weekday and hour over the last four
+    weeks, and the last week's analysed calls by disposition."""
+    calls = Call.objects.filter(created_at__gte=now - ANSWER_RATE_SPAN)
+    return {
+        "answer_rates": answer_rate_heat_map(
+            answer_rates(calls),
+            title="Answer rate by weekday and hour, in each callee's local time (4 weeks)",
+        ),
+        "dispositions": dispositions(
+            CallAnalysis.objects.filter(analyzed_at__gte=now - DISPOSITION_SPAN)
+        ),
+    }
+
+
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The operations dashboard (inside the admin: admin.site.admin_view checks staff)."""
     context = {
         **admin.site.each_context(request),
         **_dashboard_context(request),
+        **_reports_context(now=timezone.now()),
         "title": "Operations dashboard",
         "refresh_ms": DASHBOARD_REFRESH_MS,
         "live_url": reverse("console-dashboard-live"),

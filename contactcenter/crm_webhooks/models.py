@@ -21,6 +21,8 @@ class WebhookEventType(models.TextChoices):
     CALL_ANSWERED = "call.answered", "Call answered"
     CALL_COMPLETED = "call.completed", "Call ended (any terminal status)"
     CAMPAIGN_COMPLETED = "campaign.completed", "Campaign completed"
+    CAMPAIGN_PAUSED = "campaign.paused", "Campaign paused (by staff, or by itself on failures)"
+    CAMPAIGN_CALLER_ID_REMOVED = "campaign.caller_id_removed", "Caller ID taken out of rotation"
     CONTACT_DO_NOT_CALL = "contact.do_not_call", "Number added to do-not-call"
     CALL_ANALYZED = "call.analyzed", "Call analysed (disposition, summary)"
 

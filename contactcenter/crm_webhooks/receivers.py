@@ -10,7 +10,12 @@ import logging
 from django.dispatch import receiver
 
 from analysis.signals import call_analyzed
-from campaigns.signals import campaign_completed, contact_do_not_call
+from campaigns.signals import (
+    campaign_caller_id_removed,
+    campaign_completed,
+    campaign_paused,
+    contact_do_not_call,
+)
 from contactcenter.crm_webhooks.events import (
     analysis_data,
     call_event_data,
@@ -54,17 +59,37 @@ def on_call_analyzed(sender, *, call_id: str, **kwargs) -> None:
         logger.exception("webhooks: could not emit call.analyzed for call %s", call_id)
 
 
-@receiver(campaign_completed, dispatch_uid="contactcenter.crm_webhooks.campaign_completed")
-def on_campaign_completed(sender, *, campaign_id: int, **kwargs) -> None:
+def _emit_campaign_event(event_type: str, campaign_id: int, **extra) -> None:
+    """campaign.* events: the campaign's data, plus what `extra` says."""
     from campaigns.models import Campaign
 
     try:
         campaign = Campaign.objects.get(pk=campaign_id)
-        crm_webhook_event_emit(
-            event_type=WebhookEventType.CAMPAIGN_COMPLETED, data=campaign_event_data(campaign)
-        )
+        crm_webhook_event_emit(event_type=event_type, data=campaign_event_data(campaign) | extra)
     except Exception:  # a webhook problem never breaks the campaign's own flow
-        logger.exception("webhooks: could not emit campaign.completed for %s", campaign_id)
+        logger.exception("webhooks: could not emit %s for campaign %s", event_type, campaign_id)
+
+
+@receiver(campaign_completed, dispatch_uid="contactcenter.crm_webhooks.campaign_completed")
+def on_campaign_completed(sender, *, campaign_id: int, **kwargs) -> None:
+    _emit_campaign_event(WebhookEventType.CAMPAIGN_COMPLETED, campaign_id)
+
+
+@receiver(campaign_paused, dispatch_uid="contactcenter.crm_webhooks.campaign_paused")
+def on_campaign_paused(sender, *, campaign_id: int, reason: str, automatic: bool, **kwargs) -> None:
+    _emit_campaign_event(
+        WebhookEventType.CAMPAIGN_PAUSED, campaign_id, reason=reason, automatic=automatic
+    )
+
+
+@receiver(
+    campaign_caller_id_removed, dispatch_uid="contactcenter.crm_webhooks.campaign_caller_id_removed"
+)
+def on_campaign_caller_id_removed(sender, *, campaign_id: int, number: str, reason: str,
+                                  **kwargs) -> None:  # fmt: skip
+    _emit_campaign_event(
+        WebhookEventType.CAMPAIGN_CALLER_ID_REMOVED, campaign_id, number=number, reason=reason
+    )
 
 
 @receiver(contact_do_not_call, dispatch_uid="contactcenter.crm_webhooks.contact_do_not_call")

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from contactcenter.forms import BoundedJSONField
+from telephony.admin.analysis_fields import AnalysisFieldsFormField
 from telephony.admin.calls import TestCallMixin
 from telephony.models import AgentProfile
 from telephony.services.agents import (
@@ -111,6 +112,12 @@ class AgentProfileForm(forms.ModelForm):
         "url, host, vendor or region beside it, type the value again.",
     )
 
+    analysis_fields = AnalysisFieldsFormField(
+        label="Fields to extract",
+        help_text="What the analysis reads from each single call's conversation besides its "
+        "disposition. Clear a name to remove its row.",
+    )
+
     class Meta:
         model = AgentProfile
         fields = (
@@ -121,6 +128,8 @@ class AgentProfileForm(forms.ModelForm):
             "system_prompt_template",
             "tools_enabled",
             "tool_instructions",
+            "analysis_fields",
+            "success_criterion",
             "properties",
         )
         help_texts = {
@@ -202,6 +211,15 @@ class AgentProfileAdmin(TestCallMixin, admin.ModelAdmin):
                 "needs PUBLIC_BASE_URL, see the README). The instruction below follows the "
                 "system prompt and tells the agent when to use each tool.",
                 "fields": ("tools_enabled", "tool_instructions"),
+            },
+        ),
+        (
+            "After a single call",
+            {
+                "description": "What the analysis of each ended single call reads from the "
+                "conversation besides its disposition (a campaign's calls follow the "
+                "campaign's plan).",
+                "fields": ("analysis_fields", "success_criterion"),
             },
         ),
         ("Agent configuration", {"fields": ("properties",)}),

@@ -14,6 +14,7 @@ from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from contactcenter.admin_display import BadgeKind, status_badge
@@ -21,7 +22,8 @@ from telephony.admin.calls import TestCallMixin
 from telephony.admin.search import PhoneNumberSearchMixin
 from telephony.agora import AgoraError
 from telephony.agora.redaction import MASK, redact
-from telephony.models import PhoneNumber
+from telephony.models import Call, PhoneNumber
+from telephony.services.caller_health import caller_health
 from telephony.services.numbers import (
     EDITABLE_FIELDS,
     phone_number_check,
@@ -132,6 +134,26 @@ class PhoneNumberAdmin(TestCallMixin, PhoneNumberSearchMixin, admin.ModelAdmin):
     list_filter = ("provider", "sync_state", "origin", "inbound", "outbound")
     search_fields = ("e164", "label")
     list_per_page = 100
+
+    def get_list_display(self, request: HttpRequest):
+        # One grouped query per page for every number's health (telephony.services.caller_health).
+        health = caller_health(Call.objects.all(), now=timezone.now())
+
+        @admin.display(description="answered, 7 days")
+        def answer_rate(number: PhoneNumber) -> str:
+            found = health.get(number.pk)
+            if found is None:
+                return "—"
+            if found.flagged:
+                return format_html(
+                    '<span class="caller-flagged" title="{}">{} ⚠ likely flagged as spam</span>',
+                    found.describe(), f"{round(100 * found.rate)}%",
+                )  # fmt: skip
+            return format_html('<span title="{}">{}</span>', found.describe(),
+                               f"{round(100 * found.rate)}%")  # fmt: skip
+
+        return (*super().get_list_display(request), answer_rate)
+
     actions = ("sync_from_agora", "push_selected")
     sync_fields = (
         "sync_badge",

@@ -64,6 +64,8 @@ class AgentProfileSerializer(serializers.ModelSerializer):
             "system_prompt_template",
             "tools_enabled",
             "tool_instructions",
+            "analysis_fields",
+            "success_criterion",
             "required_variables",
             "created_at",
             "updated_at",

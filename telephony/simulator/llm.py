@@ -34,6 +34,7 @@ def chat_completion(body: Any) -> dict:
         call["transcript"],
         dispositions=call.get("dispositions") or ["interested", "not_interested"],
         success_dispositions=frozenset(call.get("success") or ["interested"]),
+        fields_schema=call.get("fields_schema") or {},
         zone=zone,
         started_at=datetime.fromisoformat(started) if started else None,
     )
@@ -46,7 +47,7 @@ def chat_completion(body: Any) -> dict:
             "success_reason": result.success_reason,
             "opt_out": result.opt_out,
             "callback_at_local": local.strftime("%Y-%m-%dT%H:%M") if local else None,
-            "fields": {},
+            "fields": result.fields,
         }
     )
     prompt_tokens = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 4

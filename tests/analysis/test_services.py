@@ -197,3 +197,25 @@ def test_a_contact_whose_last_call_is_not_analysed_exports_empty_analysis_cells(
     (row,) = csv.DictReader(io.StringIO(b"".join(answer.streaming_content).decode()))
     assert (row["status"], row["disposition"], row["summary"]) == ("completed", "", "")
     assert row["last_call_id"] == str(entry.last_call_id)
+
+
+def test_the_api_queues_an_ended_call_for_analysis_again(
+    api_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    from analysis import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.analyze_call, "apply_async", lambda args: queued.append(args))
+    _, call = ended_campaign_call("Yes.", "Sign me up.")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api_client.post(f"/api/v1/calls/{call.pk}/analyze/")
+    assert answer.status_code == 202 and answer.json()["result"] == "queued"
+    assert queued == [(str(call.pk),)]
+
+    live = CallFactory(status=CallStatus.ANSWERED, answered_at=timezone.now())
+    refused = api_client.post(f"/api/v1/calls/{live.pk}/analyze/")
+    assert refused.status_code == 400
+    assert "Only an ended call" in refused.json()["error"]["message"]
+    assert queued == [(str(call.pk),)]
+    assert api_client.post("/api/v1/calls/00000000-0000-0000-0000-000000000000/analyze/"
+                           ).status_code == 404  # fmt: skip

@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from analysis.models import CallAnalysis
 from campaigns.models import Campaign, CampaignContact, Contact, ContactList
 from contactcenter.console import views
 from telephony.models import Call
@@ -51,7 +52,7 @@ def app_processes(tmp_path, redis_db, live_server, caller_number):
     with ExitStack() as stack:
         base_url = stack.enter_context(simulator_server(tmp_path, *args))
         import_caller(base_url, caller_number)
-        env = app_env(base_url, 4)
+        env = app_env(base_url, 4) | {"CALL_ANALYSIS_DELAY_SECONDS": "1"}
         stack.enter_context(celery_worker(tmp_path, hostname="console@test", concurrency=3, **env))
         stack.enter_context(celery_beat(tmp_path, **env))
         yield base_url
@@ -187,3 +188,22 @@ def test_staff_run_a_campaign_from_the_console(
     timeline = page.locator("#call-timeline").inner_text()
     assert "Agora webhook" in timeline and "answered → completed" in timeline
     screenshot(page, "call-transcript")
+
+    # The reports staff decide from: when people answer, the caller IDs, the dispositions.
+    wait_for(
+        lambda: CallAnalysis.objects.count() >= completed,
+        timeout=30,
+        message="the conversations to be analysed",
+    )
+    page.goto(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/change/")
+    page.wait_for_selector("#campaign-answer-rates table.heat-map td.heat")
+    assert f"{completed} of " in figure(page, "#campaign-answer-rates .heat-map-note")
+    assert (
+        page.locator(f"#campaign-caller-health [data-caller='{caller_number.e164}']").count() == 1
+    )
+    assert figure(page, "[data-breakdown=success_rate]").endswith("%")
+    screenshot(page, "campaign-reports")
+    dashboard.goto(f"{live_server.url}/admin/dashboard/")
+    dashboard.wait_for_selector("#panel-answer-rates table.heat-map td.heat")
+    assert figure(dashboard, "#panel-dispositions [data-figure=success_rate]").endswith("%")
+    screenshot(dashboard, "dashboard-reports")

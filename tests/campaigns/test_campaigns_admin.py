@@ -523,6 +523,8 @@ def form_data(campaign_list: ContactList, caller, agent_profile, **overrides) ->
         "voicemail_message": "",
         "max_callbacks": "2",
         "outcomes": '["interested", "not_interested"]',
+        "pause_after_failures": "10",
+        "failure_window": "20",
         "_save": "Save",
     }
     data.update(overrides)
@@ -618,7 +620,9 @@ def test_a_running_campaigns_settings_are_read_only_except_its_name(admin_client
                   "contact_lists", "max_attempts"):  # fmt: skip
         assert f'name="{field}"' not in html, field
     assert 'id="campaign-locked"' in html
-    assert "This campaign has been started" in html and "only its name can change" in html
+    assert (
+        "This campaign has been started" in html and "only its name and its analysis plan" in html
+    )
     assert "Mon, Tue, Wed, Thu, Fri, Sat, Sun" in html  # the weekdays, read only
 
     response = admin_client.post(

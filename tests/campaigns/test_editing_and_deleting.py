@@ -47,7 +47,8 @@ def test_a_started_campaign_keeps_its_settings_even_when_edited_from_a_stale_cop
     campaign_start(campaign=campaign)
 
     with pytest.raises(
-        ValidationError, match=r"only its name can change\..* \(sent: max_attempts\)"
+        ValidationError,
+        match=r"only its name\s+and its analysis plan can change\..* \(sent: max_attempts\)",
     ):
         campaign_update(campaign=stale, changes={"name": "Renamed", "max_attempts": 9})
     campaign_update(campaign=stale, changes={"name": "Renamed"})

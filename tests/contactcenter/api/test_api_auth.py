@@ -209,14 +209,15 @@ def test_staff_give_a_key_only_what_they_could_do_themselves(client, django_user
 
 
 def test_a_scope_needs_every_permission_its_routes_need(django_user_model):
-    # calls:write places (add_call) and hangs up (change_call) calls.
+    # calls:write places (add_call), hangs up (change_call) and analyses again calls.
     assert auth.scope_permissions()["calls:write"] == {
         "telephony.add_call",
         "telephony.change_call",
+        "analysis.change_callanalysis",
     }
     placer = _staff(django_user_model, "placer", "add_call")
     assert auth.scopes_missing_permissions(placer, ["calls:write"]) == {
-        "calls:write": ["telephony.change_call"]
+        "calls:write": ["analysis.change_callanalysis", "telephony.change_call"]
     }
 
 

@@ -327,6 +327,20 @@ def contact_import(fleet: Fleet, *, rows: int) -> dict:
     }
 
 
+def results_export(fleet: Fleet) -> dict:
+    """Rows per second and peak memory of a campaign's results export (its own process), over
+    the contacts the import benchmark made (tests/support/bench/export_probe.py)."""
+    probe = subprocess.run(
+        [sys.executable, "-m", "tests.support.bench.export_probe"],
+        cwd=BASE_DIR,
+        env={**os.environ, **fleet.env()},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(probe.stdout.strip().splitlines()[-1])
+
+
 def copy_baseline(fleet: Fleet, path: Path) -> float:
     import psycopg
 
