@@ -1,13 +1,14 @@
 """Exports a campaign's results in a process of its own, for `make bench`: seeds a finished
-campaign over the contact list the import benchmark made (half its contacts called, their calls
-analysed with two extracted fields, one in a hundred on the do-not-call list), then streams
-`results_csv` to nowhere, and prints rows, seconds, bytes and memory as one JSON line.
+campaign of ROWS contacts (half of them called, their calls analysed with two extracted fields,
+one number in a hundred on the do-not-call list), then streams `results_csv` to nowhere, and
+prints rows, seconds, bytes and memory as one JSON line.
 
-    python -m tests.support.bench.export_probe
+    python -m tests.support.bench.export_probe ROWS
 """
 
 import json
 import os
+import sys
 import time
 import uuid
 
@@ -16,16 +17,23 @@ from tests.support.bench.import_probe import RssSampler, rss_mb
 BATCH = 5000
 
 
-def seed():
+def seed(rows: int):
     from django.utils import timezone
 
     from analysis.models import CallAnalysis
-    from campaigns.models import Campaign, CampaignContact, ContactList, DoNotCall
+    from campaigns.models import Campaign, CampaignContact, Contact, ContactList, DoNotCall
     from telephony.analysis_fields import FieldSpec, schema_of
     from telephony.models import AgentProfile, Call
     from telephony.services.calls import call_identity
 
-    contact_list = ContactList.objects.filter(name__startswith="Import bench").latest("pk")
+    contact_list = ContactList.objects.create(name=f"Export bench {uuid.uuid4().hex[:6]}")
+    for start in range(0, rows, BATCH):
+        Contact.objects.bulk_create(
+            Contact(contact_list=contact_list, phone=f"+1415{2000000 + index:07d}",
+                    first_name=f"Ada{index}", last_name="Lovelace", external_id=f"crm-{index}",
+                    variables={"plan": "gold"})
+            for index in range(start, min(start + BATCH, rows))
+        )  # fmt: skip
     profile, _ = AgentProfile.objects.get_or_create(name="Export bench agent",
                                                     defaults={"pipeline_id": "bench"})  # fmt: skip
     campaign = Campaign.objects.create(
@@ -74,7 +82,7 @@ def main() -> None:
     django.setup()
     from analysis.results import results_csv
 
-    campaign = seed()
+    campaign = seed(int(sys.argv[1]))
     before = rss_mb()
     sampler = RssSampler()
     sampler.start()

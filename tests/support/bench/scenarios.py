@@ -327,17 +327,19 @@ def contact_import(fleet: Fleet, *, rows: int) -> dict:
     }
 
 
-def results_export(fleet: Fleet) -> dict:
-    """Rows per second and peak memory of a campaign's results export (its own process), over
-    the contacts the import benchmark made (tests/support/bench/export_probe.py)."""
+def results_export(fleet: Fleet, *, rows: int) -> dict:
+    """Rows per second and peak memory of a campaign's results export (its own process) for a
+    finished campaign of `rows` contacts (tests/support/bench/export_probe.py)."""
     probe = subprocess.run(
-        [sys.executable, "-m", "tests.support.bench.export_probe"],
+        [sys.executable, "-m", "tests.support.bench.export_probe", str(rows)],
         cwd=BASE_DIR,
         env={**os.environ, **fleet.env()},
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if probe.returncode:
+        raise RuntimeError(f"the export probe failed:\n{probe.stderr[-3000:]}")
     return json.loads(probe.stdout.strip().splitlines()[-1])
 
 
