@@ -1,15 +1,16 @@
 """An analysis plan: the dispositions a call can end with, which of them are a success, the
 success criterion in words, the fields to extract (a JSON schema), and who analyses. A campaign's
-calls follow the campaign's plan; a single call follows its agent profile's fields and criterion
-with the default dispositions; `manage.py analyze_transcripts --plan` reads one from JSON."""
+calls follow the campaign's plan; a single call follows its agent profile's;
+`manage.py analyze_transcripts --plan` reads one from JSON."""
 
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
-from campaigns.models import DEFAULT_OUTCOMES, Campaign, validate_outcomes
+from campaigns.models import Campaign
 from telephony.analysis_fields import fields_of, normalised_schema
 from telephony.models import AgentProfile
+from telephony.outcomes import DEFAULT_OUTCOMES, validate_outcomes
 
 DEFAULT_SUCCESS = frozenset({"interested"})
 
@@ -42,8 +43,12 @@ class Plan:
     def of_agent(cls, profile: AgentProfile | None) -> "Plan":
         if profile is None:
             return cls()
-        return cls(success_criterion=profile.success_criterion,
-                   fields_schema=profile.analysis_fields or {})  # fmt: skip
+        return cls(
+            dispositions=tuple(profile.outcomes or DEFAULT_OUTCOMES),
+            success_dispositions=frozenset(profile.success_outcomes or ()),
+            success_criterion=profile.success_criterion,
+            fields_schema=profile.analysis_fields or {},
+        )
 
     @classmethod
     def from_json(cls, data) -> "Plan":

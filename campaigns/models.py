@@ -1,7 +1,5 @@
-import re
 from datetime import time
 
-from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -9,6 +7,7 @@ from django.utils import timezone
 from contactcenter.validators import validate_json_text
 from telephony.analysis_fields import validate_analysis_fields
 from telephony.models import AgentProfile, Call, PhoneNumber, VoicemailPolicy
+from telephony.outcomes import default_outcomes, default_success_outcomes, validate_outcomes
 from telephony.validators import validate_e164
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -137,39 +136,6 @@ class DoNotCall(models.Model):
 
     def __str__(self) -> str:
         return self.phone
-
-
-DEFAULT_OUTCOMES = (
-    "interested",
-    "not_interested",
-    "callback_requested",
-    "do_not_call",
-    "wrong_number",
-    "voicemail",
-    "no_conversation",
-)
-OUTCOME_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-
-
-def default_outcomes() -> list[str]:
-    return list(DEFAULT_OUTCOMES)
-
-
-def default_success_outcomes() -> list[str]:
-    return ["interested"]
-
-
-def validate_outcomes(value) -> None:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValidationError('Outcomes are a list of names, such as ["interested"].')
-    wrong = [item for item in value if not OUTCOME_NAME.match(item)]
-    if wrong:
-        raise ValidationError(
-            f"Outcome names are lower-case letters, digits and underscores (at most 40): "
-            f"{', '.join(repr(item) for item in wrong[:5])}."
-        )
-    if len(set(value)) != len(value):
-        raise ValidationError("Each outcome is listed once.")
 
 
 def monday_to_friday() -> list[int]:

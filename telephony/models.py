@@ -8,6 +8,7 @@ from contactcenter.fields import EncryptedCharField, SecretValuesJSONField
 from contactcenter.validators import validate_json_text
 from telephony.agora.webhooks import EventType
 from telephony.analysis_fields import validate_analysis_fields
+from telephony.outcomes import default_outcomes, default_success_outcomes, validate_outcomes
 from telephony.states import CallStatus
 from telephony.validators import validate_cidr_list, validate_e164
 
@@ -132,6 +133,19 @@ class AgentProfile(models.Model):
         help_text="Appended to the system prompt when the tools are on: when to use each tool.",
     )
     # The analysis plan of the single calls it makes (a campaign's calls use the campaign's).
+    outcomes = models.JSONField(
+        default=default_outcomes,
+        blank=True,
+        validators=[validate_outcomes],
+        help_text="What its single calls can achieve: the outcomes the agent may record and "
+        "the analysis's dispositions.",
+    )
+    success_outcomes = models.JSONField(
+        default=default_success_outcomes,
+        blank=True,
+        validators=[validate_outcomes],
+        help_text="The outcomes that count as a success.",
+    )
     analysis_fields = models.JSONField(
         default=dict,
         blank=True,

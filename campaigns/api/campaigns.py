@@ -20,7 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from campaigns.models import WEEKDAYS, Campaign, CampaignContact, ContactList, default_outcomes
+from campaigns.models import WEEKDAYS, Campaign, CampaignContact, ContactList
 from campaigns.services.callbacks import callback_cancel, callback_schedule
 from campaigns.services.campaigns import (
     campaign_cancel,
@@ -38,6 +38,7 @@ from contactcenter.api.lookups import IntegerIdLookup
 from contactcenter.api.schema import error_responses
 from contactcenter.models import ApiScope
 from telephony.models import AgentProfile, PhoneNumber
+from telephony.outcomes import default_outcomes
 
 
 @extend_schema_field(

@@ -28,6 +28,7 @@ from campaigns.states import (
 )
 from campaigns.windows import CallingWindow, calling_hours_guard
 from telephony.models import Call, CallEvent, PhoneNumber, VoicemailPolicy
+from telephony.outcomes import success_outcomes_error
 from telephony.rules import Refusal, Rule
 from telephony.services.agents import agent_required_variables
 from telephony.states import LIVE_STATUSES, TERMINAL_STATUSES, CallStatus
@@ -87,10 +88,8 @@ def campaign_settings_errors(
         errors["caller_ids"] = f"Not enabled for outbound calls: {', '.join(refused)}."
     if voicemail_policy == VoicemailPolicy.LEAVE_MESSAGE and not (voicemail_message or "").strip():
         errors["voicemail_message"] = "Write the message to leave, or choose another policy."
-    if isinstance(outcomes, list) and isinstance(success_outcomes, list):
-        unknown = [name for name in success_outcomes if name not in outcomes]
-        if unknown:
-            errors["success_outcomes"] = f"Not among the campaign's outcomes: {', '.join(unknown)}."
+    if problem := success_outcomes_error(outcomes, success_outcomes):
+        errors["success_outcomes"] = problem
     return errors
 
 
@@ -496,16 +495,17 @@ def campaign_record_call_outcome(
 
 def campaign_failures(campaign: Campaign) -> tuple[int, int, str]:
     """(failed, ended, the failures' most frequent reason) over the campaign's last
-    `failure_window` dialed calls since it was last resumed (one query)."""
-    calls = Call.objects.filter(
-        campaign_attempt__campaign=campaign,
-        status__in=TERMINAL_STATUSES - {CallStatus.CANCELED},
-        refused_by_rule="",  # not dialed by a rule's choice: not a failure of the line
+    `failure_window` dialed calls that have ended, since it was last resumed (one query, by
+    the newest attempts first: the attempts' index, not a sort of all its calls)."""
+    attempts = CampaignAttempt.objects.filter(
+        campaign=campaign,
+        call__status__in=TERMINAL_STATUSES - {CallStatus.CANCELED},
+        call__refused_by_rule="",  # not dialed by a rule's choice: not a failure of the line
     )
     if campaign.failures_counted_from:
-        calls = calls.filter(created_at__gte=campaign.failures_counted_from)
+        attempts = attempts.filter(call__created_at__gte=campaign.failures_counted_from)
     last = list(
-        calls.order_by("-ended_at", "-created_at").values_list("status", "end_reason")[
+        attempts.order_by("-id").values_list("call__status", "call__end_reason")[
             : campaign.failure_window
         ]
     )

@@ -16,12 +16,13 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import DEFAULT_OUTCOMES, CampaignContact, DoNotCall
+from campaigns.models import CampaignContact, DoNotCall
 from campaigns.services.callbacks import callback_schedule
 from campaigns.services.dnc import dnc_add
 from campaigns.windows import NoTimeZone, contact_zones
 from telephony import tools
 from telephony.models import Call, CallEvent
+from telephony.outcomes import DEFAULT_OUTCOMES
 from telephony.services.calls import call_hangup
 from telephony.services.voicemail import call_voicemail_detected
 
@@ -97,7 +98,9 @@ def _opt_out(call: Call, arguments: dict, now: datetime) -> dict:
 
 def _outcomes_for(call: Call) -> list[str]:
     entry = _campaign_entry(call)
-    return list(entry.campaign.outcomes) if entry else list(DEFAULT_OUTCOMES)
+    if entry:
+        return list(entry.campaign.outcomes)
+    return list((call.agent_profile.outcomes if call.agent_profile else None) or DEFAULT_OUTCOMES)
 
 
 def _record_outcome(call: Call, arguments: dict, now: datetime) -> dict:
@@ -124,7 +127,8 @@ def _get_contact(call: Call, arguments: dict, now: datetime) -> dict:
     entry = _campaign_entry(call)
     phone = _callee(call)
     if entry is None:
-        found: dict[str, Any] = {"phone": phone, "variables": call.variables}
+        found: dict[str, Any] = {"phone": phone, "variables": call.variables,
+                                 "outcomes": _outcomes_for(call)}  # fmt: skip
         zone_name = call.callee_timezone
     else:
         contact = entry.contact
@@ -135,7 +139,7 @@ def _get_contact(call: Call, arguments: dict, now: datetime) -> dict:
             "external_id": contact.external_id,
             "variables": contact.variables,
             "campaign": entry.campaign.name,
-            "outcomes": list(entry.campaign.outcomes),
+            "outcomes": _outcomes_for(call),
         }
         zone_name = contact.timezone
     try:

@@ -128,6 +128,8 @@ class AgentProfileForm(forms.ModelForm):
             "system_prompt_template",
             "tools_enabled",
             "tool_instructions",
+            "outcomes",
+            "success_outcomes",
             "analysis_fields",
             "success_criterion",
             "properties",
@@ -216,10 +218,11 @@ class AgentProfileAdmin(TestCallMixin, admin.ModelAdmin):
         (
             "After a single call",
             {
-                "description": "What the analysis of each ended single call reads from the "
-                "conversation besides its disposition (a campaign's calls follow the "
-                "campaign's plan).",
-                "fields": ("analysis_fields", "success_criterion"),
+                "description": "What its single calls can achieve (the outcomes the agent may "
+                "record, the analysis's dispositions) and what the analysis reads from each "
+                "conversation besides its disposition. A campaign's calls follow the "
+                "campaign's plan.",
+                "fields": ("outcomes", "success_outcomes", "success_criterion", "analysis_fields"),
             },
         ),
         ("Agent configuration", {"fields": ("properties",)}),

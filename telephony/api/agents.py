@@ -64,6 +64,8 @@ class AgentProfileSerializer(serializers.ModelSerializer):
             "system_prompt_template",
             "tools_enabled",
             "tool_instructions",
+            "outcomes",
+            "success_outcomes",
             "analysis_fields",
             "success_criterion",
             "required_variables",

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from telephony.agora.redaction import MASK, is_secret_key, redact
+from telephony.outcomes import success_outcomes_error
 
 if TYPE_CHECKING:  # the model calls agent_profile_check from its clean()
     from telephony.models import AgentProfile
@@ -93,6 +94,8 @@ def agent_profile_check(profile) -> None:
         text = getattr(profile, field) or ""
         if text.count("{{") != text.count("}}") or len(VARIABLE.findall(text)) != text.count("{{"):
             errors[field] = ["Placeholders look like {{first_name}}: letters, digits, _ only."]
+    if problem := success_outcomes_error(profile.outcomes, profile.success_outcomes):
+        errors["success_outcomes"] = [problem]
     if errors:
         raise ValidationError(errors)
 

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from analysis.builtin import analyze
 from analysis.callback_time import callback_time
 from analysis.evaluation import LABELLED_SET, Plan, analyze_item, figures, load_items
-from campaigns.models import DEFAULT_OUTCOMES
+from telephony.outcomes import DEFAULT_OUTCOMES
 
 # The thresholds the README states; opt-out recall must be total (a missed opt-out is a
 # compliance failure) and no one may be opted out who did not ask.

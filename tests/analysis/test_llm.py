@@ -13,7 +13,7 @@ from analysis.evaluation import LABELLED_SET, load_items
 from analysis.llm import AnalyzerError, LlmAnalyzer, LlmConfig
 from analysis.models import CallAnalysis
 from analysis.services import call_analyze, use_llm_transport
-from campaigns.models import DEFAULT_OUTCOMES
+from telephony.outcomes import DEFAULT_OUTCOMES
 from telephony.simulator import sim_transport
 from tests.analysis.test_services import ended_campaign_call
 

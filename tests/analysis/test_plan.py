@@ -9,13 +9,14 @@ import httpx
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from analysis.builtin import analyze
 from analysis.plan import Plan
 from analysis.services import call_analyze, use_llm_transport
 from campaigns.models import Campaign
 from telephony.analysis_fields import FieldSpec, check_fields, fields_of, schema_of
-from telephony.models import AgentProfile
+from telephony.models import AgentProfile, Call
 from telephony.simulator import sim_transport
 from tests.analysis.test_services import ended_campaign_call
 from tests.support.factories import CallFactory
@@ -218,7 +219,7 @@ def test_the_campaign_form_edits_the_fields_as_a_table_even_while_running(admin_
     page = refused.content.decode()
     assert refused.status_code == 200
     assert "an enum lists its choices" in page
-    assert "Not among the campaign&#x27;s outcomes: won." in page
+    assert "Not among the outcomes: won." in page
     assert 'name="analysis_fields-0-name" value="plan"' in page  # the rows come back as typed
 
 
@@ -261,3 +262,26 @@ def test_the_agents_api_takes_its_single_calls_fields(api_client, agent_profile)
     assert wrong.status_code == 400
     agent_profile.refresh_from_db()
     assert agent_profile.analysis_fields == SCHEMA
+
+
+@pytest.mark.django_db
+def test_a_single_call_records_and_is_analysed_with_its_agent_profiles_outcomes(agent_profile):
+    from contactcenter.agent_tools.services import ToolFailure, tool_call
+
+    agent_profile.outcomes, agent_profile.success_outcomes = ["booked", "lost"], ["booked"]
+    agent_profile.save()
+    call = CallFactory(agent_profile=agent_profile, status="answered", answered_at=timezone.now(),
+                       transcript=[
+        {"role": "assistant", "content": "Shall I book you in?"},
+        {"role": "user", "content": "Yes, book me for Tuesday."},
+    ])  # fmt: skip
+    with pytest.raises(ToolFailure, match="use one of: booked, lost"):
+        tool_call(call=call, tool="record_outcome", arguments={"outcome": "interested"})
+    tool_call(call=call, tool="record_outcome", arguments={"outcome": "booked"})
+    Call.objects.filter(pk=call.pk).update(status="completed")
+    analysis = call_analyze(call_id=call.pk)
+    assert (analysis.disposition, analysis.success) == ("booked", True)
+
+    agent_profile.success_outcomes = ["won"]
+    with pytest.raises(ValidationError, match="Not among the outcomes: won"):
+        agent_profile.full_clean()
