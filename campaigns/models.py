@@ -300,7 +300,7 @@ class Campaign(models.Model):
         "ANALYSIS_LLM_PER_HOUR); beyond it the built-in rules analyse.",
     )
     pause_after_failures = models.PositiveIntegerField(
-        default=10,
+        default=16,
         help_text="Pause the campaign by itself when this many of its last calls (the window "
         "below) failed: Agora refusing calls, a broken number or agent. 0: never.",
     )

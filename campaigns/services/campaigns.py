@@ -493,26 +493,33 @@ def campaign_record_call_outcome(
     return entry.status
 
 
-def campaign_failures(campaign: Campaign) -> tuple[int, int, str]:
+def campaign_failures(campaign: Campaign, *, now: datetime | None = None) -> tuple[int, int, str]:
     """(failed, ended, the failures' most frequent reason) over the campaign's last
-    `failure_window` dialed calls that have ended, since it was last resumed (one query, by
-    the newest attempts first: the attempts' index, not a sort of all its calls)."""
-    attempts = CampaignAttempt.objects.filter(
-        campaign=campaign,
-        call__status__in=TERMINAL_STATUSES - {CallStatus.CANCELED},
-        call__refused_by_rule="",  # not dialed by a rule's choice: not a failure of the line
-    )
-    if campaign.failures_counted_from:
-        attempts = attempts.filter(call__created_at__gte=campaign.failures_counted_from)
+    `failure_window` dialed calls to end, within the last hour and since it was last resumed.
+    By the time they ended, not by when they were placed: a failure ends at once, so among
+    the newest placements the ended ones are mostly failures."""
+    now = now or timezone.now()
+    since = now - FAILURE_LOOKBACK
+    if campaign.failures_counted_from and campaign.failures_counted_from > since:
+        since = campaign.failures_counted_from
     last = list(
-        attempts.order_by("-id").values_list("call__status", "call__end_reason")[
-            : campaign.failure_window
-        ]
+        Call.objects.filter(
+            campaign_attempt__campaign=campaign,
+            status__in=TERMINAL_STATUSES - {CallStatus.CANCELED},
+            refused_by_rule="",  # not dialed by a rule's choice: not a failure of the line
+            ended_at__gte=since,
+            created_at__gte=since,  # bounds the rows read (a call ends after it is created)
+        )
+        .order_by("-ended_at")
+        .values_list("status", "end_reason")[: campaign.failure_window]
     )
     reasons = Counter(reason or "no reason given" for status, reason in last
                       if status == CallStatus.FAILED)  # fmt: skip
     common = reasons.most_common(1)[0][0] if reasons else ""
     return sum(reasons.values()), len(last), common
+
+
+FAILURE_LOOKBACK = timedelta(hours=1)
 
 
 def campaign_pause_if_failing(*, campaign_id: int) -> bool:
