@@ -300,12 +300,12 @@ class Campaign(models.Model):
         "ANALYSIS_LLM_PER_HOUR); beyond it the built-in rules analyse.",
     )
     pause_after_failures = models.PositiveIntegerField(
-        default=16,
+        default=30,
         help_text="Pause the campaign by itself when this many of its last calls (the window "
         "below) failed: Agora refusing calls, a broken number or agent. 0: never.",
     )
     failure_window = models.PositiveIntegerField(
-        default=20,
+        default=30,
         validators=[MinValueValidator(1)],
         help_text="How many of the campaign's last ended calls the failures are counted over.",
     )

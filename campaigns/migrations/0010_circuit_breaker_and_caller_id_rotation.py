@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='campaign',
             name='failure_window',
-            field=models.PositiveIntegerField(default=20, help_text="How many of the campaign's last ended calls the failures are counted over.", validators=[django.core.validators.MinValueValidator(1)]),
+            field=models.PositiveIntegerField(default=30, help_text="How many of the campaign's last ended calls the failures are counted over.", validators=[django.core.validators.MinValueValidator(1)]),
         ),
         migrations.AddField(
             model_name='campaign',
@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='campaign',
             name='pause_after_failures',
-            field=models.PositiveIntegerField(default=16, help_text='Pause the campaign by itself when this many of its last calls (the window below) failed: Agora refusing calls, a broken number or agent. 0: never.'),
+            field=models.PositiveIntegerField(default=30, help_text='Pause the campaign by itself when this many of its last calls (the window below) failed: Agora refusing calls, a broken number or agent. 0: never.'),
         ),
         migrations.AddField(
             model_name='campaign',
