@@ -166,7 +166,7 @@ class Campaign(models.Model):
         "retry_delay_voicemail", "voicemail_policy", "voicemail_message",
         "max_callbacks", "outcomes", "success_outcomes", "success_criterion",
         "analysis_fields", "analyzer", "llm_analyses_per_hour", "pause_after_failures",
-        "failure_window", "rotate_out_flagged_caller_ids",
+        "rotate_out_flagged_caller_ids",
     )  # fmt: skip
     # The analysis plan: what is read from a call once it has ended. It decides nothing about
     # who is called or when, so it may change in any status (later calls use the new plan).
@@ -301,13 +301,9 @@ class Campaign(models.Model):
     )
     pause_after_failures = models.PositiveIntegerField(
         default=30,
-        help_text="Pause the campaign by itself when this many of its last calls (the window "
-        "below) failed: Agora refusing calls, a broken number or agent. 0: never.",
-    )
-    failure_window = models.PositiveIntegerField(
-        default=30,
-        validators=[MinValueValidator(1)],
-        help_text="How many of the campaign's last ended calls the failures are counted over.",
+        help_text="Pause the campaign by itself when this many of its calls fail with none "
+        "answered in between (within an hour): Agora refusing calls, a broken trunk, caller ID "
+        "or agent. 0: never.",
     )
     paused_reason = models.CharField(
         max_length=300, blank=True, editable=False,

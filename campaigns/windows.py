@@ -102,7 +102,11 @@ def _local_instants(day: date, wall: time, zone: ZoneInfo) -> set[datetime]:
             high = middle
         else:
             low = middle
-    return {high.replace(microsecond=0) + timedelta(seconds=1 if high.microsecond else 0)}
+    # Clocks change on a whole second: the first whole second that shows `wall` or later.
+    opening = high.replace(microsecond=0)
+    if opening.astimezone(zone).replace(tzinfo=None) < naive:
+        opening += timedelta(seconds=1)
+    return {opening}
 
 
 def next_opening(

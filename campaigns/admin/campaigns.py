@@ -240,10 +240,10 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
             (
                 "Circuit breaker",
                 {
-                    "description": "When most of its last calls fail (Agora refusing them, a "
+                    "description": "When its calls keep failing (Agora refusing them, a "
                     "broken caller ID or agent), the campaign pauses itself and says why, "
                     "instead of burning through its contacts.",
-                    "fields": ("pause_after_failures", "failure_window"),
+                    "fields": ("pause_after_failures",),
                 },
             ),
             (

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
@@ -31,7 +31,7 @@ from telephony.models import Call, CallEvent, PhoneNumber, VoicemailPolicy
 from telephony.outcomes import success_outcomes_error
 from telephony.rules import Refusal, Rule
 from telephony.services.agents import agent_required_variables
-from telephony.states import LIVE_STATUSES, TERMINAL_STATUSES, CallStatus
+from telephony.states import LIVE_STATUSES, CallStatus
 
 logger = logging.getLogger(__name__)
 
@@ -493,33 +493,37 @@ def campaign_record_call_outcome(
     return entry.status
 
 
-def campaign_failures(campaign: Campaign, *, now: datetime | None = None) -> tuple[int, int, str]:
-    """(failed, ended, the failures' most frequent reason) over the campaign's last
-    `failure_window` dialed calls to end, within the last hour and since it was last resumed.
-    By the time they ended, not by when they were placed: a failure ends at once, so among
-    the newest placements the ended ones are mostly failures."""
+FAILURE_LOOKBACK = timedelta(hours=1)
+MAX_FAILURES_READ = 200  # for the most frequent reason
+
+
+def campaign_failures(campaign: Campaign, *, now: datetime | None = None) -> tuple[int, str]:
+    """(how many of the campaign's calls failed since the last one a person or machine answered,
+    the failures' most frequent reason), within the last hour and since it was last resumed.
+
+    A run of failures with no answer in between, rather than a share of the last calls: with
+    webhooks off a busy line or a short ring ends `failed` too (`ended_status` cannot tell),
+    so a bad list can end mostly `failed` while its answers keep coming; a broken trunk, agent
+    or account answers nothing."""
     now = now or timezone.now()
     since = now - FAILURE_LOOKBACK
     if campaign.failures_counted_from and campaign.failures_counted_from > since:
         since = campaign.failures_counted_from
-    last = list(
-        Call.objects.filter(
-            campaign_attempt__campaign=campaign,
-            status__in=TERMINAL_STATUSES - {CallStatus.CANCELED},
-            refused_by_rule="",  # not dialed by a rule's choice: not a failure of the line
-            ended_at__gte=since,
-            created_at__gte=since,  # bounds the rows read (a call ends after it is created)
-        )
-        .order_by("-ended_at")
-        .values_list("status", "end_reason")[: campaign.failure_window]
+    calls = Call.objects.filter(campaign_attempt__campaign=campaign, created_at__gte=since)
+    answered = calls.filter(answered_at__isnull=False).aggregate(last=Max("answered_at"))["last"]
+    failed = calls.filter(
+        status=CallStatus.FAILED,
+        refused_by_rule="",  # not dialed by a rule's choice: not a failure of the line
+        ended_at__gt=max(since, answered) if answered else since,
     )
-    reasons = Counter(reason or "no reason given" for status, reason in last
-                      if status == CallStatus.FAILED)  # fmt: skip
+    reasons = Counter(
+        reason or "no reason given"
+        for reason in failed.values_list("end_reason", flat=True)[:MAX_FAILURES_READ]
+    )
     common = reasons.most_common(1)[0][0] if reasons else ""
-    return sum(reasons.values()), len(last), common
+    return failed.count(), common
 
 
-FAILURE_LOOKBACK = timedelta(hours=1)
 
 
 def campaign_pause_if_failing(*, campaign_id: int) -> bool:
@@ -528,7 +532,7 @@ def campaign_pause_if_failing(*, campaign_id: int) -> bool:
     campaign = Campaign.objects.get(pk=campaign_id)
     if campaign.status != S.RUNNING or not campaign.pause_after_failures:
         return False
-    failed, ended, reason = campaign_failures(campaign)
+    failed, reason = campaign_failures(campaign)
     if failed < campaign.pause_after_failures:
         return False
     with transaction.atomic():
@@ -536,10 +540,10 @@ def campaign_pause_if_failing(*, campaign_id: int) -> bool:
             return False  # paused, cancelled or completed meanwhile
         campaign_pause(
             campaign=campaign,
-            reason=f"Paused by itself: {failed} of its last {ended} calls failed "
+            reason=f"Paused by itself: {failed} calls failed in a row, none answered "
             f"(most often: {reason}). Check the agent, the caller IDs and Agora, then resume.",
         )
-    logger.warning("campaign %s paused itself: %d of %d calls failed", campaign_id, failed, ended)
+    logger.warning("campaign %s paused itself: %d calls failed in a row", campaign_id, failed)
     return True
 
 

@@ -524,7 +524,6 @@ def form_data(campaign_list: ContactList, caller, agent_profile, **overrides) ->
         "max_callbacks": "2",
         "outcomes": '["interested", "not_interested"]',
         "pause_after_failures": "10",
-        "failure_window": "20",
         "_save": "Save",
     }
     data.update(overrides)

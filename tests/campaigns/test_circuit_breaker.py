@@ -1,5 +1,6 @@
-"""The circuit breaker: a running campaign whose last calls mostly failed pauses itself, says
-why (its page, the API, the waiting explanation) and tells CRMs, instead of burning its list."""
+"""The circuit breaker: a running campaign whose calls keep failing with none answered in between
+pauses itself, says why (its page, the API, the waiting explanation) and tells CRMs, instead of
+burning its list."""
 
 import pytest
 from django.db import transaction
@@ -44,29 +45,32 @@ def live_calls(campaign: Campaign) -> list[Call]:
 def running(make_campaign):
     WebhookSubscription.objects.create(name="CRM", url="https://crm.example/hook",
                                        event_types=["campaign.paused"])  # fmt: skip
-    campaign = make_campaign(PHONES, max_concurrent_calls=8, pause_after_failures=3,
-                             failure_window=4)  # fmt: skip
+    campaign = make_campaign(PHONES, max_concurrent_calls=8, pause_after_failures=3)
     campaign_start(campaign=campaign)
     return campaign
 
 
-def test_most_of_the_last_calls_failing_pauses_the_campaign_with_the_reason(
-    running, django_capture_on_commit_callbacks
+def test_failures_in_a_row_with_none_answered_pause_the_campaign_with_the_reason(
+    running, django_capture_on_commit_callbacks, clock
 ):
     calls = live_calls(running)
     assert len(calls) == 8
     end(calls[0], CallStatus.FAILED, "agent start failed")
-    end(calls[1], CallStatus.COMPLETED)
-    end(calls[2], CallStatus.FAILED, "agent start failed")
+    end(calls[1], CallStatus.FAILED, "agent start failed")
+    clock.advance(1)
+    end(calls[2], CallStatus.COMPLETED)  # an answer: the run starts again
+    clock.advance(1)
+    end(calls[3], CallStatus.FAILED, "agent start failed")
+    end(calls[4], CallStatus.FAILED, "agent start failed")
     running.refresh_from_db()
-    assert running.status == S.RUNNING  # 2 of the last 3
+    assert running.status == S.RUNNING  # 4 failed, but 2 since the answer
 
     with django_capture_on_commit_callbacks(execute=True):
-        end(calls[3], CallStatus.FAILED, "caller ID refused")
+        end(calls[5], CallStatus.FAILED, "caller ID refused")
     running.refresh_from_db()
     assert running.status == S.PAUSED
     assert running.paused_reason.startswith(
-        "Paused by itself: 3 of its last 4 calls failed (most often: agent start failed)."
+        "Paused by itself: 3 calls failed in a row, none answered (most often: agent start failed)."
     )
     assert running.paused_reason in campaigns_waiting([running])[running.pk]
     delivery = WebhookDelivery.objects.get(event_type="campaign.paused")
@@ -75,7 +79,7 @@ def test_most_of_the_last_calls_failing_pauses_the_campaign_with_the_reason(
     assert delivery.payload["data"]["campaign"]["status"] == "paused"
 
     # The calls still live end as they would; the campaign stays paused and places nothing.
-    end(calls[4], CallStatus.FAILED)
+    end(calls[6], CallStatus.FAILED)
     running.refresh_from_db()
     assert running.status == S.PAUSED and dispatch() == {}
 
@@ -89,7 +93,7 @@ def test_after_a_resume_the_breaker_counts_afresh(running):
     campaign_resume(campaign=running)
     running.refresh_from_db()
     assert (running.status, running.paused_reason) == (S.RUNNING, "")
-    end(calls[3], CallStatus.FAILED)  # one failure since the resume (created before it: 0)
+    end(calls[3], CallStatus.FAILED)  # placed before the resume: not counted
     running.refresh_from_db()
     assert running.status == S.RUNNING
     assert campaign_failures(running)[0] == 0

@@ -120,3 +120,12 @@ def test_zones_that_never_share_the_window_have_no_opening():
     zones = contact_zones("+18005550100")  # toll-free: from St John's to Guam
     window = CallingWindow(start=time(9, 0), end=time(17, 0), weekdays=frozenset(range(7)))
     assert next_opening(datetime(2026, 11, 25, tzinfo=UTC), zones, window) is None
+
+
+def test_a_window_in_a_gap_opens_on_the_exact_second_the_clocks_jump():
+    # Casablanca, Sunday 2022-05-08: clocks jump from 02:00 to 03:00 (local) at 02:00 UTC;
+    # a Sunday window of 02:01-03:01 opens then (found by the property test above).
+    window = CallingWindow(start=time(2, 1), end=time(3, 1), weekdays=frozenset({6}))
+    at = datetime(2022, 5, 2, 0, 0, tzinfo=UTC)
+    opening = next_opening(at, (ZoneInfo("Africa/Casablanca"),), window)
+    assert opening == datetime(2022, 5, 8, 2, 0, tzinfo=UTC)
