@@ -524,8 +524,6 @@ def campaign_failures(campaign: Campaign, *, now: datetime | None = None) -> tup
     return failed.count(), common
 
 
-
-
 def campaign_pause_if_failing(*, campaign_id: int) -> bool:
     """The circuit breaker: a running campaign whose last calls mostly failed pauses itself
     with the reason, instead of burning through its list. True when it paused."""
