@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
@@ -495,11 +495,15 @@ def campaign_record_call_outcome(
 
 FAILURE_LOOKBACK = timedelta(hours=1)
 MAX_FAILURES_READ = 200  # for the most frequent reason
+# A run of failures counts once it has lasted this long: at a campaign's start the calls that
+# fail at once outnumber the first answers, which take ringing and talking to arrive.
+FAILURE_RUN_MIN = timedelta(seconds=60)
 
 
 def campaign_failures(campaign: Campaign, *, now: datetime | None = None) -> tuple[int, str]:
     """(how many of the campaign's calls failed since the last one a person or machine answered,
-    the failures' most frequent reason), within the last hour and since it was last resumed.
+    the failures' most frequent reason), within the last hour and since it was last resumed;
+    (0, "") until the run has lasted FAILURE_RUN_MIN.
 
     A run of failures with no answer in between, rather than a share of the last calls: with
     webhooks off a busy line or a short ring ends `failed` too (`ended_status` cannot tell),
@@ -516,12 +520,15 @@ def campaign_failures(campaign: Campaign, *, now: datetime | None = None) -> tup
         refused_by_rule="",  # not dialed by a rule's choice: not a failure of the line
         ended_at__gt=max(since, answered) if answered else since,
     )
+    run = failed.aggregate(count=Count("id"), first=Min("ended_at"))
+    if run["first"] is None or now - run["first"] < FAILURE_RUN_MIN:
+        return 0, ""  # not a run yet: a new campaign's first answers take a few seconds
     reasons = Counter(
         reason or "no reason given"
         for reason in failed.values_list("end_reason", flat=True)[:MAX_FAILURES_READ]
     )
     common = reasons.most_common(1)[0][0] if reasons else ""
-    return failed.count(), common
+    return run["count"], common
 
 
 def campaign_pause_if_failing(*, campaign_id: int) -> bool:

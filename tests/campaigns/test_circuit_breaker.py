@@ -64,13 +64,17 @@ def test_failures_in_a_row_with_none_answered_pause_the_campaign_with_the_reason
     end(calls[4], CallStatus.FAILED, "agent start failed")
     running.refresh_from_db()
     assert running.status == S.RUNNING  # 4 failed, but 2 since the answer
+    end(calls[5], CallStatus.FAILED, "caller ID refused")
+    running.refresh_from_db()
+    assert running.status == S.RUNNING  # 3 since the answer, but within a minute: not a run yet
 
+    clock.advance(61)
     with django_capture_on_commit_callbacks(execute=True):
-        end(calls[5], CallStatus.FAILED, "caller ID refused")
+        end(calls[6], CallStatus.FAILED, "agent start failed")
     running.refresh_from_db()
     assert running.status == S.PAUSED
     assert running.paused_reason.startswith(
-        "Paused by itself: 3 calls failed in a row, none answered (most often: agent start failed)."
+        "Paused by itself: 4 calls failed in a row, none answered (most often: agent start failed)."
     )
     assert running.paused_reason in campaigns_waiting([running])[running.pk]
     delivery = WebhookDelivery.objects.get(event_type="campaign.paused")
@@ -79,15 +83,16 @@ def test_failures_in_a_row_with_none_answered_pause_the_campaign_with_the_reason
     assert delivery.payload["data"]["campaign"]["status"] == "paused"
 
     # The calls still live end as they would; the campaign stays paused and places nothing.
-    end(calls[6], CallStatus.FAILED)
+    end(calls[7], CallStatus.FAILED)
     running.refresh_from_db()
     assert running.status == S.PAUSED and dispatch() == {}
 
 
-def test_after_a_resume_the_breaker_counts_afresh(running):
+def test_after_a_resume_the_breaker_counts_afresh(running, clock):
     calls = live_calls(running)
     for call in calls[:3]:
         end(call, CallStatus.FAILED)
+        clock.advance(31)
     running.refresh_from_db()
     assert running.status == S.PAUSED
     campaign_resume(campaign=running)
