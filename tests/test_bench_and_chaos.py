@@ -29,16 +29,20 @@ def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
 
     report = json.loads((tmp_path / "benchmarks.json").read_text())
     results = report["results"]
-    assert set(results) == {"throughput", "utilisation", "import", "ingest", "polling", "queries"}
+    assert set(results) == {"throughput", "utilisation", "import", "export", "ingest", "polling",
+                            "queries"}  # fmt: skip
     assert results["throughput"]["calls_per_second"] > 0
     assert results["throughput"]["duplicate_channels"] == 0
     assert results["utilisation"]["over_cap_moments"] == 0
     assert results["utilisation"]["peak_live"] <= results["utilisation"]["cap"]
     assert results["import"]["imported"] == report["sizes"]["import_rows"]
+    assert results["export"]["rows"] == report["sizes"]["export_rows"]
+    assert results["export"]["rows_per_second"] > 0
     assert results["ingest"]["stored"] == results["ingest"]["webhooks"]["requests"] > 0
     assert results["queries"]["flat"], results["queries"]["pages"]
     assert report["live_calls_series"]
     markdown = (tmp_path / "benchmarks.md").read_text()
+    assert "| campaign results export (CSV)" in markdown
     assert "| placement throughput" in markdown and report["machine"]["cpu"] in markdown
     assert (tmp_path / "benchmarks-live-calls.png").read_bytes().startswith(b"\x89PNG")
 

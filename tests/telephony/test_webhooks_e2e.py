@@ -67,6 +67,12 @@ def test_webhooks_alone_bring_every_call_to_its_end(
                 return inbound_done and outbound_done
 
             wait_for(all_ended, timeout=90, message=f"every call to end:\n{worker.log()}")
+            # The end-of-call history (103) may still be on its way when the call has ended.
+            wait_for(
+                lambda: not WebhookEvent.objects.filter(status="received").exists(),
+                timeout=30,
+                message="every notification received to be processed",
+            )
             ledger = httpx.get(f"{base_url}/_simulator/ledger").json()
 
     outcome = {callee: Call.objects.get(pk=c.pk).status for callee, c in outbound.items()}
