@@ -23,6 +23,7 @@ import csv
 import functools
 import io
 import itertools
+import json
 import re
 import unicodedata
 import zoneinfo
@@ -33,7 +34,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -50,6 +51,7 @@ from campaigns.services.imports import (
 )
 from telephony.validators import normalize_phone_number
 
+_Batch = dict[str, tuple[dict[str, str], dict[str, Any]]]  # phone -> (fields, variables)
 BATCH_SIZE = 2000  # rows per transaction (and per progress update)
 BULK_BATCH = 500  # bulk upsert: rows per transaction (each row in its own savepoint)
 CONTACT_FIELDS = ("first_name", "last_name", "external_id", "timezone")
@@ -316,43 +318,86 @@ def _write_batch(
     """Upsert one batch of distinct numbers and save the counters, in one transaction."""
     with transaction.atomic():
         if batch:
-            phones = sorted(batch)
-            existing = {
-                row["phone"]: row
-                for row in Contact.objects.select_for_update()
-                .filter(contact_list_id=contact_list_id, phone__in=phones)
-                .order_by("phone")
-                .values("phone", *CONTACT_FIELDS, "variables", "updated_at")
-            }
-            contacts = []
-            for phone in phones:
-                fields, variables = batch[phone]
-                old = existing.get(phone)
-                if old is None:
-                    progress.imported += 1
-                else:
-                    fields = {name: fields[name] or old[name] for name in CONTACT_FIELDS}
-                    variables = {**(old["variables"] or {}), **variables}
-                    # Written earlier by this same run: a repeat of a number already imported.
-                    if old["updated_at"] >= progress.started:
-                        progress.merged += 1
-                    else:
-                        progress.imported += 1
-                contacts.append(
-                    Contact(
-                        contact_list_id=contact_list_id,
-                        phone=phone,
-                        variables=variables,
-                        **fields,
-                    )
-                )
-            Contact.objects.bulk_create(
-                contacts,
-                update_conflicts=True,
-                unique_fields=["contact_list", "phone"],
-                update_fields=[*CONTACT_FIELDS, "variables", "updated_at"],
-            )
+            upsert = _upsert_by_copy if connection.vendor == "postgresql" else _upsert_by_orm
+            recent = upsert(contact_list_id, batch, since=progress.started)
+            # A number written earlier by this same run is a repeat, not a new contact.
+            progress.merged += recent
+            progress.imported += len(batch) - recent
         ContactImport.objects.filter(pk=record_id).update(**progress.counters())
+
+
+def _upsert_by_orm(contact_list_id: int, batch: _Batch, *, since: datetime) -> int:
+    """Any database: lock the batch's existing contacts, merge in Python, upsert in bulk.
+    Returns how many of them this run created (in an earlier batch)."""
+    phones = sorted(batch)
+    existing = {
+        row["phone"]: row
+        for row in Contact.objects.select_for_update()
+        .filter(contact_list_id=contact_list_id, phone__in=phones)
+        .order_by("phone")
+        .values("phone", *CONTACT_FIELDS, "variables", "created_at")
+    }
+    contacts, recent = [], 0
+    for phone in phones:
+        fields, variables = batch[phone]
+        old = existing.get(phone)
+        if old is not None:
+            fields = {name: fields[name] or old[name] for name in CONTACT_FIELDS}
+            variables = {**(old["variables"] or {}), **variables}
+            recent += old["created_at"] >= since
+        contacts.append(
+            Contact(contact_list_id=contact_list_id, phone=phone, variables=variables, **fields)
+        )
+    Contact.objects.bulk_create(
+        contacts,
+        update_conflicts=True,
+        unique_fields=["contact_list", "phone"],
+        update_fields=[*CONTACT_FIELDS, "variables", "updated_at"],
+    )
+    return recent
+
+
+_STAGING = "contact_import_rows"
+
+
+def _upsert_by_copy(contact_list_id: int, batch: _Batch, *, since: datetime) -> int:
+    """PostgreSQL: COPY the batch into a temporary table, then merge it in one statement (the
+    same rules as `_upsert_by_orm`: non-empty fields win, variables merge). The ORM's
+    per-row SQL building was most of an import's time. Returns how many existing contacts this
+    run created (in an earlier batch)."""
+    quote = connection.ops.quote_name
+    table, fields = quote(Contact._meta.db_table), [quote(name) for name in CONTACT_FIELDS]
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} (phone text, "
+            + ", ".join(f"{field} text" for field in fields)
+            + ", variables jsonb) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(f"TRUNCATE {_STAGING}")  # an enclosing transaction may not have ended
+        with cursor.cursor.copy(f"COPY {_STAGING} FROM STDIN") as copy:
+            for phone, (values, variables) in batch.items():
+                copy.write_row(
+                    (phone, *(values[name] for name in CONTACT_FIELDS), json.dumps(variables))
+                )
+        columns = ", ".join(fields)
+        keep_filled = ", ".join(
+            f"{field} = COALESCE(NULLIF(EXCLUDED.{field}, ''), c.{field})" for field in fields
+        )
+        # Repeats of numbers this run wrote in an earlier batch: rows it created before now.
+        # (Identifiers are the model's own, quoted; every value is a parameter.)
+        cursor.execute(
+            f"WITH written AS (INSERT INTO {table} AS c (contact_list_id, phone, {columns}, "  # noqa: S608
+            f"variables, created_at, updated_at) SELECT %s, phone, {columns}, variables, %s, %s "
+            f"FROM {_STAGING} ORDER BY phone "  # one lock order for concurrent imports
+            f"ON CONFLICT (contact_list_id, phone) DO UPDATE SET {keep_filled}, "
+            "variables = (CASE WHEN jsonb_typeof(c.variables) = 'object' THEN c.variables "
+            "ELSE '{}'::jsonb END) || EXCLUDED.variables, updated_at = EXCLUDED.updated_at "
+            "RETURNING c.created_at) "
+            "SELECT count(*) FROM written WHERE created_at >= %s AND created_at < %s",
+            [contact_list_id, now, now, since, now],
+        )
+        return cursor.fetchone()[0]
 
 
 def contact_import_run(*, import_id: int) -> ContactImport:

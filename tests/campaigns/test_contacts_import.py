@@ -2,6 +2,7 @@
 
 import time
 import tracemalloc
+from datetime import timedelta
 from unittest import mock
 
 import phonenumbers
@@ -10,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.utils import timezone
 
 from campaigns import tasks
 from campaigns.models import Contact, ContactImport, ContactList
@@ -322,7 +324,7 @@ def test_an_unexpected_error_marks_the_import_failed_and_is_raised(contact_list,
 
     with (
         mock.patch.object(
-            Contact.objects, "bulk_create", side_effect=RuntimeError("at /srv/db password=x")
+            services, "_upsert_by_copy", side_effect=RuntimeError("at /srv/db password=x")
         ),
         pytest.raises(RuntimeError),
     ):
@@ -332,6 +334,49 @@ def test_an_unexpected_error_marks_the_import_failed_and_is_raised(contact_list,
     assert record.status == ContactImport.Status.FAILED
     assert "unexpected error (RuntimeError)" in record.message
     assert "password" not in record.message  # the error's text stays in the workers' log
+
+
+def test_the_copy_upsert_merges_exactly_as_the_orm_upsert(contact_list):
+    # given: two lists holding the same contacts, one written a while before this run
+    lists = [contact_list, ContactList.objects.create(name="Twin")]
+    since = timezone.now()
+    for target in lists:
+        Contact.objects.create(
+            contact_list=target, phone="+14155550100", first_name="Old", last_name="Kept",
+            variables={"city": "Rome", "tier": "1"},
+        )  # fmt: skip
+    Contact.objects.filter(phone="+14155550100").update(created_at=since - timedelta(hours=1))
+    batches = [
+        {
+            "+14155550100": ({**EMPTY, "first_name": "Ada"}, {"city": "Paris"}),
+            "+14155550101": ({**EMPTY, "external_id": "crm-1"}, {"plan": "gold"}),
+        },
+        {"+14155550101": ({**EMPTY, "timezone": "Europe/Paris"}, {"plan": "silver"})},
+    ]
+
+    # when: the same batches through each way of writing
+    repeats = {
+        upsert.__name__: [upsert(target.pk, batch, since=since) for batch in batches]
+        for upsert, target in zip(
+            (services._upsert_by_orm, services._upsert_by_copy), lists, strict=True
+        )
+    }
+
+    # then: the same rows and the same count of repeats (batch 2 repeats a number of batch 1)
+    assert repeats == {"_upsert_by_orm": [0, 1], "_upsert_by_copy": [0, 1]}
+    fields = ("phone", "first_name", "last_name", "external_id", "timezone", "variables")
+    written = [list(target.contacts.order_by("phone").values_list(*fields)) for target in lists]
+    assert (
+        written[0]
+        == written[1]
+        == [
+            ("+14155550100", "Ada", "Kept", "", "", {"city": "Paris", "tier": "1"}),
+            ("+14155550101", "", "", "crm-1", "Europe/Paris", {"plan": "silver"}),
+        ]
+    )
+
+
+EMPTY = dict.fromkeys(services.CONTACT_FIELDS, "")
 
 
 # -- starting, the task, running twice --------------------------------------------------------

@@ -31,6 +31,7 @@ FULL = {
     "polling_live": 500,
     "polling_seconds": 150,  # longer than the slowest poll (CALL_POLL_MAX_INTERVAL_SECONDS)
 }
+STEP_NAMES = ["throughput", "utilisation", "ingest", "import", "export", "polling", "queries"]
 QUICK = {
     "throughput_calls": 100,
     "utilisation_contacts": 30,
@@ -231,7 +232,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Measure and publish the benchmark figures.")
     parser.add_argument("--quick", action="store_true", help="small sizes, output under var/")
     parser.add_argument("--out", type=Path, help="where to write (default: docs/, or var/bench/)")
+    parser.add_argument(
+        "--only",
+        help="comma-separated measurements to run (e.g. ingest,polling); prints their figures "
+        "as JSON and writes nothing (for working on one figure)",
+    )
     args = parser.parse_args()
+    wanted = set(args.only.split(",")) if args.only else None
+    if wanted and wanted - set(STEP_NAMES):
+        raise SystemExit(f"--only: unknown {sorted(wanted - set(STEP_NAMES))}; known: {STEP_NAMES}")
     sizes = QUICK if args.quick else FULL
     out = args.out or BASE_DIR / ("var/bench" if args.quick else "docs")
     out.mkdir(parents=True, exist_ok=True)
@@ -244,39 +253,23 @@ def main() -> int:
         workdir=BASE_DIR / "var" / "bench-run",
     )
     fleet.setup_django()
-    from tests.support.bench import queries, scenarios
-
+    steps = _steps()
     results: dict = {}
     try:
         fleet.start_simulator("--max-concurrent-calls", "20", "--threads", "32",
                               "--webhook-secret", os.environ.get("AGORA_WEBHOOK_SECRET") or
                               _setting("AGORA_WEBHOOK_SECRET"))  # fmt: skip
         web_url = fleet.start_web(workers=2, threads=4)
-        step(fleet, "placement throughput")
-        results["throughput"] = scenarios.placement_throughput(
-            fleet, calls=sizes["throughput_calls"], workers=2, concurrency=4
-        )
-        step(fleet, "concurrency utilisation and refill")
-        results["utilisation"] = scenarios.utilisation(
-            fleet, contacts=sizes["utilisation_contacts"], cap=sizes["utilisation_cap"],
-            talk=sizes["talk_seconds"], web_url=web_url,
-        )  # fmt: skip
-        step(fleet, "webhook ingest")
-        results["ingest"] = scenarios.webhook_ingest(
-            fleet, web_url=web_url, seconds=sizes["ingest_seconds"], clients=8
-        )
-        step(fleet, "contact import")
-        results["import"] = scenarios.contact_import(fleet, rows=sizes["import_rows"])
-        step(fleet, "results export")
-        results["export"] = scenarios.results_export(fleet, rows=sizes["export_rows"])
-        step(fleet, "polling cost")
-        results["polling"] = scenarios.polling_cost(
-            fleet, live=sizes["polling_live"], seconds=sizes["polling_seconds"]
-        )
-        step(fleet, "query counts")
-        results["queries"] = queries.query_counts()
+        for key, (title, run) in steps.items():
+            if wanted is None or key in wanted:
+                step(fleet, title)
+                results[key] = run(fleet, sizes, web_url)
     finally:
         fleet.stop_all()
+    if wanted is not None:
+        results.get("utilisation", {}).pop("series", None)
+        print(json.dumps(results, indent=2))
+        return 0
     series = results["utilisation"].pop("series")
     report = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -292,6 +285,54 @@ def main() -> int:
     (out / "benchmarks.md").write_text(markdown(report))
     print((out / "benchmarks.md").read_text())
     return 0
+
+
+def _steps() -> dict:
+    from tests.support.bench import queries, scenarios
+
+    return {
+        "throughput": (
+            "placement throughput",
+            lambda fleet, sizes, web_url: scenarios.placement_throughput(
+                fleet, calls=sizes["throughput_calls"], workers=2, concurrency=4
+            ),
+        ),
+        "utilisation": (
+            "concurrency utilisation and refill",
+            lambda fleet, sizes, web_url: scenarios.utilisation(
+                fleet,
+                contacts=sizes["utilisation_contacts"],
+                cap=sizes["utilisation_cap"],
+                talk=sizes["talk_seconds"],
+                web_url=web_url,
+            ),
+        ),
+        "ingest": (
+            "webhook ingest",
+            lambda fleet, sizes, web_url: scenarios.webhook_ingest(
+                fleet, web_url=web_url, seconds=sizes["ingest_seconds"], clients=8
+            ),
+        ),
+        "import": (
+            "contact import",
+            lambda fleet, sizes, web_url: scenarios.contact_import(
+                fleet, rows=sizes["import_rows"]
+            ),
+        ),
+        "export": (
+            "results export",
+            lambda fleet, sizes, web_url: scenarios.results_export(
+                fleet, rows=sizes["export_rows"]
+            ),
+        ),
+        "polling": (
+            "polling cost",
+            lambda fleet, sizes, web_url: scenarios.polling_cost(
+                fleet, live=sizes["polling_live"], seconds=sizes["polling_seconds"]
+            ),
+        ),
+        "queries": ("query counts", lambda fleet, sizes, web_url: queries.query_counts()),
+    }
 
 
 def require_redis(url: str) -> None:
