@@ -366,18 +366,16 @@ class WebhookEvent(models.Model):
         IGNORED = "ignored", "Ignored (event type not handled)"
         FAILED = "failed", "Failed"
 
-    notice_id = models.CharField(max_length=100, unique=True)
+    notice_id = models.CharField(max_length=100)
     product_id = models.IntegerField(null=True, blank=True)
     # An EventType value, or another code Agora sent (kept, shown as "type <code>").
-    event_type = models.IntegerField(null=True, blank=True, db_index=True)
+    event_type = models.IntegerField(null=True, blank=True)
     notify_ms = models.BigIntegerField(null=True, blank=True)
     sid = models.CharField(max_length=100, blank=True)
-    agent_id = models.CharField(max_length=64, blank=True, db_index=True)
+    agent_id = models.CharField(max_length=64, blank=True)
     body = models.JSONField(help_text="The notification as received (after its signature held).")
     signature_version = models.CharField(max_length=2, blank=True)
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True
-    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     call = models.ForeignKey(
         Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
     )
@@ -389,6 +387,18 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        # Every index is written by each webhook received: only those a query needs (no
+        # LIKE-only twins, none on low-selectivity columns).
+        constraints = [models.UniqueConstraint(fields=["notice_id"], name="webhook_notice_once")]
+        indexes = [
+            models.Index(fields=["agent_id"], name="webhook_agent"),
+            # The sweeper and the dashboard's backlog: the few events not processed yet.
+            models.Index(
+                fields=["received_at"],
+                name="webhook_unprocessed",
+                condition=models.Q(status__in=["received", "failed"]),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.notice_id} ({self.event_type_label})"
