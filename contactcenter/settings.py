@@ -389,6 +389,11 @@ MCP_PUBLIC_URL = env.str("MCP_PUBLIC_URL", default="") or (
 MCP_PORT = env.int("MCP_PORT", default=8001)
 MCP_TOOL_TIMEOUT_MS = env.int("MCP_TOOL_TIMEOUT_MS", default=5000)
 MCP_CREDENTIAL_GRACE_SECONDS = env.int("MCP_CREDENTIAL_GRACE_SECONDS", default=120)
+# With webhooks off, an answered call's transcript is kept by snapshots: the next comes after
+# max(MIN, half the call's age) while new turns appear, a gap doubling up to MAX while none do,
+# and one last before our own hang-up (a callee's hang-up keeps what the last snapshot saw).
+CALL_SNAPSHOT_MIN_SECONDS = env.int("CALL_SNAPSHOT_MIN_SECONDS", default=30)
+CALL_SNAPSHOT_MAX_SECONDS = env.int("CALL_SNAPSHOT_MAX_SECONDS", default=600)
 # A call page following a live call asks Agora for its conversation at most this often.
 CALL_LIVE_SNAPSHOT_SECONDS = env.int("CALL_LIVE_SNAPSHOT_SECONDS", default=3)
 # Post-call analysis (analysis/): queued this long after a conversation ends, so that its

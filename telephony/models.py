@@ -260,6 +260,10 @@ class Call(models.Model):
     last_update_at = models.DateTimeField(default=timezone.now)
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     unchanged_polls = models.PositiveIntegerField(default=0)
+    # Transcript snapshots while the call talks (Agora keeps the history only while it runs):
+    # the next one is due then, after a gap that grows while nothing new is said.
+    next_snapshot_at = models.DateTimeField(null=True, blank=True)
+    snapshot_gap_seconds = models.PositiveIntegerField(default=0)
     agent_data_fetched_at = models.DateTimeField(null=True, blank=True)
     # A webhook said an unanswered call hung up; it ends once late events have had time to
     # arrive (webhooks can come out of order: a late CALLING or RINGING changes the outcome).

@@ -928,6 +928,9 @@ def call_hangup_remote(*, call_id: uuid.UUID | str) -> str:
     if not call.agent_id:
         return "not placed yet"
     client = agora_client()
+    if call.status == CallStatus.ANSWERED:
+        # The last look at the conversation: once the agent stops, Agora forgets it.
+        _snapshot_history(call)
     try:
         client.hangup_call(call.agent_id)
     except AgoraAPIError as error:
@@ -1042,8 +1045,8 @@ def _apply_poll(call: Call, info, *, now: datetime) -> None:
     updated = call_apply_report(
         call_id=call.id, report=report_from_call_info(info), source=CallEvent.Source.POLL
     )
-    if updated.status == CallStatus.ANSWERED:
-        _snapshot_history(updated)
+    if updated.status == CallStatus.ANSWERED and snapshot_due(updated, now=now):
+        _snapshot_history(updated, now=now)
     if updated.status == before and not updated.is_terminal:
         _poll_backoff(call.id, now=now)
 
@@ -1064,7 +1067,11 @@ def _poll_backoff(call_id, *, now: datetime, error: str = "") -> None:
         call.save(update_fields=["unchanged_polls", "next_poll_at", "last_error", "updated_at"])
 
 
-def _snapshot_history(call: Call) -> list[dict[str, str]] | None:
+def snapshot_due(call: Call, *, now: datetime) -> bool:
+    return call.next_snapshot_at is None or call.next_snapshot_at <= now
+
+
+def _snapshot_history(call: Call, *, now: datetime | None = None) -> list[dict[str, str]] | None:
     """While the agent runs, keep the conversation so far (Agora keeps it only while running).
     Returns it, or None when Agora could not say."""
     try:
@@ -1073,9 +1080,28 @@ def _snapshot_history(call: Call) -> list[dict[str, str]] | None:
         logger.info("call %s: no history yet: %s", call.id, error)
         return None
     contents = [{"role": m.role, "content": m.content} for m in history.contents]
-    if len(contents) > len(call.transcript):
-        Call.objects.filter(pk=call.pk).update(transcript=contents)
+    snapshot_keep(call, contents, now=now or timezone.now())
     return contents
+
+
+def snapshot_keep(call: Call, contents: list[dict[str, str]], *, now: datetime) -> None:
+    """Keep a snapshot of the conversation that grew, and say when the next is due: soon while
+    new turns appear (but less often as the call ages), ever later while none do."""
+    grew = len(contents) > len(call.transcript or [])
+    low, high = settings.CALL_SNAPSHOT_MIN_SECONDS, settings.CALL_SNAPSHOT_MAX_SECONDS
+    if grew:
+        age = (now - call.answered_at).total_seconds() if call.answered_at else 0.0
+        gap = max(low, age / 2)
+    else:
+        gap = max(low, call.snapshot_gap_seconds) * 2
+    gap = int(min(gap, high))
+    changes: dict[str, Any] = {"next_snapshot_at": now + timedelta(seconds=gap),
+                               "snapshot_gap_seconds": gap}  # fmt: skip
+    if grew:
+        changes["transcript"] = contents
+    Call.objects.filter(pk=call.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(call, name, value)
 
 
 def call_live_conversation(*, call_id: uuid.UUID | str) -> tuple[Call, list[dict[str, str]]]:

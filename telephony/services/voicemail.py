@@ -20,7 +20,7 @@ from telephony.agora import AgoraError
 from telephony.clients import agora_client
 from telephony.models import Call, CallEvent, VoicemailPolicy
 from telephony.services.agents import MissingTemplateVariables, render_template
-from telephony.services.calls import _event, call_hangup
+from telephony.services.calls import _event, call_hangup, snapshot_keep
 from telephony.states import CallStatus
 from telephony.voicemail import detect_voicemail
 
@@ -118,8 +118,7 @@ def call_check_voicemail(*, call_id: uuid.UUID | str, poll: int = 0) -> str:
         logger.info("call %s: no history for the voicemail check: %s", call.id, error)
         return _next_look(call, poll, "no history yet")
     contents = [{"role": m.role, "content": m.content} for m in history.contents]
-    if len(contents) > len(call.transcript):
-        Call.objects.filter(pk=call.pk).update(transcript=contents)
+    snapshot_keep(call, contents, now=timezone.now())  # this look is also the transcript's snapshot
     verdict = detect_voicemail(contents)
     if verdict.machine:
         call_voicemail_detected(

@@ -18,9 +18,11 @@ from telephony.services.calls import (
     calls_enforce_limits,
     calls_poll,
     calls_recover_stuck,
+    snapshot_keep,
 )
 from telephony.signals import call_ended
 from telephony.states import CallStatus
+from tests.support.factories import CallFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -371,3 +373,76 @@ def test_short_calls_seen_ended_in_a_list_poll_are_asked_about_their_reason(
     assert {status_of(call) for call in calls} == {CallStatus.COMPLETED}
     assert simulator.ledger.request_counts["list_calls"] >= 1
     assert simulator.ledger.request_counts["get_call"] >= 5
+
+
+# -- transcript snapshots without webhooks ------------------------------------------------------
+
+
+def history_requests(simulator) -> int:
+    return simulator.ledger.request_counts["get_agent_history"]
+
+
+def test_snapshots_come_soon_while_the_conversation_grows_and_ever_later_while_it_does_not(
+    db, settings
+):
+    # given: an answered call (no Agora needed: the policy alone)
+    settings.CALL_SNAPSHOT_MIN_SECONDS, settings.CALL_SNAPSHOT_MAX_SECONDS = 30, 600
+    answered = timezone.now()
+    call = CallFactory(status=CallStatus.ANSWERED, answered_at=answered, agent_id="A1")
+    turn = {"role": "user", "content": "hello"}
+
+    def keep(turns: int, after: int) -> int:
+        snapshot_keep(call, [turn] * turns, now=answered + timedelta(seconds=after))
+        call.refresh_from_db()
+        assert call.next_snapshot_at == answered + timedelta(
+            seconds=after + call.snapshot_gap_seconds
+        )
+        return call.snapshot_gap_seconds
+
+    # then: the minimum early on, half the call's age later, doubling while nothing new is said
+    assert keep(turns=2, after=10) == 30
+    assert keep(turns=4, after=200) == 100
+    assert len(call.transcript) == 4
+    assert [keep(turns=4, after=300 + n) for n in range(4)] == [200, 400, 600, 600]
+    assert keep(turns=5, after=400) == 200  # something new: back to following it
+    assert len(call.transcript) == 5
+
+
+def test_a_poll_asks_for_the_history_only_when_a_snapshot_is_due(place, simulator, settings):
+    settings.VOICEMAIL_DETECTION = False
+    call = place("+14152000004")  # a person who talks until hung up
+    poll_later(simulator, 10)
+    call.refresh_from_db()
+    assert call.status == CallStatus.ANSWERED
+    assert history_requests(simulator) == 1 and call.transcript
+
+    # when: polled again before the snapshot is due, then after
+    Call.objects.filter(pk=call.pk).update(next_snapshot_at=timezone.now() + timedelta(days=1))
+    poll_later(simulator, 10)
+    assert history_requests(simulator) == 1
+    past = timezone.now() - timedelta(days=1)
+    Call.objects.filter(pk=call.pk).update(next_snapshot_at=past, next_poll_at=past)
+    poll_later(simulator, 10)
+    assert history_requests(simulator) == 2
+
+
+def test_our_hang_up_takes_one_last_snapshot_so_the_transcript_is_complete(
+    place, simulator, settings
+):
+    # given: an answered call whose last snapshot is far behind the conversation
+    settings.VOICEMAIL_DETECTION = False
+    call = place("+14152000004")
+    poll_later(simulator, 10)
+    Call.objects.filter(pk=call.pk).update(next_snapshot_at=timezone.now() + timedelta(days=1))
+    simulator.advance(120)
+    spoken = simulator.agent_history(call.agent_id)["contents"]
+    call.refresh_from_db()
+    assert len(call.transcript) < len(spoken)
+
+    # when
+    assert call_hangup_remote(call_id=call.pk) == "hung up"
+
+    # then: every turn said before the hang-up is kept
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+    assert call.transcript == [{"role": m["role"], "content": m["content"]} for m in spoken]
