@@ -36,9 +36,13 @@ def on_call_status_changed(sender, *, call_id: str, status: str, **kwargs) -> No
     event_type = call_event_type(status)
     if event_type is None:
         return
-    try:
+
+    def data() -> dict:
         call = Call.objects.select_related("campaign_attempt__campaign_contact").get(pk=call_id)
-        crm_webhook_event_emit(event_type=event_type, data=call_event_data(call))
+        return call_event_data(call)
+
+    try:
+        crm_webhook_event_emit(event_type=event_type, data=data)
     except Exception:  # a webhook problem never breaks the call's own flow
         logger.exception("webhooks: could not emit %s for call %s", event_type, call_id)
 

@@ -26,6 +26,7 @@ import logging
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -95,15 +96,27 @@ def _enqueue(delivery_id: int, *, countdown: float | None = None) -> None:
 
 
 @transaction.atomic
-def crm_webhook_event_emit(*, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
-    """One pending delivery per active subscription that wants `event_type`, sent after commit."""
+def crm_webhook_event_emit(
+    *, event_type: str, data: dict[str, Any] | Callable[[], dict[str, Any]]
+) -> list[WebhookDelivery]:
+    """One pending delivery per active subscription that wants `event_type`, sent after commit.
+
+    `data` may be a function that builds it: it is called only when a subscription wants the
+    event (every call's status change emits one, and most installs subscribe to few types)."""
     if event_type not in WebhookEventType.values:
         raise ValidationError({"event_type": f"'{event_type}' is not a webhook event type."})
+    subscriptions = [
+        subscription
+        for subscription in WebhookSubscription.objects.filter(active=True).order_by("id")
+        if subscription.wants(event_type)
+    ]
+    if not subscriptions:
+        return []
+    if callable(data):
+        data = data()
     now = timezone.now()
     deliveries = []
-    for subscription in WebhookSubscription.objects.filter(active=True).order_by("id"):
-        if not subscription.wants(event_type):
-            continue
+    for subscription in subscriptions:
         event_id = uuid.uuid4()
         payload = {
             "id": str(event_id),
