@@ -44,6 +44,7 @@ TASK_QUEUES: dict[str, Queue] = {
     "telephony.sync_phone_numbers": Queue.TRACKING,
     # telephony: Agora's webhooks
     "telephony.process_webhook_event": Queue.WEBHOOKS,
+    "telephony.process_webhook_events": Queue.WEBHOOKS,
     "telephony.sweep_webhook_events": Queue.WEBHOOKS,
     # campaigns
     "campaigns.dispatch": Queue.DISPATCH,

@@ -365,6 +365,7 @@ class WebhookEvent(models.Model):
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
+        PROCESSING = "processing", "Processing"
         PROCESSED = "processed", "Processed"
         UNMATCHED = "unmatched", "No matching call"
         IGNORED = "ignored", "Ignored (event type not handled)"
@@ -387,6 +388,8 @@ class WebhookEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0, help_text="Times we processed it.")
     last_error = models.TextField(blank=True)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When a worker took it to process (status processing): another may take it after a lease.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -400,7 +403,7 @@ class WebhookEvent(models.Model):
             models.Index(
                 fields=["received_at"],
                 name="webhook_unprocessed",
-                condition=models.Q(status__in=["received", "failed"]),
+                condition=models.Q(status__in=["received", "processing", "failed"]),
             ),
         ]
 

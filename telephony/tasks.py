@@ -139,6 +139,16 @@ def process_webhook_event(event_id: int) -> str:
 
 
 @shared_task(
+    name="telephony.process_webhook_events", soft_time_limit=60, time_limit=120, **IDEMPOTENT
+)
+def process_webhook_events() -> int:
+    """Drain the stored webhooks (telephony.services.webhooks: one drain per burst)."""
+    from telephony.services.webhooks import webhooks_drain
+
+    return webhooks_drain()
+
+
+@shared_task(
     name="telephony.sweep_webhook_events", soft_time_limit=120, time_limit=240, **IDEMPOTENT
 )
 def sweep_webhook_events() -> int:

@@ -579,7 +579,11 @@ def _waiting_reports(call: Call) -> list[tuple[str, int | None]]:
     bodies = WebhookEvent.objects.filter(
         agent_id=call.agent_id,
         event_type__in=[int(event_type) for event_type in CALL_STATE_EVENTS],
-        status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED],
+        status__in=[
+            WebhookEvent.Status.RECEIVED,
+            WebhookEvent.Status.PROCESSING,
+            WebhookEvent.Status.FAILED,
+        ],
     ).values_list("body", flat=True)
     reports = []
     for body in bodies:

@@ -1,25 +1,34 @@
-"""Agora's webhooks: verify, store once, answer fast; process after commit (or by the sweeper).
+"""Agora's webhooks: verify, store once, answer fast; process in a drain (or by the sweeper).
 
 Receiving does the least that is safe: check the signature over the raw body, parse, insert one
-row unique on noticeId, and queue processing after commit. Everything else (finding the call,
-merging its state, having the calls service create inbound calls) happens in `webhook_process`,
-in a worker. The protocol itself (event types, signatures, the envelope) is
-`telephony.agora.webhooks`.
+row unique on noticeId, and wake a drain. Everything else (finding the call, merging its state,
+having the calls service create inbound calls) happens in a worker.
+
+The stored rows are the queue. A drain (`webhooks_drain`, task process_webhook_events) claims
+batches of received events (status processing, exactly one claimer each) until none is left;
+receiving publishes a drain only when none is already pending (one cache key), so a burst of
+webhooks costs one task, not one each. A claimed event whose worker died is taken again after
+WEBHOOK_PROCESSING_LEASE_SECONDS; the sweeper takes whatever a lost wake left behind.
+
+The protocol itself (event types, signatures, the envelope) is `telephony.agora.webhooks`.
 """
 
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import RedisError
 
 from contactcenter.validators import JsonTooDeep, json_loads
 from telephony.agora import AgoraError
@@ -85,7 +94,7 @@ def webhook_receive(*, body: bytes, headers: Mapping[str, str]) -> Answer:
         )
         return Answer(200, {"ok": True, "duplicate": True})
     # At once in autocommit (a request); after the commit when a caller holds a transaction.
-    transaction.on_commit(lambda: _enqueue_processing(event_id))
+    transaction.on_commit(_wake_drain)
     return Answer(200, {"ok": True})
 
 
@@ -128,24 +137,77 @@ def _insert_sql(columns: tuple[str, ...]) -> str:
     )
 
 
-def _enqueue_processing(event_id: int) -> None:
-    from telephony.tasks import process_webhook_event
+DRAIN_PENDING_KEY = "webhooks:drain-pending"
+
+
+def _wake_drain() -> None:
+    """Publish a drain unless one is pending (queued, or running and bound to look again)."""
+    from telephony.tasks import process_webhook_events
 
     try:
-        process_webhook_event.delay(event_id)
-    except BrokerUnavailable:  # the event is stored: the sweeper will process it
-        logger.exception("webhook event %s stored but not queued; the sweeper will process it",
-                         event_id)  # fmt: skip
+        if cache.add(DRAIN_PENDING_KEY, 1, timeout=settings.WEBHOOK_PROCESSING_LEASE_SECONDS):
+            process_webhook_events.delay()
+    except (BrokerUnavailable, RedisError, OSError):  # stored all the same: the sweeper has it
+        logger.exception("webhook drain not queued; the sweeper will process what is stored")
 
 
 # -- processing ---------------------------------------------------------------------------------
 
 
-def webhook_process(*, event_id: int) -> str:
-    """Apply one stored notification to its call. Safe to run twice: it runs once per event."""
+def webhooks_drain(*, batch: int = 100, seconds: float = 20.0) -> int:
+    """Process received events until none is left (or `seconds` pass: then hand over to a new
+    drain). Several drains may run at once: each event has exactly one claimer."""
+    processed = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        # From here on, an arrival wakes another drain: nothing waits for this one to look.
+        cache.delete(DRAIN_PENDING_KEY)
+        claimed = _claim_batch(batch)
+        if not claimed:
+            return processed
+        for event_id in claimed:
+            _process_claimed(event_id)
+        processed += len(claimed)
+    _wake_drain()
+    return processed
+
+
+def _claim_batch(size: int) -> list[int]:
+    with transaction.atomic():
+        ids = list(
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(status=WebhookEvent.Status.RECEIVED)
+            .order_by("id")
+            .values_list("id", flat=True)[:size]
+        )
+        WebhookEvent.objects.filter(id__in=ids).update(
+            status=WebhookEvent.Status.PROCESSING, claimed_at=timezone.now()
+        )
+    return ids
+
+
+def _claim_one(event_id: int, *, now) -> bool:
+    """Take one event to process: received, failed, or claimed by a worker that vanished."""
+    lease = now - timedelta(seconds=settings.WEBHOOK_PROCESSING_LEASE_SECONDS)
+    S = WebhookEvent.Status
+    return bool(
+        WebhookEvent.objects.filter(pk=event_id)
+        .filter(Q(status__in=[S.RECEIVED, S.FAILED]) | Q(status=S.PROCESSING, claimed_at__lt=lease))
+        .update(status=S.PROCESSING, claimed_at=now)
+    )
+
+
+def webhook_process(*, event_id: int, now: datetime | None = None) -> str:
+    """Claim one stored notification and apply it to its call; returns its status after. An
+    event processed already, or being processed by another worker, is left alone."""
+    if not _claim_one(event_id, now=now or timezone.now()):
+        return WebhookEvent.objects.values_list("status", flat=True).get(pk=event_id)
+    return _process_claimed(event_id)
+
+
+def _process_claimed(event_id: int) -> str:
+    """Apply one event this worker claimed (status processing) to its call."""
     event = WebhookEvent.objects.get(pk=event_id)
-    if event.status != WebhookEvent.Status.RECEIVED and event.status != WebhookEvent.Status.FAILED:
-        return event.status
     payload = payload_of(event.body)
     try:
         call = _find_call(payload)
@@ -159,16 +221,17 @@ def webhook_process(*, event_id: int) -> str:
         status = _apply(event, payload, call)
     except AgoraError as error:
         return _record_failure(event, f"asking Agora failed: {error}")
-    with transaction.atomic():
-        locked = WebhookEvent.objects.select_for_update().get(pk=event_id)
-        if locked.status not in (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED):
-            return locked.status
-        locked.status = status
-        locked.call = call
-        locked.attempts += 1
-        locked.last_error = ""
-        locked.processed_at = timezone.now()
-        locked.save()
+    except Exception as error:
+        # Not left "processing" until its lease ends: failed, with the reason, for the sweeper.
+        _record_failure(event, f"{type(error).__name__}: {error}")
+        raise
+    WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PROCESSING).update(
+        status=status,
+        call=call,
+        attempts=F("attempts") + 1,
+        last_error="",
+        processed_at=timezone.now(),
+    )
     return status
 
 
@@ -250,14 +313,17 @@ def webhooks_sweep(*, now=None, limit: int = 500) -> int:
     """Process events stored but never processed (a lost task, a crashed worker) or failed."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.WEBHOOK_SWEEP_AFTER_SECONDS)
+    lease = now - timedelta(seconds=settings.WEBHOOK_PROCESSING_LEASE_SECONDS)
+    S = WebhookEvent.Status
     due = WebhookEvent.objects.filter(
-        Q(status=WebhookEvent.Status.RECEIVED)
-        | Q(status=WebhookEvent.Status.FAILED, attempts__lt=MAX_PROCESSING_ATTEMPTS),
+        Q(status=S.RECEIVED)
+        | Q(status=S.FAILED, attempts__lt=MAX_PROCESSING_ATTEMPTS)
+        | Q(status=S.PROCESSING, claimed_at__lt=lease),
         received_at__lt=stale,
     ).order_by("received_at")
     processed = 0
     for event_id in list(due.values_list("id", flat=True)[:limit]):
-        webhook_process(event_id=event_id)
+        webhook_process(event_id=event_id, now=now)
         processed += 1
     return processed
 

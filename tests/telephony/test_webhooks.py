@@ -5,16 +5,24 @@ import hmac
 import json
 import logging
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
+from telephony import tasks
 from telephony.agora import PhoneNumberImport
 from telephony.models import Call, PhoneNumber, WebhookEvent
 from telephony.services.calls import call_create_inbound, call_finalize_end
-from telephony.services.webhooks import webhook_process, webhook_reprocess, webhooks_sweep
+from telephony.services.webhooks import (
+    _claim_batch,
+    webhook_process,
+    webhook_reprocess,
+    webhooks_drain,
+    webhooks_sweep,
+)
 from telephony.states import CallStatus
 
 pytestmark = pytest.mark.django_db
@@ -136,6 +144,72 @@ def test_a_duplicate_delivery_answers_200_and_is_not_processed_again(
     assert response.json() == {"ok": True, "duplicate": True}
     assert WebhookEvent.objects.get().deliveries == 2
     assert len(queued) == 1
+
+
+def test_a_burst_of_webhooks_wakes_one_drain_which_processes_them_all(
+    client, secret, redis_db, django_capture_on_commit_callbacks
+):
+    # given: ten notifications received while no drain has run yet
+    with (
+        mock.patch.object(tasks.process_webhook_events, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        for index in range(10):
+            body = envelope(notice_id=f"n-{index}", agent_id=f"UNKNOWN-{index}")
+            assert post(client, body, signed(body, secret)).status_code == 200
+    assert delay.call_count == 1  # one task for the burst, not one per webhook
+
+    # when: the drain runs
+    assert webhooks_drain(batch=3) == 10
+
+    # then: each processed once, and the next webhook wakes a new drain
+    assert set(WebhookEvent.objects.values_list("status", "attempts")) == {
+        (WebhookEvent.Status.UNMATCHED, 1)
+    }
+    with (
+        mock.patch.object(tasks.process_webhook_events, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        body = envelope(notice_id="n-late")
+        post(client, body, signed(body, secret))
+    assert delay.call_count == 1
+
+
+def test_an_event_has_one_claimer_until_its_lease_ends(client, secret, settings):
+    settings.WEBHOOK_PROCESSING_LEASE_SECONDS = 60
+    for index in range(4):
+        body = envelope(notice_id=f"n-{index}")
+        post(client, body, signed(body, secret))
+
+    # when: two drains claim at once, and a task for one of the claimed events comes too
+    first, second = _claim_batch(3), _claim_batch(3)
+    claimed = WebhookEvent.objects.get(pk=first[0])
+
+    # then: no event is claimed twice, nor processed by anyone else while claimed
+    assert len(first) == 3 and len(second) == 1 and not set(first) & set(second)
+    assert webhook_process(event_id=claimed.pk) == WebhookEvent.Status.PROCESSING
+    assert webhooks_sweep(now=timezone.now() + timedelta(seconds=59)) == 0
+
+    # when: its worker vanished: after the lease, the sweeper takes it
+    assert webhooks_sweep(now=timezone.now() + timedelta(seconds=61)) == 4
+    claimed.refresh_from_db()
+    assert (claimed.status, claimed.attempts) == (WebhookEvent.Status.UNMATCHED, 1)
+
+
+def test_an_unexpected_error_fails_the_event_instead_of_leaving_it_claimed(client, secret):
+    body = envelope()
+    post(client, body, signed(body, secret))
+    event = WebhookEvent.objects.get()
+
+    with (
+        mock.patch("telephony.services.webhooks._find_call", side_effect=KeyError("boom")),
+        pytest.raises(KeyError),
+    ):
+        webhook_process(event_id=event.pk)
+
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.FAILED
+    assert "KeyError" in event.last_error
 
 
 def test_malformed_json_with_a_valid_signature_is_a_400(client, secret):
