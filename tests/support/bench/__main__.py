@@ -30,8 +30,11 @@ FULL = {
     "ingest_seconds": 10,
     "polling_live": 500,
     "polling_seconds": 150,  # longer than the slowest poll (CALL_POLL_MAX_INTERVAL_SECONDS)
+    "growth_rows": (10_000, 1_000_000),
 }
-STEP_NAMES = ["throughput", "utilisation", "ingest", "import", "export", "polling", "queries"]
+STEP_NAMES = [
+    "throughput", "utilisation", "ingest", "import", "export", "polling", "queries", "growth",
+]  # fmt: skip
 QUICK = {
     "throughput_calls": 100,
     "utilisation_contacts": 30,
@@ -42,6 +45,7 @@ QUICK = {
     "ingest_seconds": 2,
     "polling_live": 20,
     "polling_seconds": 20,
+    "growth_rows": (1_000, 5_000),
 }
 
 
@@ -109,6 +113,41 @@ def _fmt(value, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
+INGEST_TARGET = "ratio ≥ 0.7, p99 ≤ 25 ms"
+
+
+def _target(met: bool, target: str) -> str:
+    return f"{target}: {'met' if met else '**not met**'}"
+
+
+def _growth_lines(g: dict | None) -> list[str]:
+    if not g:
+        return []
+    small, large = (str(size) for size in g["sizes"])
+    return [
+        f"**Cost as data grows.** p95 of {growth_repeats()} requests (in-process, Django's test "
+        f"client) with every table at {_fmt(int(small))} rows and again at {_fmt(int(large))} "
+        f"({g['rows']}; made in PostgreSQL in {g['seeding_seconds'][large]} s). Target: each "
+        f"within 2 times its figure at {_fmt(int(small))} rows: "
+        f"{'met' if g['within_2x'] else '**not met**'}.",
+        "",
+        f"| page | {_fmt(int(small))} rows | {_fmt(int(large))} rows | ratio |",
+        "|---|---|---|---|",
+        *(
+            f"| {name} | {_fmt(by[small], ' ms')} | {_fmt(by[large], ' ms')} | "
+            f"{_fmt(g['ratios'].get(name))} |"
+            for name, by in g["p95_ms"].items()
+        ),
+        "",
+    ]
+
+
+def growth_repeats() -> int:
+    from tests.support.bench.growth import REPEATS
+
+    return REPEATS
+
+
 def markdown(results: dict) -> str:
     m, r = results["machine"], results["results"]
     t, u, i, w, p, q = (r[k] for k in ("throughput", "utilisation", "import", "ingest",
@@ -127,22 +166,27 @@ def markdown(results: dict) -> str:
         "PostgreSQL, Redis, the simulator server, gunicorn, the Celery workers and beat, and the "
         "load generators.",
         "",
-        "| figure | measured | baseline | ratio |",
-        "|---|---|---|---|",
+        "| figure | measured | baseline | ratio | target (issue 18) |",
+        "|---|---|---|---|---|",
         f"| placement throughput (dispatcher → Celery on Redis → client → simulator) | "
         f"{_fmt(t['calls_per_second'])} calls/s | bare httpx loop: "
-        f"{_fmt(t['baseline_calls_per_second'])} calls/s | {_fmt(t['ratio'])} |",
+        f"{_fmt(t['baseline_calls_per_second'])} calls/s | {_fmt(t['ratio'])} | "
+        f"{_target(t['ratio'] >= 0.25, 'ratio ≥ 0.25')} |",
         f"| concurrency utilisation while contacts remain | {_fmt(u['utilisation'])} of the cap "
-        f"| 1.0 (the cap) | {_fmt(u['utilisation'])} |",
+        f"| 1.0 (the cap) | {_fmt(u['utilisation'])} | "
+        f"{_target((u['utilisation'] or 0) >= 0.985, '≥ 0.985')} |",
         f"| refill latency after a hang-up, p50 / p95 | {_fmt(u['refill_p50_seconds'], ' s')} / "
-        f"{_fmt(u['refill_p95_seconds'], ' s')} | 0 s | |",
+        f"{_fmt(u['refill_p95_seconds'], ' s')} | 0 s | | "
+        f"{_target((u['refill_p95_seconds'] or 99) <= 0.4, 'p95 ≤ 0.4 s')} |",
         f"| contact import, {_fmt(i['rows'])} rows | {_fmt(i['rows_per_second'])} rows/s, peak "
         f"{_fmt(i['peak_rss_mb'])} MB | PostgreSQL COPY: {_fmt(i['baseline_rows_per_second'])} "
-        f"rows/s | {_fmt(i['ratio'])} |",
+        f"rows/s | {_fmt(i['ratio'])} | "
+        f"{_target(i['seconds'] <= 3 and i['peak_rss_mb'] <= 150, '≤ 3 s, peak ≤ 150 MB')} "
+        f"({_fmt(i['seconds'], ' s')}) |",
         *(
             [
                 f"| campaign results export (CSV), {_fmt(e['rows'])} contacts | "
-                f"{_fmt(e['rows_per_second'])} rows/s, peak {_fmt(e['peak_rss_mb'])} MB | | |"
+                f"{_fmt(e['rows_per_second'])} rows/s, peak {_fmt(e['peak_rss_mb'])} MB | | | |"
             ]
             if e
             else []
@@ -150,12 +194,14 @@ def markdown(results: dict) -> str:
         f"| webhook ingest under gunicorn | {_fmt(w['webhooks']['requests_per_second'])} req/s, "
         f"p99 {_fmt(w['webhooks']['p99_ms'], ' ms')} | bare Django view: "
         f"{_fmt(w['bare_view']['requests_per_second'])} req/s, p99 "
-        f"{_fmt(w['bare_view']['p99_ms'], ' ms')} | {_fmt(w['ratio'])} |",
+        f"{_fmt(w['bare_view']['p99_ms'], ' ms')} | {_fmt(w['ratio'])} | "
+        f"{_target(w['ratio'] >= 0.7 and w['webhooks']['p99_ms'] <= 25, INGEST_TARGET)} |",
         f"| polling cost, {_fmt(p['live_calls'])} live calls, webhooks off | "
         f"{_fmt(p['requests_per_live_call_per_minute'])} API requests per live call per minute "
         f"(status alone: {_fmt(p['status_requests_per_live_call_per_minute'])}) "
         f"| one GET per call per poll: {_fmt(p['baseline_requests_per_live_call_per_minute'])} "
-        f"| {_fmt(p['ratio'])} |",
+        f"| {_fmt(p['ratio'])} | "
+        f"{_target(p['requests_per_live_call_per_minute'] <= 0.4, '≤ 0.4')} |",
         "",
         "![Live calls against the cap](benchmarks-live-calls.png)",
         "",
@@ -222,6 +268,7 @@ def markdown(results: dict) -> str:
             for name, sizes in q["pages"].items()
         ),
         "",
+        *_growth_lines(r.get("growth")),
         "Run it again with `make bench` (about ten minutes; nothing else should run meanwhile).",
         "",
     ]
@@ -288,7 +335,7 @@ def main() -> int:
 
 
 def _steps() -> dict:
-    from tests.support.bench import queries, scenarios
+    from tests.support.bench import growth, queries, scenarios
 
     return {
         "throughput": (
@@ -332,6 +379,10 @@ def _steps() -> dict:
             ),
         ),
         "queries": ("query counts", lambda fleet, sizes, web_url: queries.query_counts()),
+        "growth": (
+            "cost as data grows",
+            lambda fleet, sizes, web_url: growth.data_growth(tuple(sizes["growth_rows"])),
+        ),
     }
 
 
