@@ -188,11 +188,9 @@ class Call(models.Model):
     direction = models.CharField(
         max_length=10, choices=Direction.choices, default=Direction.OUTBOUND
     )
-    status = models.CharField(
-        max_length=12, choices=CallStatus.choices, default=CallStatus.QUEUED, db_index=True
-    )
-    to_number = models.CharField(max_length=16, db_index=True)
-    from_number = models.CharField(max_length=16, db_index=True)
+    status = models.CharField(max_length=12, choices=CallStatus.choices, default=CallStatus.QUEUED)
+    to_number = models.CharField(max_length=16)
+    from_number = models.CharField(max_length=16)
     caller_id = models.ForeignKey(
         PhoneNumber, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
     )
@@ -200,9 +198,9 @@ class Call(models.Model):
         AgentProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
     )
     # Both derived from our id, so a retried placement is recognised (409, found by channel).
-    agora_name = models.CharField(max_length=64, unique=True)
-    channel = models.CharField(max_length=64, unique=True)
-    agent_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    agora_name = models.CharField(max_length=64)
+    channel = models.CharField(max_length=64)
+    agent_id = models.CharField(max_length=64, null=True, blank=True)
     pipeline_id = models.CharField(max_length=100, blank=True)
     variables = models.JSONField(default=dict, blank=True, validators=[validate_json_text])
     labels = models.JSONField(default=dict, blank=True, validators=[validate_json_text])
@@ -238,7 +236,7 @@ class Call(models.Model):
     voicemail_detected_by = models.CharField(max_length=12, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
     agora_reason = models.CharField(max_length=40, blank=True)
-    queued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    queued_at = models.DateTimeField(default=timezone.now)
     scheduled_for = models.DateTimeField(
         null=True, blank=True, db_index=True, help_text="Not placed before this (a later call)."
     )
@@ -258,7 +256,7 @@ class Call(models.Model):
     seen_states = models.JSONField(default=list, blank=True)
     last_report_ms = models.BigIntegerField(null=True, blank=True)
     last_update_at = models.DateTimeField(default=timezone.now)
-    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
     unchanged_polls = models.PositiveIntegerField(default=0)
     # Transcript snapshots while the call talks (Agora keeps the history only while it runs):
     # the next one is due then, after a gap that grows while nothing new is said.
@@ -273,14 +271,23 @@ class Call(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "next_poll_at"])]
+        # A call's row is written at every step of its life: it keeps only the indexes a query
+        # needs (by status, with the poll schedule; by number; unique names), none LIKE-only.
+        indexes = [
+            models.Index(fields=["status", "next_poll_at"]),
+            models.Index(fields=["to_number"], name="call_to_number"),
+            models.Index(fields=["from_number"], name="call_from_number"),
+        ]
         constraints = [
+            models.UniqueConstraint(fields=["agora_name"], name="call_agora_name_once"),
+            models.UniqueConstraint(fields=["channel"], name="call_channel_once"),
+            models.UniqueConstraint(fields=["agent_id"], name="call_agent_id_once"),
             # A completed call talked, so it was answered (the console's answer rate counts it).
             models.CheckConstraint(
                 condition=~models.Q(status=CallStatus.COMPLETED)
                 | models.Q(answered_at__isnull=False),
                 name="call_completed_was_answered",
-            )
+            ),
         ]
         permissions = [
             (

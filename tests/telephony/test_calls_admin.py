@@ -161,6 +161,25 @@ def test_changelist_search_finds_a_call_by_agent_id_and_number(
     assert shown(admin_client.get(CHANGELIST, {"q": wanted.channel})) == [wanted]
 
 
+def test_a_whole_number_in_any_spelling_is_searched_by_its_index(
+    admin_client, caller_number, agent_profile
+):
+    # given: one call to the number, one from it, one to a number sharing its first digits
+    to_it = make_call(caller_number, agent_profile, status=CallStatus.ANSWERED,
+                      to_number="+14155550177")  # fmt: skip
+    make_call(caller_number, agent_profile, status=CallStatus.ANSWERED, to_number="+14155550178")
+
+    # when: searched as staff type it
+    with CaptureQueriesContext(connection) as queries:
+        found = shown(admin_client.get(CHANGELIST, {"q": "(415) 555-0177"}))
+
+    # then: exactly that call, found by equality (no substring scan of every call)
+    assert found == [to_it]
+    searched = [q["sql"] for q in queries.captured_queries if "to_number" in q["sql"]]
+    assert searched and not any("LIKE" in sql for sql in searched)
+    assert len(shown(admin_client.get(CHANGELIST, {"q": caller_number.e164}))) == 2  # from it
+
+
 def test_changelist_query_count_does_not_grow_with_rows(admin_client, db):
     def add_calls(start: int, count: int) -> None:
         for index in range(start, start + count):
