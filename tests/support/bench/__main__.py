@@ -34,6 +34,7 @@ FULL = {
 }
 STEP_NAMES = [
     "throughput", "utilisation", "ingest", "import", "export", "polling", "queries", "growth",
+    "contention",
 ]  # fmt: skip
 QUICK = {
     "throughput_calls": 100,
@@ -137,6 +138,30 @@ def _growth_lines(g: dict | None) -> list[str]:
             f"| {name} | {_fmt(by[small], ' ms')} | {_fmt(by[large], ' ms')} | "
             f"{_fmt(g['ratios'].get(name))} |"
             for name, by in g["p95_ms"].items()
+        ),
+        "",
+    ]
+
+
+def _contention_lines(c: dict | None) -> list[str]:
+    if not c or "kept" not in c:
+        return []
+    k = c["kept"]
+    return [
+        "**Under contention.** Placement and webhook ingest measured again while a CPU-bound "
+        "process kept one of the cores busy; the share of its quiet rate each path kept: "
+        f"placement, the app {_fmt(k['placement_app'])} against the bare loop "
+        f"{_fmt(k['placement_baseline'])} ({_fmt(c['placement']['calls_per_second'])} calls/s, "
+        f"ratio {_fmt(c['placement']['ratio'])}); ingest, the app {_fmt(k['ingest_app'])} "
+        f"against the bare view {_fmt(k['ingest_baseline'])} "
+        f"({_fmt(c['ingest']['webhooks']['requests_per_second'])} req/s, ratio "
+        f"{_fmt(c['ingest']['ratio'])}). Target: the app's path degrades no more than its "
+        "baseline: "
+        + (
+            "met."
+            if k["placement_app"] >= k["placement_baseline"]
+            and k["ingest_app"] >= k["ingest_baseline"]
+            else "**not met**."
         ),
         "",
     ]
@@ -268,6 +293,7 @@ def markdown(results: dict) -> str:
             for name, sizes in q["pages"].items()
         ),
         "",
+        *_contention_lines(r.get("contention")),
         *_growth_lines(r.get("growth")),
         "Run it again with `make bench` (about ten minutes; nothing else should run meanwhile).",
         "",
@@ -310,7 +336,7 @@ def main() -> int:
         for key, (title, run) in steps.items():
             if wanted is None or key in wanted:
                 step(fleet, title)
-                results[key] = run(fleet, sizes, web_url)
+                results[key] = run(fleet, sizes, web_url, results)
     finally:
         fleet.stop_all()
     if wanted is not None:
@@ -340,13 +366,13 @@ def _steps() -> dict:
     return {
         "throughput": (
             "placement throughput",
-            lambda fleet, sizes, web_url: scenarios.placement_throughput(
+            lambda fleet, sizes, web_url, results: scenarios.placement_throughput(
                 fleet, calls=sizes["throughput_calls"], workers=2, concurrency=4
             ),
         ),
         "utilisation": (
             "concurrency utilisation and refill",
-            lambda fleet, sizes, web_url: scenarios.utilisation(
+            lambda fleet, sizes, web_url, results: scenarios.utilisation(
                 fleet,
                 contacts=sizes["utilisation_contacts"],
                 cap=sizes["utilisation_cap"],
@@ -356,32 +382,38 @@ def _steps() -> dict:
         ),
         "ingest": (
             "webhook ingest",
-            lambda fleet, sizes, web_url: scenarios.webhook_ingest(
+            lambda fleet, sizes, web_url, results: scenarios.webhook_ingest(
                 fleet, web_url=web_url, seconds=sizes["ingest_seconds"], clients=8
             ),
         ),
         "import": (
             "contact import",
-            lambda fleet, sizes, web_url: scenarios.contact_import(
+            lambda fleet, sizes, web_url, results: scenarios.contact_import(
                 fleet, rows=sizes["import_rows"]
             ),
         ),
         "export": (
             "results export",
-            lambda fleet, sizes, web_url: scenarios.results_export(
+            lambda fleet, sizes, web_url, results: scenarios.results_export(
                 fleet, rows=sizes["export_rows"]
             ),
         ),
         "polling": (
             "polling cost",
-            lambda fleet, sizes, web_url: scenarios.polling_cost(
+            lambda fleet, sizes, web_url, results: scenarios.polling_cost(
                 fleet, live=sizes["polling_live"], seconds=sizes["polling_seconds"]
             ),
         ),
-        "queries": ("query counts", lambda fleet, sizes, web_url: queries.query_counts()),
+        "queries": ("query counts", lambda fleet, sizes, web_url, results: queries.query_counts()),
+        "contention": (
+            "placement and ingest with one core busy",
+            lambda fleet, sizes, web_url, results: scenarios.under_contention(
+                fleet, sizes=sizes, web_url=web_url, quiet=results
+            ),
+        ),
         "growth": (
             "cost as data grows",
-            lambda fleet, sizes, web_url: growth.data_growth(tuple(sizes["growth_rows"])),
+            lambda fleet, sizes, web_url, results: growth.data_growth(tuple(sizes["growth_rows"])),
         ),
     }
 

@@ -1,6 +1,7 @@
 """The benchmark's measurements. Each returns a dict of figures with the baseline it is compared
 to, measured in the same run on the same machine."""
 
+import contextlib
 import csv
 import json
 import os
@@ -517,3 +518,52 @@ def polling_cost(fleet: Fleet, *, live: int, seconds: float) -> dict:
         "(CALL_POLL_INTERVAL)",
         "ratio": round(per_call_minute / naive, 4),
     }
+
+
+# -- 6. under contention ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def cpu_hog():
+    """A CPU-bound process keeping one core busy meanwhile (another deployment's load)."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        hog.kill()
+        hog.wait()
+
+
+def under_contention(fleet: Fleet, *, sizes: dict, web_url: str, quiet: dict) -> dict:
+    """Placement and webhook ingest again, with one core taken: how much each path (the app's
+    and its baseline's) keeps of its quiet rate. The app should lose no more than its baseline."""
+    with cpu_hog():
+        placement = placement_throughput(
+            fleet, calls=sizes["throughput_calls"], workers=2, concurrency=4
+        )
+        fleet.fresh_state()
+        ingest = webhook_ingest(fleet, web_url=web_url, seconds=sizes["ingest_seconds"], clients=8)
+    result = {"placement": placement, "ingest": ingest}
+    calm_placement, calm_ingest = quiet.get("throughput"), quiet.get("ingest")
+    if calm_placement and calm_ingest:
+        result["kept"] = {
+            "placement_app": _round(
+                placement["calls_per_second"] / calm_placement["calls_per_second"], 3
+            ),
+            "placement_baseline": _round(
+                placement["baseline_calls_per_second"]
+                / calm_placement["baseline_calls_per_second"],
+                3,
+            ),
+            "ingest_app": _round(
+                ingest["webhooks"]["requests_per_second"]
+                / calm_ingest["webhooks"]["requests_per_second"],
+                3,
+            ),
+            "ingest_baseline": _round(
+                ingest["bare_view"]["requests_per_second"]
+                / calm_ingest["bare_view"]["requests_per_second"],
+                3,
+            ),
+        }
+    return result
