@@ -389,6 +389,13 @@ MCP_PUBLIC_URL = env.str("MCP_PUBLIC_URL", default="") or (
 MCP_PORT = env.int("MCP_PORT", default=8001)
 MCP_TOOL_TIMEOUT_MS = env.int("MCP_TOOL_TIMEOUT_MS", default=5000)
 MCP_CREDENTIAL_GRACE_SECONDS = env.int("MCP_CREDENTIAL_GRACE_SECONDS", default=120)
+# A campaign's progress (pages, the API) is counted anew at most every PROGRESS_CACHE_SECONDS
+# once it holds over PROGRESS_CACHE_ABOVE contacts (counting a million takes most of a second).
+PROGRESS_CACHE_ABOVE = env.int("PROGRESS_CACHE_ABOVE", default=50_000)
+PROGRESS_CACHE_SECONDS = env.int("PROGRESS_CACHE_SECONDS", default=5)
+# The dashboard's reports (answer rates over four weeks, dispositions over one) are computed
+# at most this often.
+REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=300)
 # With webhooks off, an answered call's transcript is kept by snapshots: the next comes after
 # max(MIN, half the call's age) while new turns appear, a gap doubling up to MAX while none do,
 # and one last before our own hang-up (a callee's hang-up keeps what the last snapshot saw).

@@ -200,7 +200,8 @@ class Call(models.Model):
     # Both derived from our id, so a retried placement is recognised (409, found by channel).
     agora_name = models.CharField(max_length=64)
     channel = models.CharField(max_length=64)
-    agent_id = models.CharField(max_length=64, null=True, blank=True)
+    # NULL until placed: the unique constraint lets many unplaced calls share it ("" would not).
+    agent_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     pipeline_id = models.CharField(max_length=100, blank=True)
     variables = models.JSONField(default=dict, blank=True, validators=[validate_json_text])
     labels = models.JSONField(default=dict, blank=True, validators=[validate_json_text])

@@ -74,3 +74,14 @@ def clock(request):
         return
     with time_machine.travel(PINNED_AT, tick=True) as traveller:
         yield Clock(traveller)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_console_reports():
+    """The dashboard's reports are cached for minutes (contactcenter.console.views): each test
+    starts without a copy another test left."""
+    from django.core.cache import cache
+
+    from contactcenter.console.views import REPORTS_CACHE_KEY
+
+    cache.delete(REPORTS_CACHE_KEY)

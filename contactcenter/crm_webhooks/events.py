@@ -63,7 +63,7 @@ def campaign_event_data(campaign) -> dict[str, Any]:
             "id": campaign.pk,
             "name": campaign.name,
             "status": campaign.status,
-            "progress": campaign_progress(campaign),
+            "progress": campaign_progress(campaign, fresh=True),
         }
     }
 

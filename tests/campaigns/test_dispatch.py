@@ -21,6 +21,7 @@ from campaigns.services.campaigns import (
     campaign_start_problems,
 )
 from campaigns.services.dispatch import dispatch, dispatch_campaign
+from campaigns.states import WAITING_CONTACT_STATUSES
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.services.calls import call_create, call_place, call_transition
 from telephony.services.numbers import phone_number_delete
@@ -278,6 +279,33 @@ def test_attempts_run_out_and_success_completes(make_campaign):
     assert progress["calls_by_status"] == {"failed": 2, "completed": 1}
 
 
+def test_a_large_campaigns_progress_is_counted_at_most_every_few_seconds(
+    make_campaign, settings, redis_db
+):
+    # given: campaigns over and under the size whose counts are reused
+    settings.PROGRESS_CACHE_ABOVE, settings.PROGRESS_CACHE_SECONDS = 2, 60
+    large = make_campaign(["+14155550150", "+14155550250", "+14155550350"])
+    small = make_campaign(["+14155550450"])
+    for campaign in (large, small):
+        campaign_start(campaign=campaign)
+    assert campaign_progress(large)["remaining"] == 3
+
+    # when: a contact of each is done
+    for campaign in (large, small):
+        campaign.contacts.filter(pk=campaign.contacts.first().pk).update(status=CS.COMPLETED)
+
+    # then: the large one shows its counts of a moment ago, unless asked afresh
+    assert campaign_progress(large)["remaining"] == 3
+    assert campaign_progress(large, fresh=True)["remaining"] == 2
+    assert campaign_progress(small)["remaining"] == 0
+
+
+def test_the_claim_index_holds_exactly_the_waiting_contacts():
+    # The dispatcher's claim reads a partial index: its condition must name these statuses.
+    index = next(i for i in CampaignContact._meta.indexes if i.name == "campaign_contact_due")
+    assert set(dict(index.condition.children)["status__in"]) == set(WAITING_CONTACT_STATUSES)
+
+
 def test_pause_stops_new_calls_at_once_and_live_calls_finish(make_campaign):
     campaign = make_campaign(["+14155550150", "+14155550250"], max_concurrent_calls=1,
                              retry_delay_failed=0, max_attempts=2)  # fmt: skip
@@ -423,7 +451,7 @@ def _started_and_first_call_ended(make_campaign, phones, status, **fields):
 def test_a_call_ending_dispatches_its_campaign_at_once(
     make_campaign, redis_db, django_capture_on_commit_callbacks
 ):
-    campaign, live = _started_and_first_call_ended(
+    _, live = _started_and_first_call_ended(
         make_campaign, ["+14155550150", "+14155550250"], CallStatus.FAILED,
         max_concurrent_calls=1,
     )  # fmt: skip
