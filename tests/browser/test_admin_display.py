@@ -43,7 +43,8 @@ BADGES = {
         "deleting": GRAY,
     },
     BadgeKind.WEBHOOK_EVENT: {
-        "received": GRAY, "processed": GREEN, "unmatched": AMBER, "ignored": GRAY, "failed": RED,
+        "received": GRAY, "processing": BLUE, "processed": GREEN, "unmatched": AMBER,
+        "ignored": GRAY, "failed": RED,
     },
     BadgeKind.IMPORT: {"pending": GRAY, "running": BLUE, "done": GREEN, "failed": RED},
 }  # fmt: skip
