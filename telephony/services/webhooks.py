@@ -166,7 +166,10 @@ def webhooks_drain(*, batch: int = 100, seconds: float = 20.0) -> int:
         if not claimed:
             return processed
         for event_id in claimed:
-            _process_claimed(event_id)
+            try:
+                _process_claimed(event_id)
+            except Exception:  # recorded on the event (failed, for the sweeper): go on
+                logger.exception("webhook event %s: processing failed", event_id)
         processed += len(claimed)
     _wake_drain()
     return processed

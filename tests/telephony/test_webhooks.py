@@ -15,6 +15,7 @@ from django.utils import timezone
 from telephony import tasks
 from telephony.agora import PhoneNumberImport
 from telephony.models import Call, PhoneNumber, WebhookEvent
+from telephony.services import webhooks as webhooks_module
 from telephony.services.calls import call_create_inbound, call_finalize_end
 from telephony.services.webhooks import (
     _claim_batch,
@@ -210,6 +211,28 @@ def test_an_unexpected_error_fails_the_event_instead_of_leaving_it_claimed(clien
     event.refresh_from_db()
     assert event.status == WebhookEvent.Status.FAILED
     assert "KeyError" in event.last_error
+
+
+def test_a_drain_goes_on_past_an_event_that_fails(client, secret):
+    for index in range(3):
+        body = envelope(notice_id=f"n-{index}", agent_id=f"UNKNOWN-{index}")
+        post(client, body, signed(body, secret))
+    first = WebhookEvent.objects.order_by("id").first()
+    real_find_call = webhooks_module._find_call
+
+    def find_call(payload):
+        if payload.get("agent_id") == first.agent_id:
+            raise KeyError("boom")
+        return real_find_call(payload)
+
+    with mock.patch("telephony.services.webhooks._find_call", side_effect=find_call):
+        assert webhooks_drain() == 3
+
+    assert dict(WebhookEvent.objects.values_list("notice_id", "status")) == {
+        "n-0": WebhookEvent.Status.FAILED,
+        "n-1": WebhookEvent.Status.UNMATCHED,
+        "n-2": WebhookEvent.Status.UNMATCHED,
+    }
 
 
 def test_malformed_json_with_a_valid_signature_is_a_400(client, secret):
