@@ -30,7 +30,7 @@ def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
     report = json.loads((tmp_path / "benchmarks.json").read_text())
     results = report["results"]
     assert set(results) == {"throughput", "utilisation", "import", "export", "ingest", "polling",
-                            "queries"}  # fmt: skip
+                            "queries", "growth", "contention", "scale"}  # fmt: skip
     assert results["throughput"]["calls_per_second"] > 0
     assert results["throughput"]["duplicate_channels"] == 0
     assert results["utilisation"]["over_cap_moments"] == 0
@@ -40,9 +40,15 @@ def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
     assert results["export"]["rows_per_second"] > 0
     assert results["ingest"]["stored"] == results["ingest"]["webhooks"]["requests"] > 0
     assert results["queries"]["flat"], results["queries"]["pages"]
+    assert set(results["growth"]["p95_ms"]["console: dashboard"]) == {"1000", "5000"}
+    assert results["contention"]["kept"]["placement_app"] > 0
+    scale = results["scale"]["runs"]
+    assert [run["live_calls"] for run in scale] == [run["live_at_the_end"] for run in scale]
     assert report["live_calls_series"]
     markdown = (tmp_path / "benchmarks.md").read_text()
     assert "| campaign results export (CSV)" in markdown
+    for section in ("**Live-call scale.**", "**Under contention.**", "**Cost as data grows.**"):
+        assert section in markdown
     assert "| placement throughput" in markdown and report["machine"]["cpu"] in markdown
     assert (tmp_path / "benchmarks-live-calls.png").read_bytes().startswith(b"\x89PNG")
 

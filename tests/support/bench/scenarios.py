@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -567,3 +568,123 @@ def under_contention(fleet: Fleet, *, sizes: dict, web_url: str, quiet: dict) ->
             ),
         }
     return result
+
+
+# -- 7. live-call scale ----------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and every descendant alive now."""
+    total, todo = 0.0, [pid]
+    ticks = os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            todo += _children(current)
+    return total
+
+
+def _app_cpu(fleet: Fleet) -> float:
+    return sum(
+        _cpu_seconds(process.proc.pid)
+        for name, process in fleet.processes.items()
+        if name not in ("simulator", "redis")
+    )
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine spent busy so far (every core)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def live_scale(fleet: Fleet, *, counts: tuple[int, ...], web_url: str, window: float) -> dict:
+    """N calls live at once (each talking until hung up), webhooks on: how late our rows follow
+    Agora's events, how fast the busiest pages answer, and the CPU each live call costs."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from campaigns.services.campaigns import campaign_cancel, campaign_start
+    from telephony.models import Call, CallEvent
+    from telephony.states import CallStatus
+
+    results = []
+    for live in counts:
+        fleet.fresh_state()
+        fleet.simulator_config(max_concurrent_calls=live, webhook_url=f"{web_url}/webhooks/agora/")
+        import_caller(fleet)
+        fleet.configure(AGORA_MAX_CONCURRENT_CALLS=str(live), DISPATCH_INTERVAL="1")
+        _start_app(fleet, workers=2, concurrency=4, dispatchers=1)
+        campaign = make_campaign(
+            f"Scale {live}", [callee(index, outcome=4, area=628) for index in range(live)],
+            cap=live,
+        )  # fmt: skip
+        started = time.monotonic()
+        campaign_start(campaign=campaign)
+        wait_until(
+            lambda: Call.objects.filter(status=CallStatus.ANSWERED).count() >= live,  # noqa: B023
+            timeout=60 + live,
+            message=f"{live} calls to be answered and known to be",
+        )
+        reached = time.monotonic() - started
+        staff = get_user_model().objects.create_superuser(
+            f"scale-{uuid.uuid4().hex[:6]}", "scale@example.com", uuid.uuid4().hex
+        )
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(staff)
+        app_before, busy_before, began = _app_cpu(fleet), _machine_busy(), time.monotonic()
+        pages: dict[str, list[float]] = {"dashboard": [], "call list": []}
+        while time.monotonic() - began < window:
+            for name, url in (("dashboard", "/admin/dashboard/"),
+                              ("call list", "/admin/telephony/call/")):  # fmt: skip
+                asked = time.perf_counter()
+                if client.get(url).status_code != 200:
+                    raise RuntimeError(f"GET {url} failed with {live} live calls")
+                pages[name].append(time.perf_counter() - asked)
+            time.sleep(1)
+        elapsed = time.monotonic() - began
+        app_cpu, busy = _app_cpu(fleet) - app_before, _machine_busy() - busy_before
+        lags = [
+            (created - datetime.fromtimestamp(report_ms / 1000, tz=UTC)).total_seconds()
+            for created, report_ms in CallEvent.objects.filter(
+                source=CallEvent.Source.WEBHOOK, kind=CallEvent.Kind.SIGNAL,
+                report_ms__isnull=False,
+            ).values_list("created_at", "report_ms")
+        ]  # fmt: skip
+        still_live = Call.objects.filter(status=CallStatus.ANSWERED).count()
+        campaign_cancel(campaign=campaign, hang_up=True)
+        results.append(
+            {
+                "live_calls": live,
+                "live_at_the_end": still_live,
+                "seconds_to_all_answered": round(reached, 1),
+                "state_lag_p50_seconds": _round(percentile(lags, 0.5), 3),
+                "state_lag_p95_seconds": _round(percentile(lags, 0.95), 3),
+                "events": len(lags),
+                "dashboard_p95_ms": _round(1000 * (percentile(pages["dashboard"], 0.95) or 0), 1),
+                "call_list_p95_ms": _round(1000 * (percentile(pages["call list"], 0.95) or 0), 1),
+                "window_seconds": round(elapsed, 1),
+                # CPU seconds per second, per live call, in milliseconds: the app's processes
+                # (web, workers, beat, dispatcher) and the whole machine (with PostgreSQL,
+                # Redis and the simulator).
+                "app_cpu_ms_per_live_call_second": _round(1000 * app_cpu / elapsed / live, 3),
+                "machine_cpu_ms_per_live_call_second": _round(1000 * busy / elapsed / live, 3),
+            }
+        )
+    held = [r["live_calls"] for r in results if (r["state_lag_p95_seconds"] or 99) < 2]
+    return {
+        "runs": results,
+        "largest_with_lag_p95_under_2s": max(held) if held else None,
+        "measured": list(counts),
+    }
