@@ -81,6 +81,20 @@ def test_a_valid_v2_signature_is_stored_and_processing_queued_after_commit(
     assert len(queued) == 1
 
 
+def test_webhooks_skip_the_staff_facing_middleware(client, secret):
+    # Sessions, auth, CSRF, messages, lockout: none runs for Agora's webhooks (the hot path) ...
+    body = envelope()
+    with mock.patch(
+        "django.contrib.sessions.middleware.SessionMiddleware.process_request",
+        side_effect=AssertionError("the session middleware ran"),
+    ) as sessions:
+        assert post(client, body, signed(body, secret)).status_code == 200
+        assert not sessions.called
+        # ... while every other request still goes through them
+        with pytest.raises(AssertionError, match="session middleware ran"):
+            client.get("/admin/login/")
+
+
 def test_a_v1_only_signature_is_accepted(client, secret):
     body = envelope()
     assert post(client, body, signed(body, secret, v2=False)).status_code == 200
