@@ -20,6 +20,7 @@ and the run exits non-zero when any of these is not 0.
 """
 
 import argparse
+import os
 import random
 import shutil
 import sys
@@ -311,7 +312,7 @@ def main() -> int:
 
     redis_port = free_port()
     fleet = Fleet.create(
-        name="contactcenter_chaos",
+        name=os.environ.get("CHAOS_DATABASE", "contactcenter_chaos"),
         redis_url=f"redis://127.0.0.1:{redis_port}/0",
         workdir=BASE_DIR / "var" / "chaos-run",
         **{**APP_SETTINGS, "AGORA_MAX_CONCURRENT_CALLS": str(args.app_cap)},
