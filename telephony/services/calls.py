@@ -1090,20 +1090,27 @@ def _snapshot_history(call: Call, *, now: datetime | None = None) -> list[dict[s
 
 def snapshot_keep(call: Call, contents: list[dict[str, str]], *, now: datetime) -> None:
     """Keep a snapshot of the conversation that grew, and say when the next is due: soon while
-    new turns appear (but less often as the call ages), ever later while none do."""
-    grew = len(contents) > len(call.transcript or [])
+    new turns appear (but less often as the call ages), ever later while none do. Compared
+    under the row's lock: Agora's end-of-call history may have stored a longer one meanwhile."""
     low, high = settings.CALL_SNAPSHOT_MIN_SECONDS, settings.CALL_SNAPSHOT_MAX_SECONDS
-    if grew:
-        age = (now - call.answered_at).total_seconds() if call.answered_at else 0.0
-        gap = max(low, age / 2)
-    else:
-        gap = max(low, call.snapshot_gap_seconds) * 2
-    gap = int(min(gap, high))
-    changes: dict[str, Any] = {"next_snapshot_at": now + timedelta(seconds=gap),
-                               "snapshot_gap_seconds": gap}  # fmt: skip
-    if grew:
-        changes["transcript"] = contents
-    Call.objects.filter(pk=call.pk).update(**changes)
+    with transaction.atomic():
+        locked = (
+            Call.objects.select_for_update()
+            .only("transcript", "answered_at", "snapshot_gap_seconds")
+            .get(pk=call.pk)
+        )
+        grew = len(contents) > len(locked.transcript or [])
+        if grew:
+            age = (now - locked.answered_at).total_seconds() if locked.answered_at else 0.0
+            gap = max(low, age / 2)
+        else:
+            gap = max(low, locked.snapshot_gap_seconds) * 2
+        gap = int(min(gap, high))
+        changes: dict[str, Any] = {"next_snapshot_at": now + timedelta(seconds=gap),
+                                   "snapshot_gap_seconds": gap}  # fmt: skip
+        if grew:
+            changes["transcript"] = contents
+        Call.objects.filter(pk=call.pk).update(**changes)
     for name, value in changes.items():
         setattr(call, name, value)
 

@@ -408,6 +408,19 @@ def test_snapshots_come_soon_while_the_conversation_grows_and_ever_later_while_i
     assert len(call.transcript) == 5
 
 
+def test_a_snapshot_never_replaces_a_longer_transcript_stored_meanwhile(db):
+    # Agora's end-of-call history (a webhook) may land between our request and our write.
+    answered = timezone.now()
+    call = CallFactory(status=CallStatus.ANSWERED, answered_at=answered, agent_id="A2")
+    whole = [{"role": "user", "content": str(index)} for index in range(6)]
+    Call.objects.filter(pk=call.pk).update(transcript=whole)
+
+    snapshot_keep(call, whole[:3], now=answered + timedelta(seconds=40))
+
+    call.refresh_from_db()
+    assert call.transcript == whole
+
+
 def test_a_poll_asks_for_the_history_only_when_a_snapshot_is_due(place, simulator, settings):
     settings.VOICEMAIL_DETECTION = False
     call = place("+14152000004")  # a person who talks until hung up
