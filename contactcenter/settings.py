@@ -396,7 +396,8 @@ MCP_CREDENTIAL_GRACE_SECONDS = env.int("MCP_CREDENTIAL_GRACE_SECONDS", default=1
 PROGRESS_CACHE_ABOVE = env.int("PROGRESS_CACHE_ABOVE", default=50_000)
 PROGRESS_CACHE_SECONDS = env.int("PROGRESS_CACHE_SECONDS", default=5)
 # The dashboard's reports (answer rates over four weeks, dispositions over one) are computed
-# at most this often.
+# at most every REPORTS_CACHE_SECONDS once the four weeks hold over REPORTS_CACHE_ABOVE calls.
+REPORTS_CACHE_ABOVE = env.int("REPORTS_CACHE_ABOVE", default=50_000)
 REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=300)
 # With webhooks off, an answered call's transcript is kept by snapshots: the next comes after
 # max(MIN, half the call's age) while new turns appear, a gap doubling up to MAX while none do,

@@ -58,14 +58,16 @@ REPORTS_CACHE_KEY = "console:reports"
 def _reports_context(*, now) -> dict:
     """What staff decide from, as of the page's load (heavier than the live panels, so not
     refreshed with them): answer rates by the callee's weekday and hour over the last four
-    weeks, and the last week's analysed calls by disposition. Computed at most every
-    REPORTS_CACHE_SECONDS: over a million calls they take most of a second."""
+    weeks, and the last week's analysed calls by disposition. Over REPORTS_CACHE_ABOVE calls
+    (a million take most of a second) they are computed at most every REPORTS_CACHE_SECONDS;
+    below, at every load."""
     figures = cache.get(REPORTS_CACHE_KEY)
     if figures is None:
         calls = Call.objects.filter(created_at__gte=now - ANSWER_RATE_SPAN)
         analyses = CallAnalysis.objects.filter(analyzed_at__gte=now - DISPOSITION_SPAN)
         figures = (answer_rates(calls), dispositions(analyses))
-        cache.set(REPORTS_CACHE_KEY, figures, timeout=settings.REPORTS_CACHE_SECONDS)
+        if figures[0].calls + figures[0].unplaced > settings.REPORTS_CACHE_ABOVE:
+            cache.set(REPORTS_CACHE_KEY, figures, timeout=settings.REPORTS_CACHE_SECONDS)
     rates, by_disposition = figures
     return {
         "answer_rates": answer_rate_heat_map(

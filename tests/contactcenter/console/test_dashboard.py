@@ -204,3 +204,22 @@ def test_query_count_does_not_grow_with_calls_or_campaigns(
     for status in (S.COMPLETED, S.BUSY, S.DIALING, S.FAILED) * 5:
         make_call(status, talk_seconds=5)
     assert queries() == few
+
+
+def test_reports_are_kept_for_minutes_only_once_there_are_many_calls(db, settings):
+    from django.core.cache import cache
+
+    from contactcenter.console.views import REPORTS_CACHE_KEY, _reports_context
+    from tests.support.factories import CallFactory
+
+    CallFactory(status=S.COMPLETED)
+    now = timezone.now()
+    _reports_context(now=now)
+    assert cache.get(REPORTS_CACHE_KEY) is None  # few calls: computed at every load
+
+    settings.REPORTS_CACHE_ABOVE = 0
+    first = _reports_context(now=now)
+    CallFactory(status=S.FAILED)
+    kept, _ = cache.get(REPORTS_CACHE_KEY)
+    assert kept.calls + kept.unplaced == 1
+    assert str(_reports_context(now=now)["answer_rates"]) == str(first["answer_rates"])
