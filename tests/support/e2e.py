@@ -56,6 +56,8 @@ def app_env(base_url: str, cap: int) -> dict[str, str]:
         AGORA_MAX_CONCURRENT_CALLS=str(cap),
         CALL_POLL_AFTER_SECONDS="1",
         CALL_POLL_INTERVAL="1",
+        # Calls here talk for seconds and are followed every second: so are their transcripts.
+        CALL_SNAPSHOT_MIN_SECONDS="1",
         DISPATCH_INTERVAL="1",
     )
 
