@@ -465,6 +465,37 @@ def test_a_call_ending_dispatches_its_campaign_at_once(
     assert Call.objects.filter(status=CallStatus.QUEUED).count() == 1
 
 
+def test_the_end_of_a_call_moves_its_contact_on_where_it_ended_or_else_in_a_task(
+    make_campaign, redis_db, django_capture_on_commit_callbacks, monkeypatch
+):
+    from campaigns import receivers
+
+    # given: two campaigns whose first call just ended (the call_ended signal's receiver)
+    _, first = _started_and_first_call_ended(
+        make_campaign, ["+14155550150", "+14155550250"], CallStatus.FAILED,
+        max_concurrent_calls=1, max_attempts=1,
+    )  # fmt: skip
+
+    # when: the receiver runs in the worker that saw the end
+    with django_capture_on_commit_callbacks(execute=True):
+        receivers.on_call_ended(sender=Call, call_id=str(first.pk), status=first.status)
+
+    # then: the contact moved on and its place was refilled there and then, with no task
+    assert CampaignContact.objects.get(last_call=first).status == CS.EXHAUSTED
+    assert Call.objects.filter(status=CallStatus.QUEUED).count() == 1
+    assert _queued_tasks(redis_db, "dispatch") == []
+
+    # when: recording fails (the database went away a moment): a task tries again
+    def fail(**kwargs):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr("campaigns.services.campaigns.campaign_record_call_outcome", fail)
+    receivers.on_call_ended(sender=Call, call_id=str(first.pk), status=first.status)
+    assert _queued_tasks(redis_db, "dispatch") == [
+        ("campaigns.record_call_outcome", f"('{first.pk}',)")
+    ]
+
+
 def test_the_dispatchers_own_sweep_of_ended_calls_queues_no_refill(
     make_campaign, redis_db, django_capture_on_commit_callbacks
 ):
