@@ -30,6 +30,7 @@ TASK_QUEUES: dict[str, Queue] = {
     "contactcenter.heartbeat": Queue.DEFAULT,
     # telephony: calls
     "telephony.place_call": Queue.CALLS,
+    "telephony.place_calls": Queue.CALLS,
     "telephony.hangup_call": Queue.CALLS,
     "telephony.poll_calls": Queue.TRACKING,
     "telephony.enforce_call_limits": Queue.TRACKING,

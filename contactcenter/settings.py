@@ -379,6 +379,9 @@ CALL_MAX_RING_SECONDS = env.int("CALL_MAX_RING_SECONDS", default=60)
 CALL_MAX_DURATION_SECONDS = env.int("CALL_MAX_DURATION_SECONDS", default=1800)
 # How long one worker may hold a call it is placing before another may take it over.
 CALL_PLACEMENT_LEASE_SECONDS = env.int("CALL_PLACEMENT_LEASE_SECONDS", default=60)
+# A dispatcher's calls are placed this many to a task, their requests sent at once (one thread
+# each): a batch's longest wait is one request's timeouts, well inside the lease above.
+CALL_PLACEMENT_BATCH_SIZE = env.int("CALL_PLACEMENT_BATCH_SIZE", default=25)
 CALL_TOKEN_TTL_SECONDS = env.int("CALL_TOKEN_TTL_SECONDS", default=3600)
 # In-call tools (MCP). The app's public base URL: the agent's MCP requests go to
 # PUBLIC_BASE_URL + "/mcp" (a proxy routes that path to `manage.py mcp_server`), or to

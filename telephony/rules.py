@@ -70,8 +70,23 @@ class DialingRules(Protocol):
         """Why a single call to `to_number` may not be queued now, or None."""
         ...
 
+    def new_call_refusals(
+        self,
+        *,
+        calls: list[tuple[str, str]],
+        now: datetime,
+        overridden: frozenset[Rule] = frozenset(),
+    ) -> list[Refusal | None]:
+        """The same for many calls at once, each given as (to_number, callee_timezone): one
+        answer per call, in order (the rules read the database once for all of them)."""
+        ...
+
     def placement_refusal(self, *, call: "Call", now: datetime) -> Refusal | None:
         """Why `call` (a single or a campaign call) may not be dialed now, or None."""
+        ...
+
+    def placement_refusals(self, *, calls: list["Call"], now: datetime) -> dict[str, Refusal]:
+        """The same for a batch: the refused calls' ids (as strings) and why."""
         ...
 
 

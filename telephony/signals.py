@@ -5,6 +5,7 @@ from django.dispatch import Signal
 # A call reached a terminal status. Arguments: call_id (str), status (str).
 call_ended = Signal()
 
-# A call's status changed (every change, terminal ones included). Sent on commit.
-# Arguments: call_id (str), status (str, the new status).
+# Calls' status changed (every change, terminal ones included). Sent on commit, once for the
+# calls a batch moved to the same status together (a placement batch's DIALING).
+# Arguments: call_ids (list of str), status (str, the new status).
 call_status_changed = Signal()

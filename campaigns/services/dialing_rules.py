@@ -7,13 +7,15 @@ contact it claims. Order matters only for the message: a destination that is nev
 reported before a number that is merely blocked or called at the wrong hour.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 
 from campaigns.destinations import destination_problem, number_country
 from campaigns.models import Campaign, CampaignAttempt, Contact
-from campaigns.services.dnc import dnc_contains
+from campaigns.services.dnc import dnc_listed
 from campaigns.windows import CallingWindow, NoTimeZone, contact_zones, is_open, next_opening
 from telephony.models import Call, PhoneNumber
 from telephony.rules import Refusal, Rule, register_dialing_rules
@@ -25,6 +27,20 @@ def allowed_countries() -> frozenset[str]:
         return frozenset(settings.CALL_ALLOWED_COUNTRIES)
     callers = PhoneNumber.objects.filter(outbound=True).values_list("e164", flat=True)
     return frozenset(filter(None, (number_country(e164) for e164 in callers)))
+
+
+@dataclass(frozen=True)
+class RuleFacts:
+    """What the rules read from the database, read once for a batch of calls (two queries,
+    however many calls): the destinations allowed, and which of the batch's numbers are on the
+    do-not-call list."""
+
+    allowed_countries: frozenset[str]
+    do_not_call: frozenset[str]
+
+    @classmethod
+    def for_numbers(cls, numbers: Iterable[str]) -> "RuleFacts":
+        return cls(allowed_countries=allowed_countries(), do_not_call=dnc_listed(numbers))
 
 
 def campaign_window(campaign: Campaign) -> CallingWindow:
@@ -69,13 +85,16 @@ def call_refusal(
     now: datetime,
     window: CallingWindow | None = None,
     overridden: frozenset[Rule] = frozenset(),
+    facts: RuleFacts | None = None,
 ) -> Refusal | None:
     """Why a call to `to_number` may not be made at `now`, or None. `window`: a campaign's
-    (already inside the guard); without it the guard's hours apply every day."""
-    problem = destination_problem(to_number, allowed_countries=allowed_countries())
+    (already inside the guard); without it the guard's hours apply every day. `facts`: read
+    for a batch the number is in (else read for this number alone)."""
+    facts = facts or RuleFacts.for_numbers([to_number])
+    problem = destination_problem(to_number, allowed_countries=facts.allowed_countries)
     if problem:
         return Refusal(Rule.DESTINATION, problem + ".")
-    if Rule.DO_NOT_CALL not in overridden and dnc_contains(to_number):
+    if Rule.DO_NOT_CALL not in overridden and to_number in facts.do_not_call:
         return Refusal(Rule.DO_NOT_CALL, f"{to_number} is on the do-not-call list.")
     if window is None:
         if Rule.CALLING_HOURS in overridden:
@@ -93,7 +112,12 @@ def call_refusal(
 
 
 def campaign_call_refusal(
-    *, campaign: Campaign, contact: Contact, now: datetime, window: CallingWindow | None = None
+    *,
+    campaign: Campaign,
+    contact: Contact,
+    now: datetime,
+    window: CallingWindow | None = None,
+    facts: RuleFacts | None = None,
 ) -> Refusal | None:
     """A campaign call: the campaign runs, and the contact may be called in its window."""
     if campaign.status != Campaign.Status.RUNNING:
@@ -108,35 +132,79 @@ def campaign_call_refusal(
         callee_timezone=contact.timezone,
         now=now,
         window=window or campaign_window(campaign),
+        facts=facts,
     )
 
 
 class CampaignDialingRules:
     """What telephony asks (telephony.rules.DialingRules)."""
 
+    def new_call_refusals(
+        self,
+        *,
+        calls: list[tuple[str, str]],
+        now: datetime,
+        overridden: frozenset[Rule] = frozenset(),
+    ) -> list[Refusal | None]:
+        facts = RuleFacts.for_numbers(to_number for to_number, _ in calls)
+        return [
+            call_refusal(
+                to_number=to_number,
+                callee_timezone=callee_timezone,
+                now=now,
+                overridden=overridden,
+                facts=facts,
+            )
+            for to_number, callee_timezone in calls
+        ]
+
     def new_call_refusal(
         self, *, to_number: str, callee_timezone: str, now: datetime, overridden: frozenset[Rule]
     ) -> Refusal | None:
-        return call_refusal(
-            to_number=to_number, callee_timezone=callee_timezone, now=now, overridden=overridden
+        [refusal] = self.new_call_refusals(
+            calls=[(to_number, callee_timezone)], now=now, overridden=overridden
         )
+        return refusal
+
+    def placement_refusals(self, *, calls: list[Call], now: datetime) -> dict[str, Refusal]:
+        """Three queries for the whole batch: the campaign attempts, the destinations, the
+        do-not-call entries."""
+        attempts = {
+            attempt.call_id: attempt
+            for attempt in CampaignAttempt.objects.select_related(
+                "campaign", "campaign_contact__contact"
+            ).filter(call__in=[call.pk for call in calls])
+        }
+        facts = RuleFacts.for_numbers(call.to_number for call in calls)
+        windows: dict[int, CallingWindow] = {}
+        refusals = {}
+        for call in calls:
+            attempt = attempts.get(call.pk)
+            if attempt is not None:
+                campaign = attempt.campaign
+                if campaign.pk not in windows:
+                    windows[campaign.pk] = campaign_window(campaign)
+                refusal = campaign_call_refusal(
+                    campaign=campaign,
+                    contact=attempt.campaign_contact.contact,
+                    now=now,
+                    window=windows[campaign.pk],
+                    facts=facts,
+                )
+            else:
+                refusal = call_refusal(
+                    to_number=call.to_number,
+                    callee_timezone=call.callee_timezone,
+                    now=now,
+                    overridden=call.overridden_rules,
+                    facts=facts,
+                )
+            if refusal is not None:
+                refusals[str(call.pk)] = refusal
+        return refusals
 
     def placement_refusal(self, *, call: Call, now: datetime) -> Refusal | None:
-        attempt = (
-            CampaignAttempt.objects.select_related("campaign", "campaign_contact__contact")
-            .filter(call=call)
-            .first()
-        )
-        if attempt is not None:
-            return campaign_call_refusal(
-                campaign=attempt.campaign, contact=attempt.campaign_contact.contact, now=now
-            )
-        return call_refusal(
-            to_number=call.to_number,
-            callee_timezone=call.callee_timezone,
-            now=now,
-            overridden=call.overridden_rules,
-        )
+        return self.placement_refusals(calls=[call], now=now).get(str(call.pk))
 
 
 def register() -> None:

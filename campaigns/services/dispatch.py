@@ -9,7 +9,9 @@ Safe with any number of dispatchers and workers at once (invariants 2 and 3):
 - the dialing rules (services/dialing_rules: the campaign's status, destinations, do-not-call,
   the window in the contact's local time) are asked for each claimed contact, retries included,
   and again by telephony right before the call is dialed;
-- the call is created in the same transaction; its placement is enqueued on commit.
+- the calls are created in the same transaction, a chunk at a time (DISPATCH_CHUNK contacts,
+  a few queries for the whole chunk); their placement is enqueued on commit, a batch per task
+  (telephony.services.calls.calls_place).
 """
 
 import logging
@@ -29,17 +31,21 @@ from campaigns.services.campaigns import (
     contact_finish,
     contact_record_refusal,
 )
-from campaigns.services.dialing_rules import campaign_call_refusal, campaign_window
+from campaigns.services.dialing_rules import RuleFacts, campaign_call_refusal, campaign_window
 from campaigns.states import WAITING_CONTACT_STATUSES
+from contactcenter.bulk import bulk_update_rows
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.rules import CallRefused
-from telephony.services.calls import call_create
+from telephony.services.calls import NewCall, calls_create
 from telephony.services.capacity import booked_call_count, lock_capacity
 
 logger = logging.getLogger(__name__)
 
 # Claim a few more than the capacity: some claimed contacts turn out to be outside their window.
 OVERFETCH = 4
+# Contacts turned into calls per transaction, and chunks per campaign per tick.
+DISPATCH_CHUNK = 100
+MAX_CHUNKS_PER_TICK = 50
 
 
 def dispatch(*, now: datetime | None = None) -> dict[int, int]:
@@ -66,21 +72,38 @@ def _start_scheduled(campaign_id: int) -> None:
 
 
 def dispatch_campaign(*, campaign_id: int, now: datetime) -> int:
+    """Claim and call the campaign's due contacts, within capacity: DISPATCH_CHUNK at a time,
+    each chunk its own transaction (so placement, which takes the same lock, is not held up
+    behind a long one). Returns the calls created."""
+    created = 0
+    for _ in range(MAX_CHUNKS_PER_TICK):
+        made, more = _dispatch_chunk(campaign_id, now=now)
+        created += made
+        if not more:
+            break
+    if created == 0:
+        campaign = Campaign.objects.get(pk=campaign_id)
+        campaign_complete_if_done(campaign=campaign, now=now)
+    return created
+
+
+def _dispatch_chunk(campaign_id: int, *, now: datetime) -> tuple[int, bool]:
+    """One chunk: (calls created, whether more may be due and fit)."""
     with transaction.atomic():
         lock_capacity()
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status != Campaign.Status.RUNNING:
-            return 0
+            return 0, False
         if campaign.end_at and now >= campaign.end_at:
             campaign_end_reached(campaign=campaign)
-            return 0
+            return 0, False
         capacity = _capacity(campaign, now=now)
-        created = _claim_and_call(campaign, capacity=capacity, now=now) if capacity > 0 else 0
+        created, more = (0, False)
+        if capacity > 0:
+            created, more = _claim_and_call(campaign, limit=min(capacity, DISPATCH_CHUNK), now=now)
         campaign.last_dispatch_at = now
         campaign.save(update_fields=["last_dispatch_at", "round_robin_position", "updated_at"])
-    if created == 0:
-        campaign_complete_if_done(campaign=campaign, now=now)
-    return created
+    return created, more and capacity > created
 
 
 def _capacity(campaign: Campaign, *, now: datetime) -> int:
@@ -97,7 +120,10 @@ def _capacity(campaign: Campaign, *, now: datetime) -> int:
     )
 
 
-def _claim_and_call(campaign: Campaign, *, capacity: int, now: datetime) -> int:
+def _claim_and_call(campaign: Campaign, *, limit: int, now: datetime) -> tuple[int, bool]:
+    """Claim up to `limit` due contacts and queue a call to each the rules allow, as one batch
+    (telephony's calls_create: a few queries for the whole chunk). Returns (calls created,
+    whether the claim came back full, so more may be due)."""
     due = list(
         CampaignContact.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("contact")
@@ -106,63 +132,76 @@ def _claim_and_call(campaign: Campaign, *, capacity: int, now: datetime) -> int:
             status__in=WAITING_CONTACT_STATUSES,
             next_attempt_at__lte=now,
         )
-        .order_by("next_attempt_at", "id")[: capacity * OVERFETCH]
+        .order_by("next_attempt_at", "id")[: limit * OVERFETCH]
     )
     if not due:
-        return 0
+        return 0, False
     window = campaign_window(campaign)
+    facts = RuleFacts.for_numbers(entry.contact.phone for entry in due)
     numbers = list(campaign.caller_ids.filter(outbound=True).order_by("id"))
-    created = 0
+    chosen: list[CampaignContact] = []
     for entry in due:
-        if created >= capacity:
+        if len(chosen) >= limit:
             break
-        if _call_one(campaign, entry, window=window, numbers=numbers, now=now):
-            created += 1
-    return created
-
-
-def _call_one(campaign, entry, *, window, numbers, now) -> bool:
-    contact = entry.contact
-    refusal = campaign_call_refusal(campaign=campaign, contact=contact, now=now, window=window)
-    if refusal is not None:
-        contact_record_refusal(entry, refusal)
-        return False
-    if not numbers:
-        logger.warning("campaign %s has no outbound caller ID left", campaign.pk)
-        return False
-    caller = choose_caller_id(campaign, numbers, contact.phone)
-    attempt_number = entry.attempts + 1
-    try:
-        call = call_create(
-            to_number=contact.phone,
-            caller_id=caller,
-            agent_profile=campaign.agent_profile,
-            variables=contact_variables(contact),
-            labels={"campaign_id": str(campaign.pk), "contact_id": str(contact.pk)},
-            callee_timezone=contact.timezone,
-            voicemail_policy=campaign.voicemail_policy,
-            voicemail_message=campaign.voicemail_message,
-            source=CallEvent.Source.SYSTEM,
-            note=f"campaign {campaign.name}: attempt {attempt_number}",
-            now=now,
+        refusal = campaign_call_refusal(
+            campaign=campaign, contact=entry.contact, now=now, window=window, facts=facts
         )
-    except CallRefused as error:
-        contact_record_refusal(entry, error.refusal)
-        return False
-    except ValidationError as error:
-        note = "; ".join(error.messages)
-        contact_finish(entry, status=CampaignContact.Status.INVALID, note=note)
-        return False
-    CampaignAttempt.objects.create(
-        campaign_contact=entry, campaign=campaign, call=call, number=attempt_number, created_at=now
+        if refusal is not None:
+            contact_record_refusal(entry, refusal)
+        elif not numbers:
+            logger.warning("campaign %s has no outbound caller ID left", campaign.pk)
+            return 0, False
+        else:
+            chosen.append(entry)
+    answers = calls_create(
+        [_new_call(campaign, entry, numbers) for entry in chosen],
+        source=CallEvent.Source.SYSTEM,
+        now=now,
     )
-    entry.status = CampaignContact.Status.IN_PROGRESS
-    entry.attempts = attempt_number
-    entry.last_call = call
-    entry.callback_at = None  # this is the callback: a new one is asked for in its call
-    entry.note = ""
-    entry.save()
-    return True
+    attempts, called = [], []
+    for entry, answer in zip(chosen, answers, strict=True):
+        if isinstance(answer, CallRefused):
+            contact_record_refusal(entry, answer.refusal)
+        elif isinstance(answer, ValidationError):
+            contact_finish(entry, status=CampaignContact.Status.INVALID,
+                           note="; ".join(answer.messages))  # fmt: skip
+        else:
+            entry.attempts += 1
+            attempts.append(
+                CampaignAttempt(
+                    campaign_contact=entry,
+                    campaign=campaign,
+                    call=answer,
+                    number=entry.attempts,
+                    created_at=now,
+                )
+            )
+            entry.status = CampaignContact.Status.IN_PROGRESS
+            entry.last_call = answer
+            entry.callback_at = None  # this is the callback: a new one is asked for in its call
+            entry.note = ""
+            entry.updated_at = timezone.now()
+            called.append(entry)
+    CampaignAttempt.objects.bulk_create(attempts)
+    bulk_update_rows(
+        called, ["status", "attempts", "last_call", "callback_at", "note", "updated_at"]
+    )
+    return len(called), len(due) == limit * OVERFETCH or len(chosen) == limit
+
+
+def _new_call(campaign: Campaign, entry: CampaignContact, numbers: list[PhoneNumber]) -> NewCall:
+    contact = entry.contact
+    return NewCall(
+        to_number=contact.phone,
+        caller_id=choose_caller_id(campaign, numbers, contact.phone),
+        agent_profile=campaign.agent_profile,
+        variables=contact_variables(contact),
+        labels={"campaign_id": str(campaign.pk), "contact_id": str(contact.pk)},
+        callee_timezone=contact.timezone,
+        voicemail_policy=campaign.voicemail_policy,
+        voicemail_message=campaign.voicemail_message,
+        note=f"campaign {campaign.name}: attempt {entry.attempts + 1}",
+    )
 
 
 def contact_variables(contact: Contact) -> dict:

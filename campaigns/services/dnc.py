@@ -14,6 +14,7 @@ Rules kept here:
   file over DNC_IMPORT_MAX_BYTES is refused before it is stored.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -106,6 +107,14 @@ def dnc_remove(*, phone: str) -> bool:
 def dnc_contains(phone: str) -> bool:
     """Is this E.164 number on the list? (Exact match, one indexed query: no parsing.)"""
     return DoNotCall.objects.filter(phone=phone).exists()
+
+
+def dnc_listed(phones: Iterable[str]) -> frozenset[str]:
+    """Which of these E.164 numbers are on the list (one indexed query, exact matches)."""
+    wanted = set(phones)
+    if not wanted:
+        return frozenset()
+    return frozenset(DoNotCall.objects.filter(phone__in=wanted).values_list("phone", flat=True))
 
 
 # -- CSV import -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ cheap (rows, plus one task per delivery on commit).
 """
 
 import logging
+from collections.abc import Callable
 
 from django.dispatch import receiver
 
@@ -23,28 +24,31 @@ from contactcenter.crm_webhooks.events import (
     campaign_event_data,
 )
 from contactcenter.crm_webhooks.models import WebhookEventType
-from contactcenter.crm_webhooks.services import crm_webhook_event_emit
+from contactcenter.crm_webhooks.services import crm_webhook_event_emit, crm_webhook_events_emit
 from telephony.signals import call_status_changed
 
 logger = logging.getLogger(__name__)
 
 
 @receiver(call_status_changed, dispatch_uid="contactcenter.crm_webhooks.call_status_changed")
-def on_call_status_changed(sender, *, call_id: str, status: str, **kwargs) -> None:
+def on_call_status_changed(sender, *, call_ids: list[str], status: str, **kwargs) -> None:
     from telephony.models import Call
 
     event_type = call_event_type(status)
-    if event_type is None:
+    if event_type is None or not call_ids:
         return
 
-    def data() -> dict:
-        call = Call.objects.select_related("campaign_attempt__campaign_contact").get(pk=call_id)
-        return call_event_data(call)
+    def data_of(call_id: str) -> Callable[[], dict]:
+        def data() -> dict:
+            call = Call.objects.select_related("campaign_attempt__campaign_contact").get(pk=call_id)
+            return call_event_data(call)
+
+        return data
 
     try:
-        crm_webhook_event_emit(event_type=event_type, data=data)
+        crm_webhook_events_emit(event_type=event_type, data=[data_of(id_) for id_ in call_ids])
     except Exception:  # a webhook problem never breaks the call's own flow
-        logger.exception("webhooks: could not emit %s for call %s", event_type, call_id)
+        logger.exception("webhooks: could not emit %s for calls %s", event_type, call_ids[:10])
 
 
 @receiver(call_analyzed, dispatch_uid="contactcenter.crm_webhooks.call_analyzed")

@@ -95,14 +95,21 @@ def _enqueue(delivery_id: int, *, countdown: float | None = None) -> None:
         deliver_webhook.delay_on_commit(delivery_id)
 
 
-@transaction.atomic
-def crm_webhook_event_emit(
-    *, event_type: str, data: dict[str, Any] | Callable[[], dict[str, Any]]
-) -> list[WebhookDelivery]:
+EventData = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
+def crm_webhook_event_emit(*, event_type: str, data: EventData) -> list[WebhookDelivery]:
     """One pending delivery per active subscription that wants `event_type`, sent after commit.
 
     `data` may be a function that builds it: it is called only when a subscription wants the
     event (every call's status change emits one, and most installs subscribe to few types)."""
+    return crm_webhook_events_emit(event_type=event_type, data=[data])
+
+
+@transaction.atomic
+def crm_webhook_events_emit(*, event_type: str, data: list[EventData]) -> list[WebhookDelivery]:
+    """The same for several events of one type (a batch of calls dialed together): the
+    subscriptions are read once for all of them."""
     if event_type not in WebhookEventType.values:
         raise ValidationError({"event_type": f"'{event_type}' is not a webhook event type."})
     subscriptions = [
@@ -112,28 +119,28 @@ def crm_webhook_event_emit(
     ]
     if not subscriptions:
         return []
-    if callable(data):
-        data = data()
-    now = timezone.now()
     deliveries = []
-    for subscription in subscriptions:
-        event_id = uuid.uuid4()
-        payload = {
-            "id": str(event_id),
-            "type": event_type,
-            "created_at": now.isoformat(),
-            "data": data,
-        }
-        delivery = WebhookDelivery.objects.create(
-            subscription=subscription,
-            event_type=event_type,
-            event_id=event_id,
-            payload=payload,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        _enqueue(delivery.pk)
-        deliveries.append(delivery)
+    for one in data:
+        built = one() if callable(one) else one
+        now = timezone.now()
+        for subscription in subscriptions:
+            event_id = uuid.uuid4()
+            payload = {
+                "id": str(event_id),
+                "type": event_type,
+                "created_at": now.isoformat(),
+                "data": built,
+            }
+            delivery = WebhookDelivery.objects.create(
+                subscription=subscription,
+                event_type=event_type,
+                event_id=event_id,
+                payload=payload,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            _enqueue(delivery.pk)
+            deliveries.append(delivery)
     return deliveries
 
 

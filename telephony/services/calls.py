@@ -15,8 +15,10 @@ Rules kept here (product.md, invariants 1, 2 and 4):
 """
 
 import logging
+import os
 import uuid
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from contactcenter.bulk import bulk_update_rows
 from contactcenter.validators import validate_json_text
 from telephony.agora import (
     AgoraAPIError,
@@ -112,6 +115,21 @@ def _event(call: Call, *, source: str, kind: str, **fields: Any) -> CallEvent:
 # -- creating ---------------------------------------------------------------------------------
 
 
+@dataclass
+class NewCall:
+    """One outbound call to queue: what `call_create` takes, for `calls_create`'s batches."""
+
+    to_number: str
+    caller_id: PhoneNumber
+    agent_profile: AgentProfile
+    variables: dict[str, Any] | None = None
+    labels: dict[str, str] | None = None
+    callee_timezone: str = ""
+    note: str = ""
+    voicemail_policy: str = VoicemailPolicy.HANG_UP
+    voicemail_message: str = ""
+
+
 @transaction.atomic
 def call_create(
     *,
@@ -136,39 +154,19 @@ def call_create(
     `override` lets staff with the permission past the overridable ones, recorded on the call.
     """
     now = now or timezone.now()
-    try:
-        to_e164 = normalize_phone_number(to_number)
-    except ValidationError as error:
-        raise ValidationError({"to_number": error.messages}) from None
-    callee_timezone = (callee_timezone or "").strip()
-    if callee_timezone:
-        try:
-            ZoneInfo(callee_timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationError(
-                {
-                    "callee_timezone": f"'{callee_timezone}' is not an IANA time zone (e.g. "
-                    "America/New_York)."
-                }
-            ) from None
-    if not caller_id.outbound:
-        raise ValidationError({"caller_id": f"{caller_id.e164} is not enabled for outbound calls."})
-    if caller_id.sync_state == PhoneNumber.SyncState.DELETING:
-        raise ValidationError({"caller_id": f"{caller_id.e164} is being deleted."})
-    variables = dict(variables or {})
-    for name, value in (("variables", variables), ("labels", labels or {})):
-        try:
-            validate_json_text(value)
-        except ValidationError as error:
-            raise ValidationError({name: error.messages}) from None
-    try:
-        agent_properties_for_call(agent_profile, variables)
-    except MissingTemplateVariables as error:
-        raise ValidationError({"variables": str(error)}) from None
-    if voicemail_policy not in VoicemailPolicy.values:
-        raise ValidationError({"voicemail_policy": f"One of {', '.join(VoicemailPolicy.values)}."})
-    if voicemail_policy == VoicemailPolicy.LEAVE_MESSAGE and not voicemail_message.strip():
-        raise ValidationError({"voicemail_message": "Say what to leave on the voicemail."})
+    new = _validated(
+        NewCall(
+            to_number=to_number,
+            caller_id=caller_id,
+            agent_profile=agent_profile,
+            variables=variables,
+            labels=labels,
+            callee_timezone=callee_timezone,
+            note=note,
+            voicemail_policy=voicemail_policy,
+            voicemail_message=voicemail_message,
+        )
+    )
     if scheduled_for is not None:
         if scheduled_for.tzinfo is None:
             raise ValidationError({"scheduled_for": "Give a time zone offset (or Z for UTC)."})
@@ -180,47 +178,133 @@ def call_create(
             scheduled_for = None  # now, or already past: placed at once
     overridden = _check_override(override)
     refusal = dialing_rules().new_call_refusal(
-        to_number=to_e164,
-        callee_timezone=callee_timezone,
+        to_number=new.to_number,
+        callee_timezone=new.callee_timezone,
         now=scheduled_for or now,
         overridden=overridden,
     )
     if refusal is not None:
         raise CallRefused(refusal)
-    call_id = uuid.uuid4()
-    name, channel = call_identity(call_id)
-    call = Call.objects.create(
-        id=call_id,
-        direction=Call.Direction.OUTBOUND,
-        to_number=to_e164,
-        from_number=caller_id.e164,
-        caller_id=caller_id,
-        agent_profile=agent_profile,
-        agora_name=name,
-        channel=channel,
-        pipeline_id=agent_profile.pipeline_id,
-        variables=variables,
-        labels={str(k): str(v) for k, v in (labels or {}).items()},
-        callee_timezone=callee_timezone,
-        rules_override_reason=override.reason if override else "",
-        rules_overridden_by=override.user if override else None,
-        voicemail_policy=voicemail_policy,
-        voicemail_message=voicemail_message,
-        scheduled_for=scheduled_for,
-    )
-    when = f" for {scheduled_for:%Y-%m-%d %H:%M} UTC" if scheduled_for else ""
-    _event(
-        call,
-        source=source,
-        kind=CallEvent.Kind.STATUS,
-        to_status=CallStatus.QUEUED,
-        detail=(note or "call queued") + when,
-    )
+    call, queued = _built(new, source=source, scheduled_for=scheduled_for)
+    if override:
+        call.rules_override_reason = override.reason
+        call.rules_overridden_by = override.user
+    call.save(force_insert=True)
+    queued.save(force_insert=True)
     if override:
         _record_override(call, override, now=now)
     if scheduled_for is None:
-        _enqueue_placement(call.id)
+        _enqueue_placements([call.id])
     return call
+
+
+@transaction.atomic
+def calls_create(
+    new_calls: list[NewCall], *, source: str, now: datetime | None = None
+) -> list[Call | ValidationError]:
+    """Queue many outbound calls at once (a dispatcher's batch): each checked as `call_create`
+    checks one, the dialing rules reading the database once for the batch; two INSERTs for all
+    of them, and one placement task per CALL_PLACEMENT_BATCH_SIZE calls, after commit.
+
+    One answer per call, in order: its Call, or the ValidationError (a CallRefused for the
+    dialing rules) that kept it from being queued."""
+    now = now or timezone.now()
+    answers: list[Call | ValidationError] = []
+    valid: list[tuple[int, NewCall]] = []
+    for index, new in enumerate(new_calls):
+        try:
+            valid.append((index, _validated(new)))
+        except ValidationError as error:
+            answers.append(error)
+        else:
+            answers.append(None)  # type: ignore[arg-type]  # filled in below
+    refusals = dialing_rules().new_call_refusals(
+        calls=[(new.to_number, new.callee_timezone) for _, new in valid], now=now
+    )
+    calls, events = [], []
+    for (index, new), refusal in zip(valid, refusals, strict=True):
+        if refusal is not None:
+            answers[index] = CallRefused(refusal)
+            continue
+        call, queued = _built(new, source=source, scheduled_for=None)
+        answers[index] = call
+        calls.append(call)
+        events.append(queued)
+    Call.objects.bulk_create(calls)
+    CallEvent.objects.bulk_create(events)
+    _enqueue_placements([call.id for call in calls])
+    return answers
+
+
+def _validated(new: NewCall) -> NewCall:
+    """`new` with its number in E.164 and its fields checked; ValidationError names the field."""
+    try:
+        to_e164 = normalize_phone_number(new.to_number)
+    except ValidationError as error:
+        raise ValidationError({"to_number": error.messages}) from None
+    callee_timezone = (new.callee_timezone or "").strip()
+    if callee_timezone:
+        try:
+            ZoneInfo(callee_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                {
+                    "callee_timezone": f"'{callee_timezone}' is not an IANA time zone (e.g. "
+                    "America/New_York)."
+                }
+            ) from None
+    caller_id = new.caller_id
+    if not caller_id.outbound:
+        raise ValidationError({"caller_id": f"{caller_id.e164} is not enabled for outbound calls."})
+    if caller_id.sync_state == PhoneNumber.SyncState.DELETING:
+        raise ValidationError({"caller_id": f"{caller_id.e164} is being deleted."})
+    variables = dict(new.variables or {})
+    for name, value in (("variables", variables), ("labels", new.labels or {})):
+        try:
+            validate_json_text(value)
+        except ValidationError as error:
+            raise ValidationError({name: error.messages}) from None
+    try:
+        agent_properties_for_call(new.agent_profile, variables)
+    except MissingTemplateVariables as error:
+        raise ValidationError({"variables": str(error)}) from None
+    if new.voicemail_policy not in VoicemailPolicy.values:
+        raise ValidationError({"voicemail_policy": f"One of {', '.join(VoicemailPolicy.values)}."})
+    if new.voicemail_policy == VoicemailPolicy.LEAVE_MESSAGE and not new.voicemail_message.strip():
+        raise ValidationError({"voicemail_message": "Say what to leave on the voicemail."})
+    return replace(new, to_number=to_e164, callee_timezone=callee_timezone, variables=variables)
+
+
+def _built(new: NewCall, *, source: str, scheduled_for: datetime | None) -> tuple[Call, CallEvent]:
+    """The (unsaved) queued call and its first event."""
+    call_id = uuid.uuid4()
+    name, channel = call_identity(call_id)
+    call = Call(
+        id=call_id,
+        direction=Call.Direction.OUTBOUND,
+        to_number=new.to_number,
+        from_number=new.caller_id.e164,
+        caller_id=new.caller_id,
+        agent_profile=new.agent_profile,
+        agora_name=name,
+        channel=channel,
+        pipeline_id=new.agent_profile.pipeline_id,
+        variables=new.variables,
+        labels={str(k): str(v) for k, v in (new.labels or {}).items()},
+        callee_timezone=new.callee_timezone,
+        voicemail_policy=new.voicemail_policy,
+        voicemail_message=new.voicemail_message,
+        scheduled_for=scheduled_for,
+    )
+    when = f" for {scheduled_for:%Y-%m-%d %H:%M} UTC" if scheduled_for else ""
+    queued = CallEvent(
+        call=call,
+        source=source,
+        kind=CallEvent.Kind.STATUS,
+        to_status=CallStatus.QUEUED,
+        detail=(new.note or "call queued") + when,
+    )
+    return call, queued
 
 
 def calls_place_scheduled(*, now: datetime | None = None, limit: int = 500) -> int:
@@ -235,12 +319,15 @@ def calls_place_scheduled(*, now: datetime | None = None, limit: int = 500) -> i
             last_update_at__lt=F("scheduled_for"),
         ).values_list("id", flat=True)[:limit]
     )
-    for call_id in due:
-        with transaction.atomic():
+    with transaction.atomic():
+        sent = [
+            call_id
+            for call_id in due
             if Call.objects.filter(pk=call_id, last_update_at__lt=F("scheduled_for")).update(
                 last_update_at=now
-            ):
-                _enqueue_placement(call_id)
+            )
+        ]
+        _enqueue_placements(sent)
     return len(due)
 
 
@@ -324,10 +411,17 @@ def _record_override(call: Call, override: RulesOverride, *, now: datetime) -> N
     )
 
 
-def _enqueue_placement(call_id: uuid.UUID) -> None:
-    from telephony.tasks import place_call
+def _enqueue_placements(call_ids: list[uuid.UUID]) -> None:
+    """After commit: one placement task per call, or per CALL_PLACEMENT_BATCH_SIZE calls."""
+    from telephony.tasks import place_call, place_calls
 
-    place_call.delay_on_commit(str(call_id))
+    ids = [str(call_id) for call_id in call_ids]
+    if len(ids) == 1:
+        place_call.delay_on_commit(ids[0])
+        return
+    size = settings.CALL_PLACEMENT_BATCH_SIZE
+    for start in range(0, len(ids), size):
+        place_calls.delay_on_commit(ids[start : start + size])
 
 
 # -- the state machine ------------------------------------------------------------------------
@@ -347,11 +441,37 @@ def call_transition(
     """Move `call` (locked, inside a transaction) to `target` if that is a step forward.
 
     `at` is when it happened at Agora, when the report says (else: now)."""
+    event = _transition(
+        call, target, source=source, detail=detail, at=at, agora_state=agora_state,
+        report_ms=report_ms, payload=payload,
+    )  # fmt: skip
+    if event is None:
+        return False
+    call.save()
+    event.save(force_insert=True)
+    _after_transition(call, event.to_status)
+    return True
+
+
+def _transition(
+    call: Call,
+    target: str,
+    *,
+    source: str,
+    detail: str = "",
+    at: datetime | None = None,
+    agora_state: str = "",
+    report_ms: int | None = None,
+    payload: dict | None = None,
+) -> CallEvent | None:
+    """`call_transition` in memory: the call's fields moved to `target` and its (unsaved) event,
+    or None when `target` is no step forward. The caller saves both, then `_after_transition`
+    (a batch saves many at once)."""
     if target == CallStatus.COMPLETED and call.voicemail_detected_at:
         target = CallStatus.VOICEMAIL  # a machine answered, not a person
         detail = f"voicemail ({call.voicemail_detected_by}): {detail}" if detail else "voicemail"
     if call.status == target or not can_transition(call.status, target):
-        return False
+        return None
     now = timezone.now()
     happened = at or now
     previous = call.status
@@ -377,9 +497,8 @@ def call_transition(
         call.end_reason = detail[:200]
     call.last_update_at = now
     call.unchanged_polls = 0
-    call.save()
-    _event(
-        call,
+    return CallEvent(
+        call=call,
         source=source,
         kind=CallEvent.Kind.STATUS,
         from_status=previous,
@@ -389,13 +508,25 @@ def call_transition(
         detail=detail[:500],
         payload=payload or {},
     )
+
+
+def _status_changed_on_commit(calls: list[Call], status: str) -> None:
+    """`call_status_changed` for these calls, once, after commit (calls not ending: an end's
+    is sent by _on_ended's callback)."""
+    changed_ids = [str(call.id) for call in calls]
+    if not changed_ids:
+        return
+    transaction.on_commit(
+        lambda: call_status_changed.send(sender=Call, call_ids=changed_ids, status=status)
+    )
+
+
+def _after_transition(call: Call, target: str) -> None:
+    """What follows a saved step: CRM webhooks, the end's work, voicemail checks."""
     # -- CRM webhooks (contactcenter.crm_webhooks.receivers): every status change, after commit; a
     # terminal one is sent by _on_ended's callback (one on-commit callback per change) --
     if target not in TERMINAL_STATUSES:
-        changed_id = str(call.id)
-        transaction.on_commit(
-            lambda: call_status_changed.send(sender=Call, call_id=changed_id, status=target)
-        )
+        _status_changed_on_commit([call], target)
     # -- end CRM webhooks --
     if target in TERMINAL_STATUSES:
         _on_ended(call)
@@ -403,7 +534,6 @@ def call_transition(
         from telephony.services.voicemail import start_voicemail_checks
 
         start_voicemail_checks(call)
-    return True
 
 
 def _earliest(known: datetime | None, reported: datetime) -> datetime:
@@ -449,7 +579,7 @@ def _on_ended(call: Call) -> None:
     call_id, status, placed = str(call.id), call.status, bool(call.agent_id)
 
     def after_commit() -> None:
-        call_status_changed.send(sender=Call, call_id=call_id, status=status)  # CRM webhooks
+        call_status_changed.send(sender=Call, call_ids=[call_id], status=status)  # CRM webhooks
         call_ended.send(sender=Call, call_id=call_id, status=status)
         if placed:
             fetch_call_agent_data.delay(call_id)
@@ -667,99 +797,133 @@ def report_from_call_info(info) -> AgoraReport:
 
 
 def call_place(*, call_id: uuid.UUID | str) -> str:
-    """Place a queued call at Agora. Safe to run twice at once; returns what happened.
+    """Place one queued call at Agora (`calls_place` for one). Returns what happened; raises
+    PlacementDeferred when it must be tried again later, Call.DoesNotExist when it is gone."""
+    outcome = calls_place([call_id])[str(call_id)]
+    if isinstance(outcome, PlacementDeferred):
+        raise outcome
+    if outcome == "missing":
+        raise Call.DoesNotExist(f"call {call_id} does not exist")
+    return outcome
 
-    Raises PlacementDeferred when it must be tried again later.
+
+def calls_place(call_ids: list[uuid.UUID | str]) -> dict[str, "str | PlacementDeferred"]:
+    """Place a batch of queued calls at Agora, exactly once each; safe to run twice at once
+    with any overlap of batches.
+
+    Four steps, whatever the batch's size: one transaction records the intent and takes places
+    under the cap; one takes the last look (ownership, dialing rules); the requests go out at
+    once, a thread each, with no transaction open; one transaction records what Agora said.
+    Returns what happened to each call, by id: a word, or the PlacementDeferred saying when to
+    try it again.
     """
-    request = _claim_for_placement(call_id)
-    if isinstance(request, str):
-        return request
-    call, body = request
-    stopped = _last_look(call.pk, attempt=call.placement_attempts)
-    if stopped:
-        return stopped
-    client = agora_client()
-    try:
-        # One request per last look: a retry (5xx, 429, timeout) is a new claim and a new look
-        # at the rules and the ownership, never the client's own retry loop.
-        agent_id = client.place_call(body, retries=0).agent_id
-        how = "placed"
-    except CallNameConflict:
-        # Someone (a duplicate task, or our own earlier attempt) already placed it.
-        agent_id = _find_placed(call)
-        how = "found after 409"
-        if agent_id is None:
-            _defer(call, "Agora says the call exists but does not list it yet", countdown=3)
-    except AgoraTransportError as error:
-        agent_id = _find_placed(call) if error.response_lost else None
-        how = "found after a lost answer"
-        if agent_id is None:
-            # Nothing placed (or not yet visible): placing again is safe, the name is unique.
-            _defer(call, f"Agora unreachable: {error}", countdown=_retry_delay(call, error))
-    except ConcurrencyLimitExceeded as error:
-        _defer(call, f"Agora refused: {error}", countdown=10)
-    except AgoraAPIError as error:
-        # A 5xx may or may not have placed the call; asking again is safe (unique name).
-        if error.retryable or (error.status_code or 0) >= 500:
-            _defer(call, str(error), countdown=_retry_delay(call, error))
-        _fail_placement(call, f"Agora refused the call: {error}")
-        return "failed"
-    _record_placed(call.id, agent_id, how)
-    return how
+    outcomes, claimed = _claim_for_placement([str(call_id) for call_id in call_ids])
+    if claimed:
+        stopped = _last_look({call.pk: call.placement_attempts for call, _ in claimed})
+        outcomes |= stopped
+        sent = _send([(call, body) for call, body in claimed if str(call.pk) not in stopped])
+        outcomes |= _record_sent(sent)
+    return outcomes
 
 
-def _claim_for_placement(call_id) -> tuple[Call, PlaceCallRequest] | str:
-    """Record the intent (and take a slot under the cap) before any HTTP request."""
+# Fields a claim changes: its attempt, its lease, and the step to DIALING (call_transition's).
+_CLAIM_FIELDS = [
+    "status",
+    "dialed_at",
+    "next_poll_at",
+    "last_update_at",
+    "unchanged_polls",
+    "placement_attempts",
+    "placement_lease_until",
+    "updated_at",
+]
+
+
+def _claim_for_placement(
+    call_ids: list[str],
+) -> tuple[dict[str, "str | PlacementDeferred"], list[tuple[Call, PlaceCallRequest]]]:
+    """Record the intent (and take places under the cap) before any HTTP request: one
+    transaction for the batch, its rows locked in id order (as every batch locks them)."""
     now = timezone.now()
+    outcomes: dict[str, str | PlacementDeferred] = dict.fromkeys(call_ids, "missing")
+    claimed: list[tuple[Call, PlaceCallRequest]] = []
     with transaction.atomic():
         lock_capacity()
-        call = (
+        calls = (
             Call.objects.select_for_update(of=("self",))
             .select_related("agent_profile")
-            .get(pk=call_id)
+            .filter(pk__in=call_ids)
+            .order_by("pk")
         )
-        if call.is_terminal:
-            return "already ended"
-        if call.agent_id:
-            return "already placed"
-        if call.scheduled_for and call.scheduled_for > now:
-            return "not due yet"  # beat's place_scheduled_calls sends it at its time
-        if call.hangup_requested_at:
-            return _cancel_hung_up(call)
-        if call.placement_lease_until and call.placement_lease_until > now:
-            raise PlacementDeferred(
-                "another worker is placing this call",
-                countdown=(call.placement_lease_until - now).total_seconds() + 1,
+        free = None  # places left under the cap, counted when first needed
+        dialing: list[tuple[Call, CallEvent]] = []
+        for call in calls:
+            key = str(call.pk)
+            if call.is_terminal:
+                outcomes[key] = "already ended"
+                continue
+            if call.agent_id:
+                outcomes[key] = "already placed"
+                continue
+            if call.scheduled_for and call.scheduled_for > now:
+                outcomes[key] = "not due yet"  # beat's place_scheduled_calls sends it at its time
+                continue
+            if call.hangup_requested_at:
+                outcomes[key] = _cancel_hung_up(call)
+                continue
+            if call.placement_lease_until and call.placement_lease_until > now:
+                outcomes[key] = PlacementDeferred(
+                    "another worker is placing this call",
+                    countdown=(call.placement_lease_until - now).total_seconds() + 1,
+                )
+                continue
+            started = None
+            if call.status == CallStatus.QUEUED:
+                if free is None:
+                    free = settings.AGORA_MAX_CONCURRENT_CALLS - live_call_count()
+                if free <= 0:
+                    outcomes[key] = PlacementDeferred(
+                        "the account is at its concurrent-call cap", countdown=5
+                    )
+                    continue
+                free -= 1
+                started = _transition(
+                    call, CallStatus.DIALING, source=CallEvent.Source.SYSTEM,
+                    detail="placing the call",
+                )  # fmt: skip
+            failure = None
+            if call.placement_attempts >= MAX_PLACEMENT_ATTEMPTS:
+                failure = f"failed: not placed after {call.placement_attempts} attempts" + (
+                    f" ({call.last_error})" if call.last_error else ""
+                )
+            else:
+                try:
+                    body = _place_request(call, now=now)
+                except (MissingTemplateVariables, ValueError) as error:
+                    failure = f"failed: {error}"
+            if failure:
+                if started:  # the step to DIALING is kept, then the failure
+                    call.save()
+                    started.save(force_insert=True)
+                    _after_transition(call, CallStatus.DIALING)
+                call_transition(call, CallStatus.FAILED, source=CallEvent.Source.SYSTEM,
+                                detail=failure)  # fmt: skip
+                outcomes[key] = "failed"
+                continue
+            call.placement_attempts += 1
+            call.placement_lease_until = now + timedelta(
+                seconds=settings.CALL_PLACEMENT_LEASE_SECONDS
             )
-        if call.status == CallStatus.QUEUED:
-            if live_call_count() >= settings.AGORA_MAX_CONCURRENT_CALLS:
-                raise PlacementDeferred("the account is at its concurrent-call cap", countdown=5)
-            call_transition(
-                call, CallStatus.DIALING, source=CallEvent.Source.SYSTEM, detail="placing the call"
-            )
-        if call.placement_attempts >= MAX_PLACEMENT_ATTEMPTS:
-            call_transition(
-                call,
-                CallStatus.FAILED,
-                source=CallEvent.Source.SYSTEM,
-                detail=f"failed: not placed after {call.placement_attempts} attempts"
-                + (f" ({call.last_error})" if call.last_error else ""),
-            )
-            return "failed"
-        try:
-            body = _place_request(call, now=now)
-        except (MissingTemplateVariables, ValueError) as error:
-            call_transition(
-                call,
-                CallStatus.FAILED,
-                source=CallEvent.Source.SYSTEM,
-                detail=f"failed: {error}",
-            )
-            return "failed"
-        call.placement_attempts += 1
-        call.placement_lease_until = now + timedelta(seconds=settings.CALL_PLACEMENT_LEASE_SECONDS)
-        call.save(update_fields=["placement_attempts", "placement_lease_until", "updated_at"])
-    return call, body
+            call.updated_at = now
+            dialing.append((call, started))
+            claimed.append((call, body))
+        bulk_update_rows([call for call, _ in dialing], _CLAIM_FIELDS)
+        CallEvent.objects.bulk_create([started for _, started in dialing if started])
+        # One CRM emission for the batch (a step to DIALING has no other follow-up).
+        _status_changed_on_commit(
+            [call for call, started in dialing if started], CallStatus.DIALING
+        )
+    return outcomes, claimed
 
 
 def _cancel_hung_up(call: Call) -> str:
@@ -773,31 +937,42 @@ def _cancel_hung_up(call: Call) -> str:
     return "canceled"
 
 
-def _last_look(call_id: uuid.UUID, *, attempt: int) -> str | None:
-    """Right before the request: this worker still owns the placement (its attempt is the
+def _last_look(attempts: dict[uuid.UUID, int]) -> dict[str, str]:
+    """Right before the requests: this worker still owns each placement (its attempt is the
     latest and no agent id was recorded meanwhile: a worker paused past its lease must not send
-    a second request), and the dialing rules still allow the call now (the number may have been
-    put on do-not-call, the hours or the campaign's window closed, the campaign paused, while it
-    waited or while Agora's errors deferred it). Returns why it stops, or None to go on."""
+    a second request), and the dialing rules still allow each call now (the number may have
+    been put on do-not-call, the hours or the campaign's window closed, the campaign paused,
+    while it waited or while Agora's errors deferred it). `attempts`: each call's claimed
+    attempt. Returns the calls that stop here and why; the others go on."""
     now = timezone.now()
+    stopped: dict[str, str] = {}
     with transaction.atomic():
-        call = Call.objects.select_for_update().get(pk=call_id)
-        if call.is_terminal or call.agent_id or call.placement_attempts != attempt:
-            logger.info("call %s: placement attempt %s superseded; not sent", call_id, attempt)
-            return "superseded"
-        if call.hangup_requested_at:
-            return _cancel_hung_up(call)
-        refusal = dialing_rules().placement_refusal(call=call, now=now)
-        if refusal is None:
-            return None
-        call.refused_by_rule = refusal.rule.value
-        call_transition(
-            call,
-            CallStatus.CANCELED,
-            source=CallEvent.Source.SYSTEM,
-            detail=f"not dialed: {refusal.message}",
-        )
-        return "refused"
+        calls = Call.objects.select_for_update().filter(pk__in=list(attempts)).order_by("pk")
+        owned = []
+        for call in calls:
+            if call.is_terminal or call.agent_id or call.placement_attempts != attempts[call.pk]:
+                logger.info("call %s: placement attempt %s superseded; not sent", call.pk,
+                            attempts[call.pk])  # fmt: skip
+                stopped[str(call.pk)] = "superseded"
+            elif call.hangup_requested_at:
+                stopped[str(call.pk)] = _cancel_hung_up(call)
+            else:
+                owned.append(call)
+        stopped |= {str(pk): "missing" for pk in attempts.keys() - {c.pk for c in calls}}
+        refusals = dialing_rules().placement_refusals(calls=owned, now=now) if owned else {}
+        for call in owned:
+            refusal = refusals.get(str(call.pk))
+            if refusal is None:
+                continue
+            call.refused_by_rule = refusal.rule.value
+            call_transition(
+                call,
+                CallStatus.CANCELED,
+                source=CallEvent.Source.SYSTEM,
+                detail=f"not dialed: {refusal.message}",
+            )
+            stopped[str(call.pk)] = "refused"
+    return stopped
 
 
 def _place_request(call: Call, *, now: datetime) -> PlaceCallRequest:
@@ -836,6 +1011,73 @@ def _place_request(call: Call, *, now: datetime) -> PlaceCallRequest:
     )
 
 
+@dataclass
+class _Sent:
+    """What one request to place a call came to: an agent id (and how it was found), a reason
+    to try again later, or a reason the call failed. Recorded by `_record_sent`."""
+
+    call: Call
+    agent_id: str | None = None
+    how: str = ""
+    deferred: str = ""
+    countdown: float = 0.0
+    failed: str = ""
+
+
+def _send(ready: list[tuple[Call, PlaceCallRequest]]) -> list[_Sent]:
+    """The batch's requests, all at once (a thread each: the time is Agora's, not ours). HTTP
+    only: nothing here touches the database."""
+    if len(ready) <= 1:
+        return [_send_one(call, body) for call, body in ready]
+    return list(_sending_pool(len(ready)).map(lambda item: _send_one(*item), ready))
+
+
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, size, pool): per process
+
+
+def _sending_pool(size: int) -> ThreadPoolExecutor:
+    """The process's threads for sending placements (kept: starting threads per batch costs
+    more than the requests' own work). As many threads as a batch has calls."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid() or _pool[1] < size:
+        size = max(size, settings.CALL_PLACEMENT_BATCH_SIZE)
+        _pool = (
+            os.getpid(),
+            size,
+            ThreadPoolExecutor(max_workers=size, thread_name_prefix="place"),
+        )
+    return _pool[2]
+
+
+def _send_one(call: Call, body: PlaceCallRequest) -> _Sent:
+    client = agora_client()
+    try:
+        # One request per last look: a retry (5xx, 429, timeout) is a new claim and a new look
+        # at the rules and the ownership, never the client's own retry loop.
+        return _Sent(call, agent_id=client.place_call(body, retries=0).agent_id, how="placed")
+    except CallNameConflict:
+        # Someone (a duplicate task, or our own earlier attempt) already placed it.
+        agent_id = _find_placed(call)
+        if agent_id is None:
+            return _Sent(call, deferred="Agora says the call exists but does not list it yet",
+                         countdown=3)  # fmt: skip
+        return _Sent(call, agent_id=agent_id, how="found after 409")
+    except AgoraTransportError as error:
+        agent_id = _find_placed(call) if error.response_lost else None
+        if agent_id is None:
+            # Nothing placed (or not yet visible): placing again is safe, the name is unique.
+            return _Sent(call, deferred=f"Agora unreachable: {error}",
+                         countdown=_retry_delay(call, error))  # fmt: skip
+        return _Sent(call, agent_id=agent_id, how="found after a lost answer")
+    except ConcurrencyLimitExceeded as error:
+        return _Sent(call, deferred=f"Agora refused: {error}", countdown=10)
+    except AgoraAPIError as error:
+        # A 5xx may or may not have placed the call; asking again is safe (unique name).
+        if error.retryable or (error.status_code or 0) >= 500:
+            return _Sent(call, deferred=str(error), countdown=_retry_delay(call, error))
+        return _Sent(call, failed=f"Agora refused the call: {error}")
+
+
 def _find_placed(call: Call) -> str | None:
     """The agent id of this call if Agora has it: list calls for the number, match the channel."""
     since = int(call.queued_at.timestamp()) - FIND_WINDOW_SECONDS
@@ -853,41 +1095,64 @@ def _retry_delay(call: Call, error: AgoraError) -> float:
     return retry_delay(error, retries=call.placement_attempts - 1, base=2, cap=60)
 
 
-def _defer(call: Call, reason: str, *, countdown: float) -> None:
+def _record_sent(sent: list[_Sent]) -> dict[str, "str | PlacementDeferred"]:
+    """What Agora said about the batch, in one transaction (rows locked in id order)."""
+    if not sent:
+        return {}
+    outcomes: dict[str, str | PlacementDeferred] = {}
     with transaction.atomic():
-        locked = Call.objects.select_for_update().get(pk=call.pk)
-        locked.last_error = reason[:1000]
-        locked.placement_lease_until = None
-        locked.save(update_fields=["last_error", "placement_lease_until", "updated_at"])
-        _event(locked, source=CallEvent.Source.API, kind=CallEvent.Kind.ERROR, detail=reason[:500])
-    raise PlacementDeferred(reason, countdown=countdown)
-
-
-def _fail_placement(call: Call, reason: str) -> None:
-    with transaction.atomic():
-        locked = Call.objects.select_for_update().get(pk=call.pk)
-        locked.last_error = reason[:1000]
-        call_transition(locked, CallStatus.FAILED, source=CallEvent.Source.API, detail=reason)
-
-
-def _record_placed(call_id: uuid.UUID, agent_id: str, how: str) -> None:
-    with transaction.atomic():
-        call = Call.objects.select_for_update().get(pk=call_id)
-        if call.agent_id is None:
-            call.agent_id = agent_id
-        call.placement_lease_until = None
-        call.last_error = ""
-        call.last_update_at = timezone.now()
-        call.save()
-        _event(
-            call,
-            source=CallEvent.Source.API,
-            kind=CallEvent.Kind.SIGNAL,
-            detail=f"{how}: agent {agent_id}",
-            payload={"agent_id": agent_id},
+        now = timezone.now()
+        locked = {
+            call.pk: call
+            for call in Call.objects.select_for_update()
+            .filter(pk__in=[result.call.pk for result in sent])
+            .order_by("pk")
+        }
+        changed, events = [], []
+        for result in sent:
+            key = str(result.call.pk)
+            call = locked.get(result.call.pk)
+            if call is None:
+                outcomes[key] = "missing"
+                continue
+            if result.failed:
+                call.last_error = result.failed[:1000]
+                call_transition(call, CallStatus.FAILED, source=CallEvent.Source.API,
+                                detail=result.failed)  # fmt: skip
+                outcomes[key] = "failed"
+                continue
+            call.placement_lease_until = None
+            call.updated_at = now
+            changed.append(call)
+            if result.deferred:
+                call.last_error = result.deferred[:1000]
+                events.append(CallEvent(call=call, source=CallEvent.Source.API,
+                                        kind=CallEvent.Kind.ERROR,
+                                        detail=result.deferred[:500]))  # fmt: skip
+                outcomes[key] = PlacementDeferred(result.deferred, countdown=result.countdown)
+                continue
+            if call.agent_id is None:
+                call.agent_id = result.agent_id
+            call.last_error = ""
+            call.last_update_at = now
+            events.append(
+                CallEvent(
+                    call=call,
+                    source=CallEvent.Source.API,
+                    kind=CallEvent.Kind.SIGNAL,
+                    detail=f"{result.how}: agent {result.agent_id}",
+                    payload={"agent_id": result.agent_id},
+                )
+            )
+            if call.hangup_requested_at and not call.is_terminal:
+                _enqueue_hangup(call.id)
+            outcomes[key] = result.how
+        bulk_update_rows(
+            changed,
+            ["agent_id", "placement_lease_until", "last_error", "last_update_at", "updated_at"],
         )
-        if call.hangup_requested_at and not call.is_terminal:
-            _enqueue_hangup(call.id)
+        CallEvent.objects.bulk_create(events)
+    return outcomes
 
 
 # -- hanging up -------------------------------------------------------------------------------
@@ -1178,7 +1443,7 @@ def calls_recover_stuck(*, now: datetime | None = None) -> int:
         Call.objects.filter(pk=call.pk).update(last_update_at=now)
         _event(call, source=CallEvent.Source.SYSTEM, kind=CallEvent.Kind.NOTE,
                detail="placement re-enqueued: no progress")  # fmt: skip
-        _enqueue_placement(call.id)
+        _enqueue_placements([call.id])
     return len(stuck)
 
 

@@ -138,6 +138,39 @@ def test_a_future_start_schedules_and_the_dispatcher_starts_it(make_campaign):
     assert Call.objects.count() == 1
 
 
+def test_a_tick_calls_more_contacts_than_one_chunk_a_chunk_at_a_time(
+    make_campaign, monkeypatch, django_capture_on_commit_callbacks
+):
+    from campaigns.services import dispatch as dispatcher
+
+    monkeypatch.setattr(dispatcher, "DISPATCH_CHUNK", 3)
+    campaign = make_campaign([f"+1415555{n:04d}" for n in range(150, 158)], max_concurrent_calls=10)
+    campaign_start(campaign=campaign)
+
+    with django_capture_on_commit_callbacks() as placements:
+        assert dispatch_campaign(campaign_id=campaign.pk, now=timezone.now()) == 8
+
+    assert list(entries(campaign).values()) == [CS.IN_PROGRESS] * 8
+    assert len(placements) == 3  # one transaction per chunk, each with its placement batch
+    assert sorted(CampaignAttempt.objects.values_list("number", flat=True)) == [1] * 8
+
+
+def test_a_chunks_queries_do_not_grow_with_its_contacts(make_campaign, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(contacts: int, area: str) -> int:
+        phones = [f"+1{area}555{n:04d}" for n in range(150, 150 + contacts)]
+        campaign = make_campaign(phones, max_concurrent_calls=50, name=area)
+        campaign_start(campaign=campaign)
+        with CaptureQueriesContext(connection) as captured:
+            assert dispatch_campaign(campaign_id=campaign.pk, now=timezone.now()) == contacts
+        return len(captured)
+
+    settings.AGORA_MAX_CONCURRENT_CALLS = 100
+    assert queries(20, "415") == queries(4, "212")
+
+
 # -- do not call, windows, retries ------------------------------------------------------------
 
 

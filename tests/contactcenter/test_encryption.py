@@ -13,6 +13,7 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from contactcenter.bulk import bulk_update_rows
 from contactcenter.crm_webhooks.models import WebhookSubscription
 from contactcenter.encryption import UndecryptableSecret
 from contactcenter.models import ApiKey, ApiScope
@@ -129,6 +130,14 @@ def test_queryset_update_and_bulk_update_encrypt_too():
     assert_encrypted(stored, "bulk-updated-password")
     assert PhoneNumber.objects.values_list("outbound_password", flat=True).get() == (
         "bulk-updated-password"
+    )
+
+    number.outbound_password = "updated-by-values-list"
+    assert bulk_update_rows([number], ["outbound_password"]) == 1  # our one-statement update
+    stored = raw("telephony_phonenumber", "outbound_password", number.pk)
+    assert_encrypted(stored, "updated-by-values-list")
+    assert PhoneNumber.objects.values_list("outbound_password", flat=True).get() == (
+        "updated-by-values-list"
     )
 
 

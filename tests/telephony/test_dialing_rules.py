@@ -346,12 +346,12 @@ def test_a_worker_paused_past_its_lease_sends_no_second_request(
     last_look = calls._last_look
     outcomes = []
 
-    def stalled_before_sending(call_id, *, attempt):
+    def stalled_before_sending(attempts):
         if not outcomes:  # worker A: its intent is committed; it stalls here
             outcomes.append("A stalled")
             clock.advance(settings.CALL_PLACEMENT_LEASE_SECONDS + 1)
-            outcomes.append(call_place(call_id=call_id))  # worker B
-        return last_look(call_id, attempt=attempt)
+            outcomes.append(call_place(call_id=call.pk))  # worker B
+        return last_look(attempts)
 
     monkeypatch.setattr(calls, "_last_look", stalled_before_sending)
     outcomes.append(call_place(call_id=call.pk))  # worker A resumes

@@ -418,7 +418,7 @@ def test_a_campaign_call_costs_no_more_queries_to_emit_than_a_single_call(
 
     def queries_to_emit(call) -> int:
         with CaptureQueriesContext(connection) as captured:
-            on_call_status_changed(sender=None, call_id=str(call.pk), status="completed")
+            on_call_status_changed(sender=None, call_ids=[str(call.pk)], status="completed")
         return len(captured)
 
     with mock.patch.object(deliver_webhook, "delay"):
@@ -588,3 +588,36 @@ def test_staff_who_may_only_view_deliveries_cannot_redeliver(
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("failed", 3)
     assert not delay.called
+
+
+def test_a_placement_batch_sends_call_started_for_each_call_reading_subscriptions_once(
+    imported_caller, agent_profile, simulator, django_capture_on_commit_callbacks
+):
+    from telephony.services.calls import call_create, calls_place
+
+    WebhookSubscription.objects.create(
+        name="CRM", url=URL, secret=SECRET, event_types=["call.started"]
+    )
+    calls = [
+        call_create(
+            to_number=f"+1415555{number:04d}",
+            caller_id=imported_caller,
+            agent_profile=agent_profile,
+            variables={"first_name": "Ada"},
+        )
+        for number in range(200, 204)
+    ]
+    with (
+        mock.patch.object(deliver_webhook, "delay"),
+        CaptureQueriesContext(connection) as captured,
+        django_capture_on_commit_callbacks(execute=True),  # run before the capture ends
+    ):
+        calls_place([str(call.pk) for call in calls])
+
+    sent = {
+        delivery.payload["data"]["call"]["id"]: delivery.event_type
+        for delivery in WebhookDelivery.objects.all()
+    }
+    assert sent == {str(call.pk): "call.started" for call in calls}
+    reads = [q for q in captured if WebhookSubscription._meta.db_table in q["sql"]]
+    assert len(reads) == 1
