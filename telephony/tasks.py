@@ -1,8 +1,6 @@
 """Celery entry points for telephony: thin, take ids, call services."""
 
 import logging
-import math
-from collections import Counter
 
 from celery import shared_task
 
@@ -35,19 +33,8 @@ def place_call(self, call_id: str) -> str:
 
 @shared_task(name="telephony.place_calls", soft_time_limit=90, time_limit=120, **IDEMPOTENT)
 def place_calls(call_ids: list[str]) -> dict[str, int]:
-    """A dispatcher's batch (services.calls.calls_place); the calls deferred are sent again,
-    grouped by when."""
-    outcomes = call_services.calls_place(call_ids)
-    later: dict[int, list[str]] = {}
-    for call_id, outcome in outcomes.items():
-        if isinstance(outcome, call_services.PlacementDeferred):
-            later.setdefault(math.ceil(outcome.countdown), []).append(call_id)
-    for countdown, deferred_ids in sorted(later.items()):
-        logger.info("placement of %s calls deferred %ss", len(deferred_ids), countdown)
-        place_calls.apply_async((deferred_ids,), countdown=countdown)
-    return dict(
-        Counter(word if isinstance(word, str) else "deferred" for word in outcomes.values())
-    )
+    """A dispatcher's batch; the calls deferred are sent again, grouped by when."""
+    return call_services.calls_place_and_retry_later(call_ids)
 
 
 @shared_task(

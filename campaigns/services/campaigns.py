@@ -611,11 +611,13 @@ def contact_defer(entry: CampaignContact, *, until: datetime, note: str) -> None
 
 
 def _dispatch_soon(campaign_id: int, *, now: datetime) -> None:
-    """The campaign's dispatch, here and now (after commit): a place just freed is refilled
-    without another task's trip through the broker."""
+    """The campaign's dispatch, here and now (after commit), its call placed here too: a place
+    just freed is refilled without a trip through the broker."""
     from campaigns.services.dispatch import dispatch_campaign
 
-    transaction.on_commit(lambda: dispatch_campaign(campaign_id=campaign_id, now=now))
+    transaction.on_commit(
+        lambda: dispatch_campaign(campaign_id=campaign_id, now=now, place_here=True)
+    )
 
 
 def campaign_record_finished_calls(*, campaign: Campaign) -> int:

@@ -71,13 +71,14 @@ def _start_scheduled(campaign_id: int) -> None:
         campaign.save(update_fields=["status", "updated_at"])
 
 
-def dispatch_campaign(*, campaign_id: int, now: datetime) -> int:
+def dispatch_campaign(*, campaign_id: int, now: datetime, place_here: bool = False) -> int:
     """Claim and call the campaign's due contacts, within capacity: DISPATCH_CHUNK at a time,
     each chunk its own transaction (so placement, which takes the same lock, is not held up
-    behind a long one). Returns the calls created."""
+    behind a long one). `place_here`: this process places the first calls itself (a refill).
+    Returns the calls created."""
     created = 0
     for _ in range(MAX_CHUNKS_PER_TICK):
-        made, more = _dispatch_chunk(campaign_id, now=now)
+        made, more = _dispatch_chunk(campaign_id, now=now, place_here=place_here)
         created += made
         if not more:
             break
@@ -87,7 +88,7 @@ def dispatch_campaign(*, campaign_id: int, now: datetime) -> int:
     return created
 
 
-def _dispatch_chunk(campaign_id: int, *, now: datetime) -> tuple[int, bool]:
+def _dispatch_chunk(campaign_id: int, *, now: datetime, place_here: bool) -> tuple[int, bool]:
     """One chunk: (calls created, whether more may be due and fit)."""
     with transaction.atomic():
         lock_capacity()
@@ -100,7 +101,8 @@ def _dispatch_chunk(campaign_id: int, *, now: datetime) -> tuple[int, bool]:
         capacity = _capacity(campaign, now=now)
         created, more = (0, False)
         if capacity > 0:
-            created, more = _claim_and_call(campaign, limit=min(capacity, DISPATCH_CHUNK), now=now)
+            limit = min(capacity, DISPATCH_CHUNK)
+            created, more = _claim_and_call(campaign, limit=limit, now=now, place_here=place_here)
         campaign.last_dispatch_at = now
         campaign.save(update_fields=["last_dispatch_at", "round_robin_position", "updated_at"])
     return created, more and capacity > created
@@ -120,7 +122,9 @@ def _capacity(campaign: Campaign, *, now: datetime) -> int:
     )
 
 
-def _claim_and_call(campaign: Campaign, *, limit: int, now: datetime) -> tuple[int, bool]:
+def _claim_and_call(
+    campaign: Campaign, *, limit: int, now: datetime, place_here: bool = False
+) -> tuple[int, bool]:
     """Claim up to `limit` due contacts and queue a call to each the rules allow, as one batch
     (telephony's calls_create: a few queries for the whole chunk). Returns (calls created,
     whether the claim came back full, so more may be due)."""
@@ -157,6 +161,7 @@ def _claim_and_call(campaign: Campaign, *, limit: int, now: datetime) -> tuple[i
         [_new_call(campaign, entry, numbers) for entry in chosen],
         source=CallEvent.Source.SYSTEM,
         now=now,
+        place_here=place_here,
     )
     attempts, called = [], []
     for entry, answer in zip(chosen, answers, strict=True):

@@ -492,10 +492,12 @@ def test_a_call_ending_dispatches_its_campaign_at_once(
     with django_capture_on_commit_callbacks(execute=True):
         campaign_record_call_outcome(call_id=live.pk)
 
-    # The refill is the campaign's dispatch, run there and then (no task's trip through the
-    # broker): the freed place is taken by the next contact.
+    # The refill is the campaign's dispatch, run there and then, and its call placed there
+    # too (no task's trip through the broker): the next contact takes the freed place.
     assert _queued_tasks(redis_db, "dispatch") == []
-    assert Call.objects.filter(status=CallStatus.QUEUED).count() == 1
+    assert _queued_tasks(redis_db, "calls") == []
+    refill = Call.objects.exclude(pk=live.pk).get()
+    assert refill.status == CallStatus.DIALING and refill.agent_id
 
 
 def test_the_end_of_a_call_moves_its_contact_on_where_it_ended_or_else_in_a_task(
@@ -515,8 +517,9 @@ def test_the_end_of_a_call_moves_its_contact_on_where_it_ended_or_else_in_a_task
 
     # then: the contact moved on and its place was refilled there and then, with no task
     assert CampaignContact.objects.get(last_call=first).status == CS.EXHAUSTED
-    assert Call.objects.filter(status=CallStatus.QUEUED).count() == 1
+    assert Call.objects.filter(status=CallStatus.DIALING, agent_id__isnull=False).count() == 1
     assert _queued_tasks(redis_db, "dispatch") == []
+    assert _queued_tasks(redis_db, "calls") == []
 
     # when: recording fails (the database went away a moment): a task tries again
     def fail(**kwargs):

@@ -224,3 +224,29 @@ def test_calls_created_together_are_checked_one_by_one_and_queued_in_batches(
     ]  # fmt: skip
     assert CallEvent.objects.filter(to_status=CallStatus.QUEUED).count() == 3
     assert len(callbacks) == 2  # a task of 2 and a task of 1
+
+
+def test_calls_placed_here_after_commit_go_to_a_worker_should_that_fail(
+    imported_caller, agent_profile, simulator, monkeypatch, django_capture_on_commit_callbacks
+):
+    from telephony.services import calls as call_services
+
+    new_calls = [
+        NewCall(to_number=f"+1415555{number:04d}", caller_id=imported_caller,
+                agent_profile=agent_profile, variables={"first_name": "Ada"})
+        for number in (200, 201)
+    ]  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        placed = calls_create(new_calls[:1], source=CallEvent.Source.SYSTEM, place_here=True)
+    placed[0].refresh_from_db()
+    assert placed[0].agent_id and len(simulator.ledger.calls) == 1  # no task: placed here
+
+    def lost_connection(call_ids):
+        raise RuntimeError("database connection lost")
+
+    queued = []
+    monkeypatch.setattr(call_services, "calls_place", lost_connection)
+    monkeypatch.setattr(tasks.place_call, "delay_on_commit", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        [call] = calls_create(new_calls[1:], source=CallEvent.Source.SYSTEM, place_here=True)
+    assert queued == [str(call.pk)]
