@@ -5,6 +5,8 @@ Pure functions over phonenumbers' metadata, like windows.py: every call, single 
 checked here before it is queued and again right before it is dialed (services/dialing_rules).
 """
 
+import functools
+
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
@@ -33,14 +35,9 @@ def number_country(e164: str) -> str:
 
 def destination_problem(e164: str, *, allowed_countries: frozenset[str]) -> str | None:
     """Why `e164` may not be called, or None. `allowed_countries` holds ISO 3166 codes."""
-    try:
-        parsed = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
-        return f"{e164} cannot be read as a phone number"
-    refused_type = REFUSED_NUMBER_TYPES.get(phonenumbers.number_type(parsed))
-    if refused_type:
-        return f"{e164} is {refused_type}: such numbers are never called (toll-fraud protection)"
-    country = phonenumbers.region_code_for_number(parsed) or ""
+    problem, country = _classified(e164)
+    if problem:
+        return problem
     if country not in allowed_countries:
         allowed = ", ".join(sorted(allowed_countries)) or "none"
         return (
@@ -48,3 +45,20 @@ def destination_problem(e164: str, *, allowed_countries: frozenset[str]) -> str 
             f"(allowed: {allowed}; see CALL_ALLOWED_COUNTRIES)"
         )
     return None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _classified(e164: str) -> tuple[str | None, str]:
+    """(why a number is never called, or None; its country): the same for the same number as
+    long as the process runs (phonenumbers' metadata), and asked of every call several times."""
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return f"{e164} cannot be read as a phone number", ""
+    refused_type = REFUSED_NUMBER_TYPES.get(phonenumbers.number_type(parsed))
+    if refused_type:
+        return (
+            f"{e164} is {refused_type}: such numbers are never called (toll-fraud protection)",
+            "",
+        )
+    return None, phonenumbers.region_code_for_number(parsed) or ""

@@ -6,6 +6,7 @@ window is open in all of them; a contact's explicit time zone replaces the numbe
 Everything here is pure: instants in, instants out, so it can be checked exhaustively.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +30,13 @@ def contact_zones(phone: str, override: str = "") -> tuple[ZoneInfo, ...]:
             return (ZoneInfo(override),)
         except (ZoneInfoNotFoundError, ValueError):
             raise NoTimeZone(f"unknown time zone {override!r}") from None
+    return _number_zones(phone)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _number_zones(phone: str) -> tuple[ZoneInfo, ...]:
+    """Every zone a number may be in (phonenumbers' metadata: the same as long as the process
+    runs; asked of every call several times). Failures are not cached: they raise."""
     try:
         parsed = phonenumbers.parse(phone)
     except phonenumbers.NumberParseException:

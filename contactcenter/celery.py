@@ -1,10 +1,11 @@
 """The Celery app. Configuration lives in Django settings under the CELERY_ namespace."""
 
+import logging
 import os
 from logging.config import dictConfig
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
 
@@ -22,3 +23,15 @@ def use_django_logging(**_kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_process_init.connect
+def build_agora_client(**_kwargs) -> None:
+    """Each pool process builds its Agora client (TLS context, connection pool) when it starts,
+    not inside the first placement it runs (a batch's threads would all wait for it)."""
+    from telephony.clients import agora_client
+
+    try:
+        agora_client()
+    except Exception:  # built again on first use, where the error is reported to the caller
+        logging.getLogger(__name__).exception("the Agora client could not be built at start")

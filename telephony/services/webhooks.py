@@ -7,8 +7,9 @@ having the calls service create inbound calls) happens in a worker.
 The stored rows are the queue. A drain (`webhooks_drain`, task process_webhook_events) claims
 batches of received events (status processing, exactly one claimer each) until none is left;
 receiving publishes a drain only when none is already pending (one cache key), so a burst of
-webhooks costs one task, not one each. A claimed event whose worker died is taken again after
-WEBHOOK_PROCESSING_LEASE_SECONDS; the sweeper takes whatever a lost wake left behind.
+webhooks costs one task per batch, not one each; a drain whose claim came back full wakes one
+more, so a backlog is shared by every free worker. A claimed event whose worker died is taken
+again after WEBHOOK_PROCESSING_LEASE_SECONDS; the sweeper takes whatever a lost wake left behind.
 
 The protocol itself (event types, signatures, the envelope) is `telephony.agora.webhooks`.
 """
@@ -154,9 +155,11 @@ def _wake_drain() -> None:
 # -- processing ---------------------------------------------------------------------------------
 
 
-def webhooks_drain(*, batch: int = 100, seconds: float = 20.0) -> int:
+def webhooks_drain(*, batch: int = 20, seconds: float = 20.0) -> int:
     """Process received events until none is left (or `seconds` pass: then hand over to a new
-    drain). Several drains may run at once: each event has exactly one claimer."""
+    drain). Several drains may run at once: each event has exactly one claimer. A full claim
+    wakes another drain, so a burst is shared by as many workers as are free (a call's end,
+    and the refill of its place, need not wait behind a long batch in one worker)."""
     processed = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -165,6 +168,8 @@ def webhooks_drain(*, batch: int = 100, seconds: float = 20.0) -> int:
         claimed = _claim_batch(batch)
         if not claimed:
             return processed
+        if len(claimed) == batch:
+            _wake_drain()  # more are waiting: another worker takes the next batch meanwhile
         for event_id in claimed:
             try:
                 _process_claimed(event_id)
