@@ -211,7 +211,7 @@ def measure(*, campaign, api_key: str, staff) -> dict[str, float]:
     # One tick with room for ten calls (placement is not part of it; the calls it made are
     # taken away between ticks, untimed, so that each tick claims and calls again).
     samples = []
-    with mock.patch("telephony.services.calls._enqueue_placement"):
+    with mock.patch("telephony.services.calls._enqueue_placements"):
         for _ in range(TICKS):
             began = time.perf_counter()
             made = dispatch_campaign(campaign_id=campaign.pk, now=timezone.now())
