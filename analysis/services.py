@@ -32,7 +32,10 @@ from campaigns.services.callbacks import callback_schedule
 from campaigns.services.dnc import dnc_add, dnc_contains
 from campaigns.windows import NoTimeZone, contact_zones
 from telephony.analysis_fields import check_fields
-from telephony.models import AgentProfile, Call
+from telephony.models import AgentProfile, Call, CallEvent
+
+# While an ended call's transcript may still grow, its analysis looks again this often.
+TRANSCRIPT_RECHECK_SECONDS = 2.0
 
 # A contact with one of these is not called again by the retry timer (a wrong number is
 # invalid; an opt-out is do-not-call by its own effect).
@@ -120,6 +123,32 @@ def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> Ca
         call_id = str(call.pk)
         transaction.on_commit(lambda: call_analyzed.send(sender=CallAnalysis, call_id=call_id))
     return analysis
+
+
+def transcript_wait_seconds(*, call_id: uuid.UUID | str, now: datetime | None = None) -> float:
+    """How much longer an ended call's analysis should wait for its transcript; 0 to go now.
+
+    Agora sends the whole conversation once the agent leaves (its end-of-call history), which
+    may be processed after the hang-up that queued the analysis. Go once it has arrived; once
+    the call's data was fetched after the end and no notifications come for this call (polling
+    only: nothing more will arrive); or after CALL_ANALYSIS_TRANSCRIPT_WAIT_SECONDS with what
+    the snapshots kept."""
+    now = now or timezone.now()
+    call = Call.objects.only(
+        "status", "transcript_final_at", "agent_data_fetched_at", "ended_at", "updated_at"
+    ).get(pk=call_id)
+    if not call.is_terminal or call.transcript_final_at:
+        return 0.0
+    if (
+        call.agent_data_fetched_at
+        and not call.events.filter(source=CallEvent.Source.WEBHOOK).exists()
+    ):
+        return 0.0
+    deadline = (call.ended_at or call.updated_at) + timedelta(
+        seconds=settings.CALL_ANALYSIS_TRANSCRIPT_WAIT_SECONDS
+    )
+    left = (deadline - now).total_seconds()
+    return min(left, TRANSCRIPT_RECHECK_SECONDS) if left > 0 else 0.0
 
 
 def call_analysis_queue(*, call_id: uuid.UUID | str) -> None:

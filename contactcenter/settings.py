@@ -409,10 +409,14 @@ CALL_SNAPSHOT_MIN_SECONDS = env.int("CALL_SNAPSHOT_MIN_SECONDS", default=30)
 CALL_SNAPSHOT_MAX_SECONDS = env.int("CALL_SNAPSHOT_MAX_SECONDS", default=600)
 # A call page following a live call asks Agora for its conversation at most this often.
 CALL_LIVE_SNAPSHOT_SECONDS = env.int("CALL_LIVE_SNAPSHOT_SECONDS", default=3)
-# Post-call analysis (analysis/): queued this long after a conversation ends, so that its
-# transcript (Agora's end-of-call history, or the last snapshot) has arrived.
+# Post-call analysis (analysis/): queued this long after a conversation ends, then waiting
+# (looking again every 2 s) until its transcript is whole: Agora's end-of-call history has
+# arrived, or with webhooks off the call's data was fetched, or at most the WAIT after its end.
 CALL_ANALYSIS = env.bool("CALL_ANALYSIS", default=True)
-CALL_ANALYSIS_DELAY_SECONDS = env.float("CALL_ANALYSIS_DELAY_SECONDS", default=20.0)
+CALL_ANALYSIS_DELAY_SECONDS = env.float("CALL_ANALYSIS_DELAY_SECONDS", default=3.0)
+CALL_ANALYSIS_TRANSCRIPT_WAIT_SECONDS = env.float(
+    "CALL_ANALYSIS_TRANSCRIPT_WAIT_SECONDS", default=60.0
+)
 # Which analyzer: "builtin" (rules, no setup) or "llm" (an OpenAI-compatible endpoint: this
 # URL, model and key, else the call's agent profile's llm.url / api_key / params.model, else
 # with the simulator its stand-in). At most ANALYSIS_LLM_PER_HOUR LLM analyses per campaign

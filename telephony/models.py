@@ -264,6 +264,9 @@ class Call(models.Model):
     next_snapshot_at = models.DateTimeField(null=True, blank=True)
     snapshot_gap_seconds = models.PositiveIntegerField(default=0)
     agent_data_fetched_at = models.DateTimeField(null=True, blank=True)
+    # Agora's end-of-call history arrived (its notification, or a fetch while the agent still
+    # ran): the transcript will not grow, and the analysis need not wait for it.
+    transcript_final_at = models.DateTimeField(null=True, blank=True)
     # A webhook said an unanswered call hung up; it ends once late events have had time to
     # arrive (webhooks can come out of order: a late CALLING or RINGING changes the outcome).
     end_pending_since = models.DateTimeField(null=True, blank=True)

@@ -1526,8 +1526,10 @@ def call_fetch_agent_data(*, call_id: uuid.UUID | str) -> Call:
         }
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
-        if transcript and len(transcript) >= len(locked.transcript):
-            locked.transcript = transcript
+        if transcript is not None:
+            locked.transcript_final_at = timezone.now()
+            if len(transcript) >= len(locked.transcript):
+                locked.transcript = transcript
         if metrics:
             locked.turn_metrics = metrics
         locked.agent_data_fetched_at = timezone.now()

@@ -296,7 +296,8 @@ def _apply(event: WebhookEvent, payload: AgentPayload, call: Call | None) -> str
             contents = history_messages(payload)
             if len(contents) >= len(locked.transcript):
                 locked.transcript = contents
-                locked.save(update_fields=["transcript", "updated_at"])
+            locked.transcript_final_at = timezone.now()
+            locked.save(update_fields=["transcript", "transcript_final_at", "updated_at"])
             detail = f"agent history: {len(contents)} messages"
         elif event_type == EventType.AGENT_ERROR:
             kind = CallEvent.Kind.ERROR

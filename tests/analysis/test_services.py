@@ -219,3 +219,43 @@ def test_the_api_queues_an_ended_call_for_analysis_again(
     assert queued == [(str(call.pk),)]
     assert api_client.post("/api/v1/calls/00000000-0000-0000-0000-000000000000/analyze/"
                            ).status_code == 404  # fmt: skip
+
+
+def test_the_analysis_waits_for_the_whole_transcript_but_not_forever(monkeypatch, settings,
+                                                                     clock):  # fmt: skip
+    """Agora's end-of-call history may be processed after the hang-up that queued the analysis:
+    the task looks again until it has arrived, or nothing more can come, or the wait is over."""
+    from analysis import tasks
+    from analysis.services import TRANSCRIPT_RECHECK_SECONDS, transcript_wait_seconds
+    from telephony.models import CallEvent
+
+    settings.CALL_ANALYSIS_TRANSCRIPT_WAIT_SECONDS = 60
+    _, call = ended_campaign_call("Yes, send me the details.")  # ended at the clock's now
+    now = call.ended_at
+    CallEvent.objects.create(call=call, source=CallEvent.Source.WEBHOOK, kind="state",
+                             detail="HANGUP")  # fmt: skip
+    assert transcript_wait_seconds(call_id=call.pk, now=now) == TRANSCRIPT_RECHECK_SECONDS
+    assert transcript_wait_seconds(call_id=call.pk, now=now + timedelta(seconds=59)) == 1
+    assert transcript_wait_seconds(call_id=call.pk, now=now + timedelta(seconds=61)) == 0
+
+    queued = []
+    monkeypatch.setattr(tasks.analyze_call, "apply_async",
+                        lambda args, countdown: queued.append((args, countdown)))  # fmt: skip
+    assert tasks.analyze_call.run(str(call.pk)) == "waiting for the transcript"
+    assert queued == [((str(call.pk),), TRANSCRIPT_RECHECK_SECONDS)]
+    assert not CallAnalysis.objects.filter(call=call).exists()
+
+    # the history arrived: go now
+    call.transcript_final_at = now
+    call.save(update_fields=["transcript_final_at"])
+    assert transcript_wait_seconds(call_id=call.pk, now=now) == 0
+    assert tasks.analyze_call.run(str(call.pk)) == "interested"
+    assert len(queued) == 1
+
+    # webhooks off (no notification for this call): once its data was fetched, nothing more comes
+    _, polled = ended_campaign_call("No thanks.")
+    now = polled.ended_at
+    assert transcript_wait_seconds(call_id=polled.pk, now=now) == TRANSCRIPT_RECHECK_SECONDS
+    polled.agent_data_fetched_at = now
+    polled.save(update_fields=["agent_data_fetched_at"])
+    assert transcript_wait_seconds(call_id=polled.pk, now=now) == 0

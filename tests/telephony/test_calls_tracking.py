@@ -321,6 +321,7 @@ def test_transcript_and_turn_metrics_are_kept_after_the_end(place, simulator):
     assert call.turn_metrics["turns"] >= 2
     assert call.turn_metrics["avg_e2e_latency_ms"] > 0
     assert call.agent_data_fetched_at is not None
+    assert call.transcript_final_at is None  # what the snapshots kept, not Agora's whole history
 
 
 def test_the_end_is_signalled_once_after_commit(place, simulator, redis_db):

@@ -356,6 +356,7 @@ def test_the_simulators_signed_webhooks_complete_an_answered_call(client, place,
     assert call.status == CallStatus.COMPLETED
     assert set(statuses) == {"processed"}
     assert call.transcript[0]["content"].startswith("Hi Ada")  # from the 103 history event
+    assert call.transcript_final_at is not None  # the analysis need not wait any longer
     details = list(call.events.filter(source="webhook").values_list("detail", flat=True))
     assert "agent joined" in details
     assert any(detail.startswith("agent left: STOPPED") for detail in details)
