@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from contactcenter.bulk import bulk_update_rows
 from contactcenter.validators import validate_json_text
+from telephony import transcripts
 from telephony.agora import (
     AgoraAPIError,
     AgoraError,
@@ -94,6 +95,8 @@ UNSUCCESSFUL_ENDINGS = frozenset(
 MAX_SCHEDULE_AHEAD = timedelta(days=90)
 # Look this far back (seconds) when listing calls to find one placed before an answer was lost.
 FIND_WINDOW_SECONDS = 600
+# However fast a conversation, transcript snapshots are at least this far apart.
+SNAPSHOT_FLOOR_SECONDS = 5
 
 
 class PlacementDeferred(Exception):
@@ -1371,6 +1374,10 @@ def _poll_backoff(call_id, *, now: datetime, error: str = "") -> None:
             settings.CALL_POLL_AFTER_SECONDS * 2 ** min(call.unchanged_polls, 10),
         )
         call.next_poll_at = now + timedelta(seconds=delay)
+        if call.status == CallStatus.ANSWERED and call.next_snapshot_at:
+            # a snapshot rides on a poll: the next poll comes no later than it is due
+            soonest = now + timedelta(seconds=SNAPSHOT_FLOOR_SECONDS)
+            call.next_poll_at = min(call.next_poll_at, max(call.next_snapshot_at, soonest))
         if error:
             call.last_error = error[:1000]
         call.save(update_fields=["unchanged_polls", "next_poll_at", "last_error", "updated_at"])
@@ -1394,27 +1401,35 @@ def _snapshot_history(call: Call, *, now: datetime | None = None) -> list[dict[s
 
 
 def snapshot_keep(call: Call, contents: list[dict[str, str]], *, now: datetime) -> None:
-    """Keep a snapshot of the conversation that grew, and say when the next is due: soon while
-    new turns appear (but less often as the call ages), ever later while none do. Compared
-    under the row's lock: Agora's end-of-call history may have stored a longer one meanwhile."""
+    """Merge a look at Agora's history into the transcript, and say when the next look is due:
+    soon while new turns appear (but less often as the call ages), ever later while none do,
+    never later than half of Agora's history window at the conversation's pace (the window
+    holds only the newest messages: a later look must still overlap what is kept). Merged
+    under the row's lock: Agora's end-of-call history may have stored more meanwhile."""
     low, high = settings.CALL_SNAPSHOT_MIN_SECONDS, settings.CALL_SNAPSHOT_MAX_SECONDS
     with transaction.atomic():
         locked = (
-            Call.objects.select_for_update()
-            .only("transcript", "answered_at", "snapshot_gap_seconds")
+            Call.objects.select_for_update(of=("self",))
+            .select_related("agent_profile")
+            .only("transcript", "answered_at", "snapshot_gap_seconds", "agent_profile__properties")
             .get(pk=call.pk)
         )
-        grew = len(contents) > len(locked.transcript or [])
-        if grew:
-            age = (now - locked.answered_at).total_seconds() if locked.answered_at else 0.0
-            gap = max(low, age / 2)
-        else:
-            gap = max(low, locked.snapshot_gap_seconds) * 2
+        kept = locked.transcript or []
+        transcript = transcripts.merged(kept, contents)
+        grew = len(transcript) > len(kept)
+        age = (now - locked.answered_at).total_seconds() if locked.answered_at else 0.0
+        gap = max(low, age / 2) if grew else max(low, locked.snapshot_gap_seconds) * 2
+        if transcript and age > 0:
+            window = transcripts.history_window(
+                locked.agent_profile.properties if locked.agent_profile else None
+            )
+            half_window = window / 2 / (len(transcript) / age)  # seconds, at the pace so far
+            gap = min(gap, max(SNAPSHOT_FLOOR_SECONDS, half_window))
         gap = int(min(gap, high))
         changes: dict[str, Any] = {"next_snapshot_at": now + timedelta(seconds=gap),
                                    "snapshot_gap_seconds": gap}  # fmt: skip
         if grew:
-            changes["transcript"] = contents
+            changes["transcript"] = transcript
         Call.objects.filter(pk=call.pk).update(**changes)
     for name, value in changes.items():
         setattr(call, name, value)
@@ -1433,9 +1448,7 @@ def call_live_conversation(*, call_id: uuid.UUID | str) -> tuple[Call, list[dict
         snapshot = _snapshot_history(call)
         if snapshot is not None:
             cache.set(key, snapshot, settings.CALL_LIVE_SNAPSHOT_SECONDS)
-    if snapshot is None or len(snapshot) < len(call.transcript or []):
-        snapshot = list(call.transcript or [])
-    return call, snapshot
+    return call, transcripts.merged(list(call.transcript or []), snapshot or [])
 
 
 def calls_enforce_limits(*, now: datetime | None = None) -> int:
@@ -1528,8 +1541,7 @@ def call_fetch_agent_data(*, call_id: uuid.UUID | str) -> Call:
         locked = Call.objects.select_for_update().get(pk=call.pk)
         if transcript is not None:
             locked.transcript_final_at = timezone.now()
-            if len(transcript) >= len(locked.transcript):
-                locked.transcript = transcript
+            locked.transcript = transcripts.merged(locked.transcript or [], transcript)
         if metrics:
             locked.turn_metrics = metrics
         locked.agent_data_fetched_at = timezone.now()

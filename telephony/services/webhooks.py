@@ -32,6 +32,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 
 from contactcenter.validators import JsonTooDeep, json_loads
+from telephony import transcripts
 from telephony.agora import AgoraError
 from telephony.agora.webhooks import (
     CALL_STATE_EVENTS,
@@ -294,8 +295,7 @@ def _apply(event: WebhookEvent, payload: AgentPayload, call: Call | None) -> str
             detail = f"agent left: {payload.get('status', '')} {payload.get('message', '')}"
         elif event_type == EventType.AGENT_HISTORY:
             contents = history_messages(payload)
-            if len(contents) >= len(locked.transcript):
-                locked.transcript = contents
+            locked.transcript = transcripts.merged(locked.transcript or [], contents)
             locked.transcript_final_at = timezone.now()
             locked.save(update_fields=["transcript", "transcript_final_at", "updated_at"])
             detail = f"agent history: {len(contents)} messages"

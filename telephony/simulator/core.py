@@ -49,6 +49,7 @@ from telephony.simulator.validation import (
     validate_turns_page,
 )
 from telephony.simulator.webhooks import Sender, WebhookFaults, WebhookOutbox
+from telephony.transcripts import history_window
 
 AGENT_JOIN_SECONDS = 0.2
 
@@ -299,6 +300,7 @@ class Simulator:
                 greeting=llm.get("greeting_message"),
                 prompt=system_prompt_of(llm),
                 plan=self._plan(request["name"], sip["to_number"]),
+                history_window=history_window(properties),
             )
             return {"agent_id": call.agent_id}
 
@@ -636,7 +638,10 @@ class Simulator:
                 "agent_id": call.agent_id,
                 "start_ts": int(call.created_at),
                 "status": "RUNNING",
-                "contents": self._spoken(call, self.now()) + list(call.instructions),
+                # Agora caches only the newest llm.max_history messages
+                "contents": (self._spoken(call, self.now()) + list(call.instructions))[
+                    -call.history_window :
+                ],
             }
 
     def agent_turns(self, agent_id: str, query: dict[str, str]) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class SimCall:
     mcp_server: dict | None = None  # the place-call body's first `llm.mcp_servers` entry
     tool_calls: list[dict] = field(default_factory=list)  # the agent's tool calls and results
     pace: float | None = None  # seconds per message of a scripted callee (else talk-wide)
+    history_window: int = 32  # llm.max_history: the history endpoint returns this many, newest
 
     @property
     def live(self) -> bool:

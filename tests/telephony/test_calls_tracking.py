@@ -460,3 +460,30 @@ def test_our_hang_up_takes_one_last_snapshot_so_the_transcript_is_complete(
     call.refresh_from_db()
     assert call.status == CallStatus.COMPLETED
     assert call.transcript == [{"role": m["role"], "content": m["content"]} for m in spoken]
+
+
+def test_a_conversation_longer_than_agoras_history_window_is_kept_whole_by_polling(
+    place, simulator, agent_profile, settings
+):
+    """Agora's history holds only the newest llm.max_history messages: the snapshots come often
+    enough at the conversation's pace, and each is merged into what is kept."""
+    settings.CALL_POLL_AFTER_SECONDS, settings.CALL_SNAPSHOT_MIN_SECONDS = 2, 5
+    properties = dict(agent_profile.properties or {})
+    properties["llm"] = {**properties.get("llm", {}), "max_history": 4}
+    agent_profile.properties = properties
+    agent_profile.save()
+    call = place("+14155550450")  # talks 45 s: nine messages, a new one every 5.6 s
+    started = timezone.now()
+    for elapsed in range(2, 80, 2):
+        simulator.advance(2)
+        calls_poll(now=started + timedelta(seconds=elapsed))
+    call_fetch_agent_data(call_id=call.id)  # the history is gone after the end
+
+    call.refresh_from_db()
+    spoken = simulator.ledger.calls[-1].messages
+    assert call.status == CallStatus.COMPLETED
+    # more than the window, nothing lost between looks, nothing doubled (with webhooks off, what
+    # the callee said after the last look ends with the agent: see the README)
+    assert len(call.transcript) > 4
+    assert call.transcript == spoken[: len(call.transcript)]
+    assert history_requests(simulator) < len(spoken)  # not a look per message

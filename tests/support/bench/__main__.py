@@ -344,11 +344,16 @@ def main() -> int:
         help="comma-separated measurements to run (e.g. ingest,polling); prints their figures "
         "as JSON and writes nothing (for working on one figure)",
     )
+    parser.add_argument(
+        "--scale-live", help="comma-separated live-call counts for the live-call scale figure"
+    )
     args = parser.parse_args()
     wanted = set(args.only.split(",")) if args.only else None
     if wanted and wanted - set(STEP_NAMES):
         raise SystemExit(f"--only: unknown {sorted(wanted - set(STEP_NAMES))}; known: {STEP_NAMES}")
-    sizes = QUICK if args.quick else FULL
+    sizes = dict(QUICK if args.quick else FULL)
+    if args.scale_live:
+        sizes["scale_live"] = tuple(int(count) for count in args.scale_live.split(","))
     out = args.out or BASE_DIR / ("var/bench" if args.quick else "docs")
     out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()

@@ -609,6 +609,26 @@ def _machine_busy() -> float:
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def _webhook_stages() -> dict:
+    """p50 / p95 of each stage of the stored notifications' way: sent (notifyMs) to received,
+    received to claimed by a drain, claimed to processed."""
+    from telephony.models import WebhookEvent
+
+    stages: dict[str, list[float]] = {"delivery": [], "queued": [], "applying": []}
+    for notify_ms, received, claimed, processed in WebhookEvent.objects.filter(
+        notify_ms__isnull=False, processed_at__isnull=False, claimed_at__isnull=False
+    ).values_list("notify_ms", "received_at", "claimed_at", "processed_at"):
+        sent = datetime.fromtimestamp(notify_ms / 1000, tz=UTC)
+        stages["delivery"].append((received - sent).total_seconds())
+        stages["queued"].append((claimed - received).total_seconds())
+        stages["applying"].append((processed - claimed).total_seconds())
+    return {
+        f"webhook_{name}_p{int(q * 100)}_seconds": _round(percentile(values, q), 3)
+        for name, values in stages.items()
+        for q in (0.5, 0.95)
+    }
+
+
 def live_scale(fleet: Fleet, *, counts: tuple[int, ...], web_url: str, window: float) -> dict:
     """N calls live at once (each talking until hung up), webhooks on: how late our rows follow
     Agora's events, how fast the busiest pages answer, and the CPU each live call costs."""
@@ -662,6 +682,7 @@ def live_scale(fleet: Fleet, *, counts: tuple[int, ...], web_url: str, window: f
                 report_ms__isnull=False,
             ).values_list("created_at", "report_ms")
         ]  # fmt: skip
+        stages = _webhook_stages()
         still_live = Call.objects.filter(status=CallStatus.ANSWERED).count()
         campaign_cancel(campaign=campaign, hang_up=True)
         results.append(
@@ -672,6 +693,9 @@ def live_scale(fleet: Fleet, *, counts: tuple[int, ...], web_url: str, window: f
                 "state_lag_p50_seconds": _round(percentile(lags, 0.5), 3),
                 "state_lag_p95_seconds": _round(percentile(lags, 0.95), 3),
                 "events": len(lags),
+                # where the lag is spent: Agora's send to our receipt (the simulator's delivery
+                # and our web), waiting for a drain, and applying it
+                **stages,
                 "dashboard_p95_ms": _round(1000 * (percentile(pages["dashboard"], 0.95) or 0), 1),
                 "call_list_p95_ms": _round(1000 * (percentile(pages["call list"], 0.95) or 0), 1),
                 "window_seconds": round(elapsed, 1),
