@@ -28,6 +28,7 @@ from campaigns.states import (
     can_transition,
 )
 from campaigns.windows import CallingWindow, calling_hours_guard
+from contactcenter.batches import after_batch
 from telephony.models import Call, CallEvent, PhoneNumber, VoicemailPolicy
 from telephony.outcomes import success_outcomes_error
 from telephony.rules import Refusal, Rule
@@ -612,12 +613,14 @@ def contact_defer(entry: CampaignContact, *, until: datetime, note: str) -> None
 
 def _dispatch_soon(campaign_id: int, *, now: datetime) -> None:
     """The campaign's dispatch, here and now (after commit), its call placed here too: a place
-    just freed is refilled without a trip through the broker."""
+    just freed is refilled without a trip through the broker. Within a batch (a webhook drain's:
+    contactcenter.batches), once at the batch's end, for every place its hang-ups freed."""
     from campaigns.services.dispatch import dispatch_campaign
 
-    transaction.on_commit(
-        lambda: dispatch_campaign(campaign_id=campaign_id, now=now, place_here=True)
-    )
+    def refill() -> None:
+        dispatch_campaign(campaign_id=campaign_id, now=now, place_here=True)
+
+    transaction.on_commit(lambda: after_batch(f"dispatch:{campaign_id}", refill) or refill())
 
 
 def campaign_record_finished_calls(*, campaign: Campaign) -> int:

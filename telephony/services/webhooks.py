@@ -31,6 +31,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 
+from contactcenter.batches import within_batch
 from contactcenter.validators import JsonTooDeep, json_loads
 from telephony import transcripts
 from telephony.agora import AgoraError
@@ -171,11 +172,14 @@ def webhooks_drain(*, batch: int = 20, seconds: float = 20.0) -> int:
             return processed
         if len(claimed) == batch:
             _wake_drain()  # more are waiting: another worker takes the next batch meanwhile
-        for event_id in claimed:
-            try:
-                _process_claimed(event_id)
-            except Exception:  # recorded on the event (failed, for the sweeper): go on
-                logger.exception("webhook event %s: processing failed", event_id)
+        # Work the events ask for once (a campaign refilling the places its hang-ups freed)
+        # is done once, after the batch.
+        with within_batch():
+            for event_id in claimed:
+                try:
+                    _process_claimed(event_id)
+                except Exception:  # recorded on the event (failed, for the sweeper): go on
+                    logger.exception("webhook event %s: processing failed", event_id)
         processed += len(claimed)
     _wake_drain()
     return processed

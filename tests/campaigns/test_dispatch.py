@@ -558,3 +558,42 @@ def test_the_outcome_task_records_the_outcome_given_the_id_as_a_string(make_camp
 
     assert record_call_outcome.run(str(live.pk)) == CS.EXHAUSTED
     assert entries(campaign) == {"+14155550150": CS.EXHAUSTED}
+
+
+def test_hang_ups_in_one_webhook_batch_refill_their_places_with_one_dispatch(
+    make_campaign, redis_db, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A drain applies a batch of notifications; the places its hang-ups free are refilled once,
+    after the batch: one claim and one batch placement, not one per hang-up."""
+    from campaigns.services import dispatch as dispatch_module
+    from contactcenter.batches import within_batch
+
+    campaign = make_campaign([f"+1415555{n:02d}50" for n in range(10, 16)],
+                             max_concurrent_calls=3, max_attempts=1)  # fmt: skip
+    campaign_start(campaign=campaign)
+    dispatch()
+    first = list(Call.objects.all())
+    assert len(first) == 3
+    with transaction.atomic():
+        for call in Call.objects.select_for_update().filter(pk__in=[c.pk for c in first]):
+            call_transition(call, CallStatus.FAILED, source=CallEvent.Source.WEBHOOK)
+    dispatches = []
+    real_dispatch = dispatch_module.dispatch_campaign
+
+    def counted(**kwargs):
+        dispatches.append(kwargs["campaign_id"])
+        return real_dispatch(**kwargs)
+
+    monkeypatch.setattr(dispatch_module, "dispatch_campaign", counted)
+
+    with within_batch():
+        with django_capture_on_commit_callbacks(execute=True):  # as each commit in a drain
+            for call in first:
+                campaign_record_call_outcome(call_id=call.pk)
+        assert dispatches == []  # not while the batch is being applied
+
+    assert dispatches == [campaign.pk]
+    refills = Call.objects.exclude(pk__in=[c.pk for c in first])
+    assert refills.count() == 3
+    # placed by this process after the dispatch's commit, together (no task per call)
+    assert _queued_tasks(redis_db, "calls") == []
