@@ -95,6 +95,8 @@ UNSUCCESSFUL_ENDINGS = frozenset(
 MAX_SCHEDULE_AHEAD = timedelta(days=90)
 # Look this far back (seconds) when listing calls to find one placed before an answer was lost.
 FIND_WINDOW_SECONDS = 600
+# What a report or a notification never changes, and which grows with the call: left unread.
+LARGE_CALL_FIELDS = ("transcript", "turn_metrics")
 # However fast a conversation, transcript snapshots are at least this far apart.
 SNAPSHOT_FLOOR_SECONDS = 5
 
@@ -629,7 +631,7 @@ class AgoraReport:
 def call_apply_report(*, call_id: uuid.UUID | str, report: AgoraReport, source: str) -> Call:
     """Merge a report into the call: monotonic, out-of-order safe, every report kept."""
     with transaction.atomic():
-        call = Call.objects.select_for_update().get(pk=call_id)
+        call = Call.objects.select_for_update().defer(*LARGE_CALL_FIELDS).get(pk=call_id)
         state = (report.state or "").upper()
         _event(
             call,

@@ -48,7 +48,12 @@ from telephony.agora.webhooks import (
     verify_signature,
 )
 from telephony.models import Call, CallEvent, WebhookEvent
-from telephony.services.calls import AgoraReport, call_apply_report, call_create_inbound
+from telephony.services.calls import (
+    LARGE_CALL_FIELDS,
+    AgoraReport,
+    call_apply_report,
+    call_create_inbound,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -175,28 +180,36 @@ def webhooks_drain(*, batch: int = 20, seconds: float = 20.0) -> int:
         # Work the events ask for once (a campaign refilling the places its hang-ups freed)
         # is done once, after the batch.
         with within_batch():
-            for event_id in claimed:
+            for event in claimed:
                 try:
-                    _process_claimed(event_id)
+                    _process_claimed(event)
                 except Exception:  # recorded on the event (failed, for the sweeper): go on
-                    logger.exception("webhook event %s: processing failed", event_id)
+                    logger.exception("webhook event %s: processing failed", event.pk)
         processed += len(claimed)
     _wake_drain()
     return processed
 
 
-def _claim_batch(size: int) -> list[int]:
-    with transaction.atomic():
-        ids = list(
-            WebhookEvent.objects.select_for_update(skip_locked=True)
-            .filter(status=WebhookEvent.Status.RECEIVED)
-            .order_by("id")
-            .values_list("id", flat=True)[:size]
+def _claim_batch(size: int) -> list[WebhookEvent]:
+    """Claim up to `size` received events, oldest first, and read them: one statement."""
+    table = connection.ops.quote_name(WebhookEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, claimed_at = %s WHERE id IN ("  # noqa: S608
+            f"SELECT id FROM {table} WHERE status = %s ORDER BY id LIMIT %s "
+            "FOR UPDATE SKIP LOCKED) RETURNING id, notice_id, event_type, body",
+            [WebhookEvent.Status.PROCESSING, timezone.now(), WebhookEvent.Status.RECEIVED, size],
         )
-        WebhookEvent.objects.filter(id__in=ids).update(
-            status=WebhookEvent.Status.PROCESSING, claimed_at=timezone.now()
+        rows = cursor.fetchall()
+    events = [
+        WebhookEvent(
+            id=event_id, notice_id=notice_id, event_type=event_type,
+            body=_BODY.from_db_value(body, None, connection),
+            status=WebhookEvent.Status.PROCESSING,
         )
-    return ids
+        for event_id, notice_id, event_type, body in sorted(rows)
+    ]  # fmt: skip
+    return events
 
 
 def _claim_one(event_id: int, *, now) -> bool:
@@ -215,32 +228,32 @@ def webhook_process(*, event_id: int, now: datetime | None = None) -> str:
     event processed already, or being processed by another worker, is left alone."""
     if not _claim_one(event_id, now=now or timezone.now()):
         return WebhookEvent.objects.values_list("status", flat=True).get(pk=event_id)
-    return _process_claimed(event_id)
+    return _process_claimed(WebhookEvent.objects.get(pk=event_id))
 
 
-def _process_claimed(event_id: int) -> str:
+def _process_claimed(event: WebhookEvent) -> str:
     """Apply one event this worker claimed (status processing) to its call."""
-    event = WebhookEvent.objects.get(pk=event_id)
     payload = payload_of(event.body)
     try:
-        call = _find_call(payload)
-        if call is None and event.event_type == EventType.INBOUND_CALL_STATE:
+        call_id = _find_call_id(payload)
+        if call_id is None and event.event_type == EventType.INBOUND_CALL_STATE:
             # Someone called one of our numbers. May ask Agora (HTTP): no lock is held here.
-            call = call_create_inbound(
+            inbound = call_create_inbound(
                 agent_id=str(payload.get("agent_id") or ""),
                 agora_name=str(payload.get("name") or ""),
                 channel=str(payload.get("channel") or ""),
             )
-        status = _apply(event, payload, call)
+            call_id = inbound.pk if inbound else None
+        status = _apply(event, payload, call_id)
     except AgoraError as error:
         return _record_failure(event, f"asking Agora failed: {error}")
     except Exception as error:
         # Not left "processing" until its lease ends: failed, with the reason, for the sweeper.
         _record_failure(event, f"{type(error).__name__}: {error}")
         raise
-    WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PROCESSING).update(
+    WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.PROCESSING).update(
         status=status,
-        call=call,
+        call_id=call_id,
         attempts=F("attempts") + 1,
         last_error="",
         processed_at=timezone.now(),
@@ -258,31 +271,35 @@ def _record_failure(event: WebhookEvent, error: str) -> str:
     return WebhookEvent.Status.FAILED
 
 
-def _find_call(payload: AgentPayload) -> Call | None:
-    """Our call id from the labels we set, else Agora's agent id."""
+def _find_call_id(payload: AgentPayload) -> uuid.UUID | None:
+    """Our call's id: from the labels we set, else by Agora's agent id (its id alone: the
+    event is applied under the call's lock, which reads the row)."""
+    calls = Call.objects.values_list("pk", flat=True)
     labels = payload.get("labels") if isinstance(payload.get("labels"), dict) else {}
     call_id = labels.get("call_id")
     if call_id:
         try:
-            return Call.objects.get(pk=uuid.UUID(str(call_id)))
-        except (ValueError, Call.DoesNotExist):
-            pass
+            found = calls.filter(pk=uuid.UUID(str(call_id))).first()
+        except ValueError:
+            found = None
+        if found:
+            return found
     agent_id = payload.get("agent_id")
     if agent_id:
-        return Call.objects.filter(agent_id=str(agent_id)).first()
+        return calls.filter(agent_id=str(agent_id)).first()
     return None
 
 
-def _apply(event: WebhookEvent, payload: AgentPayload, call: Call | None) -> str:
+def _apply(event: WebhookEvent, payload: AgentPayload, call_id: uuid.UUID | None) -> str:
     event_type = EventType.parse(event.event_type)
     if event_type is None:
         return WebhookEvent.Status.IGNORED
-    if call is None:
+    if call_id is None:
         return WebhookEvent.Status.UNMATCHED
     report_ms = int_or_none(payload.get("report_ms"))
     if event_type in CALL_STATE_EVENTS:
         call_apply_report(
-            call_id=call.id,
+            call_id=call_id,
             report=AgoraReport(
                 state=str(payload.get("state") or ""),
                 reason=payload.get("reason"),
@@ -292,8 +309,11 @@ def _apply(event: WebhookEvent, payload: AgentPayload, call: Call | None) -> str
             source=CallEvent.Source.WEBHOOK,
         )
         return WebhookEvent.Status.PROCESSED
+    calls = Call.objects.select_for_update()
+    if event_type != EventType.AGENT_HISTORY:
+        calls = calls.defer(*LARGE_CALL_FIELDS)
     with transaction.atomic():
-        locked = Call.objects.select_for_update().get(pk=call.pk)
+        locked = calls.get(pk=call_id)
         kind, detail = CallEvent.Kind.SIGNAL, event_type.label
         if event_type == EventType.AGENT_LEFT:
             detail = f"agent left: {payload.get('status', '')} {payload.get('message', '')}"

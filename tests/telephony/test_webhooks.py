@@ -200,10 +200,12 @@ def test_an_event_has_one_claimer_until_its_lease_ends(client, secret, settings)
 
     # when: two drains claim at once, and a task for one of the claimed events comes too
     first, second = _claim_batch(3), _claim_batch(3)
-    claimed = WebhookEvent.objects.get(pk=first[0])
+    claimed = WebhookEvent.objects.get(pk=first[0].pk)
 
     # then: no event is claimed twice, nor processed by anyone else while claimed
-    assert len(first) == 3 and len(second) == 1 and not set(first) & set(second)
+    assert len(first) == 3 and len(second) == 1
+    assert not {event.pk for event in first} & {event.pk for event in second}
+    assert first[0].body == json.loads(envelope(notice_id="n-0"))  # read as it claims
     assert webhook_process(event_id=claimed.pk) == WebhookEvent.Status.PROCESSING
     assert webhooks_sweep(now=timezone.now() + timedelta(seconds=59)) == 0
 
@@ -219,7 +221,7 @@ def test_an_unexpected_error_fails_the_event_instead_of_leaving_it_claimed(clien
     event = WebhookEvent.objects.get()
 
     with (
-        mock.patch("telephony.services.webhooks._find_call", side_effect=KeyError("boom")),
+        mock.patch("telephony.services.webhooks._find_call_id", side_effect=KeyError("boom")),
         pytest.raises(KeyError),
     ):
         webhook_process(event_id=event.pk)
@@ -234,14 +236,14 @@ def test_a_drain_goes_on_past_an_event_that_fails(client, secret):
         body = envelope(notice_id=f"n-{index}", agent_id=f"UNKNOWN-{index}")
         post(client, body, signed(body, secret))
     first = WebhookEvent.objects.order_by("id").first()
-    real_find_call = webhooks_module._find_call
+    real_find_call = webhooks_module._find_call_id
 
     def find_call(payload):
         if payload.get("agent_id") == first.agent_id:
             raise KeyError("boom")
         return real_find_call(payload)
 
-    with mock.patch("telephony.services.webhooks._find_call", side_effect=find_call):
+    with mock.patch("telephony.services.webhooks._find_call_id", side_effect=find_call):
         assert webhooks_drain() == 3
 
     assert dict(WebhookEvent.objects.values_list("notice_id", "status")) == {
