@@ -63,10 +63,13 @@ class BackgroundRunner:
 
 
 class SimulatorServer(BaseApplication):
-    def __init__(self, simulator: Simulator, *, host: str, port: int, threads: int = 16):
+    def __init__(
+        self, simulator: Simulator, *, host: str, port: int, threads: int = 16, senders: int = 8
+    ):
         self.simulator = simulator
         self.bind = f"{host}:{port}"
         self.threads = threads
+        self.senders = senders
         self.runner: BackgroundRunner | None = None
         super().__init__()
 
@@ -83,7 +86,7 @@ class SimulatorServer(BaseApplication):
 
     def _start_runner(self, worker) -> None:
         # Threads do not survive gunicorn's fork: start the clock inside the worker.
-        self.runner = BackgroundRunner(self.simulator)
+        self.runner = BackgroundRunner(self.simulator, senders=self.senders)
         self.runner.start()
         logger.info("Agora simulator listening on http://%s", self.bind)
 

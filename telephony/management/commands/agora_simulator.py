@@ -74,6 +74,10 @@ class Command(BaseCommand):
             "--state-file", help="keep imported phone numbers in this JSON file across restarts"
         )
         parser.add_argument("--threads", type=int, default=16)
+        parser.add_argument(
+            "--webhook-senders", type=int, default=8,
+            help="notifications sent at once (one call's always in order)",
+        )  # fmt: skip
 
     def handle(self, *args, **options):
         if options["from_settings"]:
@@ -145,6 +149,7 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         server = SimulatorServer(
-            simulator, host=options["host"], port=port, threads=options["threads"]
-        )
+            simulator, host=options["host"], port=port, threads=options["threads"],
+            senders=options["webhook_senders"],
+        )  # fmt: skip
         server.run()
