@@ -402,10 +402,11 @@ PROGRESS_CACHE_SECONDS = env.int("PROGRESS_CACHE_SECONDS", default=5)
 # at most every REPORTS_CACHE_SECONDS once the four weeks hold over REPORTS_CACHE_ABOVE calls.
 REPORTS_CACHE_ABOVE = env.int("REPORTS_CACHE_ABOVE", default=50_000)
 REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=300)
-# With webhooks off, an answered call's transcript is kept by snapshots: the next comes after
-# max(MIN, half the call's age) while new turns appear, a gap doubling up to MAX while none do,
+# With webhooks off, an answered call's transcript is kept by snapshots, each riding on a poll:
+# the next after max(MIN, the call's age) while new turns appear, a gap doubling up to MAX
+# while none do, never later than half of Agora's history window at the conversation's pace,
 # and one last before our own hang-up (a callee's hang-up keeps what the last snapshot saw).
-CALL_SNAPSHOT_MIN_SECONDS = env.int("CALL_SNAPSHOT_MIN_SECONDS", default=30)
+CALL_SNAPSHOT_MIN_SECONDS = env.int("CALL_SNAPSHOT_MIN_SECONDS", default=60)
 CALL_SNAPSHOT_MAX_SECONDS = env.int("CALL_SNAPSHOT_MAX_SECONDS", default=600)
 # A call page following a live call asks Agora for its conversation at most this often.
 CALL_LIVE_SNAPSHOT_SECONDS = env.int("CALL_LIVE_SNAPSHOT_SECONDS", default=3)

@@ -263,6 +263,9 @@ class Call(models.Model):
     # the next one is due then, after a gap that grows while nothing new is said.
     next_snapshot_at = models.DateTimeField(null=True, blank=True)
     snapshot_gap_seconds = models.PositiveIntegerField(default=0)
+    # The next snapshot is due early, before Agora's history window (the newest llm.max_history
+    # messages) would move past what is kept: polls, which carry it, come by then.
+    snapshot_window_bound = models.BooleanField(default=False)
     agent_data_fetched_at = models.DateTimeField(null=True, blank=True)
     # Agora's end-of-call history arrived (its notification, or a fetch while the agent still
     # ran): the transcript will not grow, and the analysis need not wait for it.

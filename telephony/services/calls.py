@@ -97,6 +97,7 @@ MAX_SCHEDULE_AHEAD = timedelta(days=90)
 FIND_WINDOW_SECONDS = 600
 # What a report or a notification never changes, and which grows with the call: left unread.
 LARGE_CALL_FIELDS = ("transcript", "turn_metrics")
+SNAPSHOT_FIELDS = ("transcript", "answered_at", "snapshot_gap_seconds", "agent_profile__properties")
 # However fast a conversation, transcript snapshots are at least this far apart.
 SNAPSHOT_FLOOR_SECONDS = 5
 
@@ -1376,8 +1377,8 @@ def _poll_backoff(call_id, *, now: datetime, error: str = "") -> None:
             settings.CALL_POLL_AFTER_SECONDS * 2 ** min(call.unchanged_polls, 10),
         )
         call.next_poll_at = now + timedelta(seconds=delay)
-        if call.status == CallStatus.ANSWERED and call.next_snapshot_at:
-            # a snapshot rides on a poll: the next poll comes no later than it is due
+        if call.status == CallStatus.ANSWERED and call.snapshot_window_bound:
+            # a snapshot rides on a poll: this one cannot wait for the poll's backoff
             soonest = now + timedelta(seconds=SNAPSHOT_FLOOR_SECONDS)
             call.next_poll_at = min(call.next_poll_at, max(call.next_snapshot_at, soonest))
         if error:
@@ -1413,23 +1414,31 @@ def snapshot_keep(call: Call, contents: list[dict[str, str]], *, now: datetime) 
         locked = (
             Call.objects.select_for_update(of=("self",))
             .select_related("agent_profile")
-            .only("transcript", "answered_at", "snapshot_gap_seconds", "agent_profile__properties")
+            .only(*SNAPSHOT_FIELDS)
             .get(pk=call.pk)
         )
         kept = locked.transcript or []
         transcript = transcripts.merged(kept, contents)
         grew = len(transcript) > len(kept)
         age = (now - locked.answered_at).total_seconds() if locked.answered_at else 0.0
-        gap = max(low, age / 2) if grew else max(low, locked.snapshot_gap_seconds) * 2
+        gap = max(low, age) if grew else max(low, locked.snapshot_gap_seconds) * 2
+        gap = min(gap, high)
+        window_bound = False
         if transcript and age > 0:
             window = transcripts.history_window(
                 locked.agent_profile.properties if locked.agent_profile else None
             )
-            half_window = window / 2 / (len(transcript) / age)  # seconds, at the pace so far
+            # seconds to say half the window at the pace so far (over at least MIN: a pace
+            # read off a few first seconds says little)
+            half_window = window / 2 / (len(transcript) / max(age, low))
             gap = min(gap, max(SNAPSHOT_FLOOR_SECONDS, half_window))
-        gap = int(min(gap, high))
+            # A poll backing off could come too late for the whole window (twice the half):
+            # then the poll comes when the snapshot is due.
+            window_bound = 2 * half_window < gap + settings.CALL_POLL_MAX_INTERVAL_SECONDS
+        gap = int(gap)
         changes: dict[str, Any] = {"next_snapshot_at": now + timedelta(seconds=gap),
-                                   "snapshot_gap_seconds": gap}  # fmt: skip
+                                   "snapshot_gap_seconds": gap,
+                                   "snapshot_window_bound": window_bound}  # fmt: skip
         if grew:
             changes["transcript"] = transcript
         Call.objects.filter(pk=call.pk).update(**changes)

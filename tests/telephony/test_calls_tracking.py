@@ -400,12 +400,12 @@ def test_snapshots_come_soon_while_the_conversation_grows_and_ever_later_while_i
         )
         return call.snapshot_gap_seconds
 
-    # then: the minimum early on, half the call's age later, doubling while nothing new is said
+    # then: the minimum early on, the call's age later, doubling while nothing new is said
     assert keep(turns=2, after=10) == 30
-    assert keep(turns=4, after=200) == 100
+    assert keep(turns=4, after=200) == 200
     assert len(call.transcript) == 4
-    assert [keep(turns=4, after=300 + n) for n in range(4)] == [200, 400, 600, 600]
-    assert keep(turns=5, after=400) == 200  # something new: back to following it
+    assert [keep(turns=4, after=300 + n) for n in range(4)] == [400, 600, 600, 600]
+    assert keep(turns=5, after=400) == 400  # something new: back to following it
     assert len(call.transcript) == 5
 
 

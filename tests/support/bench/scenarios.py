@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from telephony.transcripts import MISSED
 from tests.support.fleet import (
     Fleet,
     live_series,
@@ -502,6 +503,11 @@ def polling_cost(fleet: Fleet, *, live: int, seconds: float) -> dict:
     elapsed = time.monotonic() - started
     delta = {op: n - first.get(op, 0) for op, n in last.items() if n - first.get(op, 0)}
     per_call_minute = sum(delta.values()) / live / (elapsed / 60)
+    kept = list(
+        Call.objects.filter(campaign_attempt__campaign=campaign).values_list(
+            "transcript", flat=True
+        )
+    )
     interval = float(os.environ.get("CALL_POLL_INTERVAL") or django_settings.CALL_POLL_INTERVAL)
     naive = 60 / interval
     status = sum(n for op, n in delta.items() if op in ("list_calls", "get_call"))
@@ -518,6 +524,9 @@ def polling_cost(fleet: Fleet, *, live: int, seconds: float) -> dict:
         "baseline": f"computed: one status GET per live call every {interval:g} s "
         "(CALL_POLL_INTERVAL)",
         "ratio": round(per_call_minute / naive, 4),
+        # complete: no transcript lost messages between two looks at Agora's history window
+        "transcripts_with_a_gap": sum(1 for transcript in kept if MISSED in (transcript or [])),
+        "transcripts_kept": sum(1 for transcript in kept if transcript),
     }
 
 
