@@ -165,13 +165,23 @@ def _scale_lines(x: dict | None) -> list[str]:
         "the simulator). Largest count measured with state lag p95 under 2 s: "
         f"{_fmt(largest) if largest else 'none of ' + str(x['measured'])}.",
         "",
-        "| live calls | all answered after | state lag p50 / p95 | dashboard p95 | call list p95 "
-        "| CPU per live call: app / machine |",
-        "|---|---|---|---|---|---|",
+        "Where the lag is spent (p50 / p95 of every stored notification): the simulator's "
+        "sending (Agora's side: the event to its notifyMs; it sends for "
+        f"{WEBHOOK_SENDERS} calls at once), delivery to our web, waiting for a drain, and "
+        "applying (claim to processed, behind the events before it in its batch).",
+        "",
+        "| live calls | all answered after | state lag p50 / p95 | sending | delivery | queued "
+        "| applying | dashboard p95 | call list p95 | CPU per live call: app / machine |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *(
             f"| {_fmt(r['live_calls'])} | {_fmt(r['seconds_to_all_answered'], ' s')} | "
             f"{_fmt(r['state_lag_p50_seconds'], ' s')} / {_fmt(r['state_lag_p95_seconds'], ' s')} "
-            f"| {_fmt(r['dashboard_p95_ms'], ' ms')} | {_fmt(r['call_list_p95_ms'], ' ms')} | "
+            + "".join(
+                f"| {_fmt(r.get(f'webhook_{stage}_p50_seconds'), ' s')} / "
+                f"{_fmt(r.get(f'webhook_{stage}_p95_seconds'), ' s')} "
+                for stage in ("sending", "delivery", "queued", "applying")
+            )
+            + f"| {_fmt(r['dashboard_p95_ms'], ' ms')} | {_fmt(r['call_list_p95_ms'], ' ms')} | "
             f"{_fmt(r['app_cpu_ms_per_live_call_second'], ' ms/s')} / "
             f"{_fmt(r['machine_cpu_ms_per_live_call_second'], ' ms/s')} |"
             for r in x["runs"]
@@ -318,7 +328,10 @@ def markdown(results: dict) -> str:
         "(one request answers for many); most requests are transcript snapshots "
         "(`get_agent_history`): Agora serves an agent's history only while it runs, so with "
         "webhooks off the transcript is saved while the call talks (with webhooks on, the "
-        f"end-of-call notification carries it). Baseline: {p['baseline']}.",
+        f"end-of-call notification carries it). Each look is merged into the transcript "
+        "(Agora's history holds only the newest `llm.max_history` messages); transcripts with "
+        f"a gap between two looks: {_fmt(p.get('transcripts_with_a_gap'))} of "
+        f"{_fmt(p.get('transcripts_kept'))}. Baseline: {p['baseline']}.",
         "",
         "**Query counts** per page (first page of each list), at 10 and at 1,000 rows per "
         f"table; flat: {'yes' if q['flat'] else 'NO'}.",
