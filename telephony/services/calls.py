@@ -1314,9 +1314,15 @@ def call_supervise(
 # -- tracking without webhooks ----------------------------------------------------------------
 
 
+def _due_by(now: datetime) -> datetime:
+    """Polls run on beat's tick: a look due a moment after this tick is taken now rather than
+    a whole tick late (a due time set one tick ahead lands a few ms after the next tick)."""
+    return now + timedelta(seconds=settings.CALL_POLL_INTERVAL / 2)
+
+
 def calls_due_for_poll(*, now: datetime):
     return Call.objects.filter(
-        status__in=LIVE_STATUSES, agent_id__isnull=False, next_poll_at__lte=now
+        status__in=LIVE_STATUSES, agent_id__isnull=False, next_poll_at__lte=_due_by(now)
     ).order_by("next_poll_at")
 
 
@@ -1387,7 +1393,7 @@ def _poll_backoff(call_id, *, now: datetime, error: str = "") -> None:
 
 
 def snapshot_due(call: Call, *, now: datetime) -> bool:
-    return call.next_snapshot_at is None or call.next_snapshot_at <= now
+    return call.next_snapshot_at is None or call.next_snapshot_at <= _due_by(now)
 
 
 def _snapshot_history(call: Call, *, now: datetime | None = None) -> list[dict[str, str]] | None:

@@ -56,8 +56,13 @@ def app_env(base_url: str, cap: int) -> dict[str, str]:
         AGORA_MAX_CONCURRENT_CALLS=str(cap),
         CALL_POLL_AFTER_SECONDS="1",
         CALL_POLL_INTERVAL="1",
-        # Calls here talk for seconds and are followed every second: so are their transcripts.
+        # Calls here talk for seconds and are followed every second, transcripts too: the
+        # product's polls back off and its snapshot gaps grow with a call's age, and with
+        # webhooks off what is said after the last look before the callee hangs up is lost;
+        # these tests read every word.
+        CALL_POLL_MAX_INTERVAL_SECONDS="1",
         CALL_SNAPSHOT_MIN_SECONDS="1",
+        CALL_SNAPSHOT_MAX_SECONDS="1",
         DISPATCH_INTERVAL="1",
     )
 

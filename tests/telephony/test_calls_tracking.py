@@ -293,6 +293,22 @@ def test_polls_back_off_while_nothing_changes(place, simulator, settings):
     assert gaps[-1] <= settings.CALL_POLL_MAX_INTERVAL_SECONDS
 
 
+def test_a_poll_due_just_after_a_tick_is_taken_at_that_tick(place, simulator, settings):
+    """Due times are set one tick ahead and land a few ms after the next tick: those calls are
+    polled at it, not a whole tick later; calls due later than half a tick wait."""
+    settings.CALL_POLL_INTERVAL = 2.0
+    soon, later = place("+14155550004"), place("+14155551004")
+    tick = timezone.now() + timedelta(hours=1)
+    Call.objects.filter(pk=soon.pk).update(next_poll_at=tick + timedelta(milliseconds=30))
+    Call.objects.filter(pk=later.pk).update(next_poll_at=tick + timedelta(seconds=1.5))
+
+    assert calls_poll(now=tick) == 1
+    soon.refresh_from_db()
+    later.refresh_from_db()
+    assert soon.next_poll_at > tick + timedelta(seconds=1)  # polled, next one scheduled
+    assert later.next_poll_at == tick + timedelta(seconds=1.5)  # untouched
+
+
 def test_many_due_calls_are_polled_with_the_list_endpoint(place, simulator, settings):
     settings.CALL_POLL_LIST_THRESHOLD = 3
     calls = [place(f"+141555{n:04d}4") for n in range(6)]
