@@ -33,6 +33,7 @@ from telephony.models import Call, CallEvent, PhoneNumber, VoicemailPolicy
 from telephony.outcomes import success_outcomes_error
 from telephony.rules import Refusal, Rule
 from telephony.services.agents import agent_required_variables
+from telephony.services.calls import LARGE_CALL_FIELDS
 from telephony.states import LIVE_STATUSES, CallStatus
 
 logger = logging.getLogger(__name__)
@@ -404,6 +405,8 @@ def campaign_hang_up_live_calls(*, campaign_id: int) -> int:
 
 def campaign_complete_if_done(*, campaign: Campaign, now: datetime | None = None) -> bool:
     """A running campaign with nothing left to call and nothing live completes by itself."""
+    if campaign.contacts.filter(status__in=OPEN_CONTACT_STATUSES).exists():
+        return False  # the common answer, without taking the campaign's lock
     with transaction.atomic():
         locked = _locked(campaign)
         if locked.status != S.RUNNING:
@@ -447,7 +450,10 @@ def campaign_record_call_outcome(
     """
     now = now or timezone.now()
     attempt = (
-        CampaignAttempt.objects.select_related("campaign", "call").filter(call_id=call_id).first()
+        CampaignAttempt.objects.select_related("campaign", "call")
+        .defer(*(f"call__{name}" for name in LARGE_CALL_FIELDS))
+        .filter(call_id=call_id)
+        .first()
     )
     if attempt is None or not attempt.call.is_terminal:
         return None

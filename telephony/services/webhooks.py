@@ -177,17 +177,36 @@ def webhooks_drain(*, batch: int = 20, seconds: float = 20.0) -> int:
             return processed
         if len(claimed) == batch:
             _wake_drain()  # more are waiting: another worker takes the next batch meanwhile
-        # Work the events ask for once (a campaign refilling the places its hang-ups freed)
-        # is done once, after the batch.
-        with within_batch():
-            for event in claimed:
-                try:
-                    _process_claimed(event)
-                except Exception:  # recorded on the event (failed, for the sweeper): go on
-                    logger.exception("webhook event %s: processing failed", event.pk)
+        # Hang-ups first, then the refill of the places they freed (work the events ask for
+        # once, done once per part), then the rest: a freed place waits for no other event.
+        for part in _hang_ups_first(claimed):
+            with within_batch():
+                for event in part:
+                    try:
+                        _process_claimed(event)
+                    except Exception:  # recorded on the event (failed, for the sweeper): go on
+                        logger.exception("webhook event %s: processing failed", event.pk)
         processed += len(claimed)
     _wake_drain()
     return processed
+
+
+def _hang_ups_first(events: list[WebhookEvent]) -> tuple[list[WebhookEvent], list[WebhookEvent]]:
+    """The batch in two parts: the hang-ups that are their call's first event in the batch,
+    then every other event in its order. A call's own events keep their order (a hang-up
+    ahead of its call's answer would wait to settle); different calls' events are independent."""
+    first, rest, seen = [], [], set()
+    for event in events:
+        payload = payload_of(event.body)
+        labels = payload.get("labels") if isinstance(payload.get("labels"), dict) else {}
+        keys = {str(key) for key in (labels.get("call_id"), payload.get("agent_id")) if key}
+        hang_up = (
+            EventType.parse(event.event_type) in CALL_STATE_EVENTS
+            and str(payload.get("state") or "").upper() == "HANGUP"
+        )
+        (first if hang_up and keys and not keys & seen else rest).append(event)
+        seen |= keys
+    return first, rest
 
 
 def _claim_batch(size: int) -> list[WebhookEvent]:

@@ -192,6 +192,37 @@ def test_a_burst_of_webhooks_wakes_one_drain_which_processes_them_all(
     assert delay.call_count == 1
 
 
+def test_a_drain_applies_hang_ups_and_their_refills_before_the_rest_of_its_batch(
+    client, secret, redis_db, monkeypatch
+):
+    """A freed place waits for no other event of the batch; a call's own events keep their
+    order (its hang-up after its answer)."""
+    from contactcenter.batches import after_batch
+
+    arrivals = [("A", "ANSWERED"), ("B", "RINGING"), ("C", "HANGUP"), ("A", "HANGUP"),
+                ("D", "START"), ("E", "HANGUP")]  # fmt: skip
+    with mock.patch.object(tasks.process_webhook_events, "delay"):
+        for index, (agent, state) in enumerate(arrivals):
+            body = envelope(notice_id=f"n-{index}", agent_id=agent, state=state)
+            assert post(client, body, signed(body, secret)).status_code == 200
+    applied = []
+    real = webhooks_module._process_claimed
+
+    def recording(event):
+        payload = event.body["payload"]
+        applied.append(f"{payload['agent_id']} {payload['state']}")
+        if payload["state"] == "HANGUP":
+            after_batch("refill", lambda: applied.append("refill"))
+        return real(event)
+
+    monkeypatch.setattr(webhooks_module, "_process_claimed", recording)
+    with mock.patch.object(tasks.process_webhook_events, "delay"):
+        assert webhooks_drain(batch=10) == 6
+
+    assert applied == ["C HANGUP", "E HANGUP", "refill",
+                       "A ANSWERED", "B RINGING", "A HANGUP", "D START", "refill"]  # fmt: skip
+
+
 def test_an_event_has_one_claimer_until_its_lease_ends(client, secret, settings):
     settings.WEBHOOK_PROCESSING_LEASE_SECONDS = 60
     for index in range(4):

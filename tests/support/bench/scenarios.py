@@ -276,6 +276,7 @@ def utilisation(fleet: Fleet, *, contacts: int, cap: int, talk: int, web_url: st
         "contacts": contacts,
         "cap": cap,
         "talk_seconds": talk,
+        **_refill_stages(calls, cap),
         "seconds_to_finish": round(elapsed, 1),
         "utilisation": round(sum(busy) / len(busy) / cap, 3) if busy else None,
         "peak_live": peak_live(calls),
@@ -285,6 +286,40 @@ def utilisation(fleet: Fleet, *, contacts: int, cap: int, talk: int, web_url: st
         "refills": len(latencies),
         "baseline": "the cap itself: utilisation 1.0 and refill 0 s are the ceiling",
         "series": series,
+    }
+
+
+def _refill_stages(calls: list[dict], cap: int) -> dict:
+    """Where a freed place's wait goes, p50 / p95 of each stage, pairing the k-th call to end
+    with the (cap+k)-th to start (as refill_latencies does): Agora sending the hang-up, its
+    delivery to us, waiting for a drain, applying it, and from then to the next call reaching
+    Agora (recording the outcome, the rest of the drain's batch, the dispatch, the placement)."""
+    from telephony.models import WebhookEvent
+
+    hangups = {
+        event.agent_id: event
+        for event in WebhookEvent.objects.filter(
+            body__payload__state="HANGUP", processed_at__isnull=False
+        ).only("agent_id", "notify_ms", "body", "received_at", "claimed_at", "processed_at")
+    }
+    starts = sorted(call["created_at"] for call in calls)
+    ended = sorted((call["ended_at"], call["agent_id"]) for call in calls if call["ended_at"])
+    stages: dict[str, list[float]] = {
+        "sending": [], "delivery": [], "queued": [], "applying": [], "placing": [],
+    }  # fmt: skip
+    for index, (ended_at, agent_id) in enumerate(ended):
+        event = hangups.get(agent_id)
+        if cap + index >= len(starts) or event is None:
+            continue
+        stages["sending"].append(event.notify_ms / 1000 - ended_at)
+        stages["delivery"].append(event.received_at.timestamp() - event.notify_ms / 1000)
+        stages["queued"].append((event.claimed_at - event.received_at).total_seconds())
+        stages["applying"].append((event.processed_at - event.claimed_at).total_seconds())
+        stages["placing"].append(starts[cap + index] - event.processed_at.timestamp())
+    return {
+        f"refill_{name}_p{int(q * 100)}_seconds": _round(percentile(values, q), 3)
+        for name, values in stages.items()
+        for q in (0.5, 0.95)
     }
 
 
