@@ -292,7 +292,13 @@ def markdown(results: dict) -> str:
         f"to the last placement. Refill latency: the k-th call to end frees the place the "
         f"(cap+k)-th call takes; the gap between the two ({u['refills']} refills). Peak live "
         f"calls {u['peak_live']}, moments over the cap {u['over_cap_moments']}, finished in "
-        f"{_fmt(u['seconds_to_finish'], ' s')}.",
+        f"{_fmt(u['seconds_to_finish'], ' s')}. Where a freed place's wait goes, p50 / p95: "
+        + "; ".join(
+            f"{label} {_fmt(u.get(f'refill_{stage}_p50_seconds'), ' s')} / "
+            f"{_fmt(u.get(f'refill_{stage}_p95_seconds'), ' s')}"
+            for stage, label in REFILL_STAGES
+        )
+        + ".",
         "",
         f"**Contact import.** A {_fmt(i['rows'])}-row CSV through the import service in a "
         f"process of its own ({_fmt(i['imported'])} imported, {_fmt(i['invalid'])} invalid) in "
@@ -415,6 +421,16 @@ def main() -> int:
     (out / "benchmarks.md").write_text(markdown(report))
     print((out / "benchmarks.md").read_text())
     return 0
+
+
+REFILL_STAGES = (
+    ("sending", "the simulator sending the hang-up"),
+    ("delivery", "its delivery to our web"),
+    ("queued", "waiting for a drain"),
+    ("applying", "applied by the drain (after the batch's events ahead of it)"),
+    ("placing", "from then to the next call reaching the simulator (the outcome, the dispatch, "
+     "the placement)"),
+)  # fmt: skip
 
 
 def _steps() -> dict:
