@@ -8,6 +8,7 @@ waiting to be called) with one attempt per call.
 """
 
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 REPEATS = 20
 API_DEEP_PAGES = 40  # cursor pages followed from the newest call
-TICKS = 8  # dispatcher ticks of ten calls each (a tenth of the contacts wait to be called)
+TICKS = 20  # dispatcher ticks of ten calls each (a tenth of the contacts wait to be called)
 
 
 def _literal(field: models.Field):
@@ -147,12 +148,15 @@ def grow_to(rows: int, *, campaign, contact_list, caller, profile) -> None:
         "created_at": created,
     })  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        # as autovacuum leaves a table in production: statistics, and the visibility map that
+        # lets an index answer alone
+        cursor.execute("VACUUM (ANALYZE)")
 
 
 def _p95(samples: list[float]) -> float:
+    """Nearest-rank p95 (of 20 samples the 19th, not the slowest: one stall is not the p95)."""
     ordered = sorted(samples)
-    return round(1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)
+    return round(1000 * ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)], 1)
 
 
 def _timed(action: Callable[[], object], repeats: int = REPEATS) -> float:
@@ -178,6 +182,7 @@ def _get(client: Client, url: str, **headers) -> Callable[[], object]:
 def measure(*, campaign, api_key: str, staff) -> dict[str, float]:
     """p95 (ms) of each page and of one dispatcher tick, at the data as it stands."""
     from campaigns.services.dispatch import dispatch_campaign
+    from campaigns.states import WAITING_CONTACT_STATUSES
     from telephony.models import Call
     from telephony.states import CallStatus
 
@@ -211,8 +216,11 @@ def measure(*, campaign, api_key: str, staff) -> dict[str, float]:
     # One tick with room for ten calls (placement is not part of it; the calls it made are
     # taken away between ticks, untimed, so that each tick claims and calls again).
     samples = []
+    waiting = campaign.contacts.filter(
+        status__in=WAITING_CONTACT_STATUSES, next_attempt_at__lte=timezone.now()
+    ).count()
     with mock.patch("telephony.services.calls._enqueue_placements"):
-        for _ in range(TICKS):
+        for _ in range(min(TICKS, waiting // 10)):
             began = time.perf_counter()
             made = dispatch_campaign(campaign_id=campaign.pk, now=timezone.now())
             samples.append(time.perf_counter() - began)
