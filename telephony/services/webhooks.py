@@ -328,33 +328,32 @@ def _apply(event: WebhookEvent, payload: AgentPayload, call_id: uuid.UUID | None
             source=CallEvent.Source.WEBHOOK,
         )
         return WebhookEvent.Status.PROCESSED
+    kind, detail = CallEvent.Kind.SIGNAL, event_type.label
+    if event_type == EventType.AGENT_LEFT:
+        detail = f"agent left: {payload.get('status', '')} {payload.get('message', '')}"
+    elif event_type == EventType.AGENT_ERROR:
+        kind = CallEvent.Kind.ERROR
+        detail = f"agent error {payload.get('code', '')}: {payload.get('message', '')}"
+    signal = CallEvent(call_id=call_id, source=CallEvent.Source.WEBHOOK, kind=kind,
+                       report_ms=report_ms, detail=detail[:500], payload=payload)  # fmt: skip
+    if event_type not in (EventType.AGENT_HISTORY, EventType.AGENT_ERROR):
+        signal.save()  # nothing on the call changes: no lock on its row
+        return WebhookEvent.Status.PROCESSED
     calls = Call.objects.select_for_update()
     if event_type != EventType.AGENT_HISTORY:
         calls = calls.defer(*LARGE_CALL_FIELDS)
     with transaction.atomic():
         locked = calls.get(pk=call_id)
-        kind, detail = CallEvent.Kind.SIGNAL, event_type.label
-        if event_type == EventType.AGENT_LEFT:
-            detail = f"agent left: {payload.get('status', '')} {payload.get('message', '')}"
-        elif event_type == EventType.AGENT_HISTORY:
+        if event_type == EventType.AGENT_HISTORY:
             contents = history_messages(payload)
             locked.transcript = transcripts.merged(locked.transcript or [], contents)
             locked.transcript_final_at = timezone.now()
             locked.save(update_fields=["transcript", "transcript_final_at", "updated_at"])
-            detail = f"agent history: {len(contents)} messages"
-        elif event_type == EventType.AGENT_ERROR:
-            kind = CallEvent.Kind.ERROR
-            detail = f"agent error {payload.get('code', '')}: {payload.get('message', '')}"
+            signal.detail = f"agent history: {len(contents)} messages"
+        else:
             locked.last_error = detail[:1000]
             locked.save(update_fields=["last_error", "updated_at"])
-        CallEvent.objects.create(
-            call=locked,
-            source=CallEvent.Source.WEBHOOK,
-            kind=kind,
-            report_ms=report_ms,
-            detail=detail[:500],
-            payload=payload,
-        )
+        signal.save()
     return WebhookEvent.Status.PROCESSED
 
 

@@ -396,6 +396,27 @@ def test_the_simulators_signed_webhooks_complete_an_answered_call(client, place,
     assert call.webhook_events.count() == 8
 
 
+def test_a_notice_that_changes_nothing_on_the_call_is_logged_without_locking_it(
+    client, place, simulator, webhooks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call = place("+14155550150")
+    simulator.advance(60)
+    events = deliver(client, webhooks)
+    joined = next(event for event in events if event.event_type == 101)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert webhook_process(event_id=joined.id) == WebhookEvent.Status.PROCESSED
+
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert not [sql for sql in statements if "FOR UPDATE" in sql and "telephony_call" in sql]
+    logged = [sql for sql in statements if sql.startswith('INSERT INTO "telephony_callevent"')]
+    assert len(logged) == 1
+    assert call.events.filter(source="webhook", detail="agent joined").exists()
+
+
 def test_hangup_arriving_before_ringing(client, place, simulator, webhooks):
     call = place("+14155550001")
     simulator.advance(60)
