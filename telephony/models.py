@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from uuid6 import uuid7
 
 from contactcenter.fields import EncryptedCharField, SecretValuesJSONField
 from contactcenter.validators import validate_json_text
@@ -179,12 +180,19 @@ class VoicemailPolicy(models.TextChoices):
     CONTINUE = "continue", "Carry on (the agent decides)"
 
 
+def new_call_id() -> uuid.UUID:
+    """A time-ordered id (UUIDv7: milliseconds, then 74 random bits): a new call's rows land at
+    the end of the indexes keyed by it (its id, Agora name, channel; its events' call), which
+    stay in memory, where random ids would touch a page anywhere in tables of millions."""
+    return uuid.UUID(int=uuid7().int)
+
+
 class Call(models.Model):
     class Direction(models.TextChoices):
         OUTBOUND = "outbound", "Outbound"
         INBOUND = "inbound", "Inbound"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=new_call_id, editable=False)
     direction = models.CharField(
         max_length=10, choices=Direction.choices, default=Direction.OUTBOUND
     )

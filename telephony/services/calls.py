@@ -54,6 +54,7 @@ from telephony.models import (
     PhoneNumber,
     VoicemailPolicy,
     WebhookEvent,
+    new_call_id,
 )
 from telephony.rules import OVERRIDABLE_RULES, CallRefused, Rule, RulesOverride, dialing_rules
 from telephony.services.agents import MissingTemplateVariables, agent_properties_for_call
@@ -305,7 +306,7 @@ def _validated(new: NewCall) -> NewCall:
 
 def _built(new: NewCall, *, source: str, scheduled_for: datetime | None) -> tuple[Call, CallEvent]:
     """The (unsaved) queued call and its first event."""
-    call_id = uuid.uuid4()
+    call_id = new_call_id()
     name, channel = call_identity(call_id)
     call = Call(
         id=call_id,
@@ -378,7 +379,7 @@ def call_create_inbound(
     number = PhoneNumber.objects.filter(e164=info.to_number, inbound=True).first()
     if number is None:
         return None
-    call_id = uuid.uuid4()
+    call_id = new_call_id()
     name, _ = call_identity(call_id)
     try:
         with transaction.atomic():

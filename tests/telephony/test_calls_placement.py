@@ -45,6 +45,25 @@ def test_create_queues_the_call_and_enqueues_placement_after_commit(
     assert (event.source, event.kind, event.to_status) == ("api", "status", "queued")
 
 
+def test_call_ids_are_time_ordered_so_new_rows_land_at_the_end_of_their_indexes(
+    imported_caller, agent_profile
+):
+    from telephony.services.calls import NewCall, calls_create
+
+    first = new_call(imported_caller, agent_profile)
+    batch = calls_create(
+        [NewCall(to_number=f"+1415555{n:02d}50", caller_id=imported_caller,
+                 agent_profile=agent_profile, variables={"first_name": "Ada"})
+         for n in range(10, 13)],
+        source=CallEvent.Source.SYSTEM,
+    )  # fmt: skip
+    ids = [first.id, *(call.id for call in batch)]
+    assert {call_id.version for call_id in ids} == {7}
+    assert ids == sorted(ids)  # made one after another: in order, as PostgreSQL sorts them
+    assert list(Call.objects.order_by("id").values_list("id", flat=True)) == ids
+    assert call_identity(first.id) == (first.agora_name, first.channel)
+
+
 def test_placement_sends_one_call_with_our_id_in_the_labels(
     imported_caller, agent_profile, simulator
 ):
