@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -60,6 +61,10 @@ logger = logging.getLogger(__name__)
 MAX_PROCESSING_ATTEMPTS = 5
 
 
+class UnstorableBody(ValueError):
+    """PostgreSQL refused as jsonb a body Python's json accepted (NaN, a \\u0000 in a string)."""
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -94,7 +99,10 @@ def webhook_receive(*, body: bytes, headers: Mapping[str, str]) -> Answer:
         notification = Notification.from_envelope(envelope)
     except NotANotification as error:
         return Answer(400, {"error": str(error)})
-    event_id = _store_once(notification, envelope, signature.version)
+    try:
+        event_id = _store_once(notification, body, signature.version)
+    except UnstorableBody as error:
+        return Answer(400, {"error": f"body is not accepted: {error}"})
     if event_id is None:
         # Agora delivered it again (a retry, or a duplicate): acknowledge, do nothing twice.
         WebhookEvent.objects.filter(notice_id=notification.notice_id[:100]).update(
@@ -106,10 +114,13 @@ def webhook_receive(*, body: bytes, headers: Mapping[str, str]) -> Answer:
     return Answer(200, {"ok": True})
 
 
-def _store_once(notification: Notification, envelope: dict, signature_version: str) -> int | None:
+def _store_once(notification: Notification, body: bytes, signature_version: str) -> int | None:
     """Insert the event unless its noticeId is stored already: one statement, committed on
     its own (no transaction around it), no model instance. Returns its id, or None for a
-    repeat. Receiving is the hot path: the ORM's per-request work was most of its cost."""
+    repeat. Receiving is the hot path: the ORM's per-request work was most of its cost.
+
+    `body` is the verified raw body, stored as it came (PostgreSQL parses it into jsonb, so the
+    stored value is the one json_loads accepted: no second encoding in Python)."""
     values = {
         "notice_id": notification.notice_id[:100],
         "product_id": notification.product_id,
@@ -117,7 +128,7 @@ def _store_once(notification: Notification, envelope: dict, signature_version: s
         "notify_ms": notification.notify_ms,
         "sid": notification.sid[:100],
         "agent_id": notification.agent_id[:64],
-        "body": _BODY.get_db_prep_value(envelope, connection),
+        "body": body.decode(),
         "signature_version": signature_version,
         "status": WebhookEvent.Status.RECEIVED,
         "deliveries": 1,
@@ -125,25 +136,56 @@ def _store_once(notification: Notification, envelope: dict, signature_version: s
         "last_error": "",
         "received_at": timezone.now(),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(tuple(values)), list(values.values()))
-        row = cursor.fetchone()
+    sql = _insert_sql(tuple(values), connection.vendor)
+    if connection.vendor == "postgresql":
+        row = _insert_prepared(sql, list(values.values()))
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(values.values()))
+            row = cursor.fetchone()
     return row[0] if row else None
 
 
-_BODY = WebhookEvent._meta.get_field("body")
+_PREPARE_ONLY_WHEN_ASKED = 2**31 - 1  # psycopg prepares a statement after this many runs
+
+
+def _insert_prepared(sql: str, params: list) -> tuple | None:
+    """On PostgreSQL, psycopg directly: a server-side prepared statement (parsed and planned
+    once per connection) and no health-check `SELECT 1` before it (Django pings a reused
+    connection at each request's first query). Instead a connection PostgreSQL has dropped
+    (a restart) fails here and is replaced once, which is safe only outside a transaction."""
+    for attempt in (1, 2):
+        connection.ensure_connection()
+        raw = connection.connection
+        if raw.prepare_threshold is None:  # Django's default turns preparing off altogether;
+            raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED  # its own cursors never prepare
+        try:
+            with psycopg.Cursor(raw) as cursor:
+                return cursor.execute(sql, params, prepare=True).fetchone()
+        except psycopg.DataError as error:
+            raise UnstorableBody(error.diag.message_primary or "not storable as JSON") from None
+        except psycopg.OperationalError:
+            if attempt == 2 or connection.in_atomic_block or not connection.get_autocommit():
+                raise
+            logger.warning("webhook store: the database connection was dropped; reconnecting")
+            connection.close()
+    return None  # not reached: the second attempt returns or raises
 
 
 @functools.cache
-def _insert_sql(columns: tuple[str, ...]) -> str:
+def _insert_sql(columns: tuple[str, ...], vendor: str) -> str:
     quote = connection.ops.quote_name
+    body = "%s::jsonb" if vendor == "postgresql" else "%s"
+    placeholders = [body if column == "body" else "%s" for column in columns]
     return (
         f"INSERT INTO {quote(WebhookEvent._meta.db_table)} "  # noqa: S608 - our own names
         f"({', '.join(quote(column) for column in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"VALUES ({', '.join(placeholders)}) "
         "ON CONFLICT (notice_id) DO NOTHING RETURNING id"
     )
 
+
+_BODY = WebhookEvent._meta.get_field("body")
 
 DRAIN_PENDING_KEY = "webhooks:drain-pending"
 

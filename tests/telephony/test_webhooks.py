@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from unittest import mock
 
+import psycopg
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -159,6 +160,58 @@ def test_a_duplicate_delivery_answers_200_and_is_not_processed_again(
     assert response.json() == {"ok": True, "duplicate": True}
     assert WebhookEvent.objects.get().deliveries == 2
     assert len(queued) == 1
+
+
+def test_receiving_is_one_prepared_statement_stored_from_the_raw_body(client, secret):
+    from django.db import connection
+
+    body = envelope(notice_id="n-prepared", note="caf\u00e9")
+    assert post(client, body, signed(body, secret)).status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert [sql for sql in prepared if sql.startswith('INSERT INTO "telephony_webhookevent"')]
+    assert WebhookEvent.objects.get().body == json.loads(body)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_database_dropped_is_replaced_and_the_webhook_still_stored(client, secret):
+    from django.db import connection
+
+    first = envelope(notice_id="n-before")
+    assert post(client, first, signed(first, secret)).status_code == 200
+    dropped = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:  # as a restart does, between requests
+        other.execute("SELECT pg_terminate_backend(%s)", [dropped])
+
+    second = envelope(notice_id="n-after")
+    assert post(client, second, signed(second, secret)).status_code == 200
+    assert connection.connection.info.backend_pid != dropped
+    assert set(WebhookEvent.objects.values_list("notice_id", flat=True)) == {"n-before", "n-after"}
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"noticeId":"n-nan","productId":17,"eventType":202,"notifyMs":1,"sid":"S",'
+         b'"payload":{"agent_id":"A","value":NaN}}', "json"),
+        (b'{"noticeId":"n-nul","productId":17,"eventType":202,"notifyMs":1,"sid":"S",'
+         b'"payload":{"agent_id":"A","note":"a\\u0000b"}}', "unicode"),
+    ],
+)  # fmt: skip
+# Committed for real: the refused statement would abort a test's enclosing transaction.
+@pytest.mark.django_db(transaction=True)
+def test_json_python_reads_but_postgresql_cannot_store_is_a_400_naming_it(
+    client, secret, body, problem
+):
+    response = post(client, body, signed(body, secret))
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("body is not accepted: ")
+    assert problem in response.json()["error"].lower()
+    assert not WebhookEvent.objects.exists()
 
 
 def test_a_burst_of_webhooks_wakes_one_drain_which_processes_them_all(
