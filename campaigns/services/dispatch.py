@@ -1,8 +1,10 @@
 """The dispatcher: claims due contacts within capacity and turns them into calls.
 
 Safe with any number of dispatchers and workers at once (invariants 2 and 3):
-- one lock (telephony.services.capacity, also taken before any call is dialed) serialises every
-  capacity decision, and the campaign row is locked too;
+- the campaign's row is locked first (one dispatcher per campaign at a time); the contacts are
+  claimed, checked and their calls built; then one lock (telephony.services.capacity, also taken
+  before any call is dialed) serialises the decision: the account's free places are counted
+  under it and only that many calls are stored, before it is released at commit;
 - capacity = min(campaign cap - its calls queued or live, account cap - all calls queued or
   live, per-minute budget left); queued calls count, so claimed work is never double-booked;
 - due contacts are claimed with SELECT ... FOR UPDATE SKIP LOCKED, oldest due first;
@@ -36,7 +38,7 @@ from campaigns.states import WAITING_CONTACT_STATUSES
 from contactcenter.bulk import bulk_update_rows
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.rules import CallRefused
-from telephony.services.calls import NewCall, calls_create
+from telephony.services.calls import BuiltCall, NewCall, calls_insert, calls_prepare
 from telephony.services.capacity import booked_call_count, lock_capacity
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,9 @@ def dispatch(*, now: datetime | None = None) -> dict[int, int]:
     ):
         campaign = Campaign.objects.get(pk=campaign_id)
         campaign_record_finished_calls(campaign=campaign)
-        created[campaign_id] = dispatch_campaign(campaign_id=campaign_id, now=now)
+        created[campaign_id] = dispatch_campaign(
+            campaign_id=campaign_id, now=now, skip_if_busy=True
+        )
     return created
 
 
@@ -71,14 +75,23 @@ def _start_scheduled(campaign_id: int) -> None:
         campaign.save(update_fields=["status", "updated_at"])
 
 
-def dispatch_campaign(*, campaign_id: int, now: datetime, place_here: bool = False) -> int:
+def dispatch_campaign(
+    *, campaign_id: int, now: datetime, place_here: bool = False, skip_if_busy: bool = False
+) -> int:
     """Claim and call the campaign's due contacts, within capacity: DISPATCH_CHUNK at a time,
     each chunk its own transaction (so placement, which takes the same lock, is not held up
     behind a long one). `place_here`: this process places the first calls itself (a refill).
-    Returns the calls created."""
+    `skip_if_busy` (a periodic tick): if another dispatcher is at this campaign right now, leave
+    it to that one instead of waiting (a tick waiting in a worker holds a worker's place and
+    adds nothing). Returns the calls created."""
     created = 0
     for _ in range(MAX_CHUNKS_PER_TICK):
-        made, more = _dispatch_chunk(campaign_id, now=now, place_here=place_here)
+        chunk = _dispatch_chunk(
+            campaign_id, now=now, place_here=place_here, skip_if_busy=skip_if_busy
+        )
+        if chunk is None:
+            return created
+        made, more = chunk
         created += made
         if not more:
             break
@@ -88,17 +101,31 @@ def dispatch_campaign(*, campaign_id: int, now: datetime, place_here: bool = Fal
     return created
 
 
-def _dispatch_chunk(campaign_id: int, *, now: datetime, place_here: bool) -> tuple[int, bool]:
-    """One chunk: (calls created, whether more may be due and fit)."""
+def _dispatch_chunk(
+    campaign_id: int, *, now: datetime, place_here: bool, skip_if_busy: bool = False
+) -> tuple[int, bool] | None:
+    """One chunk: (calls created, whether more may be due and fit); None when `skip_if_busy`
+    and another dispatcher holds the campaign.
+
+    The campaign's row lock makes this the campaign's only dispatcher meanwhile, so its own
+    limits (its cap, its per-minute budget) counted first can only loosen. The account's
+    free places can shrink (other campaigns, single calls): they are counted again under the
+    capacity lock, taken last, right before the calls are stored (`_claim_and_call`), so the
+    claim, the rules and the building of the calls hold up no other dispatcher or placement."""
     with transaction.atomic():
-        lock_capacity()
-        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        campaign = (
+            Campaign.objects.select_for_update(skip_locked=skip_if_busy).filter(pk=campaign_id)
+        ).first()
+        if campaign is None:
+            if skip_if_busy and Campaign.objects.filter(pk=campaign_id).exists():
+                return None
+            raise Campaign.DoesNotExist(f"campaign {campaign_id} does not exist")
         if campaign.status != Campaign.Status.RUNNING:
             return 0, False
         if campaign.end_at and now >= campaign.end_at:
             campaign_end_reached(campaign=campaign)
             return 0, False
-        capacity = _capacity(campaign, now=now)
+        capacity = min(_campaign_room(campaign, now=now), _account_room())
         created, more = (0, False)
         if capacity > 0:
             limit = min(capacity, DISPATCH_CHUNK)
@@ -108,26 +135,31 @@ def _dispatch_chunk(campaign_id: int, *, now: datetime, place_here: bool) -> tup
     return created, more and capacity > created
 
 
-def _capacity(campaign: Campaign, *, now: datetime) -> int:
-    # Booked: queued calls count, so places claimed by an earlier tick are not booked twice.
+def _campaign_room(campaign: Campaign, *, now: datetime) -> int:
+    """Calls the campaign may start now by its own cap and per-minute budget (booked: queued
+    calls count, so places claimed by an earlier chunk are not booked twice)."""
     campaign_busy = booked_call_count(Call.objects.filter(campaign_attempt__campaign=campaign))
-    account_busy = booked_call_count()
     started_last_minute = CampaignAttempt.objects.filter(
         campaign=campaign, created_at__gt=now - timedelta(minutes=1)
     ).count()
     return min(
         campaign.max_concurrent_calls - campaign_busy,
-        settings.AGORA_MAX_CONCURRENT_CALLS - account_busy,
         campaign.max_calls_per_minute - started_last_minute,
     )
+
+
+def _account_room() -> int:
+    """Places free under the account's cap (AGORA_MAX_CONCURRENT_CALLS), live or booked."""
+    return settings.AGORA_MAX_CONCURRENT_CALLS - booked_call_count()
 
 
 def _claim_and_call(
     campaign: Campaign, *, limit: int, now: datetime, place_here: bool = False
 ) -> tuple[int, bool]:
     """Claim up to `limit` due contacts and queue a call to each the rules allow, as one batch
-    (telephony's calls_create: a few queries for the whole chunk). Returns (calls created,
-    whether the claim came back full, so more may be due)."""
+    (telephony's calls_prepare and calls_insert: a few queries for the whole chunk), as many as
+    the account has places for. Returns (calls created, whether the claim came back full, so
+    more may be due)."""
     due = list(
         CampaignContact.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("contact")
@@ -157,13 +189,12 @@ def _claim_and_call(
             return 0, False
         else:
             chosen.append(entry)
-    answers = calls_create(
+    answers = calls_prepare(
         [_new_call(campaign, entry, numbers) for entry in chosen],
         source=CallEvent.Source.SYSTEM,
         now=now,
-        place_here=place_here,
     )
-    attempts, called = [], []
+    ready: list[tuple[CampaignContact, BuiltCall]] = []
     for entry, answer in zip(chosen, answers, strict=True):
         if isinstance(answer, CallRefused):
             contact_record_refusal(entry, answer.refusal)
@@ -171,22 +202,30 @@ def _claim_and_call(
             contact_finish(entry, status=CampaignContact.Status.INVALID,
                            note="; ".join(answer.messages))  # fmt: skip
         else:
-            entry.attempts += 1
-            attempts.append(
-                CampaignAttempt(
-                    campaign_contact=entry,
-                    campaign=campaign,
-                    call=answer,
-                    number=entry.attempts,
-                    created_at=now,
-                )
+            ready.append((entry, answer))
+    # The decision: the account's free places, counted under the lock every decider takes. A
+    # contact beyond them (taken meanwhile by another campaign or a single call) stays waiting.
+    lock_capacity()
+    ready = ready[: max(_account_room(), 0)]
+    attempts, called = [], []
+    for entry, built in ready:
+        entry.attempts += 1
+        attempts.append(
+            CampaignAttempt(
+                campaign_contact=entry,
+                campaign=campaign,
+                call=built.call,
+                number=entry.attempts,
+                created_at=now,
             )
-            entry.status = CampaignContact.Status.IN_PROGRESS
-            entry.last_call = answer
-            entry.callback_at = None  # this is the callback: a new one is asked for in its call
-            entry.note = ""
-            entry.updated_at = timezone.now()
-            called.append(entry)
+        )
+        entry.status = CampaignContact.Status.IN_PROGRESS
+        entry.last_call = built.call
+        entry.callback_at = None  # this is the callback: a new one is asked for in its call
+        entry.note = ""
+        entry.updated_at = timezone.now()
+        called.append(entry)
+    calls_insert([built for _, built in ready], place_here=place_here)
     CampaignAttempt.objects.bulk_create(attempts)
     bulk_update_rows(
         called, ["status", "attempts", "last_call", "callback_at", "note", "updated_at"]

@@ -61,7 +61,8 @@ from telephony.services.agents import MissingTemplateVariables, agent_properties
 from telephony.services.capacity import live_call_count, lock_capacity
 from telephony.services.tool_credentials import (
     mcp_server_entry,
-    tool_credential_issue,
+    tool_credentials_store,
+    tool_token_new,
     tools_offered,
 )
 from telephony.signals import call_ended, call_status_changed
@@ -215,17 +216,35 @@ def calls_create(
     now: datetime | None = None,
     place_here: bool = False,
 ) -> list[Call | ValidationError]:
-    """Queue many outbound calls at once (a dispatcher's batch): each checked as `call_create`
-    checks one, the dialing rules reading the database once for the batch; two INSERTs for all
-    of them, and one placement task per CALL_PLACEMENT_BATCH_SIZE calls, after commit.
+    """Queue many outbound calls at once: `calls_prepare`, then `calls_insert` of every call
+    it built. One answer per call, in order: its Call, or the ValidationError (a CallRefused
+    for the dialing rules) that kept it from being queued."""
+    answers = calls_prepare(new_calls, source=source, now=now)
+    calls_insert([answer for answer in answers if isinstance(answer, BuiltCall)],
+                 place_here=place_here)  # fmt: skip
+    return [answer.call if isinstance(answer, BuiltCall) else answer for answer in answers]
 
-    `place_here`: the first batch is placed by this process after commit instead (a worker
-    refilling the place a call just freed: no trip through the broker).
 
-    One answer per call, in order: its Call, or the ValidationError (a CallRefused for the
-    dialing rules) that kept it from being queued."""
+@dataclass(frozen=True)
+class BuiltCall:
+    """A queued call checked and built, not yet stored (`calls_insert` stores it)."""
+
+    call: Call
+    queued: CallEvent
+
+
+def calls_prepare(
+    new_calls: list[NewCall], *, source: str, now: datetime | None = None
+) -> list[BuiltCall | ValidationError]:
+    """Check and build a batch of outbound calls (a dispatcher's chunk) as `call_create`
+    checks one, the dialing rules reading the database once for the batch; nothing is
+    stored. One answer per call, in order: the BuiltCall, or the ValidationError (a
+    CallRefused for the dialing rules) that keeps it from being queued.
+
+    Apart from `calls_insert` so that a caller can check and build before it takes a lock it
+    needs only for deciding how many to store (the dispatcher's capacity lock)."""
     now = now or timezone.now()
-    answers: list[Call | ValidationError] = []
+    answers: list[BuiltCall | ValidationError] = []
     valid: list[tuple[int, NewCall]] = []
     for index, new in enumerate(new_calls):
         try:
@@ -237,24 +256,29 @@ def calls_create(
     refusals = dialing_rules().new_call_refusals(
         calls=[(new.to_number, new.callee_timezone) for _, new in valid], now=now
     )
-    calls, events = [], []
     for (index, new), refusal in zip(valid, refusals, strict=True):
         if refusal is not None:
             answers[index] = CallRefused(refusal)
-            continue
-        call, queued = _built(new, source=source, scheduled_for=None)
-        answers[index] = call
-        calls.append(call)
-        events.append(queued)
-    Call.objects.bulk_create(calls)
-    CallEvent.objects.bulk_create(events)
-    call_ids = [call.id for call in calls]
+        else:
+            answers[index] = BuiltCall(*_built(new, source=source, scheduled_for=None))
+    return answers
+
+
+@transaction.atomic
+def calls_insert(built: list[BuiltCall], *, place_here: bool = False) -> None:
+    """Store calls `calls_prepare` built: two INSERTs for all of them, and one placement task
+    per CALL_PLACEMENT_BATCH_SIZE calls, after commit.
+
+    `place_here`: the first batch is placed by this process after commit instead (a worker
+    refilling the place a call just freed: no trip through the broker)."""
+    Call.objects.bulk_create([item.call for item in built])
+    CallEvent.objects.bulk_create([item.queued for item in built])
+    call_ids = [item.call.id for item in built]
     if place_here and call_ids:
         size = settings.CALL_PLACEMENT_BATCH_SIZE
         here, call_ids = call_ids[:size], call_ids[size:]
         transaction.on_commit(lambda: _place_here(here))
     _enqueue_placements(call_ids)
-    return answers
 
 
 def _place_here(call_ids: list[uuid.UUID]) -> None:
@@ -890,40 +914,28 @@ def _claim_for_placement(
     call_ids: list[str],
 ) -> tuple[dict[str, "str | PlacementDeferred"], list[tuple[Call, PlaceCallRequest]]]:
     """Record the intent (and take places under the cap) before any HTTP request: one
-    transaction for the batch, its rows locked in id order (as every batch locks them)."""
+    transaction for the batch. Its rows are locked first (in id order, as every batch locks
+    them) and the requests built; the account's capacity lock comes last, so only the count of
+    live calls, the decisions and their writes wait for other batches and the dispatchers."""
     now = timezone.now()
     outcomes: dict[str, str | PlacementDeferred] = dict.fromkeys(call_ids, "missing")
-    claimed: list[tuple[Call, PlaceCallRequest]] = []
     with transaction.atomic():
-        lock_capacity()
         calls = (
             Call.objects.select_for_update(of=("self",))
             .select_related("agent_profile")
             .filter(pk__in=call_ids)
             .order_by("pk")
         )
+        ready = [prepared for call in calls if (prepared := _prepared(call, now, outcomes))]
+        if not ready:
+            return outcomes, []
+        lock_capacity()
         free = None  # places left under the cap, counted when first needed
         dialing: list[tuple[Call, CallEvent]] = []
-        for call in calls:
+        claimed: list[tuple[Call, PlaceCallRequest]] = []
+        tokens: list[tuple[Call, str]] = []
+        for call, body, token, failure in ready:
             key = str(call.pk)
-            if call.is_terminal:
-                outcomes[key] = "already ended"
-                continue
-            if call.agent_id:
-                outcomes[key] = "already placed"
-                continue
-            if call.scheduled_for and call.scheduled_for > now:
-                outcomes[key] = "not due yet"  # beat's place_scheduled_calls sends it at its time
-                continue
-            if call.hangup_requested_at:
-                outcomes[key] = _cancel_hung_up(call)
-                continue
-            if call.placement_lease_until and call.placement_lease_until > now:
-                outcomes[key] = PlacementDeferred(
-                    "another worker is placing this call",
-                    countdown=(call.placement_lease_until - now).total_seconds() + 1,
-                )
-                continue
             started = None
             if call.status == CallStatus.QUEUED:
                 if free is None:
@@ -938,16 +950,6 @@ def _claim_for_placement(
                     call, CallStatus.DIALING, source=CallEvent.Source.SYSTEM,
                     detail="placing the call",
                 )  # fmt: skip
-            failure = None
-            if call.placement_attempts >= MAX_PLACEMENT_ATTEMPTS:
-                failure = f"failed: not placed after {call.placement_attempts} attempts" + (
-                    f" ({call.last_error})" if call.last_error else ""
-                )
-            else:
-                try:
-                    body = _place_request(call, now=now)
-                except (MissingTemplateVariables, ValueError) as error:
-                    failure = f"failed: {error}"
             if failure:
                 if started:  # the step to DIALING is kept, then the failure
                     call.save()
@@ -964,13 +966,53 @@ def _claim_for_placement(
             call.updated_at = now
             dialing.append((call, started))
             claimed.append((call, body))
+            if token:
+                tokens.append((call, token))
         bulk_update_rows([call for call, _ in dialing], _CLAIM_FIELDS)
         CallEvent.objects.bulk_create([started for _, started in dialing if started])
+        tool_credentials_store(tokens, now=now)
         # One CRM emission for the batch (a step to DIALING has no other follow-up).
         _status_changed_on_commit(
             [call for call, started in dialing if started], CallStatus.DIALING
         )
     return outcomes, claimed
+
+
+def _prepared(
+    call: Call, now: datetime, outcomes: dict[str, "str | PlacementDeferred"]
+) -> tuple[Call, PlaceCallRequest | None, str | None, str] | None:
+    """One locked call of a batch, before the capacity lock: None (its outcome recorded) when
+    it is not to be placed now, else (call, request, its tool token, why it fails or "").
+    The token is stored only if the call is dialed."""
+    key = str(call.pk)
+    if call.is_terminal:
+        outcomes[key] = "already ended"
+        return None
+    if call.agent_id:
+        outcomes[key] = "already placed"
+        return None
+    if call.scheduled_for and call.scheduled_for > now:
+        outcomes[key] = "not due yet"  # beat's place_scheduled_calls sends it at its time
+        return None
+    if call.hangup_requested_at:
+        outcomes[key] = _cancel_hung_up(call)
+        return None
+    if call.placement_lease_until and call.placement_lease_until > now:
+        outcomes[key] = PlacementDeferred(
+            "another worker is placing this call",
+            countdown=(call.placement_lease_until - now).total_seconds() + 1,
+        )
+        return None
+    if call.placement_attempts >= MAX_PLACEMENT_ATTEMPTS:
+        failure = f"failed: not placed after {call.placement_attempts} attempts" + (
+            f" ({call.last_error})" if call.last_error else ""
+        )
+        return call, None, None, failure
+    token = tool_token_new() if tools_offered(call) else None
+    try:
+        return call, _place_request(call, now=now, tool_token=token), token, ""
+    except (MissingTemplateVariables, ValueError) as error:
+        return call, None, None, f"failed: {error}"
 
 
 def _cancel_hung_up(call: Call) -> str:
@@ -1022,17 +1064,16 @@ def _last_look(attempts: dict[uuid.UUID, int]) -> dict[str, str]:
     return stopped
 
 
-def _place_request(call: Call, *, now: datetime) -> PlaceCallRequest:
+def _place_request(call: Call, *, now: datetime, tool_token: str | None) -> PlaceCallRequest:
+    """The request placing `call`; `tool_token`: its in-call tools' credential, if offered."""
     if call.agent_profile is None:
         raise ValueError("the call has no agent profile")
-    with_tools = tools_offered(call)
     pipeline_id, properties = agent_properties_for_call(
-        call.agent_profile, call.variables, with_tools=with_tools
+        call.agent_profile, call.variables, with_tools=bool(tool_token)
     )
-    if with_tools:
+    if tool_token:
         llm = properties.setdefault("llm", {})
-        token = tool_credential_issue(call, now=now)
-        llm["mcp_servers"] = [*llm.get("mcp_servers", []), mcp_server_entry(token)]
+        llm["mcp_servers"] = [*llm.get("mcp_servers", []), mcp_server_entry(tool_token)]
         properties.setdefault("advanced_features", {})["enable_tools"] = True
     properties["labels"] = {**properties.get("labels", {}), **call.labels, "call_id": str(call.id)}
     tokens = build_call_tokens(

@@ -1,9 +1,12 @@
 """The account cap (AGORA_MAX_CONCURRENT_CALLS): one lock, two counts (invariant 2).
 
-Everything that decides whether a call may start takes `lock_capacity()` first, inside its
-transaction: the campaign dispatcher (campaigns.services.dispatch) before it creates calls, and
-placement (telephony.services.calls) before it dials one. So no two capacity decisions ever
-overlap, however many dispatchers and workers run.
+Everything that decides whether a call may start takes `lock_capacity()` inside its
+transaction before it counts, and holds it to its commit: the campaign dispatcher
+(campaigns.services.dispatch) before it counts the free places and stores that many calls, and
+placement (telephony.services.calls) before it counts the live calls and moves calls to
+dialing. So no two capacity decisions ever overlap, however many dispatchers and workers run.
+Both take it as late as they can (after claiming their rows and building their calls or
+requests), so that the lock covers the decision and its writes, nothing else.
 
 The two deciders count different things, on purpose:
 

@@ -24,9 +24,22 @@ def tools_offered(call: Call) -> bool:
     )
 
 
+def tool_token_new() -> str:
+    """A fresh bearer token for one placement; it means nothing until stored."""
+    return secrets.token_urlsafe(32)
+
+
+def tool_credentials_store(issued: list[tuple[Call, str]], *, now: datetime) -> None:
+    """Store the placements' tokens (their hashes), one statement for a batch."""
+    CallToolCredential.objects.bulk_create(
+        [CallToolCredential(call=call, token_hash=_hash(token), created_at=now)
+         for call, token in issued]
+    )  # fmt: skip
+
+
 def tool_credential_issue(call: Call, *, now: datetime) -> str:
-    token = secrets.token_urlsafe(32)
-    CallToolCredential.objects.create(call=call, token_hash=_hash(token), created_at=now)
+    token = tool_token_new()
+    tool_credentials_store([(call, token)], now=now)
     return token
 
 

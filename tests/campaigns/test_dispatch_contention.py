@@ -1,18 +1,20 @@
-"""The dispatcher under contention, held on purpose from a second database session: a capacity
-decision in flight (the capacity lock) is waited for, and contacts another dispatcher has
-claimed (row locks) are skipped, not waited for."""
+"""The dispatcher and placement under contention, held on purpose from a second database session:
+a capacity decision in flight (the capacity lock) is waited for, but only for the decision (the
+claim and the building come first), and contacts another dispatcher has claimed (row locks) are
+skipped, not waited for."""
 
 import threading
+import time
 
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
 
-from campaigns.models import CampaignContact
+from campaigns.models import Campaign, CampaignContact
 from campaigns.services.campaigns import campaign_start
-from campaigns.services.dispatch import dispatch_campaign
+from campaigns.services.dispatch import dispatch, dispatch_campaign
 from telephony.models import Call
-from telephony.services.calls import call_create
+from telephony.services.calls import call_create, calls_place
 from telephony.services.capacity import BOOKED_STATUSES, lock_capacity
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,3 +103,101 @@ def test_contacts_another_dispatcher_holds_are_skipped_not_waited_for(make_campa
     first.refresh_from_db()
     assert first.status == CampaignContact.Status.PENDING
     assert not Call.objects.filter(to_number=first.contact.phone).exists()
+
+
+def unlocked(rows) -> int:
+    """How many of `rows` (a queryset) no session holds, asked from a session of its own."""
+    session = Session(lambda: _count_skip_locked(rows))
+    session.start()
+    session.join(10)
+    assert session.error is None, session.error
+    return session.result
+
+
+def _count_skip_locked(rows) -> int:
+    with transaction.atomic():
+        return len(rows.select_for_update(skip_locked=True))
+
+
+def wait_for(condition, *, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_dispatcher_claims_and_builds_its_chunk_before_it_waits_for_the_capacity_lock(
+    make_campaign, clock
+):
+    campaign = make_campaign([f"+1415555{n:04d}" for n in range(150, 153)])
+    campaign_start(campaign=campaign)
+    contacts = CampaignContact.objects.filter(campaign=campaign)
+    release = threading.Event()
+
+    other = hold(lock_capacity, release)  # a placement's decision in flight
+    try:
+        ours = Session(lambda: dispatch_campaign(campaign_id=campaign.pk, now=clock.now()))
+        ours.start()
+        # Waiting for the lock, it already holds the contacts it claimed and checked.
+        assert wait_for(lambda: unlocked(contacts) == 0)
+        assert ours.is_alive()
+    finally:
+        release.set()
+        other.join(10)
+    ours.join(10)
+
+    assert ours.error is None and ours.result == 3
+
+
+def test_placement_locks_and_builds_its_batch_before_it_waits_for_the_capacity_lock(
+    imported_caller, agent_profile, simulator
+):
+    calls = [
+        call_create(to_number=f"+1415555{n:04d}", caller_id=imported_caller,
+                    agent_profile=agent_profile, variables={"first_name": "Ada"})
+        for n in range(150, 153)
+    ]  # fmt: skip
+    queued = Call.objects.filter(pk__in=[call.pk for call in calls])
+    release = threading.Event()
+
+    other = hold(lock_capacity, release)  # a dispatcher's decision in flight
+    try:
+        ours = Session(lambda: calls_place([str(call.pk) for call in calls]))
+        ours.start()
+        assert wait_for(lambda: unlocked(queued) == 0)
+        assert ours.is_alive()
+    finally:
+        release.set()
+        other.join(10)
+    ours.join(10)
+
+    assert ours.error is None
+    assert set(ours.result.values()) == {"placed"}
+
+
+def test_a_tick_leaves_a_campaign_another_dispatcher_is_at_and_a_refill_waits_for_it(
+    make_campaign, clock
+):
+    campaign = make_campaign([f"+1415555{n:04d}" for n in range(150, 153)])
+    campaign_start(campaign=campaign)
+    release = threading.Event()
+
+    other = hold(lambda: list(Campaign.objects.select_for_update().filter(pk=campaign.pk)), release)
+    try:
+        tick = Session(lambda: dispatch(now=clock.now()))
+        tick.start()
+        tick.join(10)
+        assert not tick.is_alive(), "the tick waited for a campaign another dispatcher holds"
+        refill = Session(lambda: dispatch_campaign(campaign_id=campaign.pk, now=clock.now()))
+        refill.start()
+        refill.join(1.5)
+        assert refill.is_alive(), "a refill went on without the campaign's lock"
+    finally:
+        release.set()
+        other.join(10)
+    refill.join(10)
+
+    assert tick.error is None and tick.result == {campaign.pk: 0}
+    assert refill.error is None and refill.result == 3
