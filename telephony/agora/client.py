@@ -156,6 +156,10 @@ class AgoraClient:
                 pool=config.connect_timeout,
             ),
             follow_redirects=False,
+            # Keep every connection a batch of placements opened (a thread each, up to
+            # CALL_PLACEMENT_BATCH_SIZE): with httpx's default of 20 kept, each batch over 20
+            # would reconnect the rest.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
             headers={
                 "Accept": "application/json",
                 "Content-Type": "application/json",

@@ -35,7 +35,7 @@ FULL = {
     "polling_live": 500,
     "polling_seconds": 150,  # longer than the slowest poll (CALL_POLL_MAX_INTERVAL_SECONDS)
     "growth_rows": (10_000, 1_000_000),
-    "scale_live": (2_000, 5_000),
+    "scale_live": (1_000, 2_000, 5_000),
     "scale_window": 60,
 }
 STEP_NAMES = [
