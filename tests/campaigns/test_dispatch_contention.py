@@ -128,27 +128,37 @@ def wait_for(condition, *, seconds: float = 10) -> bool:
     return False
 
 
+def while_a_decision_is_in_flight(work, rows) -> Session:
+    """Run `work` in its own session while another holds the capacity lock; check that, waiting
+    for the lock, it already holds every one of `rows` (claimed and built before it asked).
+    Returns its finished session."""
+    release = threading.Event()
+    other = hold(lock_capacity, release)
+    try:
+        ours = Session(work)
+        ours.start()
+        assert wait_for(lambda: unlocked(rows) == 0)
+        assert ours.is_alive(), "it did not wait for the capacity decision in flight"
+    finally:
+        release.set()
+        other.join(10)
+    ours.join(10)
+    assert ours.error is None, ours.error
+    return ours
+
+
 def test_a_dispatcher_claims_and_builds_its_chunk_before_it_waits_for_the_capacity_lock(
     make_campaign, clock
 ):
     campaign = make_campaign([f"+1415555{n:04d}" for n in range(150, 153)])
     campaign_start(campaign=campaign)
-    contacts = CampaignContact.objects.filter(campaign=campaign)
-    release = threading.Event()
 
-    other = hold(lock_capacity, release)  # a placement's decision in flight
-    try:
-        ours = Session(lambda: dispatch_campaign(campaign_id=campaign.pk, now=clock.now()))
-        ours.start()
-        # Waiting for the lock, it already holds the contacts it claimed and checked.
-        assert wait_for(lambda: unlocked(contacts) == 0)
-        assert ours.is_alive()
-    finally:
-        release.set()
-        other.join(10)
-    ours.join(10)
+    ours = while_a_decision_is_in_flight(
+        lambda: dispatch_campaign(campaign_id=campaign.pk, now=clock.now()),
+        CampaignContact.objects.filter(campaign=campaign),
+    )
 
-    assert ours.error is None and ours.result == 3
+    assert ours.result == 3
 
 
 def test_placement_locks_and_builds_its_batch_before_it_waits_for_the_capacity_lock(
@@ -159,21 +169,12 @@ def test_placement_locks_and_builds_its_batch_before_it_waits_for_the_capacity_l
                     agent_profile=agent_profile, variables={"first_name": "Ada"})
         for n in range(150, 153)
     ]  # fmt: skip
-    queued = Call.objects.filter(pk__in=[call.pk for call in calls])
-    release = threading.Event()
 
-    other = hold(lock_capacity, release)  # a dispatcher's decision in flight
-    try:
-        ours = Session(lambda: calls_place([str(call.pk) for call in calls]))
-        ours.start()
-        assert wait_for(lambda: unlocked(queued) == 0)
-        assert ours.is_alive()
-    finally:
-        release.set()
-        other.join(10)
-    ours.join(10)
+    ours = while_a_decision_is_in_flight(
+        lambda: calls_place([str(call.pk) for call in calls]),
+        Call.objects.filter(pk__in=[call.pk for call in calls]),
+    )
 
-    assert ours.error is None
     assert set(ours.result.values()) == {"placed"}
 
 
