@@ -205,8 +205,9 @@ def _claim_and_call(
             ready.append((entry, answer))
     # The decision: the account's free places, counted under the lock every decider takes. A
     # contact beyond them (taken meanwhile by another campaign or a single call) stays waiting.
-    lock_capacity()
-    ready = ready[: max(_account_room(), 0)]
+    if ready:
+        lock_capacity()
+        ready = ready[: max(_account_room(), 0)]
     attempts, called = [], []
     for entry, built in ready:
         entry.attempts += 1
