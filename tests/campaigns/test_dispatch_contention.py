@@ -36,6 +36,14 @@ class Session(threading.Thread):
             connection.close()
 
 
+def started(work, *, wait: float = 1.5) -> Session:
+    """`work` in a session of its own, given `wait` seconds: still alive after means it waits."""
+    session = Session(work)
+    session.start()
+    session.join(wait)
+    return session
+
+
 def hold(acquire, release: threading.Event) -> Session:
     """A session that runs `acquire()` inside a transaction and keeps it open until released."""
     held = threading.Event()
@@ -67,9 +75,7 @@ def test_a_capacity_decision_in_flight_is_waited_for(
 
     other = hold(another_dispatcher_taking_a_place, release)
     try:
-        ours = Session(lambda: dispatch_campaign(campaign_id=campaign.pk, now=clock.now()))
-        ours.start()
-        ours.join(1.5)
+        ours = started(lambda: dispatch_campaign(campaign_id=campaign.pk, now=clock.now()))
         assert ours.is_alive(), "the dispatcher decided while another decision was in flight"
     finally:
         release.set()
@@ -91,9 +97,7 @@ def test_contacts_another_dispatcher_holds_are_skipped_not_waited_for(make_campa
         lambda: list(CampaignContact.objects.select_for_update().filter(pk=first.pk)), release
     )
     try:
-        ours = Session(lambda: dispatch_campaign(campaign_id=campaign.pk, now=clock.now()))
-        ours.start()
-        ours.join(10)
+        ours = started(lambda: dispatch_campaign(campaign_id=campaign.pk, now=clock.now()), wait=10)
         assert not ours.is_alive(), "the dispatcher waited for a contact another one holds"
     finally:
         release.set()
@@ -187,13 +191,9 @@ def test_a_tick_leaves_a_campaign_another_dispatcher_is_at_and_a_refill_waits_fo
 
     other = hold(lambda: list(Campaign.objects.select_for_update().filter(pk=campaign.pk)), release)
     try:
-        tick = Session(lambda: dispatch(now=clock.now()))
-        tick.start()
-        tick.join(10)
+        tick = started(lambda: dispatch(now=clock.now()), wait=10)
         assert not tick.is_alive(), "the tick waited for a campaign another dispatcher holds"
-        refill = Session(lambda: dispatch_campaign(campaign_id=campaign.pk, now=clock.now()))
-        refill.start()
-        refill.join(1.5)
+        refill = started(lambda: dispatch_campaign(campaign_id=campaign.pk, now=clock.now()))
         assert refill.is_alive(), "a refill went on without the campaign's lock"
     finally:
         release.set()
