@@ -43,7 +43,9 @@ def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
     assert set(results["growth"]["p95_ms"]["console: dashboard"]) == {"1000", "5000"}
     assert results["contention"]["kept"]["placement_app"] > 0
     scale = results["scale"]["runs"]
-    assert [run["live_calls"] for run in scale] == [run["live_at_the_end"] for run in scale]
+    for scaled in scale:  # held N calls while callees hung up and the campaign refilled them
+        assert scaled["callee_hangups"] > 0 and scaled["events"] > 0, scaled
+        assert scaled["live_min"] <= scaled["live_calls"], scaled
     assert report["live_calls_series"]
     markdown = (tmp_path / "benchmarks.md").read_text()
     assert "| campaign results export (CSV)" in markdown

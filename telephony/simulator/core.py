@@ -525,6 +525,23 @@ class Simulator:
                 self._end(call, "request", self.now(), message="hung up by request")
             return {}
 
+    def callees_hang_up(self, count: int) -> list[str]:
+        """The callees of up to `count` answered calls hang up now, those answered first first
+        (a load test's churn: calls ending on the callee's side while others go on)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count must be a whole number of calls, 0 or more (got {count!r})")
+        with self._lock:
+            now = self.now()
+            talking = sorted(
+                (call for call in (self._calls[agent_id] for agent_id in self._live)
+                 if call.answered_at is not None),
+                key=lambda call: (call.answered_at, call.agent_id),
+            )  # fmt: skip
+            ended = talking[:count]
+            for call in ended:
+                self._end(call, "hangup", now, message="the other party hung up")
+            return [call.agent_id for call in ended]
+
     # -- inbound calls (triggered by tests and demos) -----------------------------------------
 
     def trigger_inbound_call(

@@ -240,6 +240,14 @@ class SimulatorHTTP:
                     talk_seconds=body.get("talk_seconds"),
                 ),
             )
+        if method == "POST" and path == "/callee-hangups":
+            body = _body(request.body)
+            count = body.get("count") if isinstance(body, dict) else None
+            try:
+                ended = sim.callees_hang_up(count)
+            except ValueError as exc:
+                raise ApiError(422, "unprocessable_content", str(exc)) from None
+            return Answer(200, {"hung_up": ended})
         if method == "POST" and path == "/faults":
             return Answer(200, self._set_faults(_body(request.body) or {}))
         if method == "POST" and path == "/config":

@@ -78,3 +78,33 @@ def test_control_paths_need_no_credentials_and_see_no_faults(sim):
     # The injected fault is still waiting for an Agora API request.
     assert raw(sim, "GET", "/v2/phone-numbers", headers=BASIC).status_code == 503
     assert raw(sim, "GET", "/v2/phone-numbers", headers=BASIC).status_code == 200
+
+
+def test_callees_hang_up_on_request_answered_first_first(sim, client, caller, catcher):
+    for index in range(3):
+        client.place_call(call_request("+14155550004", name=f"h{index}"))
+        sim.advance(1)
+    client.place_call(call_request("+14155550001", name="ringing"))  # never answered
+    sim.advance(5)
+    first, second = (sim.ledger.calls_with_label("call_id", f"h{i}")[0] for i in range(2))
+
+    ended = control(sim, "POST", "/callee-hangups", json={"count": 2})
+
+    assert ended.status_code == 200
+    assert ended.json() == {"hung_up": [first.agent_id, second.agent_id]}
+    assert control(sim, "GET", "/ledger").json()["calls"]["live"] == 2  # h2 and the ringing one
+    sim.advance(1)
+    hung_up = {
+        envelope["payload"]["agent_id"] for envelope in catcher.envelopes()
+        if envelope["payload"].get("state") == "HANGUP"
+    }  # fmt: skip
+    assert hung_up == {first.agent_id, second.agent_id}
+    assert first.reason == "hangup"
+    # Only answered calls are hung up by their callee: one is left to end, not the ringing one.
+    assert control(sim, "POST", "/callee-hangups", json={"count": 5}).json()["hung_up"] == [
+        sim.ledger.calls_with_label("call_id", "h2")[0].agent_id
+    ]
+    for bad in ({"count": -1}, {"count": "2"}, {}, [1]):
+        refused = control(sim, "POST", "/callee-hangups", json=bad)
+        assert refused.status_code == 422
+        assert "count must be a whole number" in refused.text
