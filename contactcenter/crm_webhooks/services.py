@@ -106,10 +106,10 @@ def crm_webhook_event_emit(*, event_type: str, data: EventData) -> list[WebhookD
     return crm_webhook_events_emit(event_type=event_type, data=[data])
 
 
-@transaction.atomic
 def crm_webhook_events_emit(*, event_type: str, data: list[EventData]) -> list[WebhookDelivery]:
     """The same for several events of one type (a batch of calls dialed together): the
-    subscriptions are read once for all of them."""
+    subscriptions are read once for all of them (one query, and no transaction of its own
+    when none wants the event: every call's every status change asks)."""
     if event_type not in WebhookEventType.values:
         raise ValidationError({"event_type": f"'{event_type}' is not a webhook event type."})
     subscriptions = [
@@ -119,6 +119,13 @@ def crm_webhook_events_emit(*, event_type: str, data: list[EventData]) -> list[W
     ]
     if not subscriptions:
         return []
+    with transaction.atomic():
+        return _deliveries(event_type, data, subscriptions)
+
+
+def _deliveries(
+    event_type: str, data: list[EventData], subscriptions: list[WebhookSubscription]
+) -> list[WebhookDelivery]:
     deliveries = []
     for one in data:
         built = one() if callable(one) else one

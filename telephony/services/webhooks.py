@@ -219,15 +219,18 @@ def webhooks_drain(*, batch: int = 20, seconds: float = 20.0) -> int:
             return processed
         if len(claimed) == batch:
             _wake_drain()  # more are waiting: another worker takes the next batch meanwhile
+        known = _known_call_ids(claimed)
         # Hang-ups first, then the refill of the places they freed (work the events ask for
         # once, done once per part), then the rest: a freed place waits for no other event.
         for part in _hang_ups_first(claimed):
             with within_batch():
+                applied = []
                 for event in part:
                     try:
-                        _process_claimed(event)
+                        applied.append(_apply_claimed(event, known_call_id=known.get(event.pk)))
                     except Exception:  # recorded on the event (failed, for the sweeper): go on
                         logger.exception("webhook event %s: processing failed", event.pk)
+                _mark_processed([outcome for outcome in applied if outcome is not None])
         processed += len(claimed)
     _wake_drain()
     return processed
@@ -292,11 +295,74 @@ def webhook_process(*, event_id: int, now: datetime | None = None) -> str:
     return _process_claimed(WebhookEvent.objects.get(pk=event_id))
 
 
+@dataclass(frozen=True)
+class Applied:
+    """An event applied to its call, to be marked so (with when it was done)."""
+
+    event_id: int
+    status: str
+    call_id: uuid.UUID | None
+    at: datetime
+
+
 def _process_claimed(event: WebhookEvent) -> str:
-    """Apply one event this worker claimed (status processing) to its call."""
+    """Apply one event this worker claimed (status processing) to its call, and mark it."""
+    applied = _apply_claimed(event)
+    if applied is None:
+        return WebhookEvent.Status.FAILED
+    _mark_processed([applied])
+    return applied.status
+
+
+def _mark_processed(applied: list[Applied]) -> None:
+    """Mark applied events with their outcome: one statement for a drain's batch (an event
+    applied but not yet marked when its worker dies is applied again after its lease; applying
+    is idempotent: a call's state only moves forward, and its transcript merges)."""
+    if not applied:
+        return
+    table = connection.ops.quote_name(WebhookEvent._meta.db_table)
+    rows = ", ".join(["(%s::bigint, %s, %s::uuid, %s::timestamptz)"] * len(applied))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS event SET status = done.status, call_id = done.call_id, "  # noqa: S608
+            "attempts = event.attempts + 1, last_error = '', processed_at = done.at "
+            f"FROM (VALUES {rows}) AS done (id, status, call_id, at) "
+            "WHERE event.id = done.id AND event.status = %s",
+            [
+                *(
+                    value
+                    for outcome in applied
+                    for value in (outcome.event_id, outcome.status, outcome.call_id, outcome.at)
+                ),
+                WebhookEvent.Status.PROCESSING,
+            ],
+        )
+
+
+def _known_call_ids(events: list[WebhookEvent]) -> dict[int, uuid.UUID]:
+    """The calls a batch's events are about, found in one query by the call ids we set as
+    labels (an event without one, or whose call is not found, is looked up on its own)."""
+    labelled: dict[int, uuid.UUID] = {}
+    for event in events:
+        labels = payload_of(event.body).get("labels")
+        call_id = labels.get("call_id") if isinstance(labels, dict) else None
+        try:
+            labelled[event.pk] = uuid.UUID(str(call_id)) if call_id else None
+        except ValueError:
+            continue
+    wanted = {call_id for call_id in labelled.values() if call_id}
+    found = set(Call.objects.filter(pk__in=wanted).values_list("pk", flat=True) if wanted else ())
+    return {pk: call_id for pk, call_id in labelled.items() if call_id in found}
+
+
+def _apply_claimed(
+    event: WebhookEvent, *, known_call_id: uuid.UUID | None = None
+) -> Applied | None:
+    """Apply one claimed event to its call (found already, or looked up now); None when it
+    failed (recorded on the event, for the sweeper)."""
     payload = payload_of(event.body)
     try:
-        call_id = _find_call_id(payload)
+        call_id = known_call_id or _find_call_id(payload)
         if call_id is None and event.event_type == EventType.INBOUND_CALL_STATE:
             # Someone called one of our numbers. May ask Agora (HTTP): no lock is held here.
             inbound = call_create_inbound(
@@ -307,19 +373,13 @@ def _process_claimed(event: WebhookEvent) -> str:
             call_id = inbound.pk if inbound else None
         status = _apply(event, payload, call_id)
     except AgoraError as error:
-        return _record_failure(event, f"asking Agora failed: {error}")
+        _record_failure(event, f"asking Agora failed: {error}")
+        return None
     except Exception as error:
         # Not left "processing" until its lease ends: failed, with the reason, for the sweeper.
         _record_failure(event, f"{type(error).__name__}: {error}")
         raise
-    WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.PROCESSING).update(
-        status=status,
-        call_id=call_id,
-        attempts=F("attempts") + 1,
-        last_error="",
-        processed_at=timezone.now(),
-    )
-    return status
+    return Applied(event.pk, status, call_id, timezone.now())
 
 
 def _record_failure(event: WebhookEvent, error: str) -> str:

@@ -259,16 +259,16 @@ def test_a_drain_applies_hang_ups_and_their_refills_before_the_rest_of_its_batch
             body = envelope(notice_id=f"n-{index}", agent_id=agent, state=state)
             assert post(client, body, signed(body, secret)).status_code == 200
     applied = []
-    real = webhooks_module._process_claimed
+    real = webhooks_module._apply_claimed
 
-    def recording(event):
+    def recording(event, **known):
         payload = event.body["payload"]
         applied.append(f"{payload['agent_id']} {payload['state']}")
         if payload["state"] == "HANGUP":
             after_batch("refill", lambda: applied.append("refill"))
-        return real(event)
+        return real(event, **known)
 
-    monkeypatch.setattr(webhooks_module, "_process_claimed", recording)
+    monkeypatch.setattr(webhooks_module, "_apply_claimed", recording)
     with mock.patch.object(tasks.process_webhook_events, "delay"):
         assert webhooks_drain(batch=10) == 6
 
@@ -447,6 +447,65 @@ def test_the_simulators_signed_webhooks_complete_an_answered_call(client, place,
     assert "agent joined" in details
     assert any(detail.startswith("agent left: STOPPED") for detail in details)
     assert call.webhook_events.count() == 8
+
+
+def test_a_drain_finds_its_batchs_calls_and_marks_its_events_in_one_statement_each(
+    client, place, simulator, webhooks, redis_db
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    calls = [place(f"+1415{200 + index}{index}150") for index in range(3)]
+    simulator.advance(4.6)  # dialed, ringing, answered: no hang-up yet
+    events = deliver(client, webhooks)
+
+    with (
+        mock.patch.object(tasks.process_webhook_events, "delay"),
+        CaptureQueriesContext(connection) as captured,
+    ):
+        assert webhooks_drain(batch=len(events) + 1) == len(events)
+
+    statements = [query["sql"] for query in captured.captured_queries]
+    lookups = [sql for sql in statements if sql.startswith('SELECT "telephony_call"."id" AS')]
+    marks = [sql for sql in statements if "processed_at = done.at" in sql]
+    assert len(lookups) == 1 and len(marks) == 1  # not one of each per event
+    stored = WebhookEvent.objects.order_by("id")
+    assert {(event.status, event.attempts) for event in stored} == {("processed", 1)}
+    assert all(event.processed_at and event.call_id for event in stored)
+    assert {event.call_id for event in stored} == {call.pk for call in calls}
+    assert {call.status for call in Call.objects.all()} == {CallStatus.ANSWERED}
+
+
+def test_events_applied_by_a_worker_that_died_before_marking_them_are_applied_once_more_harmlessly(
+    client, place, simulator, webhooks, redis_db, monkeypatch, settings
+):
+    settings.WEBHOOK_PROCESSING_LEASE_SECONDS = 60
+    call = place("+14155550150")
+    simulator.advance(60)  # answered, talked, hung up
+    deliver(client, webhooks)
+
+    def dies(applied):
+        if applied:
+            raise SystemExit("the worker was killed")
+
+    monkeypatch.setattr(webhooks_module, "_mark_processed", dies)
+    with mock.patch.object(tasks.process_webhook_events, "delay"), pytest.raises(SystemExit):
+        webhooks_drain()
+    monkeypatch.undo()
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+    transitions = list(call.events.filter(kind="status").values_list("to_status", flat=True))
+
+    assert webhooks_sweep(now=timezone.now() + timedelta(seconds=61)) == len(webhooks.received)
+
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+    assert list(call.events.filter(kind="status").values_list("to_status", flat=True)) == (
+        transitions
+    )  # a state only moves forward: nothing is transitioned twice
+    assert call.transcript[0]["content"].startswith("Hi Ada")  # merged, not doubled
+    assert len(call.transcript) == len({m["content"] for m in call.transcript})
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
 
 
 def test_a_notice_that_changes_nothing_on_the_call_is_logged_without_locking_it(
@@ -664,3 +723,4 @@ def test_the_event_log_filters_searches_and_shows_the_payload(admin_client, secr
     detail = admin_client.get(f"{page}{event.id}/change/").content.decode()
     assert "&quot;noticeId&quot;: &quot;n-0&quot;" in detail
     assert admin_client.get(f"{page}add/").status_code == 403
+

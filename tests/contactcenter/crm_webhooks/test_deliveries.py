@@ -427,6 +427,19 @@ def test_a_campaign_call_costs_no_more_queries_to_emit_than_a_single_call(
     assert campaign == single  # the attempt and its contact come with the call, in one query
 
 
+def test_a_status_change_no_subscription_wants_costs_one_query_and_no_transaction(queued_call):
+    """Every status change of every call asks; with no subscriber, it is one read."""
+    from contactcenter.crm_webhooks.receivers import on_call_status_changed
+
+    WebhookSubscription.objects.create(name="Other", url=URL, secret=SECRET,
+                                       event_types=["contact.do_not_call"])  # fmt: skip
+    with CaptureQueriesContext(connection) as captured:
+        on_call_status_changed(sender=None, call_ids=[str(queued_call.pk)], status="completed")
+
+    assert [query["sql"].split()[0] for query in captured] == ["SELECT"]
+    assert not WebhookDelivery.objects.exists()
+
+
 def test_an_unanswered_end_is_call_completed_with_its_status(
     subscription, queued_call, django_capture_on_commit_callbacks
 ):
