@@ -723,4 +723,3 @@ def test_the_event_log_filters_searches_and_shows_the_payload(admin_client, secr
     detail = admin_client.get(f"{page}{event.id}/change/").content.decode()
     assert "&quot;noticeId&quot;: &quot;n-0&quot;" in detail
     assert admin_client.get(f"{page}add/").status_code == 403
-
