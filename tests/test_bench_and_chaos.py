@@ -39,6 +39,9 @@ def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
     assert results["export"]["rows"] == report["sizes"]["export_rows"]
     assert results["export"]["rows_per_second"] > 0
     assert results["ingest"]["stored"] == results["ingest"]["webhooks"]["requests"] > 0
+    for figure in ("throughput", "ingest"):  # the median of three rounds, each one shown
+        ratios = sorted(one["ratio"] for one in results[figure]["rounds"])
+        assert len(ratios) == 3 and results[figure]["ratio"] == ratios[1]
     assert results["queries"]["flat"], results["queries"]["pages"]
     assert set(results["growth"]["p95_ms"]["console: dashboard"]) == {"1000", "5000"}
     assert results["contention"]["kept"]["placement_app"] > 0

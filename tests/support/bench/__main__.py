@@ -232,6 +232,17 @@ def growth_repeats() -> int:
     return REPEATS
 
 
+def _rounds_line(figure: dict, rate: str, unit: str) -> str:
+    rounds = figure.get("rounds") or []
+    if len(rounds) < 2:
+        return ""
+    each = "; ".join(f"{_fmt(one[rate])} {unit}, ratio {_fmt(one['ratio'])}" for one in rounds)
+    return (
+        f"Measured {len(rounds)} times, the app and its baseline in turn; the table shows the "
+        f"round with the median ratio. Every round: {each}."
+    )
+
+
 def markdown(results: dict) -> str:
     m, r = results["machine"], results["results"]
     t, u, i, w, p, q = (r[k] for k in ("throughput", "utilisation", "import", "ingest",
@@ -295,7 +306,7 @@ def markdown(results: dict) -> str:
         f"talking until hung up (so the cap never binds), workers {t['workers']}; from "
         f"`campaign_start` until the simulator had accepted every call: {_fmt(t['seconds'])} s. "
         f"Baseline: {t['baseline']}. Duplicate channels at the simulator: "
-        f"{t['duplicate_channels']}.",
+        f"{t['duplicate_channels']}. {_rounds_line(t, 'calls_per_second', 'calls/s')}",
         "",
         f"**Utilisation and refill.** {_fmt(u['contacts'])} contacts, cap {u['cap']}, each "
         f"call talking {u['talk_seconds']} s; calls end by the simulator's webhooks to the app "
@@ -343,7 +354,8 @@ def markdown(results: dict) -> str:
         f"{_fmt(w['bare_get']['requests_per_second'])} req/s, p99 "
         f"{_fmt(w['bare_get']['p99_ms'], ' ms')} (the ingest's ratio to it: "
         f"{_fmt(w['ratio_to_get'])}); the load generator runs on the same two cores and a GET "
-        "costs it less than a signed POST, so the POST view is the like-for-like baseline.",
+        "costs it less than a signed POST, so the POST view is the like-for-like baseline. "
+        + _rounds_line(w, "requests_per_second", "req/s"),
         "",
         f"**Polling cost.** {_fmt(p['live_calls'])} answered calls, webhooks off, default "
         f"polling settings, counted at the simulator over {_fmt(p['seconds'], ' s')}: "
