@@ -535,6 +535,7 @@ def _transition(
         call.ringing_at = _earliest(call.ringing_at, happened)
     if target == CallStatus.ANSWERED:
         call.answered_at = _earliest(call.answered_at, happened)
+        _first_snapshot_with_the_voicemail_check(call, now=now)
     if target in TERMINAL_STATUSES:
         call.ended_at = happened
         call.placement_lease_until = None
@@ -587,6 +588,18 @@ def _after_transition(call: Call, target: str) -> None:
         from telephony.services.voicemail import start_voicemail_checks
 
         start_voicemail_checks(call)
+
+
+def _first_snapshot_with_the_voicemail_check(call: Call, *, now: datetime) -> None:
+    """The voicemail detector's looks at the history are the transcript's first snapshots
+    (each sets when the next is due): a poll meanwhile need not take one of its own (it would
+    cost every answered call one request more). Should the detector get no history at all, a
+    poll takes it after the detector's last look."""
+    from telephony.services.voicemail import last_check_delay
+
+    delay = last_check_delay(call)
+    if delay is not None and call.next_snapshot_at is None:
+        call.next_snapshot_at = now + timedelta(seconds=delay + SNAPSHOT_FLOOR_SECONDS)
 
 
 def _earliest(known: datetime | None, reported: datetime) -> datetime:

@@ -142,10 +142,19 @@ def _next_look(call: Call, poll: int, said: str) -> str:
     return said
 
 
+def last_check_delay(call: Call) -> float | None:
+    """Seconds from the answer to our detector's last possible look at the call's history, or
+    None when it will not look (detection off, or not an outbound call)."""
+    delays = poll_delays()
+    if not settings.VOICEMAIL_DETECTION or not delays or call.direction != Call.Direction.OUTBOUND:
+        return None
+    return max(delays)
+
+
 def start_voicemail_checks(call: Call) -> None:
     """Called when an outbound call is answered (inside its transaction)."""
     delays = poll_delays()
-    if not settings.VOICEMAIL_DETECTION or not delays or call.direction != Call.Direction.OUTBOUND:
+    if last_check_delay(call) is None:
         return
     from telephony.tasks import check_voicemail
 

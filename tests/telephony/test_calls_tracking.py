@@ -20,6 +20,7 @@ from telephony.services.calls import (
     calls_recover_stuck,
     snapshot_keep,
 )
+from telephony.services.voicemail import call_check_voicemail
 from telephony.signals import call_ended
 from telephony.states import CallStatus
 from tests.support.factories import CallFactory
@@ -454,6 +455,29 @@ def test_a_poll_asks_for_the_history_only_when_a_snapshot_is_due(place, simulato
     Call.objects.filter(pk=call.pk).update(next_snapshot_at=past, next_poll_at=past)
     poll_later(simulator, 10)
     assert history_requests(simulator) == 2
+
+
+def test_the_voicemail_detectors_look_is_an_answered_calls_first_snapshot(
+    place, simulator, settings
+):
+    """With detection on, the poll that learns of the answer leaves the first look to the
+    detector (a look of its own would cost every answered call one request more)."""
+    settings.VOICEMAIL_DETECTION_POLL_SECONDS = ["3", "7", "12"]
+    settings.CALL_POLL_AFTER_SECONDS = 2
+    call = place("+14152000004")  # a person who talks until hung up
+    simulator.advance(10)
+    calls_poll(now=timezone.now() + timedelta(seconds=6))
+    call.refresh_from_db()
+    assert call.status == CallStatus.ANSWERED
+    assert history_requests(simulator) == 0
+    # due after the detector's last look (12 s)
+    assert call.next_snapshot_at >= timezone.now() + timedelta(seconds=12)
+
+    # when: the detector looks (its task), then a poll comes once that look's gap has passed
+    assert call_check_voicemail(call_id=call.pk) in ("undecided", "a person")
+    call.refresh_from_db()
+    assert history_requests(simulator) == 1 and call.transcript
+    assert call.next_snapshot_at >= timezone.now() + timedelta(seconds=55)  # a snapshot's gap
 
 
 def test_our_hang_up_takes_one_last_snapshot_so_the_transcript_is_complete(
