@@ -42,6 +42,8 @@ def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
     for figure in ("throughput", "ingest"):  # the median of three rounds, each one shown
         ratios = sorted(one["ratio"] for one in results[figure]["rounds"])
         assert len(ratios) == 3 and results[figure]["ratio"] == ratios[1]
+    polling = results["polling"]
+    assert 0 < polling["voicemail_detection_looks"] <= polling["by_operation"]["get_agent_history"]
     assert results["queries"]["flat"], results["queries"]["pages"]
     assert set(results["growth"]["p95_ms"]["console: dashboard"]) == {"1000", "5000"}
     assert results["contention"]["kept"]["placement_app"] > 0

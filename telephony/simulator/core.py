@@ -14,7 +14,7 @@ import random
 import secrets
 import threading
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from telephony.agora.tokens import rtc_token_problem
@@ -772,6 +772,15 @@ class Simulator:
                 },
                 "webhooks": {**self.webhooks.counts, "pending": self.webhooks.pending()},
             }
+
+    def ledger_requests(self, *, operation: str | None = None) -> list[dict[str, Any]]:
+        """The Agora API requests kept (the newest `history_limit`), oldest first; of one
+        operation when given."""
+        with self._lock:
+            kept = list(self.ledger.requests)
+        return [
+            asdict(record) for record in kept if operation is None or record.operation == operation
+        ]
 
     def ledger_calls(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -224,6 +224,8 @@ class SimulatorHTTP:
             return Answer(200, sim.ledger_summary())
         if method == "GET" and path == "/calls":
             return Answer(200, sim.ledger_calls())
+        if method == "GET" and path == "/requests":
+            return Answer(200, sim.ledger_requests(operation=request.query.get("operation")))
         if method == "GET" and path == "/webhooks":
             attempts = [attempt.__dict__ for attempt in list(sim.webhooks.attempts)]
             return Answer(200, {"counts": dict(sim.webhooks.counts), "attempts": attempts})

@@ -366,7 +366,12 @@ def markdown(results: dict) -> str:
         f"end-of-call notification carries it). Each look is merged into the transcript "
         "(Agora's history holds only the newest `llm.max_history` messages); transcripts with "
         f"a gap between two looks: {_fmt(p.get('transcripts_with_a_gap'))} of "
-        f"{_fmt(p.get('transcripts_kept'))}. Baseline: {p['baseline']}.",
+        f"{_fmt(p.get('transcripts_kept'))}. Of the history looks, "
+        f"{_fmt(p.get('voicemail_detection_looks'))} were voicemail detection's, in a call's "
+        "first seconds after its answer (VOICEMAIL_DETECTION_POLL_SECONDS: they are made with "
+        "webhooks on too); without them, polling cost "
+        f"{_fmt(p.get('requests_per_live_call_per_minute_without_detection'))} requests per "
+        f"live call per minute. Baseline: {p['baseline']}.",
         "",
         "**Query counts** per page (first page of each list), at 10 and at 1,000 rows per "
         f"table; flat: {'yes' if q['flat'] else 'NO'}.",

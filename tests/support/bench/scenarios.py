@@ -592,11 +592,12 @@ def polling_cost(fleet: Fleet, *, live: int, seconds: float) -> dict:
         timeout=600,
         message=f"{live} calls to be answered and known to be",
     )
-    first = fleet.ledger()["requests"]["by_operation"]
+    first, from_epoch = fleet.ledger()["requests"]["by_operation"], time.time()
     started = time.monotonic()
     time.sleep(seconds)
-    last = fleet.ledger()["requests"]["by_operation"]
+    last, to_epoch = fleet.ledger()["requests"]["by_operation"], time.time()
     elapsed = time.monotonic() - started
+    detection_looks = _voicemail_detection_looks(fleet, since=from_epoch, until=to_epoch)
     delta = {op: n - first.get(op, 0) for op, n in last.items() if n - first.get(op, 0)}
     per_call_minute = sum(delta.values()) / live / (elapsed / 60)
     kept = list(
@@ -623,7 +624,37 @@ def polling_cost(fleet: Fleet, *, live: int, seconds: float) -> dict:
         # complete: no transcript lost messages between two looks at Agora's history window
         "transcripts_with_a_gap": sum(1 for transcript in kept if MISSED in (transcript or [])),
         "transcripts_kept": sum(1 for transcript in kept if transcript),
+        # Voicemail detection's own looks at the history (made with webhooks on too): the
+        # rest is what polling costs.
+        "voicemail_detection_looks": detection_looks,
+        "requests_per_live_call_per_minute_without_detection": round(
+            (sum(delta.values()) - detection_looks) / live / (elapsed / 60), 3
+        ),
     }
+
+
+def _voicemail_detection_looks(fleet: Fleet, *, since: float, until: float) -> int:
+    """History requests within [since, until) that were voicemail detection's: a call's looks
+    within the detection's span of its first look (VOICEMAIL_DETECTION_POLL_SECONDS, from the
+    app's learning of the answer, plus 3 s for the tasks' own delays). Transcript snapshots come
+    a minute or more after the look before them."""
+    from telephony.services.voicemail import poll_delays
+
+    delays = poll_delays()
+    span = (max(delays) - min(delays) + 3) if delays else 0
+    looks = httpx.get(
+        f"{fleet.simulator_url}/_simulator/requests",
+        params={"operation": "get_agent_history"},
+        timeout=60,
+    ).json()
+    first_look: dict[str, float] = {}
+    detected = 0
+    for look in looks:  # oldest first
+        agent_id = look["path"].rstrip("/").split("/")[-2]  # …/agents/{agent_id}/history
+        first = first_look.setdefault(agent_id, look["at"])
+        if since <= look["at"] < until and look["at"] - first <= span:
+            detected += 1
+    return detected
 
 
 # -- 6. under contention ---------------------------------------------------------------------------

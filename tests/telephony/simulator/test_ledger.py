@@ -108,3 +108,19 @@ def test_callees_hang_up_on_request_answered_first_first(sim, client, caller, ca
         refused = control(sim, "POST", "/callee-hangups", json=bad)
         assert refused.status_code == 422
         assert "count must be a whole number" in refused.text
+
+
+def test_the_requests_kept_are_listed_over_http_oldest_first_by_operation(sim, client, caller):
+    placed = client.place_call(call_request("+14155550004", name="r0"))
+    sim.advance(5)
+    client.get_agent_history(placed.agent_id)
+
+    everything = control(sim, "GET", "/requests").json()
+    assert [r["operation"] for r in everything] == [
+        "import_phone_number",
+        "place_call",
+        "get_agent_history",
+    ]
+    (history,) = control(sim, "GET", "/requests", params={"operation": "get_agent_history"}).json()
+    assert placed.agent_id in history["path"]
+    assert history["at"] == sim.now() and history["status"] == 200
