@@ -201,12 +201,18 @@ def run(fleet: Fleet, scenario: Scenario, web_url: str, *, due: int, waiting: in
 
     fleet.fresh_state()
     fleet.simulator_config(max_concurrent_calls=CAP * 10, webhook_url=f"{web_url}/webhooks/agora/")
-    import_caller(fleet)  # the set-up, before the faults: they are the app's to meet, not ours
-    httpx.post(
-        f"{fleet.simulator_url}/_simulator/faults",
-        json={"http": scenario.http_faults, "webhooks": scenario.webhook_faults},
-        timeout=10,
-    ).raise_for_status()
+
+    def faults(http: dict, webhooks: dict) -> None:
+        httpx.post(
+            f"{fleet.simulator_url}/_simulator/faults",
+            json={"http": http, "webhooks": webhooks},
+            timeout=10,
+        ).raise_for_status()
+
+    # The set-up meets no faults (not even the last scenario's): they are the app's to meet.
+    faults({}, {})
+    import_caller(fleet)
+    faults(scenario.http_faults, scenario.webhook_faults)
     for index in range(2):
         fleet.start_worker(f"worker{index}", concurrency=3)
     fleet.start_beat()
