@@ -342,7 +342,7 @@ def _mark_processed(applied: list[Applied]) -> None:
 def _known_call_ids(events: list[WebhookEvent]) -> dict[int, uuid.UUID]:
     """The calls a batch's events are about, found in one query by the call ids we set as
     labels (an event without one, or whose call is not found, is looked up on its own)."""
-    labelled: dict[int, uuid.UUID] = {}
+    labelled: dict[int, uuid.UUID | None] = {}
     for event in events:
         labels = payload_of(event.body).get("labels")
         call_id = labels.get("call_id") if isinstance(labels, dict) else None
