@@ -32,26 +32,11 @@ def within_batch() -> Iterator[None]:
     finally:
         work = _deferred.get() or {}
         _deferred.reset(token)
-        _run(work)
-
-
-def flush_batch() -> None:
-    """Do the open batch's deferred work now; what is asked for afterwards waits for the end
-    (or the next flush). Outside a batch there is nothing to do."""
-    deferred = _deferred.get()
-    if not deferred:
-        return
-    work = dict(deferred)
-    deferred.clear()
-    _run(work)
-
-
-def _run(work: dict[str, Callable[[], object]]) -> None:
-    for key, run in work.items():
-        try:
-            run()
-        except Exception:  # one failure does not cost the others their turn
-            logger.exception("work deferred to the end of a batch failed: %s", key)
+        for key, run in work.items():
+            try:
+                run()
+            except Exception:  # one failure does not cost the others their turn
+                logger.exception("work deferred to the end of a batch failed: %s", key)
 
 
 def after_batch(key: str, work: Callable[[], object]) -> bool:

@@ -450,9 +450,6 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=30)
 # A worker processing a webhook holds it this long; after, another may take it (a lost worker).
 WEBHOOK_PROCESSING_LEASE_SECONDS = env.int("WEBHOOK_PROCESSING_LEASE_SECONDS", default=60)
-# A drain refills the places its batch's hang-ups freed once they are applied; a burst of
-# hang-ups taking longer than this to apply refills the places freed so far meanwhile.
-WEBHOOK_REFILL_WAIT_SECONDS = 0.05
 PHONE_NUMBER_SYNC_INTERVAL = env.float("PHONE_NUMBER_SYNC_INTERVAL", default=300.0)
 
 # Countries (ISO 3166 codes) calls may go to; empty: the countries of the outbound caller IDs.

@@ -32,7 +32,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 
-from contactcenter.batches import flush_batch, within_batch
+from contactcenter.batches import within_batch
 from contactcenter.validators import JsonTooDeep, json_loads
 from telephony import transcripts
 from telephony.agora import AgoraError
@@ -224,24 +224,13 @@ def webhooks_drain(*, batch: int = 20, seconds: float = 20.0) -> int:
         # once, done once per part), then the rest: a freed place waits for no other event.
         for part in _hang_ups_first(claimed):
             with within_batch():
-                applied: list[Applied] = []
-                since_refill = time.monotonic()
+                applied = []
                 for event in part:
                     try:
-                        outcome = _apply_claimed(event, known_call_id=known.get(event.pk))
+                        applied.append(_apply_claimed(event, known_call_id=known.get(event.pk)))
                     except Exception:  # recorded on the event (failed, for the sweeper): go on
                         logger.exception("webhook event %s: processing failed", event.pk)
-                        outcome = None
-                    if outcome is not None:
-                        applied.append(outcome)
-                    if time.monotonic() - since_refill >= settings.WEBHOOK_REFILL_WAIT_SECONDS:
-                        # A burst of hang-ups: the places freed so far are refilled now, not
-                        # after the last of them is applied.
-                        _mark_processed(applied)
-                        applied = []
-                        flush_batch()
-                        since_refill = time.monotonic()
-                _mark_processed(applied)
+                _mark_processed([outcome for outcome in applied if outcome is not None])
         processed += len(claimed)
     _wake_drain()
     return processed

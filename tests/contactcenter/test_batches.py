@@ -1,6 +1,6 @@
 """Work deferred to the end of a batch, once per key (contactcenter.batches)."""
 
-from contactcenter.batches import after_batch, flush_batch, within_batch
+from contactcenter.batches import after_batch, within_batch
 
 
 def test_work_asked_for_in_a_batch_runs_once_per_key_at_its_end():
@@ -30,16 +30,3 @@ def test_one_failing_piece_of_work_does_not_stop_the_others(caplog):
         after_batch("works", lambda: done.append("works"))
     assert done == ["works"]
     assert "fails" in caplog.text
-
-
-def test_a_flush_does_the_work_asked_for_so_far_and_the_batch_goes_on():
-    done = []
-    flush_batch()  # outside a batch: nothing to do
-    with within_batch():
-        after_batch("a", lambda: done.append("a1"))
-        flush_batch()
-        assert done == ["a1"]
-        flush_batch()  # nothing new was asked for
-        after_batch("a", lambda: done.append("a2"))
-        assert done == ["a1"]
-    assert done == ["a1", "a2"]

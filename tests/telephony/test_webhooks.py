@@ -245,11 +245,15 @@ def test_a_burst_of_webhooks_wakes_one_drain_which_processes_them_all(
     assert delay.call_count == 1
 
 
-def _drain_recording_refills(client, secret, monkeypatch, arrivals, on_apply=None) -> list[str]:
-    """Store the (agent, state) notifications, drain them in one batch, and return what was
-    applied in order, with "refill" where the places freed so far were refilled."""
+def test_a_drain_applies_hang_ups_and_their_refills_before_the_rest_of_its_batch(
+    client, secret, redis_db, monkeypatch
+):
+    """A freed place waits for no other event of the batch; a call's own events keep their
+    order (its hang-up after its answer)."""
     from contactcenter.batches import after_batch
 
+    arrivals = [("A", "ANSWERED"), ("B", "RINGING"), ("C", "HANGUP"), ("A", "HANGUP"),
+                ("D", "START"), ("E", "HANGUP")]  # fmt: skip
     with mock.patch.object(tasks.process_webhook_events, "delay"):
         for index, (agent, state) in enumerate(arrivals):
             body = envelope(notice_id=f"n-{index}", agent_id=agent, state=state)
@@ -259,8 +263,6 @@ def _drain_recording_refills(client, secret, monkeypatch, arrivals, on_apply=Non
 
     def recording(event, **known):
         payload = event.body["payload"]
-        if on_apply:
-            on_apply(event)
         applied.append(f"{payload['agent_id']} {payload['state']}")
         if payload["state"] == "HANGUP":
             after_batch("refill", lambda: applied.append("refill"))
@@ -268,39 +270,10 @@ def _drain_recording_refills(client, secret, monkeypatch, arrivals, on_apply=Non
 
     monkeypatch.setattr(webhooks_module, "_apply_claimed", recording)
     with mock.patch.object(tasks.process_webhook_events, "delay"):
-        assert webhooks_drain(batch=len(arrivals) + 1) == len(arrivals)  # each one once
-    return applied
-
-
-def test_a_drain_applies_hang_ups_and_their_refills_before_the_rest_of_its_batch(
-    client, secret, redis_db, monkeypatch, settings
-):
-    """A freed place waits for no other event of the batch; a call's own events keep their
-    order (its hang-up after its answer)."""
-    settings.WEBHOOK_REFILL_WAIT_SECONDS = 60  # the batch applies well within it
-
-    arrivals = [("A", "ANSWERED"), ("B", "RINGING"), ("C", "HANGUP"), ("A", "HANGUP"),
-                ("D", "START"), ("E", "HANGUP")]  # fmt: skip
-    applied = _drain_recording_refills(client, secret, monkeypatch, arrivals)
+        assert webhooks_drain(batch=10) == 6
 
     assert applied == ["C HANGUP", "E HANGUP", "refill",
                        "A ANSWERED", "B RINGING", "A HANGUP", "D START", "refill"]  # fmt: skip
-
-
-def test_a_burst_of_hang_ups_refills_the_places_freed_so_far_once_the_wait_is_over(
-    client, secret, redis_db, monkeypatch, settings
-):
-    """Applying many hang-ups takes a while; the first freed places are not held back until
-    the last is applied (here the wait is over after each one), and none is refilled twice."""
-    settings.WEBHOOK_REFILL_WAIT_SECONDS = 0
-
-    applied = _drain_recording_refills(
-        client, secret, monkeypatch, [("A", "HANGUP"), ("B", "HANGUP"), ("C", "ANSWERED")]
-    )
-
-    assert applied == ["A HANGUP", "refill", "B HANGUP", "refill", "C ANSWERED"]
-    stored = WebhookEvent.objects.order_by("id")
-    assert [(event.status, event.attempts) for event in stored] == [("unmatched", 1)] * 3
 
 
 def test_an_event_has_one_claimer_until_its_lease_ends(client, secret, settings):
@@ -477,9 +450,8 @@ def test_the_simulators_signed_webhooks_complete_an_answered_call(client, place,
 
 
 def test_a_drain_finds_its_batchs_calls_and_marks_its_events_in_one_statement_each(
-    client, place, simulator, webhooks, redis_db, settings
+    client, place, simulator, webhooks, redis_db
 ):
-    settings.WEBHOOK_REFILL_WAIT_SECONDS = 60  # no refill wait runs out in between
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
