@@ -672,8 +672,10 @@ def call_apply_report(*, call_id: uuid.UUID | str, report: AgoraReport, source: 
     with transaction.atomic():
         call = Call.objects.select_for_update().defer(*LARGE_CALL_FIELDS).get(pk=call_id)
         state = (report.state or "").upper()
-        _event(
-            call,
+        # The report itself, kept whatever it changes: stored with the step it makes, if any,
+        # in one INSERT (one round trip less per state notification).
+        signal = CallEvent(
+            call=call,
             source=source,
             kind=CallEvent.Kind.SIGNAL,
             agora_state=state,
@@ -697,17 +699,21 @@ def call_apply_report(*, call_id: uuid.UUID | str, report: AgoraReport, source: 
                 _enqueue_finalize(call.id)
             call.last_update_at = timezone.now()
             call.save()
+            signal.save(force_insert=True)
             return call
         target, detail = _target_for(call, state, report)
-        if target is None or not call_transition(
-            call,
-            target,
-            source=source,
-            detail=detail,
-            at=at,
-            agora_state=state,
-            report_ms=report.report_ms,
-        ):
+        step = (
+            _transition(call, target, source=source, detail=detail, at=at, agora_state=state,
+                        report_ms=report.report_ms)
+            if target
+            else None
+        )  # fmt: skip
+        if step:
+            call.save()
+            CallEvent.objects.bulk_create([signal, step])
+            _after_transition(call, step.to_status)
+        else:
+            signal.save(force_insert=True)
             if at and _correct_times(
                 call, state, at, first_report=first_report, precise=bool(report.report_ms)
             ):

@@ -124,6 +124,26 @@ def test_reports_out_of_order_never_move_backwards(place, simulator, webhooks):
     assert call.events.filter(kind="signal", source="webhook").count() == 5
 
 
+def test_a_report_and_the_step_it_makes_are_stored_in_one_insert(place, simulator, webhooks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call = place("+14155550150")
+    simulator.advance(60)
+    reports = {r.state: r for r in webhook_reports(webhooks, call.agent_id)}
+
+    with CaptureQueriesContext(connection) as captured:
+        call_apply_report(call_id=call.id, report=reports["ANSWERED"], source="webhook")
+    inserts = [
+        q["sql"] for q in captured if q["sql"].startswith('INSERT INTO "telephony_callevent"')
+    ]
+    assert len(inserts) == 1  # the signal and the status change together
+
+    call_apply_report(call_id=call.id, report=reports["ANSWERED"], source="webhook")  # no step
+    events = list(call.events.filter(source="webhook").values_list("kind", "to_status"))
+    assert events == [("signal", ""), ("status", CallStatus.ANSWERED), ("signal", "")]
+
+
 def test_hangup_delivered_before_ringing_still_ends_as_no_answer(
     place, simulator, webhooks, django_capture_on_commit_callbacks
 ):
