@@ -490,10 +490,13 @@ def call_transition(
     agora_state: str = "",
     report_ms: int | None = None,
     payload: dict | None = None,
+    stored_with: CallEvent | None = None,
 ) -> bool:
     """Move `call` (locked, inside a transaction) to `target` if that is a step forward.
 
-    `at` is when it happened at Agora, when the report says (else: now)."""
+    `at` is when it happened at Agora, when the report says (else: now). `stored_with`: an
+    unsaved event (the report that made the step) stored with the step's, in one INSERT, when
+    there is a step; otherwise the caller stores it."""
     event = _transition(
         call, target, source=source, detail=detail, at=at, agora_state=agora_state,
         report_ms=report_ms, payload=payload,
@@ -501,7 +504,7 @@ def call_transition(
     if event is None:
         return False
     call.save()
-    event.save(force_insert=True)
+    CallEvent.objects.bulk_create([*filter(None, [stored_with]), event])
     _after_transition(call, event.to_status)
     return True
 
@@ -702,17 +705,16 @@ def call_apply_report(*, call_id: uuid.UUID | str, report: AgoraReport, source: 
             signal.save(force_insert=True)
             return call
         target, detail = _target_for(call, state, report)
-        step = (
-            _transition(call, target, source=source, detail=detail, at=at, agora_state=state,
-                        report_ms=report.report_ms)
-            if target
-            else None
-        )  # fmt: skip
-        if step:
-            call.save()
-            CallEvent.objects.bulk_create([signal, step])
-            _after_transition(call, step.to_status)
-        else:
+        if target is None or not call_transition(
+            call,
+            target,
+            source=source,
+            detail=detail,
+            at=at,
+            agora_state=state,
+            report_ms=report.report_ms,
+            stored_with=signal,
+        ):
             signal.save(force_insert=True)
             if at and _correct_times(
                 call, state, at, first_report=first_report, precise=bool(report.report_ms)
