@@ -5,7 +5,7 @@ import os
 from logging.config import dictConfig
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
 
@@ -35,3 +35,18 @@ def build_agora_client(**_kwargs) -> None:
         agora_client()
     except Exception:  # built again on first use, where the error is reported to the caller
         logging.getLogger(__name__).exception("the Agora client could not be built at start")
+
+
+# Celery's Django fixup closes a worker's database connection before and after every task
+# unless CELERY_DB_REUSE_MAX is set (celery/celery#9824): a new PostgreSQL session, forked and
+# authenticated, for each of thousands of short tasks. Settings set it high, and tasks follow
+# Django's rule for requests instead: CONN_MAX_AGE, and a connection that errored or went
+# stale is checked before reuse (CONN_HEALTH_CHECKS).
+@task_prerun.connect
+@task_postrun.connect
+def close_old_database_connections(task=None, **_kwargs) -> None:
+    if task is not None and getattr(task.request, "is_eager", False):
+        return  # run in the caller's process (task.apply): its connection is its caller's
+    from django.db import close_old_connections
+
+    close_old_connections()

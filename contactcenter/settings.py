@@ -238,6 +238,10 @@ CELERY_TASK_ROUTES = task_routes()
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker keeps its database connection between tasks (CONN_MAX_AGE, checked before reuse):
+# Celery's fixup would otherwise close it around every task (contactcenter/celery.py). It
+# still recycles it after this many tasks.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

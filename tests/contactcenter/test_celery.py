@@ -153,3 +153,65 @@ def test_the_zero_setup_filesystem_broker_carries_tasks(tmp_path, redis_db):
             message=f"the filesystem broker did not deliver:\n{worker.log()}",
         )
     assert "fs-worker@test" in worker.log()
+
+
+def _sessions_of(application_name: str) -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [application_name]
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def _run_database_tasks(tmp_path, *, tasks: int, **env: str) -> list[list[int]]:
+    """Run `tasks` database tasks one after another on a worker of one process, and after each
+    list the PostgreSQL sessions that worker holds (named by application_name)."""
+    from telephony.tasks import recover_stuck_calls
+    from tests.support.e2e import worker_env
+
+    name = f"celery-test-{uuid.uuid4().hex[:8]}"
+    database_url = worker_env("http://127.0.0.1:9")["DATABASE_URL"]
+    env = {"DATABASE_URL": f"{database_url}?application_name={name}", **env}
+    seen = []
+    with celery_worker(tmp_path, hostname="db-worker@test", queues="default", **env) as worker:
+        for done in range(1, tasks + 1):
+            recover_stuck_calls.delay()
+            wait_for(
+                lambda done=done: worker.log().count("succeeded in") >= done,
+                timeout=30,
+                message=f"the worker did not run the task:\n{worker.log()}",
+            )
+            seen.append(_sessions_of(name))
+    return seen
+
+
+@pytest.mark.services
+@pytest.mark.real_clock
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_session_between_tasks(tmp_path, redis_db):
+    # Celery's Django fixup would close it around every task: a new session each time.
+    seen = _run_database_tasks(tmp_path, tasks=4)
+    assert len(seen[0]) == 1, seen
+    assert seen == [seen[0]] * 4
+
+
+@pytest.mark.services
+@pytest.mark.real_clock
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_follows_conn_max_age_zero_and_closes_after_each_task(tmp_path, redis_db):
+    seen = _run_database_tasks(tmp_path, tasks=2, DATABASE_CONN_MAX_AGE="0")
+    assert seen == [[], []]
+
+
+def test_a_task_run_in_its_callers_process_leaves_the_callers_connection_alone(db):
+    from django.db import connection
+
+    from telephony.tasks import recover_stuck_calls
+
+    connection.ensure_connection()
+    before = connection.connection
+    recover_stuck_calls.apply()
+    assert connection.connection is before and not before.closed
+    assert not connection.needs_rollback  # the caller's transaction goes on
