@@ -412,6 +412,9 @@ REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=300)
 # and one last before our own hang-up (a callee's hang-up keeps what the last snapshot saw).
 CALL_SNAPSHOT_MIN_SECONDS = env.int("CALL_SNAPSHOT_MIN_SECONDS", default=60)
 CALL_SNAPSHOT_MAX_SECONDS = env.int("CALL_SNAPSHOT_MAX_SECONDS", default=600)
+# An ended call's turn metrics (and its history, if Agora still has it) are fetched this long
+# after its end: post-call work that stays out of the way of refilling the freed place.
+CALL_AGENT_DATA_DELAY_SECONDS = env.float("CALL_AGENT_DATA_DELAY_SECONDS", default=2.0)
 # A call page following a live call asks Agora for its conversation at most this often.
 CALL_LIVE_SNAPSHOT_SECONDS = env.int("CALL_LIVE_SNAPSHOT_SECONDS", default=3)
 # Post-call analysis (analysis/): queued this long after a conversation ends, then waiting

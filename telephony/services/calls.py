@@ -650,8 +650,10 @@ def _on_ended(call: Call) -> None:
     def after_commit() -> None:
         call_status_changed.send(sender=Call, call_ids=[call_id], status=status)  # CRM webhooks
         call_ended.send(sender=Call, call_id=call_id, status=status)
-        if placed:
-            fetch_call_agent_data.delay(call_id)
+        if placed:  # post-call work: it waits out the refill of the place this call freed
+            fetch_call_agent_data.apply_async(
+                (call_id,), countdown=settings.CALL_AGENT_DATA_DELAY_SECONDS
+            )
 
     transaction.on_commit(after_commit)
 

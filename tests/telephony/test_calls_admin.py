@@ -298,7 +298,7 @@ def test_hang_up_action_reports_counts_and_only_touches_live_calls(
 
     with (
         mock.patch.object(tasks.hangup_call, "delay") as hangup_delay,
-        mock.patch.object(tasks.fetch_call_agent_data, "delay"),
+        mock.patch.object(tasks.fetch_call_agent_data, "apply_async"),
     ):
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             response = run_action(

@@ -381,6 +381,27 @@ def test_the_end_is_signalled_once_after_commit(place, simulator, redis_db):
     assert seen == [(str(call.id), CallStatus.FAILED)]
 
 
+def test_an_ended_calls_agent_data_is_fetched_a_moment_after_the_end(
+    place, simulator, settings, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from telephony.tasks import fetch_call_agent_data
+
+    settings.CALL_AGENT_DATA_DELAY_SECONDS = 2.5
+    call = place("+14155550010")  # answered at 4.5 s, the callee hangs up 1 s later
+    simulator.advance(10)
+    with mock.patch.object(fetch_call_agent_data, "apply_async") as queued:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            calls_poll(now=timezone.now() + timedelta(hours=1))
+        assert status_of(call) == CallStatus.COMPLETED
+        assert not queued.called  # nothing before the commit
+        for callback in callbacks:
+            callback()
+    # post-call work, out of the way of the refill of the place the call freed
+    queued.assert_called_once_with((str(call.id),), countdown=2.5)
+
+
 def test_stuck_placements_are_enqueued_again(
     imported_caller, agent_profile, simulator, django_capture_on_commit_callbacks
 ):
