@@ -243,12 +243,19 @@ def _rounds_line(figure: dict, rate: str, unit: str) -> str:
     )
 
 
+def _ratio(value: float | None, baseline: float | None) -> float | None:
+    return round(value / baseline, 4) if value is not None and baseline else None
+
+
 def markdown(results: dict) -> str:
     m, r = results["machine"], results["results"]
     t, u, i, w, p, q = (r[k] for k in ("throughput", "utilisation", "import", "ingest",
                                          "polling", "queries"))  # fmt: skip
     e = r.get("export")
     operations = ", ".join(f"{k} {v}" for k, v in p["by_operation"].items())
+    # What replacing webhooks by polling costs: voicemail detection's looks are left out (the
+    # detector makes them whether webhooks are on or off; they are shown beside).
+    polling = p.get("requests_per_live_call_per_minute_without_detection")
     lines = [
         "# Benchmarks",
         "",
@@ -292,11 +299,13 @@ def markdown(results: dict) -> str:
         f"{_fmt(w['bare_view']['p99_ms'], ' ms')} | {_fmt(w['ratio'])} | "
         f"{_target(w['ratio'] >= 0.7 and w['webhooks']['p99_ms'] <= 25, INGEST_TARGET)} |",
         f"| polling cost, {_fmt(p['live_calls'])} live calls, webhooks off | "
-        f"{_fmt(p['requests_per_live_call_per_minute'])} API requests per live call per minute "
-        f"(status alone: {_fmt(p['status_requests_per_live_call_per_minute'])}) "
+        f"{_fmt(polling)} API requests per live call per minute for polling "
+        f"(status alone: {_fmt(p['status_requests_per_live_call_per_minute'])}; with voicemail "
+        f"detection's looks, made with webhooks on too: "
+        f"{_fmt(p['requests_per_live_call_per_minute'])}) "
         f"| one GET per call per poll: {_fmt(p['baseline_requests_per_live_call_per_minute'])} "
-        f"| {_fmt(p['ratio'])} | "
-        f"{_target(p['requests_per_live_call_per_minute'] <= 0.4, '≤ 0.4')} |",
+        f"| {_fmt(_ratio(polling, p['baseline_requests_per_live_call_per_minute']))} | "
+        f"{_target(polling is not None and polling <= 0.4, '≤ 0.4')} |",
         "",
         "![Live calls against the cap](benchmarks-live-calls.png)",
         "",
@@ -368,10 +377,13 @@ def markdown(results: dict) -> str:
         f"a gap between two looks: {_fmt(p.get('transcripts_with_a_gap'))} of "
         f"{_fmt(p.get('transcripts_kept'))}. Of the history looks, "
         f"{_fmt(p.get('voicemail_detection_looks'))} were voicemail detection's, in a call's "
-        "first seconds after its answer (VOICEMAIL_DETECTION_POLL_SECONDS: they are made with "
-        "webhooks on too); without them, polling cost "
-        f"{_fmt(p.get('requests_per_live_call_per_minute_without_detection'))} requests per "
-        f"live call per minute. Baseline: {p['baseline']}.",
+        "first seconds after its answer (VOICEMAIL_DETECTION_POLL_SECONDS). The detector makes "
+        "them whether webhooks are on or off (and they double as a call's first snapshots), so "
+        "the figure judged against the target leaves them out: polling's own cost is "
+        f"{_fmt(polling)} requests per live call per minute; with them, "
+        f"{_fmt(p['requests_per_live_call_per_minute'])} (the window starts when all calls "
+        "are answered, so it holds every call's detection looks: a real campaign pays them "
+        f"once per answered call). Baseline: {p['baseline']}.",
         "",
         "**Query counts** per page (first page of each list), at 10 and at 1,000 rows per "
         f"table; flat: {'yes' if q['flat'] else 'NO'}.",
