@@ -2,7 +2,8 @@
 
 from django.dispatch import Signal
 
-# A call reached a terminal status. Arguments: call_id (str), status (str).
+# A call reached a terminal status. Arguments: call_id (str), status (str), labels (the
+# call's labels, or None when the sender did not read them).
 call_ended = Signal()
 
 # Calls' status changed (every change, terminal ones included). Sent on commit, once for the

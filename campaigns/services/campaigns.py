@@ -4,7 +4,7 @@ its call ends, and progress figures."""
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -440,6 +440,40 @@ def retry_delay(campaign: Campaign, outcome: str) -> int:
     }.get(outcome, campaign.retry_delay_failed)
 
 
+def campaign_call_ended(*, call_id: str, status: str, labels: Mapping[str, str]) -> None:
+    """A call ended (told in the worker that saw it end, after commit): its contact moves on,
+    and its place is refilled here and now (each broker trip between a hang-up and the next
+    call is time the place stays empty). Should recording fail, a task tries again (and the
+    dispatcher's sweep of finished calls is there should that be lost too).
+
+    Within a batch (a webhook drain's), a campaign call that did not fail has its place
+    refilled first, with the places of the batch's other hang-ups, and its outcome recorded
+    after that: the next contact's call waits for no contact's bookkeeping. Its contact stays
+    "in progress" meanwhile, so the refill cannot take it. A failed call's outcome goes first,
+    as outside a batch: it may pause a failing campaign, which must then place no more."""
+    campaign_id = str(labels.get("campaign_id") or "")
+    if status != CallStatus.FAILED and campaign_id.isdigit():
+        now = timezone.now()
+        if after_batch(f"dispatch:{campaign_id}", _refill(int(campaign_id), now=now)):
+            after_batch(
+                f"outcome:{call_id}",
+                lambda: _record_outcome_or_queue(call_id, refill=False),
+                late=True,
+            )
+            return
+    _record_outcome_or_queue(call_id)
+
+
+def _record_outcome_or_queue(call_id: str, *, refill: bool = True) -> None:
+    from campaigns.tasks import record_call_outcome
+
+    try:
+        campaign_record_call_outcome(call_id=call_id, refill=refill)
+    except Exception:
+        logger.exception("call %s: outcome not recorded at once; a task will", call_id)
+        record_call_outcome.delay(call_id)
+
+
 def campaign_record_call_outcome(
     *, call_id, now: datetime | None = None, refill: bool = True
 ) -> str | None:
@@ -621,12 +655,15 @@ def _dispatch_soon(campaign_id: int, *, now: datetime) -> None:
     """The campaign's dispatch, here and now (after commit), its call placed here too: a place
     just freed is refilled without a trip through the broker. Within a batch (a webhook drain's:
     contactcenter.batches), once at the batch's end, for every place its hang-ups freed."""
+    refill = _refill(campaign_id, now=now)
+    transaction.on_commit(lambda: after_batch(f"dispatch:{campaign_id}", refill) or refill())
+
+
+def _refill(campaign_id: int, *, now: datetime) -> Callable[[], object]:
+    """The campaign's dispatch, its first calls placed by this process (no broker trip)."""
     from campaigns.services.dispatch import dispatch_campaign
 
-    def refill() -> None:
-        dispatch_campaign(campaign_id=campaign_id, now=now, place_here=True)
-
-    transaction.on_commit(lambda: after_batch(f"dispatch:{campaign_id}", refill) or refill())
+    return lambda: dispatch_campaign(campaign_id=campaign_id, now=now, place_here=True)
 
 
 def campaign_record_finished_calls(*, campaign: Campaign) -> int:

@@ -646,10 +646,11 @@ def _on_ended(call: Call) -> None:
     from telephony.tasks import fetch_call_agent_data
 
     call_id, status, placed = str(call.id), call.status, bool(call.agent_id)
+    labels = None if "labels" in call.get_deferred_fields() else dict(call.labels)
 
     def after_commit() -> None:
         call_status_changed.send(sender=Call, call_ids=[call_id], status=status)  # CRM webhooks
-        call_ended.send(sender=Call, call_id=call_id, status=status)
+        call_ended.send(sender=Call, call_id=call_id, status=status, labels=labels)
         if placed:  # post-call work: it waits out the refill of the place this call freed
             fetch_call_agent_data.apply_async(
                 (call_id,), countdown=settings.CALL_AGENT_DATA_DELAY_SECONDS

@@ -532,6 +532,62 @@ def test_the_end_of_a_call_moves_its_contact_on_where_it_ended_or_else_in_a_task
     ]
 
 
+def test_in_a_webhook_batch_places_are_refilled_before_the_contacts_outcomes_are_recorded(
+    make_campaign, redis_db, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A drain's hang-ups: the refill of their places goes first, once, and their contacts'
+    outcomes after it; a failed call's outcome still goes first (it may pause the campaign)."""
+    from campaigns.services import campaigns as campaigns_module
+    from campaigns.services import dispatch as dispatch_module
+    from contactcenter.batches import within_batch
+
+    campaign = make_campaign([f"+1415555{n:02d}50" for n in range(10, 16)],
+                             max_concurrent_calls=3, max_attempts=1)  # fmt: skip
+    campaign_start(campaign=campaign)
+    dispatch()
+    first = list(Call.objects.order_by("created_at", "id"))
+    assert len(first) == 3
+    done = []
+    real_dispatch = dispatch_module.dispatch_campaign
+    real_outcome = campaigns_module.campaign_record_call_outcome
+
+    def dispatched(**kwargs):
+        done.append("refill")
+        return real_dispatch(**kwargs)
+
+    def recorded(*, call_id, **kwargs):
+        status = real_outcome(call_id=call_id, **kwargs)
+        done.append(f"{Call.objects.get(pk=call_id).to_number} {status}")
+        return status
+
+    monkeypatch.setattr(dispatch_module, "dispatch_campaign", dispatched)
+    monkeypatch.setattr(campaigns_module, "campaign_record_call_outcome", recorded)
+
+    with within_batch():
+        for call, ending in zip(first, (CallStatus.COMPLETED, CallStatus.FAILED,
+                                        CallStatus.NO_ANSWER), strict=True):  # fmt: skip
+            with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+                locked = Call.objects.select_for_update().get(pk=call.pk)
+                if ending == CallStatus.COMPLETED:
+                    call_transition(locked, CallStatus.ANSWERED, source=CallEvent.Source.WEBHOOK)
+                call_transition(locked, ending, source=CallEvent.Source.WEBHOOK)
+        assert done == [f"{first[1].to_number} {CS.EXHAUSTED}"]  # the failed call's, at once
+
+    assert done == [
+        f"{first[1].to_number} {CS.EXHAUSTED}",
+        "refill",
+        f"{first[0].to_number} {CS.COMPLETED}",
+        f"{first[2].to_number} {CS.EXHAUSTED}",
+    ]
+    assert Call.objects.exclude(pk__in=[c.pk for c in first]).count() == 3  # one dispatch
+    assert entries(campaign) == {
+        first[0].to_number: CS.COMPLETED,
+        first[1].to_number: CS.EXHAUSTED,
+        first[2].to_number: CS.EXHAUSTED,
+        **{c.to_number: CS.IN_PROGRESS for c in Call.objects.exclude(pk__in=[c.pk for c in first])},
+    }
+
+
 def test_the_dispatchers_own_sweep_of_ended_calls_queues_no_refill(
     make_campaign, redis_db, django_capture_on_commit_callbacks
 ):

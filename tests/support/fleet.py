@@ -266,8 +266,16 @@ class Fleet:
     def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
         with self._lock:
             process = self.processes.pop(name, None)
-        if process is not None:
-            process.stop(sig)
+        if process is None:
+            return
+        # A process that outlives its SIGTERM is SIGKILLed, and its children with it: a Celery
+        # worker's pool left behind would hold database sessions into the next run.
+        children = _children_with_commands(process.proc.pid)
+        process.stop(sig)
+        for child, command in children:
+            if _command_of(child) == command:
+                with suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
 
     def kill(self, name: str) -> None:
         """SIGKILL a process and every child it has (a Celery worker's pool too)."""
@@ -310,6 +318,19 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _command_of(pid: int) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+
+
+def _children_with_commands(pid: int) -> list[tuple[int, bytes | None]]:
+    """The process's descendants, each with its command line (to know it again later, and
+    not mistake another process that was given its number meanwhile)."""
+    return [(child, _command_of(child)) for child in _children(pid)]
 
 
 def _children(pid: int) -> list[int]:
