@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from contactcenter.batches import after_batch
 from contactcenter.bulk import bulk_update_rows
 from contactcenter.validators import validate_json_text
 from telephony import transcripts
@@ -648,13 +649,18 @@ def _on_ended(call: Call) -> None:
     call_id, status, placed = str(call.id), call.status, bool(call.agent_id)
     labels = None if "labels" in call.get_deferred_fields() else dict(call.labels)
 
-    def after_commit() -> None:
+    def told_and_fetched() -> None:
         call_status_changed.send(sender=Call, call_ids=[call_id], status=status)  # CRM webhooks
-        call_ended.send(sender=Call, call_id=call_id, status=status, labels=labels)
         if placed:  # post-call work: it waits out the refill of the place this call freed
             fetch_call_agent_data.apply_async(
                 (call_id,), countdown=settings.CALL_AGENT_DATA_DELAY_SECONDS
             )
+
+    def after_commit() -> None:
+        # In a webhook drain's batch this waits for the refills of the places the batch's
+        # hang-ups freed (contactcenter.batches), in the order the calls ended.
+        after_batch(f"ended:{call_id}", told_and_fetched, late=True) or told_and_fetched()
+        call_ended.send(sender=Call, call_id=call_id, status=status, labels=labels)
 
     transaction.on_commit(after_commit)
 

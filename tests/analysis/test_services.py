@@ -98,6 +98,15 @@ def test_only_ended_calls_are_analysed_and_only_conversations_are_queued(monkeyp
     analyze_ended_call(sender=None, call_id=live.pk, status=CallStatus.NO_ANSWER)
     assert queued == [((str(live.pk),), 20)]
 
+    # In a webhook drain's batch, queued once the batch's refills are done
+    from contactcenter.batches import after_batch, within_batch
+
+    with within_batch():
+        analyze_ended_call(sender=None, call_id=live.pk, status=CallStatus.COMPLETED)
+        after_batch("refill", lambda: queued.append("refill"))
+        assert len(queued) == 1
+    assert queued[1:] == ["refill", ((str(live.pk),), 20)]
+
 
 def test_the_api_shows_the_analysis_filters_by_disposition_and_crms_hear_of_it(
     api_client, django_capture_on_commit_callbacks
