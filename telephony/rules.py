@@ -76,9 +76,12 @@ class DialingRules(Protocol):
         calls: list[tuple[str, str]],
         now: datetime,
         overridden: frozenset[Rule] = frozenset(),
+        facts: object | None = None,
     ) -> list[Refusal | None]:
         """The same for many calls at once, each given as (to_number, callee_timezone): one
-        answer per call, in order (the rules read the database once for all of them)."""
+        answer per call, in order (the rules read the database once for all of them).
+        `facts`: what the rules read for these numbers in the caller's transaction already
+        (the dispatcher's, when it checked its claim), used if it covers them."""
         ...
 
     def placement_refusal(self, *, call: "Call", now: datetime) -> Refusal | None:

@@ -37,10 +37,22 @@ class RuleFacts:
 
     allowed_countries: frozenset[str]
     do_not_call: frozenset[str]
+    numbers: frozenset[str]  # those read: a number outside them is not known to be listed
 
     @classmethod
     def for_numbers(cls, numbers: Iterable[str]) -> "RuleFacts":
-        return cls(allowed_countries=allowed_countries(), do_not_call=dnc_listed(numbers))
+        numbers = frozenset(numbers)
+        return cls(
+            allowed_countries=allowed_countries(), do_not_call=dnc_listed(numbers), numbers=numbers
+        )
+
+    @classmethod
+    def reused_for(cls, facts: object | None, numbers: Iterable[str]) -> "RuleFacts":
+        """`facts` if they were read for every one of `numbers`, else read now."""
+        numbers = frozenset(numbers)
+        if isinstance(facts, RuleFacts) and numbers <= facts.numbers:
+            return facts
+        return cls.for_numbers(numbers)
 
 
 def campaign_window(campaign: Campaign) -> CallingWindow:
@@ -145,8 +157,9 @@ class CampaignDialingRules:
         calls: list[tuple[str, str]],
         now: datetime,
         overridden: frozenset[Rule] = frozenset(),
+        facts: object | None = None,
     ) -> list[Refusal | None]:
-        facts = RuleFacts.for_numbers(to_number for to_number, _ in calls)
+        facts = RuleFacts.reused_for(facts, (to_number for to_number, _ in calls))
         return [
             call_refusal(
                 to_number=to_number,

@@ -114,8 +114,11 @@ def _dispatch_chunk(
     claim, the rules and the building of the calls hold up no other dispatcher or placement."""
     with transaction.atomic():
         campaign = (
-            Campaign.objects.select_for_update(skip_locked=skip_if_busy).filter(pk=campaign_id)
-        ).first()
+            Campaign.objects.select_for_update(skip_locked=skip_if_busy, of=("self",))
+            .select_related("agent_profile")  # its calls' agent: read with it, not locked
+            .filter(pk=campaign_id)
+            .first()
+        )
         if campaign is None:
             if skip_if_busy and Campaign.objects.filter(pk=campaign_id).exists():
                 return None
@@ -193,6 +196,7 @@ def _claim_and_call(
         [_new_call(campaign, entry, numbers) for entry in chosen],
         source=CallEvent.Source.SYSTEM,
         now=now,
+        rule_facts=facts,  # read above in this transaction: not read twice
     )
     ready: list[tuple[CampaignContact, BuiltCall]] = []
     for entry, answer in zip(chosen, answers, strict=True):

@@ -235,7 +235,11 @@ class BuiltCall:
 
 
 def calls_prepare(
-    new_calls: list[NewCall], *, source: str, now: datetime | None = None
+    new_calls: list[NewCall],
+    *,
+    source: str,
+    now: datetime | None = None,
+    rule_facts: object | None = None,
 ) -> list[BuiltCall | ValidationError]:
     """Check and build a batch of outbound calls (a dispatcher's chunk) as `call_create`
     checks one, the dialing rules reading the database once for the batch; nothing is
@@ -243,7 +247,9 @@ def calls_prepare(
     CallRefused for the dialing rules) that keeps it from being queued.
 
     Apart from `calls_insert` so that a caller can check and build before it takes a lock it
-    needs only for deciding how many to store (the dispatcher's capacity lock)."""
+    needs only for deciding how many to store (the dispatcher's capacity lock). `rule_facts`:
+    what the dialing rules read for these numbers in this transaction already (the rules'
+    own type: telephony passes it on)."""
     now = now or timezone.now()
     answers: list[BuiltCall | ValidationError] = []
     valid: list[tuple[int, NewCall]] = []
@@ -255,8 +261,9 @@ def calls_prepare(
         else:
             answers.append(None)  # type: ignore[arg-type]  # filled in below
     refusals = dialing_rules().new_call_refusals(
-        calls=[(new.to_number, new.callee_timezone) for _, new in valid], now=now
-    )
+        calls=[(new.to_number, new.callee_timezone) for _, new in valid], now=now,
+        facts=rule_facts,
+    )  # fmt: skip
     for (index, new), refusal in zip(valid, refusals, strict=True):
         if refusal is not None:
             answers[index] = CallRefused(refusal)
@@ -265,7 +272,7 @@ def calls_prepare(
     return answers
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # within a caller's transaction, all or nothing with it
 def calls_insert(built: list[BuiltCall], *, place_here: bool = False) -> None:
     """Store calls `calls_prepare` built: two INSERTs for all of them, and one placement task
     per CALL_PLACEMENT_BATCH_SIZE calls, after commit.

@@ -64,6 +64,30 @@ def test_a_campaign_starts_enrols_its_contacts_and_calls_within_its_cap(make_cam
     assert list(campaign.contacts.values_list("status", flat=True)).count(CS.IN_PROGRESS) == 2
 
 
+def test_a_dispatch_chunk_reads_what_the_rules_need_once(make_campaign, clock):
+    """The claim's rule check and the building of its calls share one read of the do-not-call
+    list and the caller IDs; the agent comes with the campaign; the calls' insert makes no
+    savepoint of its own (the chunk's transaction is all or nothing)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    campaign = make_campaign([f"+1415555{n:04d}" for n in range(150, 155)])
+    DoNotCall.objects.create(phone="+14155550152")
+    campaign_start(campaign=campaign)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch_campaign(campaign_id=campaign.pk, now=clock.now()) == 4
+
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert sum('FROM "campaigns_donotcall"' in sql for sql in statements) == 1
+    # the account's caller IDs (the destinations allowed), the campaign's
+    assert sum('"telephony_phonenumber"."outbound"' in sql for sql in statements) == 2
+    assert not any('FROM "telephony_agentprofile"' in sql for sql in statements)
+    # the chunk's own transaction (a savepoint in a test's), none for the insert
+    assert sum(sql.startswith("SAVEPOINT") for sql in statements) == 1
+    assert entries(campaign)["+14155550152"] == CS.DO_NOT_CALL
+
+
 def test_the_account_cap_counts_every_campaign_and_single_calls(
     make_campaign, settings, imported_caller, agent_profile
 ):

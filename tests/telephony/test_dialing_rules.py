@@ -360,3 +360,22 @@ def test_a_worker_paused_past_its_lease_sends_no_second_request(
     assert place_requests(simulator) == 1
     call.refresh_from_db()
     assert call.agent_id and call.placement_attempts == 2
+
+
+def test_facts_read_for_other_numbers_are_not_taken_for_a_batchs_own(imported_caller):
+    """A caller may hand the rules what it read already (the dispatcher, for its claim): only
+    if that covers every number checked; else the rules read for themselves."""
+    from campaigns.services.dialing_rules import RuleFacts
+    from telephony.rules import dialing_rules
+
+    DoNotCall.objects.create(phone=CALLEE)
+    now = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)  # 10:00 in San Francisco
+    elsewhere = RuleFacts.for_numbers(["+14155550999"])
+    covering = RuleFacts.for_numbers([CALLEE, "+14155550999"])
+    DoNotCall.objects.filter(phone=CALLEE).delete()  # after it was read: the facts still say so
+
+    [other] = dialing_rules().new_call_refusals(calls=[(CALLEE, "")], now=now, facts=elsewhere)
+    [given] = dialing_rules().new_call_refusals(calls=[(CALLEE, "")], now=now, facts=covering)
+
+    assert other is None  # read again: no longer listed
+    assert given is not None and given.rule == Rule.DO_NOT_CALL  # the facts handed in, used
