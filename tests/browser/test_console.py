@@ -46,7 +46,7 @@ def app_processes(tmp_path, redis_db, live_server, caller_number):
     """The simulator server (webhooks to the app under test), a worker and beat."""
     args = simulator_args(
         "--webhook-url", f"{live_server.url}/webhooks/agora/",
-        "--webhook-secret", settings.AGORA_WEBHOOK_SECRET,
+        f"--webhook-secret={settings.AGORA_WEBHOOK_SECRET}",
         "--ring-timeout", "3",
     )  # fmt: skip
     with ExitStack() as stack:

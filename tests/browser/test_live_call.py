@@ -29,7 +29,7 @@ def stack(tmp_path, redis_db, live_server, caller_number):
     process (the pages) asks the same simulator."""
     args = simulator_args(
         "--webhook-url", f"{live_server.url}/webhooks/agora/",
-        "--webhook-secret", settings.AGORA_WEBHOOK_SECRET,
+        f"--webhook-secret={settings.AGORA_WEBHOOK_SECRET}",
     )  # fmt: skip
     with ExitStack() as stack:
         base_url = stack.enter_context(simulator_server(tmp_path, *args))

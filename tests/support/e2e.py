@@ -12,16 +12,19 @@ from telephony.agora import (
     AgoraConfig,
     PhoneNumberImport,
 )
+from tests.support.processes import options
 
 
 def simulator_args(*extra: str) -> tuple[str, ...]:
     return (
-        "--app-id", settings.AGORA_APP_ID,
-        "--customer-id", settings.AGORA_CUSTOMER_ID,
-        "--customer-secret", settings.AGORA_CUSTOMER_SECRET,
-        "--app-certificate", settings.AGORA_APP_CERTIFICATE,
+        *options(
+            app_id=settings.AGORA_APP_ID,
+            customer_id=settings.AGORA_CUSTOMER_ID,
+            customer_secret=settings.AGORA_CUSTOMER_SECRET,
+            app_certificate=settings.AGORA_APP_CERTIFICATE,
+        ),
         *extra,
-    )  # fmt: skip
+    )
 
 
 def worker_env(base_url: str, **extra: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from cryptography.fernet import Fernet
 
-from tests.support.processes import BASE_DIR, ManagedProcess, free_port, wait_for
+from tests.support.processes import BASE_DIR, ManagedProcess, free_port, options, wait_for
 
 POSTGRES_URL = os.environ.get("FLEET_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
@@ -213,9 +213,9 @@ class Fleet:
         self._start(
             "simulator",
             [sys.executable, "manage.py", "agora_simulator", "--port", str(port),
-             "--app-id", settings.AGORA_APP_ID, "--customer-id", settings.AGORA_CUSTOMER_ID,
-             "--customer-secret", settings.AGORA_CUSTOMER_SECRET,
-             "--app-certificate", settings.AGORA_APP_CERTIFICATE, *args],
+             *options(app_id=settings.AGORA_APP_ID, customer_id=settings.AGORA_CUSTOMER_ID,
+                      customer_secret=settings.AGORA_CUSTOMER_SECRET,
+                      app_certificate=settings.AGORA_APP_CERTIFICATE), *args],
             ready="Agora simulator listening",
         )  # fmt: skip
         self.simulator_url = f"http://127.0.0.1:{port}"

@@ -98,6 +98,12 @@ def celery_beat(tmp_path: Path, **env: str) -> Iterator[ManagedProcess]:
         beat.stop()
 
 
+def options(**values: str) -> list[str]:
+    """Command-line options as `--name=value`, so that a value starting with "-" (a random
+    secret may) is read as the option's value, not taken for another option."""
+    return [f"--{name.replace('_', '-')}={value}" for name, value in values.items()]
+
+
 def free_port() -> int:
     import socket
 

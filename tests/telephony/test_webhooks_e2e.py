@@ -24,7 +24,7 @@ def test_webhooks_alone_bring_every_call_to_its_end(
     )  # fmt: skip
     args = simulator_args(
         "--webhook-url", f"{live_server.url}/webhooks/agora/",
-        "--webhook-secret", settings.AGORA_WEBHOOK_SECRET,
+        f"--webhook-secret={settings.AGORA_WEBHOOK_SECRET}",
         "--webhook-duplicate-rate", "0.4",
         "--webhook-reorder-rate", "0.4",
         "--ring-timeout", "3",

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.support.fleet import Fleet
-from tests.support.processes import BASE_DIR
+from tests.support.processes import BASE_DIR, options
 
 # Agora sends notifications for many calls at once; the simulator's pool of senders must not be
 # the bottleneck of the live-call figures (its own delay is reported apart, as "sending").
@@ -439,8 +439,8 @@ def main() -> int:
     try:
         fleet.start_simulator("--max-concurrent-calls", "20", "--threads", "32",
                               "--webhook-senders", str(WEBHOOK_SENDERS),
-                              "--webhook-secret", os.environ.get("AGORA_WEBHOOK_SECRET") or
-                              _setting("AGORA_WEBHOOK_SECRET"))  # fmt: skip
+                              *options(webhook_secret=os.environ.get("AGORA_WEBHOOK_SECRET") or
+                                       _setting("AGORA_WEBHOOK_SECRET")))  # fmt: skip
         web_url = fleet.start_web(
             workers=2, threads=4, DJANGO_SETTINGS_MODULE="tests.support.bench.web_settings"
         )

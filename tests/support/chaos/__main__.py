@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from tests.support.fleet import Fleet, duplicate_dials, over_cap_moments, utc
-from tests.support.processes import BASE_DIR, free_port, wait_for
+from tests.support.processes import BASE_DIR, free_port, options, wait_for
 
 WEBHOOK_FAULTS = ("duplicated", "reordered", "dropped")
 INVARIANTS = ("duplicates", "over-cap", "lost", "stuck", "outside-window")
@@ -336,7 +336,7 @@ def main() -> int:
 
     try:
         fleet.start_simulator("--threads", "32", "--ring-timeout", "4",
-                              "--webhook-secret", settings.AGORA_WEBHOOK_SECRET)  # fmt: skip
+                              *options(webhook_secret=settings.AGORA_WEBHOOK_SECRET))  # fmt: skip
         web_url = fleet.start_web(workers=2, threads=4)
         for scenario in chosen:
             say(f"\n== {scenario.name}: {scenario.what}")

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from telephony.agora import AgoraClient, AgoraConfig, Unauthorized
-from tests.support.processes import BASE_DIR, ManagedProcess, free_port, process_env
+from tests.support.processes import BASE_DIR, ManagedProcess, free_port, options, process_env
 
 pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
@@ -71,3 +71,14 @@ def test_bad_options_are_refused_with_a_clear_message(args, message):
     )  # fmt: skip
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_secrets_starting_with_a_dash_reach_the_simulator_as_given():
+    """A random secret (the fleet's webhook secret) may start with "-": given as --name=value,
+    it is read as the option's value, not taken for another option."""
+    from telephony.management.commands.agora_simulator import Command
+
+    parser = Command().create_parser("manage.py", "agora_simulator")
+    parsed = parser.parse_args(options(webhook_secret="-x1Ab", customer_secret="--y2"))
+
+    assert (parsed.webhook_secret, parsed.customer_secret) == ("-x1Ab", "--y2")
