@@ -268,8 +268,8 @@ class Fleet:
             process = self.processes.pop(name, None)
         if process is None:
             return
-        # A process that outlives its SIGTERM is SIGKILLed, and its children with it: a Celery
-        # worker's pool left behind would hold database sessions into the next run.
+        # Its children still alive once it stopped (a Celery pool whose parent outlived SIGTERM
+        # and was SIGKILLed) are SIGKILLed too: they would hold database sessions into the next run.
         children = _children_with_commands(process.proc.pid)
         process.stop(sig)
         for child, command in children:
