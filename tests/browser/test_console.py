@@ -15,7 +15,13 @@ from telephony.models import Call
 from tests.support.clock import daytime_zone
 from tests.support.e2e import app_env, import_caller, simulator_args
 from tests.support.factories import EVERY_DAY
-from tests.support.processes import celery_beat, celery_worker, simulator_server, wait_for
+from tests.support.processes import (
+    celery_beat,
+    celery_worker,
+    options,
+    simulator_server,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
@@ -46,7 +52,7 @@ def app_processes(tmp_path, redis_db, live_server, caller_number):
     """The simulator server (webhooks to the app under test), a worker and beat."""
     args = simulator_args(
         "--webhook-url", f"{live_server.url}/webhooks/agora/",
-        f"--webhook-secret={settings.AGORA_WEBHOOK_SECRET}",
+        *options(webhook_secret=settings.AGORA_WEBHOOK_SECRET),
         "--ring-timeout", "3",
     )  # fmt: skip
     with ExitStack() as stack:

@@ -15,7 +15,13 @@ from telephony.services.calls import call_create
 from telephony.states import CallStatus
 from tests.support.clock import daytime_zone
 from tests.support.e2e import app_env, import_caller, simulator_args
-from tests.support.processes import celery_beat, celery_worker, simulator_server, wait_for
+from tests.support.processes import (
+    celery_beat,
+    celery_worker,
+    options,
+    simulator_server,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
@@ -29,7 +35,7 @@ def stack(tmp_path, redis_db, live_server, caller_number):
     process (the pages) asks the same simulator."""
     args = simulator_args(
         "--webhook-url", f"{live_server.url}/webhooks/agora/",
-        f"--webhook-secret={settings.AGORA_WEBHOOK_SECRET}",
+        *options(webhook_secret=settings.AGORA_WEBHOOK_SECRET),
     )  # fmt: skip
     with ExitStack() as stack:
         base_url = stack.enter_context(simulator_server(tmp_path, *args))

@@ -10,7 +10,7 @@ from telephony.services.calls import call_create
 from telephony.states import TERMINAL_STATUSES, CallStatus
 from tests.support.clock import daytime_zone
 from tests.support.e2e import import_caller, simulator_args, worker_env
-from tests.support.processes import celery_worker, simulator_server, wait_for
+from tests.support.processes import celery_worker, options, simulator_server, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
@@ -24,7 +24,7 @@ def test_webhooks_alone_bring_every_call_to_its_end(
     )  # fmt: skip
     args = simulator_args(
         "--webhook-url", f"{live_server.url}/webhooks/agora/",
-        f"--webhook-secret={settings.AGORA_WEBHOOK_SECRET}",
+        *options(webhook_secret=settings.AGORA_WEBHOOK_SECRET),
         "--webhook-duplicate-rate", "0.4",
         "--webhook-reorder-rate", "0.4",
         "--ring-timeout", "3",
