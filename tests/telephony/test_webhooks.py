@@ -179,8 +179,14 @@ def test_receiving_is_one_prepared_statement_stored_from_the_raw_body(client, se
 def test_a_connection_the_database_dropped_is_replaced_and_the_webhook_still_stored(client, secret):
     from django.db import connection
 
+    from telephony.services.webhooks import _insert_cursor
+
     first = envelope(notice_id="n-before")
     assert post(client, first, signed(first, secret)).status_code == 200
+    kept = _insert_cursor(connection.connection)
+    again = envelope(notice_id="n-again")
+    assert post(client, again, signed(again, secret)).status_code == 200
+    assert _insert_cursor(connection.connection) is kept  # one cursor per connection, reused
     dropped = connection.connection.info.backend_pid
     params = connection.get_connection_params()
     with psycopg.connect(**params, autocommit=True) as other:  # as a restart does, between requests
@@ -189,7 +195,12 @@ def test_a_connection_the_database_dropped_is_replaced_and_the_webhook_still_sto
     second = envelope(notice_id="n-after")
     assert post(client, second, signed(second, secret)).status_code == 200
     assert connection.connection.info.backend_pid != dropped
-    assert set(WebhookEvent.objects.values_list("notice_id", flat=True)) == {"n-before", "n-after"}
+    assert _insert_cursor(connection.connection) is not kept
+    assert set(WebhookEvent.objects.values_list("notice_id", flat=True)) == {
+        "n-before",
+        "n-again",
+        "n-after",
+    }
 
 
 @pytest.mark.parametrize(
