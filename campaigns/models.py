@@ -171,7 +171,8 @@ class Campaign(models.Model):
         "name", "agent_profile", "caller_id_strategy", "caller_ids", "contact_lists",
         "start_at", "end_at", "weekdays", "window_start", "window_end",
         "max_concurrent_calls", "max_calls_per_minute", "max_attempts",
-        "retry_delay_no_answer", "retry_delay_busy", "retry_delay_failed",
+        "calls_per_number_24h", "calls_per_number_7d", "retry_delay_no_answer",
+        "retry_delay_busy", "retry_delay_failed",
         "retry_delay_voicemail", "voicemail_policy", "voicemail_message",
         "max_callbacks", "outcomes", "success_outcomes", "success_criterion",
         "analysis_fields", "analyzer", "llm_analyses_per_hour", "pause_after_failures",
@@ -244,6 +245,20 @@ class Campaign(models.Model):
         default=3,
         validators=[MinValueValidator(1)],
         help_text="Calls per contact at most, the first included.",
+    )
+    # Across everything (every campaign and single call to the number), not this campaign only.
+    calls_per_number_24h = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="calls per number in 24 hours",
+        help_text="At most this many calls to one number in any 24 hours, counting every "
+        "campaign's and single call (0: no limit). Empty: the NUMBER_CALLS_PER_24H setting.",
+    )
+    calls_per_number_7d = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="calls per number in 7 days",
+        help_text="The same over any 7 days. Empty: the NUMBER_CALLS_PER_7D setting.",
     )
     retry_delay_no_answer = models.PositiveIntegerField(
         default=3600, help_text="Seconds before calling again after no answer."

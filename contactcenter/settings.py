@@ -481,6 +481,14 @@ for _name in ("CALLING_HOURS_GUARD_START", "CALLING_HOURS_GUARD_END"):
         raise ImproperlyConfigured(f"{_name} must be a time like 08:00.") from exc
 if _time.fromisoformat(CALLING_HOURS_GUARD_START) >= _time.fromisoformat(CALLING_HOURS_GUARD_END):
     raise ImproperlyConfigured("CALLING_HOURS_GUARD_START must be before CALLING_HOURS_GUARD_END.")
+# At most this many calls to one number in any 24 hours / any 7 days, counting every campaign and
+# single call (a campaign may set its own). 3 a day is Florida's rule; no weekly limit by default
+# (0: none). Campaign contacts held back wait until the limit allows.
+NUMBER_CALLS_PER_24H = env.int("NUMBER_CALLS_PER_24H", default=3)
+NUMBER_CALLS_PER_7D = env.int("NUMBER_CALLS_PER_7D", default=0)
+for _name in ("NUMBER_CALLS_PER_24H", "NUMBER_CALLS_PER_7D"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 (no limit) or more.")
 # Largest contact CSV accepted (a million rows is about 100 MB).
 CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=500 * 1024 * 1024)
 # Largest do-not-call CSV accepted (a million numbers with short reasons is about 40 MB).

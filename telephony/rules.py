@@ -3,9 +3,10 @@
 Telephony asks them twice for every call: when the call is queued (`call_create`: single calls
 from the API, the admin and the command, and the dispatcher's campaign calls) and again right
 before each HTTP request that places it (`call_place`, retries included). The rules themselves
-(do-not-call, calling hours, destinations, a campaign's own window and status) live in
-`campaigns.services.dialing_rules`, which registers them when the app loads: telephony knows
-nothing of contacts or campaigns. Until rules are registered every call is refused (fail closed).
+(do-not-call, call frequency, calling hours, destinations, a campaign's own window and status)
+live in `campaigns.services.dialing_rules`, which registers them when the app loads: telephony
+knows nothing of contacts or campaigns. Until rules are registered every call is refused (fail
+closed).
 """
 
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 class Rule(StrEnum):
     DESTINATION = "destination"
     DO_NOT_CALL = "do_not_call"
+    CALL_FREQUENCY = "call_frequency"  # too many calls to the number lately (any campaign)
     CALLING_HOURS = "calling_hours"
     CAMPAIGN_WINDOW = "campaign_window"
     CAMPAIGN_STATUS = "campaign_status"
@@ -38,7 +40,8 @@ OVERRIDABLE_RULES = frozenset({Rule.DO_NOT_CALL, Rule.CALLING_HOURS})
 class Refusal:
     rule: Rule
     message: str
-    # Calling hours: the next instant the call would be allowed (None: never, as things stand).
+    # Calling hours and call frequency: the next instant the call would be allowed (None:
+    # never, as things stand).
     opens_at: datetime | None = None
 
 

@@ -261,6 +261,16 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                 },
             ),
             (
+                "Call limits per number",
+                {
+                    "description": "However many campaigns call a number, it gets at most this "
+                    "many calls in any 24 hours and any 7 days, single calls included; a "
+                    "contact over a limit waits until the limit allows, without using an "
+                    "attempt. Empty: the account's settings.",
+                    "fields": ("calls_per_number_24h", "calls_per_number_7d"),
+                },
+            ),
+            (
                 "In the call",
                 {
                     "description": "What happens when a voicemail box answers, and what the "

@@ -18,7 +18,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact
 from campaigns.services.dialing_rules import campaign_call_refusal
 from campaigns.services.dnc import BLOCKED_NOTE, dnc_contains
-from campaigns.services.waiting import WINDOW_NOTE, campaigns_waiting
+from campaigns.services.waiting import FREQUENCY_NOTE, WINDOW_NOTE, campaigns_waiting
 from campaigns.signals import campaign_completed, campaign_paused
 from campaigns.states import (
     ACTIVE_CAMPAIGN_STATUSES,
@@ -111,6 +111,7 @@ MANY_TO_MANY_SETTINGS = ("caller_ids", "contact_lists")
 # What a paused campaign may change: not what its enrolled contacts and past calls came from.
 PAUSED_LOCKED_SETTINGS = frozenset({"contact_lists", "agent_profile", "start_at"})
 WINDOW_SETTINGS = frozenset({"weekdays", "window_start", "window_end"})
+LIMIT_SETTINGS = frozenset({"calls_per_number_24h", "calls_per_number_7d"})
 
 
 def campaign_editable_settings(campaign: Campaign) -> frozenset[str]:
@@ -212,6 +213,10 @@ def _reconsider_waiting_contacts(campaign: Campaign, *, changed: set[str]) -> No
     if changed & WINDOW_SETTINGS:
         waiting.filter(note__startswith=WINDOW_NOTE).update(
             next_attempt_at=timezone.now(), note="calling window changed", updated_at=timezone.now()
+        )
+    if changed & LIMIT_SETTINGS:
+        waiting.filter(note__startswith=FREQUENCY_NOTE).update(
+            next_attempt_at=timezone.now(), note="call limits changed", updated_at=timezone.now()
         )
     if "max_attempts" in changed:
         waiting.exclude(status=CampaignContact.Status.CALLBACK_SCHEDULED).filter(
@@ -613,8 +618,8 @@ def _record_not_dialed(entry: CampaignContact, attempt: CampaignAttempt, *, now:
 
 def contact_record_refusal(entry: CampaignContact, refusal: Refusal) -> None:
     """A contact the dialing rules refuse now, not called: finished for good (do-not-call, an
-    invalid destination), or deferred to the next opening of its window (never skipped; the
-    end time may cancel it later). No attempt is used."""
+    invalid destination), or deferred to the next opening of its window or to when its number's
+    call limits allow (never skipped; the end time may cancel it later). No attempt is used."""
     if refusal.rule == Rule.DO_NOT_CALL:
         contact_finish(
             entry, status=CampaignContact.Status.DO_NOT_CALL, note="on the do-not-call list"
@@ -624,6 +629,10 @@ def contact_record_refusal(entry: CampaignContact, refusal: Refusal) -> None:
             entry,
             until=refusal.opens_at,
             note=f"{WINDOW_NOTE}; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC",
+        )
+    elif refusal.rule == Rule.CALL_FREQUENCY and refusal.opens_at:
+        contact_defer(
+            entry, until=refusal.opens_at, note=f"{FREQUENCY_NOTE}: {refusal.message}"[:300]
         )
     elif refusal.rule == Rule.CAMPAIGN_STATUS:
         pass  # the campaign stopped meanwhile: the contact waits where it is

@@ -1,17 +1,27 @@
-"""The dialing rules, in one place (product.md, invariants 3 and 5): do-not-call, calling hours,
-destinations, and a campaign call's own window and status.
+"""The dialing rules, in one place (product.md, invariants 3 and 5): do-not-call, call
+frequency, calling hours, destinations, and a campaign call's own window and status.
 
 Every outbound call answers to them when it is queued and again right before each request that
 dials it (telephony/rules.py says when telephony asks); the dispatcher asks them for each
 contact it claims. Order matters only for the message: a destination that is never allowed is
 reported before a number that is merely blocked or called at the wrong hour.
+
+Call frequency counts every call to the number (any campaign, single calls) made or booked in
+the last 24 hours / 7 days. It is counted where calls are booked (queued) under a lock per
+number held to the booking's commit (`RuleFacts.for_numbers(..., booking=True)`), so two
+dispatchers or workers booking the same number count each other; a booked call counts at once.
+Right before dialing it is counted again without the lock: every other call to the number
+counts, so that check can only be stricter than the booking's.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 
 from campaigns.destinations import destination_problem, number_country
 from campaigns.models import Campaign, CampaignAttempt, Contact
@@ -19,6 +29,11 @@ from campaigns.services.dnc import dnc_listed
 from campaigns.windows import CallingWindow, NoTimeZone, contact_zones, is_open, next_opening
 from telephony.models import Call, PhoneNumber
 from telephony.rules import Refusal, Rule, register_dialing_rules
+from telephony.states import CallStatus
+
+DAY = timedelta(hours=24)
+WEEK = timedelta(days=7)
+_NUMBER_LOCK_CLASS = 7_310_202  # advisory lock (class, hashtext(number)): one per callee number
 
 
 def allowed_countries() -> frozenset[str]:
@@ -30,29 +45,157 @@ def allowed_countries() -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class CallLimits:
+    """At most `per_24h` calls to one number in any 24 hours and `per_7d` in any 7 days,
+    counting every campaign's and single call (0: no limit)."""
+
+    per_24h: int
+    per_7d: int
+
+    @classmethod
+    def from_settings(cls) -> "CallLimits":
+        return cls(settings.NUMBER_CALLS_PER_24H, settings.NUMBER_CALLS_PER_7D)
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign) -> "CallLimits":
+        """The campaign's own limits where it sets them, else the settings'."""
+        default = cls.from_settings()
+        return cls(
+            default.per_24h if campaign.calls_per_number_24h is None
+            else campaign.calls_per_number_24h,
+            default.per_7d if campaign.calls_per_number_7d is None
+            else campaign.calls_per_number_7d,
+        )  # fmt: skip
+
+    def spans(self) -> list[tuple[int, timedelta, str]]:
+        """(limit, span, its name) of each limit in force."""
+        return [
+            (limit, span, name)
+            for limit, span, name in (
+                (self.per_24h, DAY, "24 hours"),
+                (self.per_7d, WEEK, "7 days"),
+            )
+            if limit
+        ]
+
+
+# A call that was never sent to Agora does not count: canceled with no request out (hung up
+# while queued), or stopped by the rules right before its first request. (A call's dialed_at
+# does not tell: ending sets it.) One canceled after a request that may have reached Agora (a
+# timeout, then a retry stopped) counts: a limit errs on the side of calling less.
+_NOT_AN_ATTEMPT = Q(status=CallStatus.CANCELED, agent_id__isnull=True) & (
+    Q(placement_attempts=0) | (Q(placement_attempts=1) & ~Q(refused_by_rule=""))
+)
+
+
+def lock_numbers(numbers: Iterable[str]) -> None:
+    """Serialise the booking of calls to these numbers (inside a transaction, to its end):
+    PostgreSQL advisory locks, one per number, taken in one order (no deadlock between two
+    bookers of overlapping numbers). SQLite runs one write transaction at a time already."""
+    numbers = sorted(set(numbers))
+    if connection.vendor != "postgresql" or not numbers:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, key) FROM "
+            "(SELECT DISTINCT hashtext(number) AS key FROM unnest(%s::text[]) AS number "
+            "ORDER BY key) AS keys",
+            [_NUMBER_LOCK_CLASS, numbers],
+        )
+
+
+def recent_calls(numbers: Iterable[str], *, now: datetime) -> dict[str, list[tuple[datetime, str]]]:
+    """Each number's calls that count against the limits, made or booked since a week before
+    `now` (future ones included): (when, call id), when being the dial time, else the time it
+    is booked for. One query."""
+    calls: dict[str, list[tuple[datetime, str]]] = {}
+    rows = (
+        Call.objects.filter(direction=Call.Direction.OUTBOUND, to_number__in=set(numbers))
+        .exclude(_NOT_AN_ATTEMPT)
+        .annotate(attempt_at=Coalesce("dialed_at", "scheduled_for", "queued_at"))
+        .filter(attempt_at__gt=now - WEEK)
+        .values_list("to_number", "attempt_at", "id")
+    )
+    for number, attempt_at, call_id in rows:
+        calls.setdefault(number, []).append((attempt_at, str(call_id)))
+    return calls
+
+
+@dataclass(frozen=True)
 class RuleFacts:
-    """What the rules read from the database, read once for a batch of calls (two queries,
-    however many calls): the destinations allowed, and which of the batch's numbers are on the
-    do-not-call list."""
+    """What the rules read from the database, read once for a batch of calls (a few queries,
+    however many calls): the destinations allowed, which of the batch's numbers are on the
+    do-not-call list, and each number's recent calls (for the call limits, `limits` unless a
+    caller gives its own)."""
 
     allowed_countries: frozenset[str]
     do_not_call: frozenset[str]
     numbers: frozenset[str]  # those read: a number outside them is not known to be listed
+    recent: dict[str, list[tuple[datetime, str]]]
+    limits: CallLimits
+    # Calls this batch accepted (call_refusals): counted for the batch's later calls.
+    booked: dict[str, list[datetime]] = field(default_factory=dict)
 
     @classmethod
-    def for_numbers(cls, numbers: Iterable[str]) -> "RuleFacts":
+    def for_numbers(
+        cls,
+        numbers: Iterable[str],
+        *,
+        now: datetime,
+        limits: CallLimits | None = None,
+        booking: bool = True,
+    ) -> "RuleFacts":
+        """`booking`: calls will be booked from these facts in this transaction, so the numbers
+        are locked before their calls are counted (see the module's docstring)."""
         numbers = frozenset(numbers)
+        if booking:
+            lock_numbers(numbers)
         return cls(
-            allowed_countries=allowed_countries(), do_not_call=dnc_listed(numbers), numbers=numbers
+            allowed_countries=allowed_countries(),
+            do_not_call=dnc_listed(numbers),
+            numbers=numbers,
+            recent=recent_calls(numbers, now=now),
+            limits=limits or CallLimits.from_settings(),
         )
 
     @classmethod
-    def reused_for(cls, facts: object | None, numbers: Iterable[str]) -> "RuleFacts":
+    def reused_for(
+        cls, facts: object | None, numbers: Iterable[str], *, now: datetime
+    ) -> "RuleFacts":
         """`facts` if they were read for every one of `numbers`, else read now."""
         numbers = frozenset(numbers)
         if isinstance(facts, RuleFacts) and numbers <= facts.numbers:
             return facts
-        return cls.for_numbers(numbers)
+        return cls.for_numbers(numbers, now=now)
+
+
+def _frequency_refusal(
+    to_number: str, *, now: datetime, facts: RuleFacts, limits: CallLimits, call_id: str | None
+) -> Refusal | None:
+    """Refused when the number's calls in the last 24 hours (or 7 days), this batch's and any
+    booked for later included, `call_id` itself not, reach a limit; allowed again once enough
+    of them are older than the span."""
+    times = sorted(
+        [at for at, other in facts.recent.get(to_number, ()) if other != call_id]
+        + facts.booked.get(to_number, [])
+    )
+    worst = None
+    for limit, span, name in limits.spans():
+        within = [at for at in times if at > now - span]
+        if len(within) >= limit:
+            opens_at = within[len(within) - limit] + span
+            if worst is None or opens_at > worst[0]:
+                worst = (opens_at, limit, name, len(within))
+    if worst is None:
+        return None
+    opens_at, limit, name, count = worst
+    return Refusal(
+        Rule.CALL_FREQUENCY,
+        f"{to_number} has {count} call{'s' if count != 1 else ''} within {name} (at most "
+        f"{limit}, counting every "
+        f"campaign and single call); next allowed at {opens_at:%Y-%m-%d %H:%M} UTC.",
+        opens_at=opens_at,
+    )
 
 
 def campaign_window(campaign: Campaign) -> CallingWindow:
@@ -98,16 +241,25 @@ def call_refusal(
     window: CallingWindow | None = None,
     overridden: frozenset[Rule] = frozenset(),
     facts: RuleFacts | None = None,
+    limits: CallLimits | None = None,
+    call_id: str | None = None,
 ) -> Refusal | None:
     """Why a call to `to_number` may not be made at `now`, or None. `window`: a campaign's
     (already inside the guard); without it the guard's hours apply every day. `facts`: read
-    for a batch the number is in (else read for this number alone)."""
-    facts = facts or RuleFacts.for_numbers([to_number])
+    for a batch the number is in (else read for this number alone). `limits`: the call
+    limits (default: the facts'). `call_id`: the call being checked, when it exists already
+    (right before dialing): not counted against itself."""
+    facts = facts or RuleFacts.for_numbers([to_number], now=now)
     problem = destination_problem(to_number, allowed_countries=facts.allowed_countries)
     if problem:
         return Refusal(Rule.DESTINATION, problem + ".")
     if Rule.DO_NOT_CALL not in overridden and to_number in facts.do_not_call:
         return Refusal(Rule.DO_NOT_CALL, f"{to_number} is on the do-not-call list.")
+    refusal = _frequency_refusal(
+        to_number, now=now, facts=facts, limits=limits or facts.limits, call_id=call_id
+    )
+    if refusal is not None:
+        return refusal
     if window is None:
         if Rule.CALLING_HOURS in overridden:
             return None
@@ -130,8 +282,10 @@ def campaign_call_refusal(
     now: datetime,
     window: CallingWindow | None = None,
     facts: RuleFacts | None = None,
+    call_id: str | None = None,
 ) -> Refusal | None:
-    """A campaign call: the campaign runs, and the contact may be called in its window."""
+    """A campaign call: the campaign runs, and the contact may be called in its window and
+    within the campaign's call limits. `call_id`: as for call_refusal."""
     if campaign.status != Campaign.Status.RUNNING:
         return Refusal(
             Rule.CAMPAIGN_STATUS,
@@ -145,6 +299,8 @@ def campaign_call_refusal(
         now=now,
         window=window or campaign_window(campaign),
         facts=facts,
+        limits=CallLimits.for_campaign(campaign),
+        call_id=call_id,
     )
 
 
@@ -159,17 +315,20 @@ class CampaignDialingRules:
         overridden: frozenset[Rule] = frozenset(),
         facts: object | None = None,
     ) -> list[Refusal | None]:
-        facts = RuleFacts.reused_for(facts, (to_number for to_number, _ in calls))
-        return [
-            call_refusal(
+        facts = RuleFacts.reused_for(facts, (to_number for to_number, _ in calls), now=now)
+        refusals = []
+        for to_number, callee_timezone in calls:
+            refusal = call_refusal(
                 to_number=to_number,
                 callee_timezone=callee_timezone,
                 now=now,
                 overridden=overridden,
                 facts=facts,
             )
-            for to_number, callee_timezone in calls
-        ]
+            if refusal is None:  # booked: the batch's next call to the number counts it
+                facts.booked.setdefault(to_number, []).append(now)
+            refusals.append(refusal)
+        return refusals
 
     def new_call_refusal(
         self, *, to_number: str, callee_timezone: str, now: datetime, overridden: frozenset[Rule]
@@ -180,15 +339,16 @@ class CampaignDialingRules:
         return refusal
 
     def placement_refusals(self, *, calls: list[Call], now: datetime) -> dict[str, Refusal]:
-        """Three queries for the whole batch: the campaign attempts, the destinations, the
-        do-not-call entries."""
+        """Four queries for the whole batch: the campaign attempts, the destinations, the
+        do-not-call entries, the numbers' recent calls."""
         attempts = {
             attempt.call_id: attempt
             for attempt in CampaignAttempt.objects.select_related(
                 "campaign", "campaign_contact__contact"
             ).filter(call__in=[call.pk for call in calls])
         }
-        facts = RuleFacts.for_numbers(call.to_number for call in calls)
+        # Not booking: these calls are booked already (and counted, see the docstring).
+        facts = RuleFacts.for_numbers((call.to_number for call in calls), now=now, booking=False)
         windows: dict[int, CallingWindow] = {}
         refusals = {}
         for call in calls:
@@ -203,6 +363,7 @@ class CampaignDialingRules:
                     now=now,
                     window=windows[campaign.pk],
                     facts=facts,
+                    call_id=str(call.pk),
                 )
             else:
                 refusal = call_refusal(
@@ -211,6 +372,7 @@ class CampaignDialingRules:
                     now=now,
                     overridden=call.overridden_rules,
                     facts=facts,
+                    call_id=str(call.pk),
                 )
             if refusal is not None:
                 refusals[str(call.pk)] = refusal

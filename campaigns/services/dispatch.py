@@ -9,8 +9,8 @@ Safe with any number of dispatchers and workers at once (invariants 2 and 3):
   live, per-minute budget left); queued calls count, so claimed work is never double-booked;
 - due contacts are claimed with SELECT ... FOR UPDATE SKIP LOCKED, oldest due first;
 - the dialing rules (services/dialing_rules: the campaign's status, destinations, do-not-call,
-  the window in the contact's local time) are asked for each claimed contact, retries included,
-  and again by telephony right before the call is dialed;
+  the calls the number had lately, the window in the contact's local time) are asked for each
+  claimed contact, retries included, and again by telephony right before the call is dialed;
 - the calls are created in the same transaction, a chunk at a time (DISPATCH_CHUNK contacts,
   a few queries for the whole chunk); their placement is enqueued on commit, a batch per task
   (telephony.services.calls.calls_place).
@@ -33,7 +33,12 @@ from campaigns.services.campaigns import (
     contact_finish,
     contact_record_refusal,
 )
-from campaigns.services.dialing_rules import RuleFacts, campaign_call_refusal, campaign_window
+from campaigns.services.dialing_rules import (
+    CallLimits,
+    RuleFacts,
+    campaign_call_refusal,
+    campaign_window,
+)
 from campaigns.states import WAITING_CONTACT_STATUSES
 from contactcenter.bulk import bulk_update_rows
 from telephony.models import Call, CallEvent, PhoneNumber
@@ -176,7 +181,11 @@ def _claim_and_call(
     if not due:
         return 0, False
     window = campaign_window(campaign)
-    facts = RuleFacts.for_numbers(entry.contact.phone for entry in due)
+    # Read (and the numbers locked, for the call limits) in this transaction, before the
+    # capacity lock: the calls booked below are counted by the next booker of these numbers.
+    facts = RuleFacts.for_numbers(
+        (entry.contact.phone for entry in due), now=now, limits=CallLimits.for_campaign(campaign)
+    )
     numbers = list(campaign.caller_ids.filter(outbound=True).order_by("id"))
     chosen: list[CampaignContact] = []
     for entry in due:

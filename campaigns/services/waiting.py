@@ -6,7 +6,8 @@ of grouped queries whatever their number (the campaign list and its 2-second pol
 at once and when the others' calling windows open (the Start confirmation shows it).
 
 The reasons are the dispatcher's own (campaigns/services/dispatch.py): contacts deferred to
-their window's next opening, contacts waiting for a retry, the campaign's lines, the account's
+their window's next opening or until their number's call limits allow, contacts waiting for a
+retry, the campaign's lines, the account's
 cap and the per-minute pace all in use, no caller ID able to call.
 """
 
@@ -32,6 +33,8 @@ CS = CampaignContact.Status
 EXPLAINED_STATUSES = (S.SCHEDULED, S.RUNNING, S.PAUSED)
 # contact_record_refusal's note for a contact deferred to its window's next opening
 WINDOW_NOTE = "outside its calling window"
+# ... and for one deferred until its number's call limits allow another call
+FREQUENCY_NOTE = "held back by its number's call limits"
 
 
 def in_words(delta: timedelta) -> str:
@@ -79,7 +82,8 @@ def campaigns_waiting(
     later = waiting & Q(next_attempt_at__gt=now)
     for_callback = later & Q(status=CS.CALLBACK_SCHEDULED)
     for_window = later & ~for_callback & Q(note__startswith=WINDOW_NOTE)
-    for_retry = later & ~for_callback & ~Q(note__startswith=WINDOW_NOTE)
+    for_limits = later & ~for_callback & Q(note__startswith=FREQUENCY_NOTE)
+    for_retry = later & ~for_callback & ~for_window & ~for_limits
     contacts = {
         row["campaign_id"]: row
         for row in CampaignContact.objects.filter(campaign_id__in=ids)
@@ -90,6 +94,8 @@ def campaigns_waiting(
             on_a_call=Count("id", filter=Q(status=CS.IN_PROGRESS)),
             window=Count("id", filter=for_window),
             window_next=Min("next_attempt_at", filter=for_window),
+            limits=Count("id", filter=for_limits),
+            limits_next=Min("next_attempt_at", filter=for_limits),
             retry=Count("id", filter=for_retry),
             retry_next=Min("next_attempt_at", filter=for_retry),
             callback=Count("id", filter=for_callback),
@@ -181,6 +187,13 @@ def _reasons(
             "opens at "
             f"{_opening_words(campaign, counts['window_next'], now)}."
         )
+    if counts.get("limits"):
+        said.append(
+            f"{_contacts(counts['limits'], 'are', 'is')} held back by the call limits of their "
+            "numbers (calls from every campaign and single call count): the next may be called "
+            f"at {counts['limits_next']:%Y-%m-%d %H:%M} UTC "
+            f"({in_words(counts['limits_next'] - now)})."
+        )
     if counts.get("retry"):
         said.append(
             f"{_contacts(counts['retry'], 'wait', 'waits')} for a retry: the next at "
@@ -192,7 +205,7 @@ def _reasons(
             f"the next at {counts['callback_next']:%Y-%m-%d %H:%M} UTC "
             f"({in_words(counts['callback_next'] - now)})."
         )
-    later = counts.get("window") or counts.get("retry") or counts.get("callback")
+    later = any(counts.get(kind) for kind in ("window", "limits", "retry", "callback"))
     if campaign.status == S.RUNNING and not (due or later):
         if counts.get("on_a_call"):
             said.append(

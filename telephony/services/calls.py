@@ -57,7 +57,14 @@ from telephony.models import (
     WebhookEvent,
     new_call_id,
 )
-from telephony.rules import OVERRIDABLE_RULES, CallRefused, Rule, RulesOverride, dialing_rules
+from telephony.rules import (
+    OVERRIDABLE_RULES,
+    CallRefused,
+    Refusal,
+    Rule,
+    RulesOverride,
+    dialing_rules,
+)
 from telephony.services.agents import MissingTemplateVariables, agent_properties_for_call
 from telephony.services.capacity import live_call_count, lock_capacity
 from telephony.services.tool_credentials import (
@@ -196,6 +203,8 @@ def call_create(
     )
     if refusal is not None:
         raise CallRefused(refusal)
+    # What the rules would have said, asked before the call exists (it would count itself).
+    would = _would_refuse(new, now=now) if override else None
     call, queued = _built(new, source=source, scheduled_for=scheduled_for)
     if override:
         call.rules_override_reason = override.reason
@@ -203,7 +212,7 @@ def call_create(
     call.save(force_insert=True)
     queued.save(force_insert=True)
     if override:
-        _record_override(call, override, now=now)
+        _record_override(call, override, now=now, would=would)
     if scheduled_for is None:
         _enqueue_placements([call.id])
     return call
@@ -449,14 +458,19 @@ def _check_override(override: RulesOverride | None) -> frozenset[Rule]:
     return OVERRIDABLE_RULES
 
 
-def _record_override(call: Call, override: RulesOverride, *, now: datetime) -> None:
-    """The audit entry: who, why, and what the rules would have said without the override."""
-    would = dialing_rules().new_call_refusal(
-        to_number=call.to_number,
-        callee_timezone=call.callee_timezone,
+def _would_refuse(new: NewCall, *, now: datetime) -> Refusal | None:
+    return dialing_rules().new_call_refusal(
+        to_number=new.to_number,
+        callee_timezone=new.callee_timezone,
         now=now,
         overridden=frozenset(),
     )
+
+
+def _record_override(
+    call: Call, override: RulesOverride, *, now: datetime, would: Refusal | None
+) -> None:
+    """The audit entry: who, why, and what the rules would have said without the override."""
     _event(
         call,
         source=CallEvent.Source.STAFF,

@@ -370,8 +370,8 @@ def test_facts_read_for_other_numbers_are_not_taken_for_a_batchs_own(imported_ca
 
     DoNotCall.objects.create(phone=CALLEE)
     now = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)  # 10:00 in San Francisco
-    elsewhere = RuleFacts.for_numbers(["+14155550999"])
-    covering = RuleFacts.for_numbers([CALLEE, "+14155550999"])
+    elsewhere = RuleFacts.for_numbers(["+14155550999"], now=now)
+    covering = RuleFacts.for_numbers([CALLEE, "+14155550999"], now=now)
     DoNotCall.objects.filter(phone=CALLEE).delete()  # after it was read: the facts still say so
 
     [other] = dialing_rules().new_call_refusals(calls=[(CALLEE, "")], now=now, facts=elsewhere)

@@ -1,0 +1,354 @@
+"""Call limits per number (campaigns.services.dialing_rules): at most NUMBER_CALLS_PER_24H calls
+to one number in any 24 hours (and NUMBER_CALLS_PER_7D in any 7 days), counting every campaign
+and single call, checked when a call is booked and again right before it is dialed.
+
+The suite's clock is pinned at Wednesday 2026-11-25 18:00 UTC (10:00 in San Francisco): each
+test moves it within the calling hours of the +1415 numbers it calls."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import close_old_connections, connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from campaigns.models import Campaign, CampaignContact
+from campaigns.services.campaigns import campaign_start
+from campaigns.services.dispatch import dispatch, dispatch_campaign
+from campaigns.services.waiting import FREQUENCY_NOTE, campaigns_waiting
+from contactcenter.models import ApiKey, ApiScope
+from telephony.models import Call
+from telephony.rules import CallRefused, Rule
+from telephony.services.calls import call_create, call_hangup, call_place
+from telephony.states import CallStatus
+
+pytestmark = pytest.mark.django_db
+CALLEE = "+14155550150"
+
+
+@pytest.fixture(autouse=True)
+def still(request):
+    """The clock stands still (it moves only when a test moves it): the times a refusal
+    gives are compared to the exact times calls were booked at."""
+    if "clock" in request.fixturenames:
+        clock = request.getfixturevalue("clock")
+        clock.move_to(clock.now(), tick=False)
+
+
+def queue(imported_caller, agent_profile, to_number=CALLEE, **options) -> Call:
+    return call_create(
+        to_number=to_number,
+        caller_id=imported_caller,
+        agent_profile=agent_profile,
+        variables={"first_name": "Ada"},
+        **options,
+    )
+
+
+def counted_calls(to_number=CALLEE) -> int:
+    """Calls to the number that were, or may still be, dialed (in these tests, a canceled call
+    was never sent)."""
+    return Call.objects.filter(to_number=to_number).exclude(status=CallStatus.CANCELED).count()
+
+
+# -- single calls ---------------------------------------------------------------------------------
+
+
+def test_a_fourth_call_within_24_hours_is_refused_until_the_first_is_a_day_old(
+    clock, imported_caller, agent_profile
+):
+    first_at = clock.now()
+    queue(imported_caller, agent_profile)
+    clock.advance(hours=1)
+    queue(imported_caller, agent_profile)
+    clock.advance(hours=1)
+    queue(imported_caller, agent_profile)
+    clock.advance(hours=1)
+
+    with pytest.raises(CallRefused) as refused:
+        queue(imported_caller, agent_profile)
+
+    refusal = refused.value.refusal
+    assert refusal.rule == Rule.CALL_FREQUENCY
+    assert refusal.opens_at == first_at + timedelta(hours=24)
+    assert refusal.message == (
+        "+14155550150 has 3 calls within 24 hours (at most 3, counting every campaign and "
+        "single call); next allowed at 2026-11-26 18:00 UTC."
+    )
+    assert Call.objects.count() == 3
+    assert queue(imported_caller, agent_profile, to_number="+14155550151")  # another number
+
+    clock.move_to(first_at + timedelta(hours=24, seconds=1))
+    assert queue(imported_caller, agent_profile).status == CallStatus.QUEUED
+
+
+def test_the_api_names_the_rule_and_when_it_allows_again(clock, imported_caller, agent_profile):
+    for _ in range(3):
+        queue(imported_caller, agent_profile)
+    _, key = ApiKey.issue(name="CRM", scopes=[ApiScope.CALLS_READ, ApiScope.CALLS_WRITE])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+
+    answer = api.post(
+        "/api/v1/calls/",
+        {"to_number": CALLEE, "caller_id": imported_caller.e164, "agent": agent_profile.name,
+         "variables": {"first_name": "Ada"}},
+        format="json",
+    )  # fmt: skip
+
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "call_frequency"
+    assert "has 3 calls within 24 hours" in error["message"]
+
+
+def test_calls_never_dialed_do_not_count(
+    agora, simulator, clock, settings, imported_caller, agent_profile
+):
+    settings.NUMBER_CALLS_PER_24H = 1
+    canceled = queue(imported_caller, agent_profile)
+    assert call_hangup(call_id=canceled.pk) == "canceled"  # hung up while queued: never dialed
+
+    dialed = queue(imported_caller, agent_profile)  # the canceled one did not count
+    assert call_place(call_id=dialed.pk) == "placed"
+
+    with pytest.raises(CallRefused):  # a dialed call counts
+        queue(imported_caller, agent_profile)
+
+
+def test_the_7_day_limit_counts_days_back(clock, settings, imported_caller, agent_profile):
+    settings.NUMBER_CALLS_PER_7D = 2
+    first_at = clock.now()
+    queue(imported_caller, agent_profile)
+    clock.advance(days=3)
+    queue(imported_caller, agent_profile)
+    clock.advance(days=3)  # day 6: two calls within 7 days, one allowed per day still
+
+    with pytest.raises(CallRefused) as refused:
+        queue(imported_caller, agent_profile)
+
+    assert refused.value.refusal.opens_at == first_at + timedelta(days=7)
+    assert "has 2 calls within 7 days (at most 2" in refused.value.refusal.message
+    clock.move_to(first_at + timedelta(days=7, seconds=1))
+    assert queue(imported_caller, agent_profile)
+
+
+def test_no_limit_when_the_setting_is_zero(clock, settings, imported_caller, agent_profile):
+    settings.NUMBER_CALLS_PER_24H = 0
+    for _ in range(5):
+        queue(imported_caller, agent_profile)
+    assert Call.objects.count() == 5
+
+
+def test_a_call_booked_for_later_counts_from_when_it_is_booked(
+    clock, imported_caller, agent_profile
+):
+    """A call scheduled for tomorrow morning holds its place now: two calls today and one
+    booked for tomorrow leave no room for a third today (the 24 hours around tomorrow's call
+    include now), so the limit can never be found broken when the scheduled call comes."""
+    queue(imported_caller, agent_profile)
+    queue(imported_caller, agent_profile)
+    queue(imported_caller, agent_profile, scheduled_for=clock.now() + timedelta(hours=23))
+
+    with pytest.raises(CallRefused):
+        queue(imported_caller, agent_profile)
+
+
+# -- right before dialing ----------------------------------------------------------------------
+
+
+def test_the_limits_are_counted_again_right_before_dialing(
+    agora, simulator, clock, settings, imported_caller, agent_profile
+):
+    """A limit lowered while calls wait: the call placed first finds the other counting and is
+    not dialed (canceled, its rule named); the other, then alone, is dialed."""
+    first = queue(imported_caller, agent_profile)
+    second = queue(imported_caller, agent_profile)
+    settings.NUMBER_CALLS_PER_24H = 1
+
+    assert call_place(call_id=second.pk) == "refused"
+    assert call_place(call_id=first.pk) == "placed"
+
+    second.refresh_from_db()
+    assert (second.status, second.refused_by_rule) == (CallStatus.CANCELED, Rule.CALL_FREQUENCY)
+    assert second.end_reason.startswith("not dialed: +14155550150 has 1 call within 24 hours")
+    assert counted_calls() == 1
+
+
+# -- campaign contacts --------------------------------------------------------------------------
+
+
+def test_a_campaign_contact_over_the_limit_waits_until_it_allows(
+    make_campaign, clock, imported_caller, agent_profile
+):
+    first_at = clock.now()
+    for _ in range(3):  # three single calls to the contact's number this morning
+        queue(imported_caller, agent_profile)
+    campaign = make_campaign([CALLEE, "+14155550151"])
+    campaign_start(campaign=campaign)
+
+    assert dispatch() == {campaign.pk: 1}  # the other contact only
+
+    entry = campaign.contacts.get(contact__phone=CALLEE)
+    assert entry.status == CampaignContact.Status.PENDING and entry.attempts == 0
+    assert entry.next_attempt_at == first_at + timedelta(hours=24)
+    assert entry.note.startswith(f"{FREQUENCY_NOTE}: +14155550150 has 3 calls within 24 hours")
+    [reason] = campaigns_waiting([Campaign.objects.get(pk=campaign.pk)])[campaign.pk]
+    assert reason == (
+        "1 contact is held back by the call limits of their numbers (calls from every campaign "
+        "and single call count): the next may be called at 2026-11-26 18:00 UTC (in 1 day)."
+    )
+
+    clock.move_to(first_at + timedelta(hours=24, minutes=1))
+    assert dispatch() == {campaign.pk: 1}
+    entry.refresh_from_db()
+    assert entry.status == CampaignContact.Status.IN_PROGRESS
+
+
+def test_a_campaigns_own_limits_replace_the_settings(make_campaign, imported_caller, agent_profile):
+    for _ in range(3):
+        queue(imported_caller, agent_profile)
+    lenient = make_campaign([CALLEE], calls_per_number_24h=4)
+    campaign_start(campaign=lenient)
+
+    assert dispatch() == {lenient.pk: 1}  # a fourth call, as this campaign allows
+
+    with pytest.raises(CallRefused):  # single calls still answer to the setting (3)
+        queue(imported_caller, agent_profile)
+
+
+def test_two_contacts_with_one_number_in_one_chunk_book_only_what_the_limit_allows(
+    make_campaign, clock, settings
+):
+    from tests.support.factories import ContactFactory, ContactListFactory
+
+    settings.NUMBER_CALLS_PER_24H = 1
+    campaign = make_campaign([CALLEE, "+14155550151"])
+    other_list = ContactListFactory()  # the same number in a second list of the campaign
+    ContactFactory(contact_list=other_list, phone=CALLEE, first_name="Bea")
+    campaign.contact_lists.add(other_list)
+    campaign_start(campaign=campaign)
+
+    assert dispatch_campaign(campaign_id=campaign.pk, now=clock.now()) == 2
+
+    assert counted_calls() == 1
+    held = campaign.contacts.get(contact__phone=CALLEE, status=CampaignContact.Status.PENDING)
+    assert held.note.startswith(FREQUENCY_NOTE)
+
+
+def test_changing_a_paused_campaigns_limits_looks_at_its_held_contacts_again(
+    make_campaign, clock, imported_caller, agent_profile
+):
+    from campaigns.services.campaigns import campaign_pause, campaign_update
+
+    for _ in range(3):
+        queue(imported_caller, agent_profile)
+    campaign = make_campaign([CALLEE])
+    campaign_start(campaign=campaign)
+    dispatch()
+    campaign_pause(campaign=campaign)
+
+    campaign_update(campaign=campaign, changes={"calls_per_number_24h": 5})
+
+    entry = campaign.contacts.get()
+    assert entry.next_attempt_at <= clock.now() and entry.note == "call limits changed"
+
+
+# -- several bookers at once (PostgreSQL) --------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bookers_racing_for_one_number_never_pass_the_limit(
+    clock, make_campaign, imported_caller, agent_profile
+):
+    """Eight threads, each its own database session, book calls to one number at the same
+    moment: single calls and two campaigns' dispatchers. The lock per number makes each count
+    the others' bookings: exactly the limit's three calls are booked."""
+    campaigns = [make_campaign([CALLEE]) for _ in range(2)]
+    for campaign in campaigns:
+        campaign_start(campaign=campaign)
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def single():
+        try:
+            queue(imported_caller, agent_profile)
+            outcomes.append("booked")
+        except CallRefused:
+            outcomes.append("refused")
+
+    def dispatcher(campaign):
+        made = dispatch_campaign(campaign_id=campaign.pk, now=clock.now())
+        outcomes.append("booked" if made else "refused")
+
+    def run(work):
+        try:
+            start.wait(timeout=10)
+            work()
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(single,)) for _ in range(6)]
+    threads += [threading.Thread(target=run, args=(lambda c=c: dispatcher(c),)) for c in campaigns]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(outcomes) == 8
+    assert outcomes.count("booked") == 3
+    assert counted_calls() == 3
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    gaps=st.lists(st.integers(min_value=0, max_value=2 * 24 * 60), min_size=1, max_size=12),
+    per_24h=st.integers(min_value=1, max_value=4),
+    per_7d=st.sampled_from([0, 3, 6]),
+)
+def test_no_24_hours_and_no_7_days_hold_more_calls_than_the_limits(
+    clock, settings, imported_caller, agent_profile, gaps, per_24h, per_7d
+):
+    """Calls asked for at random gaps (minutes) are booked or refused; whatever the sequence,
+    no 24 hours and no 7 days hold more booked calls than the limits, and a refusal's "next
+    allowed" time is exact: the call is allowed then and not a minute before."""
+    settings.NUMBER_CALLS_PER_24H, settings.NUMBER_CALLS_PER_7D = per_24h, per_7d
+    settings.CALLING_HOURS_GUARD_START, settings.CALLING_HOURS_GUARD_END = "00:00", "23:59:59"
+    Call.objects.all().delete()
+    start = clock.now()
+    booked = []
+    try:
+        for gap in gaps:
+            clock.advance(minutes=gap)
+            try:
+                booked.append(
+                    queue(imported_caller, agent_profile, callee_timezone="UTC").queued_at
+                )
+            except CallRefused as refused:
+                opens_at = refused.refusal.opens_at
+                assert opens_at > clock.now()
+                # allowed at opens_at by both limits ...
+                assert len([at for at in booked if at > opens_at - timedelta(hours=24)]) < per_24h
+                assert not per_7d or (
+                    len([at for at in booked if at > opens_at - timedelta(days=7)]) < per_7d
+                )
+                # ... and not a minute before
+                before = [at for at in booked if at > opens_at - timedelta(minutes=1, hours=24)]
+                week_before = [at for at in booked if at > opens_at - timedelta(minutes=1, days=7)]
+                assert len(before) >= per_24h or (per_7d and len(week_before) >= per_7d)
+        for at in booked:
+            assert len([b for b in booked if at <= b < at + timedelta(hours=24)]) <= per_24h
+            if per_7d:
+                assert len([b for b in booked if at <= b < at + timedelta(days=7)]) <= per_7d
+    finally:
+        clock.move_to(start)
