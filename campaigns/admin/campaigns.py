@@ -43,6 +43,7 @@ from campaigns.services.campaigns import (
     campaign_update,
     campaigns_progress,
 )
+from campaigns.services.dialing_rules import CallLimits
 from campaigns.states import ACTIVE_CAMPAIGN_STATUSES
 from contactcenter.admin_display import (
     BAR_SEGMENTS,
@@ -114,6 +115,17 @@ CAMPAIGN_BREAKDOWNS: list[CampaignBreakdown] = []
 
 def register_campaign_breakdown(breakdown: CampaignBreakdown) -> None:
     CAMPAIGN_BREAKDOWNS.append(breakdown)
+
+
+def _account_call_limits() -> str:
+    """The settings a campaign's empty call limits stand for, in words."""
+    limits = CallLimits.from_settings()
+    return "; ".join(
+        [
+            f"{limits.per_24h} in 24 hours" if limits.per_24h else "no limit in 24 hours",
+            f"{limits.per_7d} in 7 days" if limits.per_7d else "no limit in 7 days",
+        ]
+    )
 
 
 class CampaignForm(forms.ModelForm):
@@ -266,7 +278,7 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                     "description": "However many campaigns call a number, it gets at most this "
                     "many calls in any 24 hours and any 7 days, single calls included; a "
                     "contact over a limit waits until the limit allows, without using an "
-                    "attempt. Empty: the account's settings.",
+                    f"attempt. Empty: the account's settings ({_account_call_limits()}).",
                     "fields": ("calls_per_number_24h", "calls_per_number_7d"),
                 },
             ),

@@ -352,3 +352,43 @@ def test_no_24_hours_and_no_7_days_hold_more_calls_than_the_limits(
                 assert len([b for b in booked if at <= b < at + timedelta(days=7)]) <= per_7d
     finally:
         clock.move_to(start)
+
+
+# -- where staff and CRMs see and set them -------------------------------------------------------
+
+
+def test_the_campaign_page_shows_the_limits_the_empty_fields_stand_for_and_who_is_held(
+    admin_client, make_campaign, settings, imported_caller, agent_profile
+):
+    settings.NUMBER_CALLS_PER_7D = 10
+    for _ in range(3):
+        queue(imported_caller, agent_profile)
+    campaign = make_campaign([CALLEE])
+    campaign_start(campaign=campaign)
+    dispatch()
+
+    page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+
+    assert "Call limits per number" in page
+    assert "Empty: the account's settings (3 in 24 hours; 10 in 7 days)." in page
+    assert "1 contact is held back by the call limits of their numbers" in page
+
+
+def test_crms_set_a_campaigns_limits_through_the_api(
+    api_client, agent_profile, caller_number, contact_list
+):
+    from tests.campaigns.test_api import API, campaign_body
+
+    body = {**campaign_body(agent_profile, caller_number, contact_list), "calls_per_number_24h": 2}
+    created = api_client.post(f"{API}/campaigns/", body, format="json")
+
+    assert created.status_code == 201, created.json()
+    assert (created.json()["calls_per_number_24h"], created.json()["calls_per_number_7d"]) == (
+        2,
+        None,
+    )
+    refused = api_client.post(
+        f"{API}/campaigns/", {**body, "calls_per_number_7d": -1}, format="json"
+    )
+    assert refused.status_code == 400
+    assert "calls_per_number_7d" in str(refused.json())
