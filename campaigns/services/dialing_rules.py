@@ -192,8 +192,8 @@ def _frequency_refusal(
     return Refusal(
         Rule.CALL_FREQUENCY,
         f"{to_number} has {count} call{'s' if count != 1 else ''} within {name} (at most "
-        f"{limit}, counting every "
-        f"campaign and single call); next allowed at {opens_at:%Y-%m-%d %H:%M} UTC.",
+        f"{limit}, counting every campaign and single call); next allowed at "
+        f"{opens_at:%Y-%m-%d %H:%M} UTC.",
         opens_at=opens_at,
     )
 
