@@ -8,6 +8,7 @@ from contactcenter.validators import validate_json_text
 from telephony.analysis_fields import validate_analysis_fields
 from telephony.models import AgentProfile, Call, PhoneNumber, VoicemailPolicy
 from telephony.outcomes import default_outcomes, default_success_outcomes, validate_outcomes
+from telephony.rules import RULE_LABELS
 from telephony.validators import validate_e164
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -389,6 +390,14 @@ class CampaignContact(models.Model):
     last_call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")  # fmt: skip
     note = models.CharField(max_length=300, blank=True)
+    held_by = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=list(RULE_LABELS.items()),
+        verbose_name="held back by",
+        help_text="The dialing rule that last kept this contact from being called (empty: none "
+        "since its last call).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

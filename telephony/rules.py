@@ -31,6 +31,16 @@ class Rule(StrEnum):
     CAMPAIGN_STATUS = "campaign_status"
 
 
+# How pages and exports name each rule.
+RULE_LABELS = {
+    Rule.DESTINATION: "Destination not allowed",
+    Rule.DO_NOT_CALL: "Do-not-call list",
+    Rule.CALL_FREQUENCY: "Call limits per number",
+    Rule.CALLING_HOURS: "Calling hours",
+    Rule.CAMPAIGN_WINDOW: "Campaign's calling window",
+    Rule.CAMPAIGN_STATUS: "Campaign not running",
+}
+
 # What staff holding `telephony.override_dialing_rules` may override for one call (an emergency
 # call, say). Destinations (toll fraud) and a campaign's own rules are never overridden.
 OVERRIDABLE_RULES = frozenset({Rule.DO_NOT_CALL, Rule.CALLING_HOURS})

@@ -30,10 +30,11 @@ class CampaignContactAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "callback_at",
         "last_outcome",
+        "held_by",
         "note",
         "last_call_link",
     )
-    list_filter = ("campaign", "status")
+    list_filter = ("campaign", "status", "held_by")
     search_fields = ("contact__phone", "contact__first_name", "contact__last_name")
     list_select_related = ("campaign", "contact", "last_call")
     list_per_page = 100
@@ -46,6 +47,7 @@ class CampaignContactAdmin(admin.ModelAdmin):
         "callback",
         "last_outcome",
         "last_call_link",
+        "held_by",
         "note",
         "updated_at",
     )

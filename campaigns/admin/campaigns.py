@@ -22,6 +22,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -57,6 +58,7 @@ from contactcenter.admin_display import (
 from contactcenter.console.charts import answer_rate_heat_map, calls_over_time_chart
 from telephony.admin.analysis_fields import AnalysisFieldsFormField
 from telephony.models import Call, PhoneNumber
+from telephony.rules import RULE_LABELS
 from telephony.services.caller_health import caller_health
 from telephony.services.stats import call_histogram
 from telephony.states import CallStatus
@@ -115,6 +117,23 @@ CAMPAIGN_BREAKDOWNS: list[CampaignBreakdown] = []
 
 def register_campaign_breakdown(breakdown: CampaignBreakdown) -> None:
     CAMPAIGN_BREAKDOWNS.append(breakdown)
+
+
+def _held_back_rows(campaign: Campaign) -> list[tuple[str, str, str]]:
+    """The campaign's contacts a dialing rule held back since their last call, by rule."""
+    counts = dict(
+        CampaignContact.objects.filter(campaign=campaign)
+        .exclude(held_by="")
+        .order_by()
+        .values_list("held_by")
+        .annotate(n=Count("id"))
+    )
+    return [
+        (rule, label, str(counts[rule])) for rule, label in RULE_LABELS.items() if rule in counts
+    ]
+
+
+register_campaign_breakdown(CampaignBreakdown("Held back by a dialing rule", _held_back_rows))
 
 
 def _account_call_limits() -> str:

@@ -515,6 +515,7 @@ def campaign_record_call_outcome(
             # Put on the list during this call (the callee asked, or staff): never again.
             entry.status = CampaignContact.Status.DO_NOT_CALL
             entry.note = BLOCKED_NOTE
+            entry.held_by = Rule.DO_NOT_CALL
         elif entry.callback_at and campaign.status != S.CANCELLED:
             # Asked for during this call (schedule_callback): it is kept whatever the ending.
             entry.status = CampaignContact.Status.CALLBACK_SCHEDULED
@@ -608,6 +609,7 @@ def _record_not_dialed(entry: CampaignContact, attempt: CampaignAttempt, *, now:
     )
     entry.next_attempt_at = now
     entry.note = f"not dialed: {attempt.call.end_reason.removeprefix('not dialed: ')}"[:300]
+    entry.held_by = attempt.call.refused_by_rule
     if attempt.campaign.status == S.CANCELLED:
         entry.status = CampaignContact.Status.CANCELLED
         return
@@ -619,7 +621,10 @@ def _record_not_dialed(entry: CampaignContact, attempt: CampaignAttempt, *, now:
 def contact_record_refusal(entry: CampaignContact, refusal: Refusal) -> None:
     """A contact the dialing rules refuse now, not called: finished for good (do-not-call, an
     invalid destination), or deferred to the next opening of its window or to when its number's
-    call limits allow (never skipped; the end time may cancel it later). No attempt is used."""
+    call limits allow (never skipped; the end time may cancel it later). No attempt is used.
+    The rule is kept on the contact (`held_by`, until it is called) for the audit."""
+    if refusal.rule != Rule.CAMPAIGN_STATUS:
+        entry.held_by = refusal.rule.value
     if refusal.rule == Rule.DO_NOT_CALL:
         contact_finish(
             entry, status=CampaignContact.Status.DO_NOT_CALL, note="on the do-not-call list"
@@ -644,7 +649,7 @@ def contact_finish(entry: CampaignContact, *, status: str, note: str) -> None:
     """The contact is done in this campaign without (another) call: `status` says why."""
     entry.status = status
     entry.note = note[:300]
-    entry.save(update_fields=["status", "note", "updated_at"])
+    entry.save(update_fields=["status", "note", "held_by", "updated_at"])
 
 
 def contact_defer(entry: CampaignContact, *, until: datetime, note: str) -> None:
@@ -657,7 +662,7 @@ def contact_defer(entry: CampaignContact, *, until: datetime, note: str) -> None
         )
     entry.next_attempt_at = until
     entry.note = note
-    entry.save(update_fields=["status", "next_attempt_at", "note", "updated_at"])
+    entry.save(update_fields=["status", "next_attempt_at", "note", "held_by", "updated_at"])
 
 
 def _dispatch_soon(campaign_id: int, *, now: datetime) -> None:

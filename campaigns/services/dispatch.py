@@ -237,12 +237,13 @@ def _claim_and_call(
         entry.last_call = built.call
         entry.callback_at = None  # this is the callback: a new one is asked for in its call
         entry.note = ""
+        entry.held_by = ""  # called: no rule holds it back now
         entry.updated_at = timezone.now()
         called.append(entry)
     calls_insert([built for _, built in ready], place_here=place_here)
     CampaignAttempt.objects.bulk_create(attempts)
     bulk_update_rows(
-        called, ["status", "attempts", "last_call", "callback_at", "note", "updated_at"]
+        called, ["status", "attempts", "last_call", "callback_at", "note", "held_by", "updated_at"]
     )
     return len(called), len(due) == limit * OVERFETCH or len(chosen) == limit
 

@@ -36,6 +36,7 @@ from campaigns.services.imports import (
 )
 from campaigns.signals import contact_do_not_call
 from campaigns.states import WAITING_CONTACT_STATUSES
+from telephony.rules import Rule
 from telephony.validators import normalize_phone_number
 
 # Campaign contacts that an added number takes out of their campaign.
@@ -66,6 +67,7 @@ def _block_campaign_contacts(phones: list[str]) -> int:
     ).update(
         status=CampaignContact.Status.DO_NOT_CALL,
         note=BLOCKED_NOTE,
+        held_by=Rule.DO_NOT_CALL,
         updated_at=timezone.now(),
     )
 
