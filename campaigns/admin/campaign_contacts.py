@@ -30,8 +30,7 @@ class CampaignContactAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "callback_at",
         "last_outcome",
-        "held_by",
-        "note",
+        "note",  # says why it waits; the rule itself is a filter (and on its page)
         "last_call_link",
     )
     list_filter = ("campaign", "status", "held_by")

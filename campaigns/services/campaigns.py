@@ -637,7 +637,9 @@ def contact_record_refusal(entry: CampaignContact, refusal: Refusal) -> None:
         )
     elif refusal.rule == Rule.CALL_FREQUENCY and refusal.opens_at:
         contact_defer(
-            entry, until=refusal.opens_at, note=f"{FREQUENCY_NOTE}: {refusal.message}"[:300]
+            entry,
+            until=refusal.opens_at,
+            note=f"{FREQUENCY_NOTE}; next allowed at {refusal.opens_at:%Y-%m-%d %H:%M} UTC",
         )
     elif refusal.rule == Rule.CAMPAIGN_STATUS:
         pass  # the campaign stopped meanwhile: the contact waits where it is
