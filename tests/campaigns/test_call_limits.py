@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from campaigns.models import Campaign, CampaignContact
+from campaigns.models import Campaign, CampaignContact, Contact
 from campaigns.services.campaigns import campaign_start
 from campaigns.services.dispatch import dispatch, dispatch_campaign
 from campaigns.services.waiting import FREQUENCY_NOTE, campaigns_waiting
@@ -392,3 +392,69 @@ def test_crms_set_a_campaigns_limits_through_the_api(
     )
     assert refused.status_code == 400
     assert "calls_per_number_7d" in str(refused.json())
+
+
+# Operations on one number, each after a gap (minutes): a single call now, one booked for
+# later (hours ahead), a new campaign with a contact of that number dispatched, the queued calls
+# that are due placed, the oldest queued call hung up before it is placed.
+OPERATIONS = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=12 * 60),
+        st.sampled_from(["single", "later", "campaign", "place", "hang_up"]),
+        st.integers(min_value=1, max_value=30),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(operations=OPERATIONS, per_24h=st.integers(min_value=1, max_value=3))
+def test_whatever_books_and_places_calls_no_24_hours_hold_more_dialed_calls_than_the_limit(
+    agora, simulator, clock, settings, make_campaign, imported_caller, agent_profile,
+    operations, per_24h,
+):  # fmt: skip
+    """Every path at once: single calls, calls booked for later, campaigns' dispatches (each
+    its own campaign), placements and hang-ups, in any order and timing. However they
+    interleave, the calls actually sent to Agora never number more than the limit in any 24
+    hours (by when they were dialed)."""
+    from telephony.services.calls import calls_place
+
+    settings.NUMBER_CALLS_PER_24H = per_24h
+    settings.CALLING_HOURS_GUARD_START, settings.CALLING_HOURS_GUARD_END = "00:00", "23:59:59"
+    Call.objects.all().delete()
+    clock.advance(days=2)  # forward only (the simulator's clock never goes back): a clean day
+    for gap, kind, hours in operations:
+        clock.advance(minutes=gap)
+        try:
+            if kind == "single":
+                queue(imported_caller, agent_profile, callee_timezone="UTC")
+            elif kind == "later":
+                later = clock.now() + timedelta(hours=hours)
+                queue(imported_caller, agent_profile, callee_timezone="UTC", scheduled_for=later)
+            elif kind == "campaign":
+                campaign = make_campaign([CALLEE], weekdays=list(range(7)))
+                Contact.objects.filter(contact_list__campaigns=campaign).update(timezone="UTC")
+                campaign_start(campaign=campaign)
+                dispatch_campaign(campaign_id=campaign.pk, now=clock.now())
+        except CallRefused as refused:
+            assert refused.refusal.rule == Rule.CALL_FREQUENCY
+        if kind == "place":
+            due = Call.objects.filter(status=CallStatus.QUEUED).exclude(
+                scheduled_for__gt=clock.now()
+            )
+            calls_place([call.pk for call in due])
+            for agent_id in Call.objects.exclude(agent_id=None).values_list("agent_id", flat=True):
+                simulator.hangup(agent_id)  # its place at the simulator freed
+        elif kind == "hang_up":
+            queued = Call.objects.filter(status=CallStatus.QUEUED).order_by("queued_at").first()
+            if queued is not None:
+                call_hangup(call_id=queued.pk)
+
+    dialed = sorted(Call.objects.exclude(agent_id=None).values_list("dialed_at", flat=True))
+    for at in dialed:
+        assert len([other for other in dialed if at <= other < at + timedelta(hours=24)]) <= per_24h
