@@ -253,13 +253,15 @@ class Campaign(models.Model):
         blank=True,
         verbose_name="calls per number in 24 hours",
         help_text="At most this many calls to one number in any 24 hours, counting every "
-        "campaign's and single call (0: no limit). Empty: the NUMBER_CALLS_PER_24H setting.",
+        "campaign's and single call; it can only narrow the account's limit "
+        "(NUMBER_CALLS_PER_24H). Empty or 0: the account's.",
     )
     calls_per_number_7d = models.PositiveIntegerField(
         null=True,
         blank=True,
         verbose_name="calls per number in 7 days",
-        help_text="The same over any 7 days. Empty: the NUMBER_CALLS_PER_7D setting.",
+        help_text="The same over any 7 days, narrowing NUMBER_CALLS_PER_7D. Empty or 0: the "
+        "account's.",
     )
     retry_delay_no_answer = models.PositiveIntegerField(
         default=3600, help_text="Seconds before calling again after no answer."

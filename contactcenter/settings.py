@@ -482,7 +482,7 @@ for _name in ("CALLING_HOURS_GUARD_START", "CALLING_HOURS_GUARD_END"):
 if _time.fromisoformat(CALLING_HOURS_GUARD_START) >= _time.fromisoformat(CALLING_HOURS_GUARD_END):
     raise ImproperlyConfigured("CALLING_HOURS_GUARD_START must be before CALLING_HOURS_GUARD_END.")
 # At most this many calls to one number in any 24 hours / any 7 days, counting every campaign and
-# single call (a campaign may set its own). 3 a day is Florida's rule; no weekly limit by default
+# single call (a campaign may narrow them). 3 a day is Florida's rule; no weekly limit by default
 # (0: none). Campaign contacts held back wait until the limit allows.
 NUMBER_CALLS_PER_24H = env.int("NUMBER_CALLS_PER_24H", default=3)
 NUMBER_CALLS_PER_7D = env.int("NUMBER_CALLS_PER_7D", default=0)

@@ -297,7 +297,8 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                     "description": "However many campaigns call a number, it gets at most this "
                     "many calls in any 24 hours and any 7 days, single calls included; a "
                     "contact over a limit waits until the limit allows, without using an "
-                    f"attempt. Empty: the account's settings ({_account_call_limits()}).",
+                    "attempt. A campaign may narrow the account's limits, not widen them. "
+                    f"Empty or 0: the account's ({_account_call_limits()}).",
                     "fields": ("calls_per_number_24h", "calls_per_number_7d"),
                 },
             ),

@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='campaign',
             name='calls_per_number_24h',
-            field=models.PositiveIntegerField(blank=True, help_text="At most this many calls to one number in any 24 hours, counting every campaign's and single call (0: no limit). Empty: the NUMBER_CALLS_PER_24H setting.", null=True, verbose_name='calls per number in 24 hours'),
+            field=models.PositiveIntegerField(blank=True, help_text="At most this many calls to one number in any 24 hours, counting every campaign's and single call; it can only narrow the account's limit (NUMBER_CALLS_PER_24H). Empty or 0: the account's.", null=True, verbose_name='calls per number in 24 hours'),
         ),
         migrations.AddField(
             model_name='campaign',
             name='calls_per_number_7d',
-            field=models.PositiveIntegerField(blank=True, help_text='The same over any 7 days. Empty: the NUMBER_CALLS_PER_7D setting.', null=True, verbose_name='calls per number in 7 days'),
+            field=models.PositiveIntegerField(blank=True, help_text="The same over any 7 days, narrowing NUMBER_CALLS_PER_7D. Empty or 0: the account's.", null=True, verbose_name='calls per number in 7 days'),
         ),
     ]

@@ -609,7 +609,8 @@ def _record_not_dialed(entry: CampaignContact, attempt: CampaignAttempt, *, now:
     )
     entry.next_attempt_at = now
     entry.note = f"not dialed: {attempt.call.end_reason.removeprefix('not dialed: ')}"[:300]
-    entry.held_by = attempt.call.refused_by_rule
+    if attempt.call.refused_by_rule != Rule.CAMPAIGN_STATUS:  # not a hold: it stopped
+        entry.held_by = attempt.call.refused_by_rule
     if attempt.campaign.status == S.CANCELLED:
         entry.status = CampaignContact.Status.CANCELLED
         return

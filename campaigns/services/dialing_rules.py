@@ -6,10 +6,11 @@ dials it (telephony/rules.py says when telephony asks); the dispatcher asks them
 contact it claims. Order matters only for the message: a destination that is never allowed is
 reported before a number that is merely blocked or called at the wrong hour.
 
-Call frequency counts every call to the number (any campaign, single calls) made or booked in
-the last 24 hours / 7 days. It is counted where calls are booked (queued) under a lock per
-number held to the booking's commit (`RuleFacts.for_numbers(..., booking=True)`), so two
-dispatchers or workers booking the same number count each other; a booked call counts at once.
+Call frequency counts every call to the number (any campaign, single calls) made or booked
+within 24 hours / 7 days of the new one. It is counted where calls are booked (queued) under a
+lock per number held to the booking's commit (`RuleFacts.for_numbers(..., booking=True)`), so
+two dispatchers or workers booking the same number count each other; a booked call counts at
+once.
 Right before dialing it is counted again without the lock: every other call to the number
 counts, so that check can only be stricter than the booking's.
 """
@@ -58,14 +59,13 @@ class CallLimits:
 
     @classmethod
     def for_campaign(cls, campaign: Campaign) -> "CallLimits":
-        """The campaign's own limits where it sets them, else the settings'."""
-        default = cls.from_settings()
+        """The campaign's own limits where it sets them, never looser than the settings' (as
+        its window never reaches past the guard): the account's limits may be the law's."""
+        account = cls.from_settings()
         return cls(
-            default.per_24h if campaign.calls_per_number_24h is None
-            else campaign.calls_per_number_24h,
-            default.per_7d if campaign.calls_per_number_7d is None
-            else campaign.calls_per_number_7d,
-        )  # fmt: skip
+            _stricter(account.per_24h, campaign.calls_per_number_24h),
+            _stricter(account.per_7d, campaign.calls_per_number_7d),
+        )
 
     def spans(self) -> list[tuple[int, timedelta, str]]:
         """(limit, span, its name) of each limit in force."""
@@ -79,11 +79,18 @@ class CallLimits:
         ]
 
 
-# A call that was never sent to Agora does not count: canceled with no request out (hung up
-# while queued), or stopped by the rules right before its first request. (A call's dialed_at
-# does not tell: ending sets it.) One canceled after a request that may have reached Agora (a
-# timeout, then a retry stopped) counts: a limit errs on the side of calling less.
-_NOT_AN_ATTEMPT = Q(status=CallStatus.CANCELED, agent_id__isnull=True) & (
+def _stricter(account: int, campaign: int | None) -> int:
+    """The stricter of two limits, 0 meaning none."""
+    limits = [limit for limit in (account, campaign or 0) if limit]
+    return min(limits) if limits else 0
+
+
+# A call that was never sent to Agora does not count: ended (canceled or failed) with no
+# request out (hung up while queued, its request impossible to build), or stopped by the rules
+# right before its first request. (A call's dialed_at does not tell: ending sets it.) One ended
+# after a request that may have reached Agora (a timeout, then a retry stopped) counts: a limit
+# errs on the side of calling less.
+_NOT_AN_ATTEMPT = Q(status__in=[CallStatus.CANCELED, CallStatus.FAILED], agent_id__isnull=True) & (
     Q(placement_attempts=0) | (Q(placement_attempts=1) & ~Q(refused_by_rule=""))
 )
 
@@ -172,16 +179,18 @@ class RuleFacts:
 def _frequency_refusal(
     to_number: str, *, now: datetime, facts: RuleFacts, limits: CallLimits, call_id: str | None
 ) -> Refusal | None:
-    """Refused when the number's calls in the last 24 hours (or 7 days), this batch's and any
-    booked for later included, `call_id` itself not, reach a limit; allowed again once enough
-    of them are older than the span."""
+    """Refused when the number's calls within 24 hours (or 7 days) of `now`, before or after
+    it (this batch's and those booked for later included, `call_id` itself not), reach a limit;
+    allowed again once enough of them are older than the span. Counting both sides is stricter
+    than any one 24 hours needs, and keeps a call booked a little later (or stamped by a clock
+    a little ahead) from being missed; a call booked days ahead counts only near its time."""
     times = sorted(
         [at for at, other in facts.recent.get(to_number, ()) if other != call_id]
         + facts.booked.get(to_number, [])
     )
     worst = None
     for limit, span, name in limits.spans():
-        within = [at for at in times if at > now - span]
+        within = [at for at in times if now - span < at < now + span]
         if len(within) >= limit:
             opens_at = within[len(within) - limit] + span
             if worst is None or opens_at > worst[0]:

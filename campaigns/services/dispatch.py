@@ -212,6 +212,7 @@ def _claim_and_call(
         if isinstance(answer, CallRefused):
             contact_record_refusal(entry, answer.refusal)
         elif isinstance(answer, ValidationError):
+            entry.held_by = ""  # no dialing rule: its call cannot be made at all
             contact_finish(entry, status=CampaignContact.Status.INVALID,
                            note="; ".join(answer.messages))  # fmt: skip
         else:

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, CampaignContact, Contact
 from campaigns.services.campaigns import campaign_start
+from campaigns.services.dialing_rules import CallLimits
 from campaigns.services.dispatch import dispatch, dispatch_campaign
 from campaigns.services.waiting import FREQUENCY_NOTE, campaigns_waiting
 from contactcenter.models import ApiKey, ApiScope
@@ -118,6 +119,33 @@ def test_calls_never_dialed_do_not_count(
         queue(imported_caller, agent_profile)
 
 
+def test_a_call_that_failed_before_any_request_does_not_count(
+    agora, simulator, clock, settings, imported_caller, agent_profile
+):
+    settings.NUMBER_CALLS_PER_24H = 1
+    broken = queue(imported_caller, agent_profile)
+    agent_profile.greeting_template = "Hi {{nickname}}"  # changed meanwhile: not buildable
+    agent_profile.save()
+    assert call_place(call_id=broken.pk) == "failed"
+    agent_profile.greeting_template = "Hi {{first_name}}"
+    agent_profile.save()
+
+    assert queue(imported_caller, agent_profile).status == CallStatus.QUEUED
+
+
+def test_a_call_booked_days_ahead_counts_only_near_its_time(
+    clock, settings, imported_caller, agent_profile
+):
+    settings.NUMBER_CALLS_PER_24H = 1
+    queue(imported_caller, agent_profile, scheduled_for=clock.now() + timedelta(days=3))
+
+    assert queue(imported_caller, agent_profile)  # today: three days before it
+    with pytest.raises(CallRefused):  # the day before it, it counts
+        queue(
+            imported_caller, agent_profile, scheduled_for=clock.now() + timedelta(days=2, hours=1)
+        )
+
+
 def test_the_7_day_limit_counts_days_back(clock, settings, imported_caller, agent_profile):
     settings.NUMBER_CALLS_PER_7D = 2
     first_at = clock.now()
@@ -207,16 +235,35 @@ def test_a_campaign_contact_over_the_limit_waits_until_it_allows(
     assert entry.status == CampaignContact.Status.IN_PROGRESS
 
 
-def test_a_campaigns_own_limits_replace_the_settings(make_campaign, imported_caller, agent_profile):
+def test_a_campaigns_own_limits_narrow_the_accounts_never_widen_them(
+    make_campaign, clock, imported_caller, agent_profile
+):
+    queue(imported_caller, agent_profile)
+    strict = make_campaign([CALLEE], calls_per_number_24h=1)
+    lenient = make_campaign(["+14155550151"], calls_per_number_24h=9)
     for _ in range(3):
-        queue(imported_caller, agent_profile)
-    lenient = make_campaign([CALLEE], calls_per_number_24h=4)
-    campaign_start(campaign=lenient)
+        queue(imported_caller, agent_profile, to_number="+14155550151")
+    for campaign in (strict, lenient):
+        campaign_start(campaign=campaign)
 
-    assert dispatch() == {lenient.pk: 1}  # a fourth call, as this campaign allows
+    assert dispatch() == {strict.pk: 0, lenient.pk: 0}
 
-    with pytest.raises(CallRefused):  # single calls still answer to the setting (3)
-        queue(imported_caller, agent_profile)
+    assert strict.contacts.get().note.startswith(FREQUENCY_NOTE)  # 1 call: its own limit is 1
+    assert lenient.contacts.get().note.startswith(FREQUENCY_NOTE)  # 3 calls: the account's 3
+    assert CallLimits.for_campaign(lenient) == CallLimits(per_24h=3, per_7d=0)
+    assert CallLimits.for_campaign(strict) == CallLimits(per_24h=1, per_7d=0)
+
+
+@pytest.mark.parametrize(
+    ("account", "campaign", "effective"),
+    [(3, None, 3), (3, 0, 3), (3, 5, 3), (3, 2, 2), (0, 2, 2), (0, None, 0), (0, 0, 0)],
+)
+def test_the_stricter_of_the_two_limits_holds_0_meaning_none(
+    settings, make_campaign, account, campaign, effective
+):
+    settings.NUMBER_CALLS_PER_24H = account
+    limits = CallLimits.for_campaign(make_campaign(calls_per_number_24h=campaign))
+    assert limits.per_24h == effective
 
 
 def test_two_contacts_with_one_number_in_one_chunk_book_only_what_the_limit_allows(
@@ -370,7 +417,7 @@ def test_the_campaign_page_shows_the_limits_the_empty_fields_stand_for_and_who_i
     page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
 
     assert "Call limits per number" in page
-    assert "Empty: the account's settings (3 in 24 hours; 10 in 7 days)." in page
+    assert "Empty or 0: the account's (3 in 24 hours; 10 in 7 days)." in page
     assert "1 contact is held back by the call limits of their numbers" in page
 
 
@@ -421,7 +468,8 @@ def test_whatever_books_and_places_calls_no_24_hours_hold_more_dialed_calls_than
     """Every path at once: single calls, calls booked for later, campaigns' dispatches (each
     its own campaign), placements and hang-ups, in any order and timing. However they
     interleave, the calls actually sent to Agora never number more than the limit in any 24
-    hours (by when they were dialed)."""
+    hours (by when they were dialed). (What the check right before dialing adds, for a limit
+    lowered while calls wait, is test_the_limits_are_counted_again_right_before_dialing's.)"""
     from telephony.services.calls import calls_place
 
     settings.NUMBER_CALLS_PER_24H = per_24h
