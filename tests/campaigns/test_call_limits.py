@@ -22,8 +22,9 @@ from campaigns.services.waiting import FREQUENCY_NOTE, campaigns_waiting
 from contactcenter.models import ApiKey, ApiScope
 from telephony.models import Call
 from telephony.rules import CallRefused, Rule
-from telephony.services.calls import call_create, call_hangup, call_place
+from telephony.services.calls import call_hangup, call_place
 from telephony.states import CallStatus
+from tests.telephony.test_dialing_rules import queue  # a single call to CALLEE
 
 pytestmark = pytest.mark.django_db
 CALLEE = "+14155550150"
@@ -36,16 +37,6 @@ def still(request):
     if "clock" in request.fixturenames:
         clock = request.getfixturevalue("clock")
         clock.move_to(clock.now(), tick=False)
-
-
-def queue(imported_caller, agent_profile, to_number=CALLEE, **options) -> Call:
-    return call_create(
-        to_number=to_number,
-        caller_id=imported_caller,
-        agent_profile=agent_profile,
-        variables={"first_name": "Ada"},
-        **options,
-    )
 
 
 def counted_calls(to_number=CALLEE) -> int:
