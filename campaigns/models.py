@@ -1,17 +1,26 @@
 from datetime import time
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from contactcenter.validators import validate_json_text
 from telephony.analysis_fields import validate_analysis_fields
+from telephony.callee_regions import RegionError, parse_region
 from telephony.models import AgentProfile, Call, PhoneNumber, VoicemailPolicy
 from telephony.outcomes import default_outcomes, default_success_outcomes, validate_outcomes
 from telephony.rules import RULE_LABELS
 from telephony.validators import validate_e164
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+
+
+def validate_region(value: str) -> None:
+    try:
+        parse_region(value)
+    except RegionError as error:
+        raise ValidationError(str(error), code="invalid_region") from None
 
 
 class ContactList(models.Model):
@@ -37,6 +46,13 @@ class Contact(models.Model):
     external_id = models.CharField(max_length=200, blank=True)
     timezone = models.CharField(
         max_length=64, blank=True, help_text="IANA time zone; overrides the number's own."
+    )
+    region = models.CharField(
+        max_length=6,
+        blank=True,
+        validators=[validate_region],
+        help_text="Country and state or province, such as US-TX: for the regional calling "
+        "hours and public holidays. Empty: the number's (its area code's state or province).",
     )
     variables = models.JSONField(
         default=dict,
@@ -170,7 +186,7 @@ class Campaign(models.Model):
     # What staff and CRMs set (the admin form and the API serializer both take these).
     SETTINGS_FIELDS = (
         "name", "agent_profile", "caller_id_strategy", "caller_ids", "contact_lists",
-        "start_at", "end_at", "weekdays", "window_start", "window_end",
+        "start_at", "end_at", "weekdays", "window_start", "window_end", "call_on_holidays",
         "max_concurrent_calls", "max_calls_per_minute", "max_attempts",
         "calls_per_number_24h", "calls_per_number_7d", "retry_delay_no_answer",
         "retry_delay_busy", "retry_delay_failed",
@@ -233,6 +249,12 @@ class Campaign(models.Model):
     )
     window_end = models.TimeField(
         default=time(18, 0), help_text="Latest time (exclusive), in each contact's local time."
+    )
+    call_on_holidays = models.BooleanField(
+        default=False,
+        verbose_name="call on public holidays",
+        help_text="Call on the public holidays of each contact's country, state or province too "
+        "(the regional calling hours and company blackout dates still apply).",
     )
     max_concurrent_calls = models.PositiveIntegerField(
         default=5,
@@ -440,3 +462,90 @@ class CampaignAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} for {self.campaign_contact}"
+
+
+def every_day() -> list[int]:
+    return [0, 1, 2, 3, 4, 5, 6]
+
+
+class CallingHoursRule(models.Model):
+    """A regional rule narrowing every call's hours in the callee's local time (a state's
+    telemarketing hours, no calls on Sundays there): it applies on its weekdays to callees in
+    its country, or in its state or province only. Rules that overlap all apply (the narrowest
+    hours win); none can widen a campaign's window or the guard."""
+
+    country = models.CharField(max_length=2, help_text="ISO country code, such as US or CA.")
+    region = models.CharField(
+        max_length=3,
+        blank=True,
+        verbose_name="state or province",
+        help_text="Its code, such as TX or ON. Empty: the whole country.",
+    )
+    weekdays = models.JSONField(
+        default=every_day, help_text="Days it applies: 0 = Monday ... 6 = Sunday."
+    )
+    no_calls = models.BooleanField(
+        default=False, help_text="No calls at all on these days (the hours below are ignored)."
+    )
+    start = models.TimeField(null=True, blank=True, help_text="Earliest local time.")
+    end = models.TimeField(null=True, blank=True, help_text="Latest local time (exclusive).")
+    source = models.CharField(
+        max_length=200, blank=True, help_text="The law or policy it comes from, for the audit."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country", "region", "id"]
+        verbose_name = "regional calling-hours rule"
+
+    def __str__(self) -> str:
+        where = f"{self.country}-{self.region}" if self.region else self.country
+        days = ", ".join(dict(WEEKDAYS)[day] for day in sorted(self.weekdays or []))
+        hours = "no calls" if self.no_calls else f"{self.start:%H:%M}-{self.end:%H:%M}"
+        return f"{where} {days}: {hours}"
+
+    def clean(self) -> None:
+        errors = {}
+        self.country = self.country.strip().upper()
+        self.region = self.region.strip().upper()
+        try:
+            parse_region(f"{self.country}-{self.region}" if self.region else self.country)
+        except RegionError as error:
+            errors["region" if self.region else "country"] = str(error)
+        if (
+            not isinstance(self.weekdays, list)
+            or not self.weekdays
+            or not all(isinstance(day, int) and 0 <= day <= 6 for day in self.weekdays)
+        ):
+            errors["weekdays"] = "Give at least one day, as numbers from 0 (Monday) to 6 (Sunday)."
+        if not self.no_calls:
+            if self.start is None or self.end is None:
+                errors["start"] = "Give both times, or tick 'no calls'."
+            elif self.start >= self.end:
+                errors["end"] = "The latest time must be after the earliest."
+        if errors:
+            raise ValidationError(errors)
+
+
+class BlackoutDate(models.Model):
+    """Days the company makes no calls at all (a shutdown, a day of mourning), in each callee's
+    local date; every campaign and single call obeys them."""
+
+    first_day = models.DateField()
+    last_day = models.DateField(
+        null=True, blank=True, help_text="Empty: the first day only. Included."
+    )
+    reason = models.CharField(max_length=200, help_text="Shown wherever a call is held back.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["first_day"]
+
+    def __str__(self) -> str:
+        if self.last_day and self.last_day != self.first_day:
+            return f"{self.first_day}-{self.last_day}: {self.reason}"
+        return f"{self.first_day}: {self.reason}"
+
+    def clean(self) -> None:
+        if self.last_day and self.first_day and self.last_day < self.first_day:
+            raise ValidationError({"last_day": "The last day cannot come before the first."})

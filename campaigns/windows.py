@@ -1,5 +1,7 @@
 """When a contact may be called (invariant 3): the campaign's weekdays and daily window, in the
-contact's own local time, inside the system-wide guard that no campaign can widen.
+contact's own local time, inside the system-wide guard that no campaign can widen, narrowed by
+the rules of the callee's region (hours per weekday, days without calls) and closed on dates
+without calls (public holidays, company blackout dates), each in the callee's local date.
 
 A number that maps to several time zones (phonenumbers' data) may be called only when the
 window is open in all of them; a contact's explicit time zone replaces the number's.
@@ -7,7 +9,7 @@ Everything here is pure: instants in, instants out, so it can be checked exhaust
 """
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,7 +18,8 @@ from django.conf import settings
 from phonenumbers import timezone as number_timezones
 
 UNKNOWN_ZONE = "Etc/Unknown"
-SEARCH_DAYS = 15  # how far ahead an opening is looked for (two weeks covers any weekday set)
+SEARCH_DAYS = 15  # days of openings looked at together (two weeks covers any weekday set)
+SEARCH_LIMIT_DAYS = 400  # past a year of holidays and blackout dates: never, as things stand
 
 
 class NoTimeZone(ValueError):
@@ -48,10 +51,26 @@ def _number_zones(phone: str) -> tuple[ZoneInfo, ...]:
 
 
 @dataclass(frozen=True)
+class DayHours:
+    """A narrowing of the window on some weekdays (a regional rule): hours within which calls
+    may be made those days, or none at all (`start` and `end` None)."""
+
+    weekdays: frozenset[int]
+    start: time | None = None
+    end: time | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.start is None or self.end is None
+
+
+@dataclass(frozen=True)
 class CallingWindow:
     start: time  # inclusive, local wall-clock time
     end: time  # exclusive
     weekdays: frozenset[int]  # 0 = Monday
+    narrowed_by: tuple[DayHours, ...] = ()  # the callee's region's rules
+    closed_dates: frozenset[date] = frozenset()  # holidays, blackout dates (local dates)
 
     @classmethod
     def for_campaign(cls, *, start: time, end: time, weekdays, guard=None) -> "CallingWindow":
@@ -69,9 +88,47 @@ class CallingWindow:
         guard_start, guard_end = guard or calling_hours_guard()
         return cls(start=guard_start, end=guard_end, weekdays=frozenset(range(7)))
 
+    def narrowed(
+        self, rules: tuple[DayHours, ...] = (), closed_dates: frozenset[date] = frozenset()
+    ) -> "CallingWindow":
+        """This window inside a region's rules and without `closed_dates` as well."""
+        return replace(
+            self,
+            narrowed_by=self.narrowed_by + tuple(rules),
+            closed_dates=self.closed_dates | closed_dates,
+        )
+
+    def hours_on(self, day: date) -> tuple[time, time] | None:
+        """The local hours calls may be made on `day` (None: not that day)."""
+        if day in self.closed_dates:
+            return None
+        return self._weekday_hours[day.weekday()]
+
+    @functools.cached_property
+    def _weekday_hours(self) -> tuple[tuple[time, time] | None, ...]:
+        return tuple(self._hours_on_weekday(weekday) for weekday in range(7))
+
+    def _hours_on_weekday(self, weekday: int) -> tuple[time, time] | None:
+        if weekday not in self.weekdays:
+            return None
+        start, end = self.start, self.end
+        for rule in self.narrowed_by:
+            if weekday in rule.weekdays:
+                if rule.closed:
+                    return None
+                start, end = max(start, rule.start), min(end, rule.end)
+        return (start, end) if start < end else None
+
+    def base_hours_on(self, day: date) -> tuple[time, time] | None:
+        """The hours before the region's rules and closed dates (the campaign's or guard's)."""
+        if day.weekday() not in self.weekdays or self.start >= self.end:
+            return None
+        return self.start, self.end
+
     @property
     def is_empty(self) -> bool:
-        return self.start >= self.end or not self.weekdays
+        """No weekday has any hours (closed dates aside)."""
+        return not any(self._weekday_hours)
 
 
 def calling_hours_guard() -> tuple[time, time]:
@@ -87,9 +144,8 @@ def is_open(at: datetime, zones: tuple[ZoneInfo, ...], window: CallingWindow) ->
         return False
     for zone in zones:
         local = at.astimezone(zone)
-        if local.weekday() not in window.weekdays:
-            return False
-        if not window.start <= local.time().replace(tzinfo=None) < window.end:
+        hours = window.hours_on(local.date())
+        if hours is None or not hours[0] <= local.time().replace(tzinfo=None) < hours[1]:
             return False
     return True
 
@@ -121,19 +177,23 @@ def next_opening(
     at: datetime, zones: tuple[ZoneInfo, ...], window: CallingWindow
 ) -> datetime | None:
     """The first instant at or after `at` when the window is open in every zone (None if it
-    never opens within SEARCH_DAYS, e.g. an empty window)."""
+    never opens within SEARCH_LIMIT_DAYS, e.g. an empty window). Each day's hours start is a
+    candidate in each zone; they are looked at SEARCH_DAYS at a time (a zone's days run in
+    order, and one number's zones lie less than a day apart)."""
     if is_open(at, zones, window):
         return at
     if window.is_empty or not zones:
         return None
-    candidates: set[datetime] = set()
-    for zone in zones:
-        today = at.astimezone(zone).date()
-        for offset in range(SEARCH_DAYS):
-            day = today + timedelta(days=offset)
-            if day.weekday() in window.weekdays:
-                candidates |= {i for i in _local_instants(day, window.start, zone) if i > at}
-    for candidate in sorted(candidates):
-        if is_open(candidate, zones, window):
-            return candidate
+    for first in range(0, SEARCH_LIMIT_DAYS, SEARCH_DAYS):
+        candidates: set[datetime] = set()
+        for zone in zones:
+            today = at.astimezone(zone).date()
+            for offset in range(first, first + SEARCH_DAYS):
+                day = today + timedelta(days=offset)
+                hours = window.hours_on(day)
+                if hours is not None:
+                    candidates |= {i for i in _local_instants(day, hours[0], zone) if i > at}
+        for candidate in sorted(candidates):
+            if is_open(candidate, zones, window):
+                return candidate
     return None

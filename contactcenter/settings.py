@@ -489,6 +489,9 @@ NUMBER_CALLS_PER_7D = env.int("NUMBER_CALLS_PER_7D", default=0)
 for _name in ("NUMBER_CALLS_PER_24H", "NUMBER_CALLS_PER_7D"):
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"{_name} must be 0 (no limit) or more.")
+# No calls on the callee's public holidays (its country's and state's or province's, from the
+# `holidays` package) unless a campaign allows them; false: holidays are ordinary days.
+SKIP_PUBLIC_HOLIDAYS = env.bool("SKIP_PUBLIC_HOLIDAYS", default=True)
 # Largest contact CSV accepted (a million rows is about 100 MB).
 CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=500 * 1024 * 1024)
 # Largest do-not-call CSV accepted (a million numbers with short reasons is about 40 MB).

@@ -219,6 +219,12 @@ class Call(models.Model):
         help_text="IANA time zone of the callee; empty: every zone of the number (the calling "
         "hours must hold in each).",
     )
+    callee_region = models.CharField(
+        max_length=6,
+        blank=True,
+        help_text="The callee's country and state or province (e.g. US-TX), for the regional "
+        "calling hours and holidays; empty: the number's area code's.",
+    )
     # Staff holding `override_dialing_rules` may place one call past do-not-call and calling
     # hours (telephony.rules.OVERRIDABLE_RULES), with a reason; both are kept for audit.
     rules_override_reason = models.CharField(max_length=300, blank=True)

@@ -28,6 +28,9 @@ class Rule(StrEnum):
     CALL_FREQUENCY = "call_frequency"  # too many calls to the number lately (any campaign)
     CALLING_HOURS = "calling_hours"
     CAMPAIGN_WINDOW = "campaign_window"
+    REGIONAL_HOURS = "regional_hours"  # the callee's region's rules (weekday hours, no-call days)
+    PUBLIC_HOLIDAY = "public_holiday"  # of the callee's country, state or province
+    BLACKOUT_DATE = "blackout_date"  # the company's days without calls
     CAMPAIGN_STATUS = "campaign_status"
 
 
@@ -38,21 +41,43 @@ RULE_LABELS = {
     Rule.CALL_FREQUENCY: "Call limits per number",
     Rule.CALLING_HOURS: "Calling hours",
     Rule.CAMPAIGN_WINDOW: "Campaign's calling window",
+    Rule.REGIONAL_HOURS: "Regional calling hours",
+    Rule.PUBLIC_HOLIDAY: "Public holiday",
+    Rule.BLACKOUT_DATE: "Company blackout date",
     Rule.CAMPAIGN_STATUS: "Campaign not running",
 }
 
 # What staff holding `telephony.override_dialing_rules` may override for one call (an emergency
 # call, say). Destinations (toll fraud) and a campaign's own rules are never overridden.
+# Overriding the calling hours lifts every rule of when (the guard, the region's hours,
+# holidays, blackout dates).
 OVERRIDABLE_RULES = frozenset({Rule.DO_NOT_CALL, Rule.CALLING_HOURS})
+# The rules of when a call may be made: a contact they hold back waits for the next opening.
+TIME_RULES = frozenset(
+    {Rule.CALLING_HOURS, Rule.CAMPAIGN_WINDOW, Rule.REGIONAL_HOURS, Rule.PUBLIC_HOLIDAY,
+     Rule.BLACKOUT_DATE}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Refusal:
     rule: Rule
     message: str
-    # Calling hours and call frequency: the next instant the call would be allowed (None:
+    # The time rules and call frequency: the next instant the call would be allowed (None:
     # never, as things stand).
     opens_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CallTarget:
+    """Who a new call is to, as the rules need it: the number, the callee's time zone and region
+    when known (else the number's), and whether the call may be made on public holidays (a
+    campaign allowing them)."""
+
+    to_number: str
+    callee_timezone: str = ""
+    callee_region: str = ""
+    holidays_allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,26 +98,21 @@ class CallRefused(ValidationError):
 
 class DialingRules(Protocol):
     def new_call_refusal(
-        self,
-        *,
-        to_number: str,
-        callee_timezone: str,
-        now: datetime,
-        overridden: frozenset[Rule],
+        self, *, target: CallTarget, now: datetime, overridden: frozenset[Rule]
     ) -> Refusal | None:
-        """Why a single call to `to_number` may not be queued now, or None."""
+        """Why a single call to `target` may not be queued now, or None."""
         ...
 
     def new_call_refusals(
         self,
         *,
-        calls: list[tuple[str, str]],
+        calls: list[CallTarget],
         now: datetime,
         overridden: frozenset[Rule] = frozenset(),
         facts: object | None = None,
     ) -> list[Refusal | None]:
-        """The same for many calls at once, each given as (to_number, callee_timezone): one
-        answer per call, in order (the rules read the database once for all of them).
+        """The same for many calls at once: one answer per call, in order (the rules read the
+        database once for all of them).
         `facts`: what the rules read for these numbers in the caller's transaction already
         (the dispatcher's, when it checked its claim), used if it covers them."""
         ...

@@ -257,13 +257,17 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                 "Schedule",
                 {
                     "description": "Calls are made only between the start and end, on the "
-                    "chosen weekdays, inside the daily window in each contact's own local time.",
+                    "chosen weekdays, inside the daily window in each contact's own local time, "
+                    "narrowed by the regional calling-hours rules of each contact's state or "
+                    "province; never on company blackout dates, nor on the public holidays of "
+                    "the contact's country, state or province unless allowed here.",
                     "fields": (
                         "start_at",
                         "end_at",
                         "weekdays" if "weekdays" in editable else "weekday_names",
                         "window_start",
                         "window_end",
+                        "call_on_holidays",
                     ),
                 },
             ),

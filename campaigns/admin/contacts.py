@@ -41,6 +41,7 @@ from contactcenter.admin_display import (
 )
 from contactcenter.forms import BoundedJSONField
 from telephony.admin.search import PhoneNumberSearchMixin
+from telephony.callee_regions import RegionError, parse_region
 from telephony.validators import normalize_phone_number
 
 IMPORTS_SHOWN = 10  # on a list's page, the latest imports
@@ -293,6 +294,7 @@ class ContactForm(forms.ModelForm):
             "last_name",
             "external_id",
             "timezone",
+            "region",
             "variables",
         )
 
@@ -309,6 +311,13 @@ class ContactForm(forms.ModelForm):
                 f"'{value}' is not an IANA time zone name (e.g. America/New_York)."
             )
         return zone
+
+    def clean_region(self) -> str:
+        value = (self.cleaned_data.get("region") or "").strip()
+        try:
+            return parse_region(value).code if value else ""
+        except RegionError as error:
+            raise ValidationError(str(error)) from None
 
 
 HISTORY = ("campaign_entries", "calls")

@@ -69,6 +69,7 @@ class ContactSerializer(serializers.ModelSerializer):
             "last_name",
             "external_id",
             "timezone",
+            "region",
             "variables",
             "created_at",
             "updated_at",
@@ -84,6 +85,13 @@ class ContactRowSerializer(serializers.Serializer):
     last_name = serializers.CharField(required=False, allow_blank=True, default="")
     external_id = serializers.CharField(required=False, allow_blank=True, default="")
     timezone = serializers.CharField(required=False, allow_blank=True, default="")
+    region = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Country and state or province (e.g. US-TX) for the regional calling hours "
+        "and holidays; empty: the number's area code's.",
+    )
     variables = serializers.DictField(required=False, default=dict)
 
 

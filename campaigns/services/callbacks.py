@@ -21,7 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import CampaignContact
-from campaigns.services.dialing_rules import campaign_window
+from campaigns.services.calling_calendar import CallingCalendar
+from campaigns.services.dialing_rules import contact_window
 from campaigns.services.dnc import dnc_contains
 from campaigns.states import CLOSED_CONTACT_STATUSES, FINAL_STATUSES
 from campaigns.windows import NoTimeZone, contact_zones, next_opening
@@ -126,9 +127,13 @@ def callback_schedule(
             raise ValidationError(
                 {"when": f"A callback is at most {MAX_CALLBACK_AHEAD.days} days ahead."}
             )
-        at = next_opening(max(requested, now), zones, campaign_window(campaign))
+        window = contact_window(campaign, entry.contact, calendar=CallingCalendar.load(now=now))
+        at = next_opening(max(requested, now), zones, window)
         if at is None:
-            raise ValidationError("The campaign's calling window never opens for this contact.")
+            raise ValidationError(
+                "The campaign's calling window never opens for this contact (its region's "
+                "calling hours, holidays and blackout dates included)."
+            )
         if campaign.end_at and at >= campaign.end_at:
             raise ValidationError(
                 f"The first time allowed for it, {at:%Y-%m-%d %H:%M} UTC, is after the "

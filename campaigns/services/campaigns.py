@@ -31,7 +31,7 @@ from campaigns.windows import CallingWindow, calling_hours_guard
 from contactcenter.batches import after_batch
 from telephony.models import Call, CallEvent, PhoneNumber, VoicemailPolicy
 from telephony.outcomes import success_outcomes_error
-from telephony.rules import Refusal, Rule
+from telephony.rules import TIME_RULES, Refusal, Rule
 from telephony.services.agents import agent_required_variables
 from telephony.services.calls import LARGE_CALL_FIELDS
 from telephony.states import LIVE_STATUSES, CallStatus
@@ -630,7 +630,7 @@ def contact_record_refusal(entry: CampaignContact, refusal: Refusal) -> None:
         contact_finish(
             entry, status=CampaignContact.Status.DO_NOT_CALL, note="on the do-not-call list"
         )
-    elif refusal.rule in (Rule.CALLING_HOURS, Rule.CAMPAIGN_WINDOW) and refusal.opens_at:
+    elif refusal.rule in TIME_RULES and refusal.opens_at:
         contact_defer(
             entry,
             until=refusal.opens_at,

@@ -49,12 +49,13 @@ from campaigns.services.imports import (
     upload_discard,
     upload_store,
 )
+from telephony.callee_regions import RegionError, parse_region
 from telephony.validators import normalize_phone_number
 
 _Batch = dict[str, tuple[dict[str, str], dict[str, Any]]]  # phone -> (fields, variables)
 BATCH_SIZE = 2000  # rows per transaction (and per progress update)
 BULK_BATCH = 500  # bulk upsert: rows per transaction (each row in its own savepoint)
-CONTACT_FIELDS = ("first_name", "last_name", "external_id", "timezone")
+CONTACT_FIELDS = ("first_name", "last_name", "external_id", "timezone", "region")
 KNOWN_COLUMNS = frozenset({"phone", *CONTACT_FIELDS})
 MAX_LENGTHS = {name: Contact._meta.get_field(name).max_length for name in CONTACT_FIELDS}
 # Other spellings of the known columns, after normalisation.
@@ -67,6 +68,8 @@ HEADER_ALIASES = {
     "externalid": "external_id",
     "time_zone": "timezone",
     "tz": "timezone",
+    "state": "region",
+    "province": "region",
 }
 DELIMITERS = (",", ";", "\t")
 _IMPORT_LOCK_CLASS = 7_310_301  # pg_try_advisory_lock(class, import id): one runner per import
@@ -213,6 +216,12 @@ def canonical_zone(name: str) -> str | None:
     return _zones().get((name or "").strip().lower())
 
 
+def upper_first(text: str) -> str:
+    """`text` as a sentence: its first letter upper-case, the rest as it is (zone names keep
+    their case, unlike str.capitalize)."""
+    return text[:1].upper() + text[1:]
+
+
 def _zone_error(name: str) -> str:
     return f"timezone '{name}' is not an IANA time zone name (e.g. America/New_York)."
 
@@ -295,6 +304,11 @@ def _parse_contact(row: CsvRow, columns: int) -> tuple[str, dict[str, str], dict
         if zone is None:
             return _zone_error(fields["timezone"])
         fields["timezone"] = zone
+    if fields["region"]:
+        try:
+            fields["region"] = parse_region(fields["region"]).code
+        except RegionError as error:
+            return f"region {error}"
     variables = {key: value for key, value in values.items() if value and key not in KNOWN_COLUMNS}
     return phone, fields, variables
 
@@ -467,6 +481,7 @@ def contact_upsert(
     last_name: str = "",
     external_id: str = "",
     timezone: str = "",
+    region: str = "",
     variables: dict[str, Any] | None = None,
 ) -> Contact:
     """Create or update one contact of a list, the way an import row would.
@@ -483,12 +498,18 @@ def contact_upsert(
         "last_name": (last_name or "").strip(),
         "external_id": (external_id or "").strip(),
         "timezone": (timezone or "").strip(),
+        "region": (region or "").strip(),
     }
     if fields["timezone"]:
         zone = canonical_zone(fields["timezone"])
         if zone is None:
-            raise ValidationError({"timezone": _zone_error(fields["timezone"]).capitalize()})
+            raise ValidationError({"timezone": upper_first(_zone_error(fields["timezone"]))})
         fields["timezone"] = zone
+    if fields["region"]:
+        try:
+            fields["region"] = parse_region(fields["region"]).code
+        except RegionError as error:
+            raise ValidationError({"region": str(error)}) from None
     if variables is not None and not isinstance(variables, dict):
         raise ValidationError({"variables": "Variables must be an object of name: value."})
     contacts = Contact.objects.select_for_update().filter(contact_list=contact_list)

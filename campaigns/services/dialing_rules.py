@@ -25,13 +25,17 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 
 from campaigns.destinations import destination_problem, number_country
-from campaigns.models import Campaign, CampaignAttempt, Contact
+from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, Contact
+from campaigns.services.calling_calendar import CallingCalendar, skips_holidays
 from campaigns.services.dnc import dnc_listed
 from campaigns.windows import CallingWindow, NoTimeZone, contact_zones, is_open, next_opening
+from telephony.callee_regions import Region
+from telephony.callee_regions import callee_region as callee_region_of
 from telephony.models import Call, PhoneNumber
-from telephony.rules import Refusal, Rule, register_dialing_rules
+from telephony.rules import CallTarget, Refusal, Rule, register_dialing_rules
 from telephony.states import CallStatus
 
+WEEKDAY_NAMES = dict(WEEKDAYS)
 DAY = timedelta(hours=24)
 WEEK = timedelta(days=7)
 _NUMBER_LOCK_CLASS = 7_310_202  # advisory lock (class, hashtext(number)): one per callee number
@@ -140,6 +144,7 @@ class RuleFacts:
     numbers: frozenset[str]  # those read: a number outside them is not known to be listed
     recent: dict[str, list[tuple[datetime, str]]]
     limits: CallLimits
+    calendar: CallingCalendar  # regional rules, holidays, blackout dates
     # Calls this batch accepted (call_refusals): counted for the batch's later calls.
     booked: dict[str, list[datetime]] = field(default_factory=dict)
 
@@ -163,6 +168,7 @@ class RuleFacts:
             numbers=numbers,
             recent=recent_calls(numbers, now=now),
             limits=limits or CallLimits.from_settings(),
+            calendar=CallingCalendar.load(now=now),
         )
 
     @classmethod
@@ -208,56 +214,128 @@ def _frequency_refusal(
 
 
 def campaign_window(campaign: Campaign) -> CallingWindow:
+    """The campaign's own window inside the guard (the same for every contact)."""
     return CallingWindow.for_campaign(
         start=campaign.window_start, end=campaign.window_end, weekdays=campaign.weekdays
     )
 
 
+def contact_window(
+    campaign: Campaign, contact: Contact, *, calendar: CallingCalendar
+) -> CallingWindow:
+    """When the campaign may call this contact: its window narrowed by the contact's region's
+    rules, holidays (unless the campaign allows them) and the blackout dates."""
+    return calendar.window_for(
+        campaign_window(campaign),
+        callee_region_of(contact.phone, contact.region),
+        skip_holidays=skips_holidays(campaign.call_on_holidays),
+    )
+
+
 def _hours_refusal(
-    to_number: str, callee_timezone: str, *, now: datetime, window: CallingWindow, rule: Rule
+    to_number: str,
+    callee_timezone: str,
+    callee_region: str,
+    *,
+    now: datetime,
+    base: CallingWindow,
+    rule: Rule,
+    calendar: CallingCalendar,
+    skip_holidays: bool,
 ) -> Refusal | None:
+    """Whether `now` is inside the callee's effective window: `base` (the campaign's window or
+    the guard) narrowed by its region's rules, holidays and the blackout dates. A refusal
+    names the first rule that closes it, in its first zone that is closed."""
     try:
         zones = contact_zones(to_number, callee_timezone)
     except NoTimeZone as error:
         return Refusal(Rule.CALLING_HOURS, f"{error}: its local time cannot be checked")
+    region = callee_region_of(to_number, callee_region)
+    window = calendar.window_for(base, region, skip_holidays=skip_holidays)
     if is_open(now, zones, window):
         return None
-    hours = f"{window.start:%H:%M}-{window.end:%H:%M} local time"
-    what = "the campaign's calling window" if rule == Rule.CAMPAIGN_WINDOW else "the calling hours"
+    closed_zone = next(zone for zone in zones if not is_open(now, (zone,), window))
+    local = now.astimezone(closed_zone)
+    rule, why = _what_closes(local, region, base=base, base_rule=rule, calendar=calendar,
+                             skip_holidays=skip_holidays)  # fmt: skip
     opening = next_opening(now, zones, window)
     if opening is None:
         return Refusal(
             rule,
-            f"{what.capitalize()} ({hours}) is never open at once in all {len(zones)} time zones "
-            f"of {to_number}; set the callee's time zone.",
+            f"{why[:1].upper()}{why[1:]}, and the calls allowed to {to_number} never open at "
+            f"once in all {len(zones)} of its time zones within a year; set the callee's time "
+            "zone or region.",
         )
-    local = ", ".join(f"{now.astimezone(zone):%a %H:%M} in {zone.key}" for zone in zones[:3])
+    where = ", ".join(f"{now.astimezone(zone):%a %H:%M} in {zone.key}" for zone in zones[:3])
     if len(zones) > 3:
-        local += f" and {len(zones) - 3} more zones"
+        where += f" and {len(zones) - 3} more zones"
     return Refusal(
         rule,
-        f"It is {local} for {to_number}: outside {what} ({hours}); next allowed at "
-        f"{opening:%Y-%m-%d %H:%M} UTC.",
+        f"It is {where} for {to_number}: {why}; next allowed at {opening:%Y-%m-%d %H:%M} UTC.",
         opens_at=opening,
     )
+
+
+def _what_closes(
+    local: datetime,
+    region: Region | None,
+    *,
+    base: CallingWindow,
+    base_rule: Rule,
+    calendar: CallingCalendar,
+    skip_holidays: bool,
+) -> tuple[Rule, str]:
+    """The rule that keeps calls off at `local` (a callee's local time), and why in words."""
+    day = local.date()
+    if day in calendar.blackouts:
+        return Rule.BLACKOUT_DATE, f"{day} is a company blackout date ({calendar.blackouts[day]})"
+    holiday = calendar.holidays_of(region).get(day) if skip_holidays else None
+    if holiday:
+        return Rule.PUBLIC_HOLIDAY, f"{day} is {holiday}, a public holiday in {region}"
+    hours = base.base_hours_on(day)
+    if hours is None or not hours[0] <= local.time().replace(tzinfo=None) < hours[1]:
+        what = (
+            "the campaign's calling window" if base_rule == Rule.CAMPAIGN_WINDOW
+            else "the calling hours"
+        )  # fmt: skip
+        return base_rule, f"outside {what} ({_hours_words(base)} local time)"
+    allowed = calendar.window_for(base, region, skip_holidays=False).hours_on(day)
+    sources = "; ".join(sorted({r.source for r in calendar.rules_of(region) if r.source}))
+    allowed_words = f"{allowed[0]:%H:%M}-{allowed[1]:%H:%M}" if allowed else "no calls"
+    return Rule.REGIONAL_HOURS, (
+        f"outside the calling hours of {region} on {local:%A}s ({allowed_words}"
+        + (f"; {sources}" if sources else "")
+        + ")"
+    )
+
+
+def _hours_words(window: CallingWindow) -> str:
+    days = sorted(window.weekdays)
+    hours = f"{window.start:%H:%M}-{window.end:%H:%M}"
+    if len(days) == 7:
+        return hours
+    return f"{hours}, {', '.join(WEEKDAY_NAMES[day] for day in days)}"
 
 
 def call_refusal(
     *,
     to_number: str,
     callee_timezone: str = "",
+    callee_region: str = "",
     now: datetime,
     window: CallingWindow | None = None,
+    call_on_holidays: bool = False,
     overridden: frozenset[Rule] = frozenset(),
     facts: RuleFacts | None = None,
     limits: CallLimits | None = None,
     call_id: str | None = None,
 ) -> Refusal | None:
     """Why a call to `to_number` may not be made at `now`, or None. `window`: a campaign's
-    (already inside the guard); without it the guard's hours apply every day. `facts`: read
-    for a batch the number is in (else read for this number alone). `limits`: the call
-    limits (default: the facts'). `call_id`: the call being checked, when it exists already
-    (right before dialing): not counted against itself."""
+    (already inside the guard); without it the guard's hours apply every day. Either way the
+    callee's region's rules, its public holidays (unless `call_on_holidays`) and the blackout
+    dates narrow it. `facts`: read for a batch the number is in (else read for this number
+    alone). `limits`: the call limits (default: the facts'). `call_id`: the call being
+    checked, when it exists already (right before dialing): not counted against itself."""
     facts = facts or RuleFacts.for_numbers([to_number], now=now)
     problem = destination_problem(to_number, allowed_countries=facts.allowed_countries)
     if problem:
@@ -269,18 +347,17 @@ def call_refusal(
     )
     if refusal is not None:
         return refusal
-    if window is None:
-        if Rule.CALLING_HOURS in overridden:
-            return None
-        return _hours_refusal(
-            to_number,
-            callee_timezone,
-            now=now,
-            window=CallingWindow.guard_only(),
-            rule=Rule.CALLING_HOURS,
-        )
+    if window is None and Rule.CALLING_HOURS in overridden:
+        return None
     return _hours_refusal(
-        to_number, callee_timezone, now=now, window=window, rule=Rule.CAMPAIGN_WINDOW
+        to_number,
+        callee_timezone,
+        callee_region,
+        now=now,
+        base=window or CallingWindow.guard_only(),
+        rule=Rule.CALLING_HOURS if window is None else Rule.CAMPAIGN_WINDOW,
+        calendar=facts.calendar,
+        skip_holidays=skips_holidays(call_on_holidays),
     )
 
 
@@ -305,8 +382,10 @@ def campaign_call_refusal(
     return call_refusal(
         to_number=contact.phone,
         callee_timezone=contact.timezone,
+        callee_region=contact.region,
         now=now,
         window=window or campaign_window(campaign),
+        call_on_holidays=campaign.call_on_holidays,
         facts=facts,
         limits=CallLimits.for_campaign(campaign),
         call_id=call_id,
@@ -319,32 +398,32 @@ class CampaignDialingRules:
     def new_call_refusals(
         self,
         *,
-        calls: list[tuple[str, str]],
+        calls: list[CallTarget],
         now: datetime,
         overridden: frozenset[Rule] = frozenset(),
         facts: object | None = None,
     ) -> list[Refusal | None]:
-        facts = RuleFacts.reused_for(facts, (to_number for to_number, _ in calls), now=now)
+        facts = RuleFacts.reused_for(facts, (target.to_number for target in calls), now=now)
         refusals = []
-        for to_number, callee_timezone in calls:
+        for target in calls:
             refusal = call_refusal(
-                to_number=to_number,
-                callee_timezone=callee_timezone,
+                to_number=target.to_number,
+                callee_timezone=target.callee_timezone,
+                callee_region=target.callee_region,
+                call_on_holidays=target.holidays_allowed,
                 now=now,
                 overridden=overridden,
                 facts=facts,
             )
             if refusal is None:  # booked: the batch's next call to the number counts it
-                facts.booked.setdefault(to_number, []).append(now)
+                facts.booked.setdefault(target.to_number, []).append(now)
             refusals.append(refusal)
         return refusals
 
     def new_call_refusal(
-        self, *, to_number: str, callee_timezone: str, now: datetime, overridden: frozenset[Rule]
+        self, *, target: CallTarget, now: datetime, overridden: frozenset[Rule]
     ) -> Refusal | None:
-        [refusal] = self.new_call_refusals(
-            calls=[(to_number, callee_timezone)], now=now, overridden=overridden
-        )
+        [refusal] = self.new_call_refusals(calls=[target], now=now, overridden=overridden)
         return refusal
 
     def placement_refusals(self, *, calls: list[Call], now: datetime) -> dict[str, Refusal]:
@@ -378,6 +457,7 @@ class CampaignDialingRules:
                 refusal = call_refusal(
                     to_number=call.to_number,
                     callee_timezone=call.callee_timezone,
+                    callee_region=call.callee_region,
                     now=now,
                     overridden=call.overridden_rules,
                     facts=facts,

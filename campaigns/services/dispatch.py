@@ -258,6 +258,8 @@ def _new_call(campaign: Campaign, entry: CampaignContact, numbers: list[PhoneNum
         variables=contact_variables(contact),
         labels={"campaign_id": str(campaign.pk), "contact_id": str(contact.pk)},
         callee_timezone=contact.timezone,
+        callee_region=contact.region,
+        holidays_allowed=campaign.call_on_holidays,
         voicemail_policy=campaign.voicemail_policy,
         voicemail_message=campaign.voicemail_message,
         note=f"campaign {campaign.name}: attempt {entry.attempts + 1}",

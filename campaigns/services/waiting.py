@@ -22,9 +22,11 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAttempt, CampaignContact, Contact, DoNotCall
+from campaigns.services.calling_calendar import CallingCalendar, skips_holidays
 from campaigns.services.dialing_rules import campaign_window
 from campaigns.states import WAITING_CONTACT_STATUSES
 from campaigns.windows import NoTimeZone, contact_zones, is_open, next_opening
+from telephony.callee_regions import callee_region
 from telephony.models import Call
 from telephony.services.capacity import BOOKED_STATUSES, booked_call_count
 
@@ -62,9 +64,13 @@ def _contacts(count: int, plural_verb: str = "", singular_verb: str = "") -> str
     return f"{noun} {verb}" if verb else noun
 
 
-def _opening_words(campaign: Campaign, at: datetime, now: datetime) -> str:
-    local = campaign_window(campaign).start  # a deferred contact opens at its window's start
-    return f"{local:%H:%M} their time ({at:%Y-%m-%d %H:%M} UTC, {in_words(at - now)})"
+def _opening_words(at: datetime, now: datetime, local: datetime | None = None) -> str:
+    """When a window opens: UTC and how soon, and the callee's wall-clock time when known (a
+    region's rules or a holiday may move it off the campaign's start)."""
+    utc = f"{at:%Y-%m-%d %H:%M} UTC"
+    if local is None:
+        return f"{utc} ({in_words(at - now)})"
+    return f"{local:%H:%M} their time ({utc}, {in_words(at - now)})"
 
 
 def campaigns_waiting(
@@ -184,8 +190,7 @@ def _reasons(
     if counts.get("window"):
         said.append(
             f"{_contacts(counts['window'], 'wait', 'waits')} for their calling window: the next "
-            "opens at "
-            f"{_opening_words(campaign, counts['window_next'], now)}."
+            f"opens at {_opening_words(counts['window_next'], now)}."
         )
     if counts.get("limits"):
         said.append(
@@ -231,6 +236,7 @@ class StartPreview:
     never_open: int = 0
     waiting: int = 0
     next_opening: datetime | None = None
+    next_opening_local: datetime | None = None  # in the first zone of a contact it opens for
     openings: Counter = field(default_factory=Counter)  # opening instant -> contacts
 
     def sentences(self, campaign: Campaign, now: datetime) -> list[str]:
@@ -238,8 +244,7 @@ class StartPreview:
         if self.waiting:
             said.append(
                 f"{_contacts(self.waiting, 'wait', 'waits')} for their calling window: the next "
-                "opens at "
-                f"{_opening_words(campaign, self.next_opening, now)}."
+                f"opens at {_opening_words(self.next_opening, now, self.next_opening_local)}."
             )
         if self.do_not_call:
             said.append(
@@ -260,13 +265,16 @@ class StartPreview:
 
 def campaign_start_preview(campaign: Campaign, *, now: datetime | None = None) -> StartPreview:
     """Each contact's window checked as the dispatcher will (the campaign's window narrowed to
-    the calling-hours guard, in the callee's local time); a zone's answer is worked out once."""
+    the calling-hours guard and the contact's region's rules, holidays and blackout dates, in
+    the callee's local time); each (zones, region)'s answer is worked out once."""
     now = now or timezone.now()
-    window = campaign_window(campaign)
+    calendar = CallingCalendar.load(now=now)
+    base = campaign_window(campaign)
+    skip_holidays = skips_holidays(campaign.call_on_holidays)
     contacts = (  # each contact once, as _enrol_contacts enrols them
         Contact.objects.filter(contact_list__campaigns=campaign)
         .order_by("id")
-        .values_list("id", "phone", "timezone")
+        .values_list("id", "phone", "timezone", "region")
         .distinct()
     )
     blocked = set(
@@ -277,7 +285,7 @@ def campaign_start_preview(campaign: Campaign, *, now: datetime | None = None) -
     preview = StartPreview()
     opens: dict[tuple, datetime | None] = defaultdict(lambda: None)
     known: dict[tuple, bool] = {}
-    for _, phone, zone_name in contacts.iterator(chunk_size=5_000):
+    for _, phone, zone_name, region_code in contacts.iterator(chunk_size=5_000):
         preview.contacts += 1
         if phone in blocked:
             preview.do_not_call += 1
@@ -287,16 +295,19 @@ def campaign_start_preview(campaign: Campaign, *, now: datetime | None = None) -
         except NoTimeZone:
             preview.no_time_zone += 1
             continue
-        if zones not in known:
-            known[zones] = is_open(now, zones, window)
-            opens[zones] = None if known[zones] else next_opening(now, zones, window)
-        if known[zones]:
+        key = (zones, callee_region(phone, region_code))
+        if key not in known:
+            window = calendar.window_for(base, key[1], skip_holidays=skip_holidays)
+            known[key] = is_open(now, zones, window)
+            opens[key] = None if known[key] else next_opening(now, zones, window)
+        if known[key]:
             preview.callable_now += 1
-        elif opens[zones] is not None:
+        elif opens[key] is not None:
             preview.waiting += 1
-            preview.openings[opens[zones]] += 1
+            preview.openings[opens[key]] += 1
+            if preview.next_opening is None or opens[key] < preview.next_opening:
+                preview.next_opening = opens[key]
+                preview.next_opening_local = opens[key].astimezone(zones[0])
         else:
             preview.never_open += 1
-    if preview.openings:
-        preview.next_opening = min(preview.openings)
     return preview

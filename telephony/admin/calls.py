@@ -181,6 +181,13 @@ class PlaceCallForm(forms.Form):
         help_text="IANA name (America/New_York). Empty: the calling hours must hold in every "
         "time zone of the number.",
     )
+    callee_region = forms.CharField(
+        label="Callee's region",
+        required=False,
+        max_length=6,
+        help_text="Country and state or province (US-TX), for the regional calling hours and "
+        "holidays. Empty: the number's area code's.",
+    )
     scheduled_for = forms.DateTimeField(
         label="Call at",
         required=False,
@@ -536,6 +543,7 @@ class CallAdmin(admin.ModelAdmin):
                     agent_profile=data["agent_profile"],
                     variables=data["variables"],
                     callee_timezone=data["callee_timezone"],
+                    callee_region=data["callee_region"],
                     scheduled_for=data.get("scheduled_for"),
                     source=CallEvent.Source.STAFF,
                     note=f"call queued by {request.user.get_username()} (admin)",

@@ -153,6 +153,14 @@ class CallCreateSerializer(serializers.Serializer):
         help_text="IANA time zone of the callee (e.g. America/New_York). Without it the calling "
         "hours must hold in every time zone of the number.",
     )
+    callee_region = serializers.CharField(
+        max_length=6,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The callee's country and state or province (e.g. US-TX), for the regional "
+        "calling hours and public holidays. Without it, the number's area code's.",
+    )
     scheduled_for = serializers.DateTimeField(
         required=False,
         allow_null=True,
@@ -291,6 +299,7 @@ class CallViewSet(
                 variables=data["variables"],
                 labels=data["labels"],
                 callee_timezone=data["callee_timezone"],
+                callee_region=data["callee_region"],
                 scheduled_for=data["scheduled_for"],
                 source=CallEvent.Source.API,
             )

@@ -47,6 +47,7 @@ from telephony.agora import (
 )
 from telephony.agora.tokens import build_call_tokens
 from telephony.agora.webhooks import CALL_STATE_EVENTS, int_or_none, payload_of
+from telephony.callee_regions import RegionError, parse_region
 from telephony.clients import agora_client
 from telephony.models import (
     AgentProfile,
@@ -60,6 +61,7 @@ from telephony.models import (
 from telephony.rules import (
     OVERRIDABLE_RULES,
     CallRefused,
+    CallTarget,
     Refusal,
     Rule,
     RulesOverride,
@@ -143,9 +145,16 @@ class NewCall:
     variables: dict[str, Any] | None = None
     labels: dict[str, str] | None = None
     callee_timezone: str = ""
+    callee_region: str = ""  # "US-TX": for the regional rules and holidays; else the number's
+    holidays_allowed: bool = False  # a campaign calling on public holidays (never the API)
     note: str = ""
     voicemail_policy: str = VoicemailPolicy.HANG_UP
     voicemail_message: str = ""
+
+    def target(self) -> CallTarget:
+        return CallTarget(
+            self.to_number, self.callee_timezone, self.callee_region, self.holidays_allowed
+        )
 
 
 @transaction.atomic
@@ -157,6 +166,7 @@ def call_create(
     variables: dict[str, Any] | None = None,
     labels: dict[str, str] | None = None,
     callee_timezone: str = "",
+    callee_region: str = "",
     source: str = CallEvent.Source.API,
     note: str = "",
     now: datetime | None = None,
@@ -180,6 +190,7 @@ def call_create(
             variables=variables,
             labels=labels,
             callee_timezone=callee_timezone,
+            callee_region=callee_region,
             note=note,
             voicemail_policy=voicemail_policy,
             voicemail_message=voicemail_message,
@@ -196,10 +207,7 @@ def call_create(
             scheduled_for = None  # now, or already past: placed at once
     overridden = _check_override(override)
     refusal = dialing_rules().new_call_refusal(
-        to_number=new.to_number,
-        callee_timezone=new.callee_timezone,
-        now=scheduled_for or now,
-        overridden=overridden,
+        target=new.target(), now=scheduled_for or now, overridden=overridden
     )
     if refusal is not None:
         raise CallRefused(refusal)
@@ -270,7 +278,7 @@ def calls_prepare(
         else:
             answers.append(None)  # type: ignore[arg-type]  # filled in below
     refusals = dialing_rules().new_call_refusals(
-        calls=[(new.to_number, new.callee_timezone) for _, new in valid], now=now,
+        calls=[new.target() for _, new in valid], now=now,
         facts=rule_facts,
     )  # fmt: skip
     for (index, new), refusal in zip(valid, refusals, strict=True):
@@ -323,6 +331,12 @@ def _validated(new: NewCall) -> NewCall:
                     "America/New_York)."
                 }
             ) from None
+    callee_region = (new.callee_region or "").strip()
+    if callee_region:
+        try:
+            callee_region = parse_region(callee_region).code
+        except RegionError as error:
+            raise ValidationError({"callee_region": str(error)}) from None
     caller_id = new.caller_id
     if not caller_id.outbound:
         raise ValidationError({"caller_id": f"{caller_id.e164} is not enabled for outbound calls."})
@@ -342,7 +356,13 @@ def _validated(new: NewCall) -> NewCall:
         raise ValidationError({"voicemail_policy": f"One of {', '.join(VoicemailPolicy.values)}."})
     if new.voicemail_policy == VoicemailPolicy.LEAVE_MESSAGE and not new.voicemail_message.strip():
         raise ValidationError({"voicemail_message": "Say what to leave on the voicemail."})
-    return replace(new, to_number=to_e164, callee_timezone=callee_timezone, variables=variables)
+    return replace(
+        new,
+        to_number=to_e164,
+        callee_timezone=callee_timezone,
+        callee_region=callee_region,
+        variables=variables,
+    )
 
 
 def _built(new: NewCall, *, source: str, scheduled_for: datetime | None) -> tuple[Call, CallEvent]:
@@ -362,6 +382,7 @@ def _built(new: NewCall, *, source: str, scheduled_for: datetime | None) -> tupl
         variables=new.variables,
         labels={str(k): str(v) for k, v in (new.labels or {}).items()},
         callee_timezone=new.callee_timezone,
+        callee_region=new.callee_region,
         voicemail_policy=new.voicemail_policy,
         voicemail_message=new.voicemail_message,
         scheduled_for=scheduled_for,
@@ -459,12 +480,7 @@ def _check_override(override: RulesOverride | None) -> frozenset[Rule]:
 
 
 def _would_refuse(new: NewCall, *, now: datetime) -> Refusal | None:
-    return dialing_rules().new_call_refusal(
-        to_number=new.to_number,
-        callee_timezone=new.callee_timezone,
-        now=now,
-        overridden=frozenset(),
-    )
+    return dialing_rules().new_call_refusal(target=new.target(), now=now, overridden=frozenset())
 
 
 def _record_override(
@@ -1684,6 +1700,7 @@ def call_retry(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF
         variables=original.variables,
         labels={**original.labels, "retry_of": str(original.id)},
         callee_timezone=original.callee_timezone,
+        callee_region=original.callee_region,
         voicemail_policy=original.voicemail_policy,
         voicemail_message=original.voicemail_message,
         source=source,

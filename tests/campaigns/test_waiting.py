@@ -45,11 +45,10 @@ def test_contacts_outside_their_window_say_when_it_opens(make_campaign, clock):
     [reason] = waiting(campaign)
 
     assert reason == (
-        "2 contacts wait for their calling window: the next opens at 08:00 their time "
-        "(2026-11-25 23:00 UTC, in 5 h)."
+        "2 contacts wait for their calling window: the next opens at 2026-11-25 23:00 UTC (in 5 h)."
     )
     clock.advance(hours=2, minutes=35)
-    assert waiting(campaign)[0].endswith("(2026-11-25 23:00 UTC, in 2 h 25 min).")
+    assert waiting(campaign)[0].endswith("2026-11-25 23:00 UTC (in 2 h 25 min).")
 
 
 def test_lines_in_use_say_so(make_campaign):
@@ -206,7 +205,7 @@ def test_the_campaign_list_and_the_api_show_why_it_waits(admin_client, api_clien
     in_tokyo(campaign, 1)
     campaign_start(campaign=campaign)
     dispatch()
-    said = "1 contact waits for their calling window: the next opens at 08:00 their time"
+    said = "1 contact waits for their calling window: the next opens at 2026-11-25 23:00 UTC"
 
     html = admin_client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
     assert '<ul class="cp-waiting" data-list="waiting">' in html and said in html

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from campaigns.models import DoNotCall
 from contactcenter.models import ApiKey, ApiScope
 from telephony.models import Call, CallEvent, PhoneNumber
-from telephony.rules import CallRefused, Rule, RulesOverride
+from telephony.rules import CallRefused, CallTarget, Rule, RulesOverride
 from telephony.services.calls import PlacementDeferred, call_create, call_place, call_retry
 from telephony.states import CallStatus
 
@@ -374,8 +374,10 @@ def test_facts_read_for_other_numbers_are_not_taken_for_a_batchs_own(imported_ca
     covering = RuleFacts.for_numbers([CALLEE, "+14155550999"], now=now)
     DoNotCall.objects.filter(phone=CALLEE).delete()  # after it was read: the facts still say so
 
-    [other] = dialing_rules().new_call_refusals(calls=[(CALLEE, "")], now=now, facts=elsewhere)
-    [given] = dialing_rules().new_call_refusals(calls=[(CALLEE, "")], now=now, facts=covering)
+    [other] = dialing_rules().new_call_refusals(
+        calls=[CallTarget(CALLEE)], now=now, facts=elsewhere
+    )
+    [given] = dialing_rules().new_call_refusals(calls=[CallTarget(CALLEE)], now=now, facts=covering)
 
     assert other is None  # read again: no longer listed
     assert given is not None and given.rule == Rule.DO_NOT_CALL  # the facts handed in, used

@@ -23,6 +23,7 @@ OPTION_FOR_FIELD = {
     "caller_id": "--from",
     "variables": "--var",
     "callee_timezone": "--timezone",
+    "callee_region": "--region",
 }
 
 
@@ -87,6 +88,13 @@ class Command(BaseCommand):
             "the calling hours)",
         )
         parser.add_argument(
+            "--region",
+            default="",
+            metavar="REGION",
+            help="the callee's country and state or province, e.g. US-TX, for the regional "
+            "calling hours and holidays (default: the number's area code's)",
+        )
+        parser.add_argument(
             "--now",
             action="store_true",
             help="also place the call in this process right away (outcome on stderr)",
@@ -105,6 +113,7 @@ class Command(BaseCommand):
                 variables=variables,
                 labels=labels,
                 callee_timezone=options["timezone"],
+                callee_region=options["region"],
                 source=CallEvent.Source.STAFF,
                 note="call queued by the place_call command",
             )
