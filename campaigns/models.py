@@ -16,6 +16,19 @@ from telephony.validators import validate_e164
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 
 
+def weekday_words(days) -> str:
+    """Weekdays in words, runs joined: [0, 1, 2, 3, 4, 6] -> 'Mon-Fri, Sun'."""
+    names, days, runs = dict(WEEKDAYS), sorted(set(days)), []
+    for day in days:
+        if runs and day == runs[-1][1] + 1:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return ", ".join(
+        names[first] if first == last else f"{names[first]}-{names[last]}" for first, last in runs
+    )
+
+
 def validate_region(value: str) -> None:
     try:
         parse_region(value)
@@ -500,7 +513,7 @@ class CallingHoursRule(models.Model):
 
     def __str__(self) -> str:
         where = f"{self.country}-{self.region}" if self.region else self.country
-        days = ", ".join(dict(WEEKDAYS)[day] for day in sorted(self.weekdays or []))
+        days = weekday_words(self.weekdays or [])
         hours = "no calls" if self.no_calls else f"{self.start:%H:%M}-{self.end:%H:%M}"
         return f"{where} {days}: {hours}"
 

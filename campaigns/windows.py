@@ -104,6 +104,10 @@ class CallingWindow:
             return None
         return self._weekday_hours[day.weekday()]
 
+    def weekday_hours(self, weekday: int) -> tuple[time, time] | None:
+        """The local hours on that weekday (0 = Monday), closed dates aside."""
+        return self._weekday_hours[weekday]
+
     @functools.cached_property
     def _weekday_hours(self) -> tuple[tuple[time, time] | None, ...]:
         return tuple(self._hours_on_weekday(weekday) for weekday in range(7))

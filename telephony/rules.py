@@ -3,8 +3,9 @@
 Telephony asks them twice for every call: when the call is queued (`call_create`: single calls
 from the API, the admin and the command, and the dispatcher's campaign calls) and again right
 before each HTTP request that places it (`call_place`, retries included). The rules themselves
-(do-not-call, call frequency, calling hours, destinations, a campaign's own window and status)
-live in `campaigns.services.dialing_rules`, which registers them when the app loads: telephony
+(do-not-call, call frequency, calling hours with the regional hours, holidays and blackout
+dates, destinations, a campaign's own window and status) live in
+`campaigns.services.dialing_rules`, which registers them when the app loads: telephony
 knows nothing of contacts or campaigns. Until rules are registered every call is refused (fail
 closed).
 """

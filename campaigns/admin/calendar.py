@@ -5,7 +5,8 @@ dispatcher's claim and the check right before dialing)."""
 from django import forms
 from django.contrib import admin
 
-from campaigns.models import WEEKDAYS, BlackoutDate, CallingHoursRule
+from campaigns.admin.campaigns import contact_local_time
+from campaigns.models import WEEKDAYS, BlackoutDate, CallingHoursRule, weekday_words
 
 
 class CallingHoursRuleForm(forms.ModelForm):
@@ -14,6 +15,12 @@ class CallingHoursRuleForm(forms.ModelForm):
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
         help_text="Days it applies, in the callee's local time.",
+    )
+    start = contact_local_time(
+        "Start (callee's local time)", "Earliest time to call those days.", required=False
+    )
+    end = contact_local_time(
+        "End (callee's local time)", "Latest time (exclusive) those days.", required=False
     )
 
     class Meta:
@@ -47,8 +54,7 @@ class CallingHoursRuleAdmin(admin.ModelAdmin):
 
     @admin.display(description="days")
     def day_names(self, rule: CallingHoursRule) -> str:
-        names = dict(WEEKDAYS)
-        return ", ".join(names[day] for day in sorted(rule.weekdays))
+        return weekday_words(rule.weekdays)
 
     @admin.display(description="hours (local)")
     def hours(self, rule: CallingHoursRule) -> str:

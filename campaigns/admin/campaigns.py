@@ -35,6 +35,7 @@ from campaigns.admin.calls import CampaignCallFilter
 from campaigns.admin.controls import ACTION_CONFIRMS, CampaignControlsMixin
 from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, CampaignContact
 from campaigns.services.answer_rates import answer_rates
+from campaigns.services.calling_calendar import DAYS_OFF_AHEAD, campaign_hours_by_region
 from campaigns.services.campaigns import (
     campaign_delete,
     campaign_delete_refusals,
@@ -91,11 +92,12 @@ def progress_script_config(*, url: str, many: bool, panels_url: str | None = Non
 # -- the form ---------------------------------------------------------------------------------
 
 
-def _contact_local_time(label: str, help_text: str) -> forms.TimeField:
+def contact_local_time(label: str, help_text: str, *, required: bool = True) -> forms.TimeField:
     """A wall-clock time in each contact's own zone: no "Now" shortcut or server-time hint
     (they speak of the staff member's or the server's time, which these are not)."""
     return forms.TimeField(
         label=label,
+        required=required,
         widget=forms.TimeInput(
             attrs={"type": "time", "class": "contact-local-time"}, format="%H:%M"
         ),
@@ -148,11 +150,11 @@ def _account_call_limits() -> str:
 
 
 class CampaignForm(forms.ModelForm):
-    window_start = _contact_local_time(
+    window_start = contact_local_time(
         "Window start (contact's local time)",
         "Earliest time to call, in each contact's own local time (not yours, not UTC).",
     )
-    window_end = _contact_local_time(
+    window_end = contact_local_time(
         "Window end (contact's local time)",
         "Latest time (exclusive), in each contact's own local time.",
     )
@@ -575,6 +577,8 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                     answer_rates(Call.objects.filter(campaign_attempt__campaign=obj)),
                     title="Answer rate by weekday and hour, in each callee's local time",
                 ),
+                campaign_hours_by_region=campaign_hours_by_region(obj, now=timezone.now()),
+                campaign_days_off_ahead=DAYS_OFF_AHEAD,
                 campaign_breakdowns=[
                     (breakdown.title, breakdown.rows(obj)) for breakdown in CAMPAIGN_BREAKDOWNS
                 ],

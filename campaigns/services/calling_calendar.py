@@ -17,11 +17,12 @@ from datetime import date, datetime, timedelta
 
 import holidays
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Min, Q
+from django.db.models.functions import Left
 
-from campaigns.models import BlackoutDate, CallingHoursRule
+from campaigns.models import WEEKDAYS, BlackoutDate, CallingHoursRule, Campaign, Contact
 from campaigns.windows import CallingWindow, DayHours
-from telephony.callee_regions import Region
+from telephony.callee_regions import Region, callee_region
 
 
 @functools.lru_cache(maxsize=4096)
@@ -108,3 +109,68 @@ class CallingCalendar:
 def skips_holidays(call_on_holidays: bool = False) -> bool:
     """Whether a call (a campaign's allowing holidays or not) keeps off public holidays."""
     return settings.SKIP_PUBLIC_HOLIDAYS and not call_on_holidays
+
+
+# -- what a campaign page shows -------------------------------------------------------------------
+
+DAYS_OFF_AHEAD = 30  # the days without calls a campaign page lists, from today
+
+
+@dataclass(frozen=True)
+class RegionHours:
+    """A campaign's effective calling hours for its contacts in one region."""
+
+    region: Region | None  # None: numbers whose place is unknown
+    contacts: int
+    hours: tuple[str, ...]  # Monday first: "09:00-18:00", or "" for no calls that day
+    days_off: tuple[str, ...]  # holidays and blackout dates ahead, e.g. "Thu 26 Nov: ..."
+    sources: tuple[str, ...]  # the regional rules' sources
+
+    @property
+    def week(self) -> list[str]:
+        """The hours in words, days alike grouped: ["Mon-Sat 09:00-21:00", "Sun no calls"]."""
+        names = [name for _, name in WEEKDAYS]
+        said, first = [], 0
+        for day in range(1, 8):
+            if day == 7 or self.hours[day] != self.hours[first]:
+                days = names[first] if day - 1 == first else f"{names[first]}-{names[day - 1]}"
+                said.append(f"{days} {self.hours[first] or 'no calls'}")
+                first = day
+        return said
+
+
+def campaign_hours_by_region(campaign: Campaign, *, now: datetime) -> list[RegionHours]:
+    """The campaign's window narrowed for each region its contacts are in (their own region,
+    else their number's area code's), most contacts first: two queries and the rules' two."""
+    groups: dict[Region | None, int] = defaultdict(int)
+    rows = (
+        Contact.objects.filter(contact_list__campaigns=campaign)
+        .order_by()
+        .values("region", prefix=Left("phone", 5))  # "+1" and an area code, or a country code
+        .annotate(n=Count("id", distinct=True), sample=Min("phone"))
+    )
+    for row in rows:
+        groups[callee_region(row["sample"], row["region"])] += row["n"]
+    calendar = CallingCalendar.load(now=now)
+    base = CallingWindow.for_campaign(
+        start=campaign.window_start, end=campaign.window_end, weekdays=campaign.weekdays
+    )
+    skip = skips_holidays(campaign.call_on_holidays)
+    today, found = now.date(), []
+    for region, contacts in sorted(groups.items(), key=lambda item: (-item[1], str(item[0]))):
+        window = calendar.window_for(base, region, skip_holidays=skip)
+        hours = tuple(
+            f"{opening[0]:%H:%M}-{opening[1]:%H:%M}" if opening else ""
+            for opening in map(window.weekday_hours, range(7))
+        )
+        closed = {**(calendar.holidays_of(region) if skip else {}), **calendar.blackouts}
+        days_off = tuple(
+            f"{day:%a %d %b}: {closed[day]}"
+            for day in sorted(closed)
+            # a day it would call but for the holiday or blackout
+            if today <= day < today + timedelta(days=DAYS_OFF_AHEAD)
+            and window.weekday_hours(day.weekday()) is not None
+        )
+        sources = tuple(sorted({rule.source for rule in calendar.rules_of(region) if rule.source}))
+        found.append(RegionHours(region, contacts, hours, days_off, sources))
+    return found

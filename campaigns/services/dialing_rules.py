@@ -1,5 +1,7 @@
 """The dialing rules, in one place (product.md, invariants 3 and 5): do-not-call, call
-frequency, calling hours, destinations, and a campaign call's own window and status.
+frequency, calling hours (the guard or a campaign's window, narrowed by the calling calendar:
+the callee's region's rules, its public holidays, the blackout dates), destinations, and a
+campaign call's own status.
 
 Every outbound call answers to them when it is queued and again right before each request that
 dials it (telephony/rules.py says when telephony asks); the dispatcher asks them for each

@@ -257,8 +257,10 @@ class StartPreview:
             )
         if self.never_open:
             said.append(
-                f"{_contacts(self.never_open)}: the window is never open at once in all the time "
-                "zones their number may be in; set their timezone."
+                f"{_contacts(self.never_open)}: the window never opens for them within a year "
+                "(their region's calling hours, holidays and blackout dates close it, or it is "
+                "never open at once in all the time zones their number may be in); set their "
+                "timezone or region."
             )
         return said
 

@@ -22,9 +22,15 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigns.models import BlackoutDate, CallingHoursRule, CampaignContact, Contact
+from campaigns.models import (
+    BlackoutDate,
+    CallingHoursRule,
+    CampaignContact,
+    Contact,
+    weekday_words,
+)
 from campaigns.services.callbacks import callback_schedule
-from campaigns.services.calling_calendar import CallingCalendar
+from campaigns.services.calling_calendar import CallingCalendar, campaign_hours_by_region
 from campaigns.services.campaigns import campaign_record_call_outcome, campaign_start
 from campaigns.services.contacts import (
     contact_import_run,
@@ -40,6 +46,7 @@ from telephony.models import Call
 from telephony.rules import TIME_RULES, CallRefused, Rule, RulesOverride
 from telephony.services.calls import call_place
 from telephony.states import CallStatus
+from tests.support.clock import PINNED_AT as PINNED
 from tests.telephony.test_dialing_rules import queue
 
 pytestmark = pytest.mark.django_db
@@ -579,3 +586,31 @@ def test_a_bad_time_zone_is_named_in_its_own_case(contact_list):
             "Timezone 'Mars/Olympus' is not an IANA time zone name (e.g. America/New_York)."
         ]
     }
+
+
+def test_the_campaign_page_shows_the_hours_of_each_region(admin_client, make_campaign, holidays_on):
+    campaign = make_campaign([SAN_FRANCISCO, DALLAS, NEW_ORLEANS, "+12145550151"])
+    BlackoutDate.objects.create(first_day=date(2026, 12, 1), reason="inventory")
+
+    rows = {str(row.region): row for row in campaign_hours_by_region(campaign, now=PINNED)}
+    page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+
+    assert list(rows) == ["US-TX", "US-CA", "US-LA"]  # most contacts first
+    assert rows["US-TX"].contacts == 2
+    assert rows["US-TX"].hours == ("09:00-21:00",) * 6 + ("12:00-21:00",)
+    assert rows["US-LA"].hours == ("08:00-20:00",) * 6 + ("",)
+    assert rows["US-CA"].days_off == (
+        "Thu 26 Nov: Thanksgiving Day",
+        "Fri 27 Nov: Day After Thanksgiving",
+        "Tue 01 Dec: inventory",
+    )
+    assert rows["US-TX"].sources == ("Texas Bus. & Com. Code 301.051",)
+    html = page.content.decode()
+    assert 'id="campaign-hours-by-region"' in html
+    assert '<tr data-region="US-LA">' in html and "Louisiana: no telephone solicitations" in html
+
+
+def test_weekdays_in_words_join_runs():
+    assert weekday_words([6, 0, 1, 2, 3, 4]) == "Mon-Fri, Sun"
+    assert weekday_words([5]) == "Sat"
+    assert weekday_words(range(7)) == "Mon-Sun"
