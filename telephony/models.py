@@ -225,6 +225,9 @@ class Call(models.Model):
         help_text="The callee's country and state or province (e.g. US-TX), for the regional "
         "calling hours and holidays; empty: the number's area code's.",
     )
+    # What the dialing rules checked the call against when it was booked (region, local time,
+    # that day's hours, holidays, call limits, overrides): the compliance log's "rules applied".
+    rules_applied = models.JSONField(default=dict, blank=True, editable=False)
     # Staff holding `override_dialing_rules` may place one call past do-not-call and calling
     # hours (telephony.rules.OVERRIDABLE_RULES), with a reason; both are kept for audit.
     rules_override_reason = models.CharField(max_length=300, blank=True)

@@ -82,6 +82,14 @@ class CallTarget:
 
 
 @dataclass(frozen=True)
+class Allowed:
+    """No rule refuses the call: what the rules checked it against then (its region, local time,
+    hours that day, holidays, call limits, overrides), kept on the call for the compliance log."""
+
+    applied: dict
+
+
+@dataclass(frozen=True)
 class RulesOverride:
     """Staff placing one call past OVERRIDABLE_RULES: who (holding the permission) and why."""
 
@@ -102,6 +110,17 @@ class DialingRules(Protocol):
         self, *, target: CallTarget, now: datetime, overridden: frozenset[Rule]
     ) -> Refusal | None:
         """Why a single call to `target` may not be queued now, or None."""
+        ...
+
+    def new_call_checks(
+        self,
+        *,
+        calls: list[CallTarget],
+        now: datetime,
+        overridden: frozenset[Rule] = frozenset(),
+        facts: object | None = None,
+    ) -> list[Refusal | Allowed]:
+        """`new_call_refusals`, with what was checked for each call allowed."""
         ...
 
     def new_call_refusals(

@@ -32,6 +32,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET
 
 from campaigns.admin.calls import CampaignCallFilter
+from campaigns.admin.compliance import compliance_log_view
 from campaigns.admin.controls import ACTION_CONFIRMS, CampaignControlsMixin
 from campaigns.models import WEEKDAYS, Campaign, CampaignAttempt, CampaignContact
 from campaigns.services.answer_rates import answer_rates
@@ -463,6 +464,11 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         return [
+            path(
+                "compliance-log/",
+                wrap(lambda request: compliance_log_view(self.admin_site, request)),
+                name="campaigns_compliance_log",
+            ),
             path(
                 "progress.json",
                 wrap(self.progress_many_view),

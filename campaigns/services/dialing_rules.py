@@ -34,7 +34,7 @@ from campaigns.windows import CallingWindow, NoTimeZone, contact_zones, is_open,
 from telephony.callee_regions import Region
 from telephony.callee_regions import callee_region as callee_region_of
 from telephony.models import Call, PhoneNumber
-from telephony.rules import CallTarget, Refusal, Rule, register_dialing_rules
+from telephony.rules import Allowed, CallTarget, Refusal, Rule, register_dialing_rules
 from telephony.states import CallStatus
 
 WEEKDAY_NAMES = dict(WEEKDAYS)
@@ -363,6 +363,41 @@ def call_refusal(
     )
 
 
+def rules_applied(
+    target: CallTarget, *, now: datetime, facts: RuleFacts, overridden: frozenset[Rule]
+) -> dict:
+    """What a call allowed at `now` was checked against, in words and figures, for the
+    compliance log: the callee's region and local time, that day's hours (the guard narrowed by
+    the region's rules; a campaign's own window is on the campaign), whether holidays kept calls
+    off, the call limits and the number's calls counted, and any rule overridden."""
+    region = callee_region_of(target.to_number, target.callee_region)
+    skip_holidays = skips_holidays(target.holidays_allowed)
+    applied: dict = {
+        "region": region.code if region else "",
+        "regional_rules": sorted({rule.source for rule in facts.calendar.rules_of(region)}),
+        "public_holidays": "kept off" if skip_holidays else "allowed",
+        "do_not_call": "not listed" if target.to_number not in facts.do_not_call else "listed",
+        "limits": {"per_24h": facts.limits.per_24h, "per_7d": facts.limits.per_7d},
+        "calls_within_24h": sum(
+            1 for at, _ in facts.recent.get(target.to_number, ()) if now - DAY < at < now + DAY
+        )
+        + sum(1 for at in facts.booked.get(target.to_number, ()) if now - DAY < at < now + DAY),
+        "overridden": sorted(rule.value for rule in overridden),
+    }
+    try:
+        zones = contact_zones(target.to_number, target.callee_timezone)
+    except NoTimeZone:
+        return applied
+    window = facts.calendar.window_for(
+        CallingWindow.guard_only(), region, skip_holidays=skip_holidays
+    )
+    local = now.astimezone(zones[0])
+    hours = window.hours_on(local.date())
+    applied["local_time"] = f"{local:%Y-%m-%d %a %H:%M} {zones[0].key}"
+    applied["hours_that_day"] = f"{hours[0]:%H:%M}-{hours[1]:%H:%M}" if hours else "no calls"
+    return applied
+
+
 def campaign_call_refusal(
     *,
     campaign: Campaign,
@@ -397,16 +432,16 @@ def campaign_call_refusal(
 class CampaignDialingRules:
     """What telephony asks (telephony.rules.DialingRules)."""
 
-    def new_call_refusals(
+    def new_call_checks(
         self,
         *,
         calls: list[CallTarget],
         now: datetime,
         overridden: frozenset[Rule] = frozenset(),
         facts: object | None = None,
-    ) -> list[Refusal | None]:
+    ) -> list[Refusal | Allowed]:
         facts = RuleFacts.reused_for(facts, (target.to_number for target in calls), now=now)
-        refusals = []
+        answers: list[Refusal | Allowed] = []
         for target in calls:
             refusal = call_refusal(
                 to_number=target.to_number,
@@ -417,10 +452,26 @@ class CampaignDialingRules:
                 overridden=overridden,
                 facts=facts,
             )
-            if refusal is None:  # booked: the batch's next call to the number counts it
-                facts.booked.setdefault(target.to_number, []).append(now)
-            refusals.append(refusal)
-        return refusals
+            if refusal is not None:
+                answers.append(refusal)
+                continue
+            answers.append(
+                Allowed(rules_applied(target, now=now, facts=facts, overridden=overridden))
+            )
+            # booked: the batch's next call to the number counts it
+            facts.booked.setdefault(target.to_number, []).append(now)
+        return answers
+
+    def new_call_refusals(
+        self,
+        *,
+        calls: list[CallTarget],
+        now: datetime,
+        overridden: frozenset[Rule] = frozenset(),
+        facts: object | None = None,
+    ) -> list[Refusal | None]:
+        checks = self.new_call_checks(calls=calls, now=now, overridden=overridden, facts=facts)
+        return [answer if isinstance(answer, Refusal) else None for answer in checks]
 
     def new_call_refusal(
         self, *, target: CallTarget, now: datetime, overridden: frozenset[Rule]

@@ -206,14 +206,15 @@ def call_create(
         if scheduled_for <= now:
             scheduled_for = None  # now, or already past: placed at once
     overridden = _check_override(override)
-    refusal = dialing_rules().new_call_refusal(
-        target=new.target(), now=scheduled_for or now, overridden=overridden
+    [answer] = dialing_rules().new_call_checks(
+        calls=[new.target()], now=scheduled_for or now, overridden=overridden
     )
-    if refusal is not None:
-        raise CallRefused(refusal)
+    if isinstance(answer, Refusal):
+        raise CallRefused(answer)
     # What the rules would have said, asked before the call exists (it would count itself).
     would = _would_refuse(new, now=now) if override else None
     call, queued = _built(new, source=source, scheduled_for=scheduled_for)
+    call.rules_applied = answer.applied
     if override:
         call.rules_override_reason = override.reason
         call.rules_overridden_by = override.user
@@ -277,15 +278,16 @@ def calls_prepare(
             answers.append(error)
         else:
             answers.append(None)  # type: ignore[arg-type]  # filled in below
-    refusals = dialing_rules().new_call_refusals(
-        calls=[new.target() for _, new in valid], now=now,
-        facts=rule_facts,
-    )  # fmt: skip
-    for (index, new), refusal in zip(valid, refusals, strict=True):
-        if refusal is not None:
-            answers[index] = CallRefused(refusal)
+    checks = dialing_rules().new_call_checks(
+        calls=[new.target() for _, new in valid], now=now, facts=rule_facts
+    )
+    for (index, new), answer in zip(valid, checks, strict=True):
+        if isinstance(answer, Refusal):
+            answers[index] = CallRefused(answer)
         else:
-            answers[index] = BuiltCall(*_built(new, source=source, scheduled_for=None))
+            built = BuiltCall(*_built(new, source=source, scheduled_for=None))
+            built.call.rules_applied = answer.applied
+            answers[index] = built
     return answers
 
 

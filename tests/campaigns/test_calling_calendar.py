@@ -8,7 +8,9 @@ Dates used (the suite's clock is pinned at Wednesday 2026-11-25 18:00 UTC):
   calls from 12:00 on Sundays, Louisiana none (the shipped rules).
 """
 
+import csv
 import importlib
+import io
 import threading
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -27,6 +29,7 @@ from campaigns.models import (
     CallingHoursRule,
     CampaignContact,
     Contact,
+    DoNotCall,
     weekday_words,
 )
 from campaigns.services.callbacks import callback_schedule
@@ -614,3 +617,84 @@ def test_weekdays_in_words_join_runs():
     assert weekday_words([6, 0, 1, 2, 3, 4]) == "Mon-Fri, Sun"
     assert weekday_words([5]) == "Sat"
     assert weekday_words(range(7)) == "Mon-Sun"
+
+
+# -- the compliance log ---------------------------------------------------------------------------
+
+
+def compliance_csv(client, first="2026-11-25", last="2026-11-25") -> list[dict]:
+    answer = client.get(
+        reverse("admin:campaigns_compliance_log"), {"first_day": first, "last_day": last}
+    )
+    assert answer.status_code == 200
+    assert answer["Content-Type"].startswith("text/csv")
+    text = b"".join(answer.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_compliance_log_lists_each_call_with_the_rules_it_was_checked_against(
+    admin_client, clock, make_campaign, imported_caller, agent_profile, holidays_on,
+    django_user_model, simulator,
+):  # fmt: skip
+    single = queue(imported_caller, agent_profile)  # San Francisco, 10:00 there
+    campaign = make_campaign([DALLAS], name="Renewals", weekdays=[0, 1, 2, 3, 4])
+    campaign_start(campaign=campaign)
+    dispatch()
+    campaign_call = Call.objects.exclude(pk=single.pk).get()
+    DoNotCall.objects.create(phone=NEW_ORLEANS)
+    supervisor = django_user_model.objects.create_user(username="supervisor", is_staff=True)
+    supervisor.user_permissions.add(Permission.objects.get(codename="override_dialing_rules"))
+    supervisor = django_user_model.objects.get(pk=supervisor.pk)
+    urgent = queue(
+        imported_caller, agent_profile, to_number=NEW_ORLEANS,
+        override=RulesOverride(user=supervisor, reason="the customer asked to be called"),
+    )  # fmt: skip
+    clock.advance(days=1)
+    queue(imported_caller, agent_profile, to_number="+14155550199", callee_timezone="UTC",
+          override=RulesOverride(user=supervisor, reason="next day"))  # fmt: skip
+
+    rows = {row["call id"]: row for row in compliance_csv(admin_client)}
+
+    assert set(rows) == {str(single.pk), str(campaign_call.pk), str(urgent.pk)}  # not the 26th
+    first = rows[str(single.pk)]
+    assert (first["number called"], first["callee region"]) == (SAN_FRANCISCO, "US-CA")
+    assert first["booked at (UTC)"] == "2026-11-25 18:00:00"
+    assert first["callee's local time when booked"] == "2026-11-25 Wed 10:00 America/Los_Angeles"
+    assert first["hours allowed that day (guard and region)"] == "08:00-21:00"
+    assert (first["public holidays"], first["do-not-call list"]) == ("kept off", "not listed")
+    assert (first["call limits (24 h / 7 d)"], first["campaign"]) == ("3 / 0", "")
+    texas = rows[str(campaign_call.pk)]
+    assert (texas["campaign"], texas["campaign window"]) == ("Renewals", "Mon-Fri 08:00-21:00")
+    assert texas["hours allowed that day (guard and region)"] == "09:00-21:00"
+    assert texas["regional rules applied"] == "Texas Bus. & Com. Code 301.051"
+    assert texas["contact id"] == str(campaign.contacts.get().contact_id)
+    overridden = rows[str(urgent.pk)]
+    assert overridden["do-not-call list"] == "listed"
+    assert overridden["rules overridden"] == "calling_hours, do_not_call"
+    assert (overridden["overridden by"], overridden["override reason"]) == (
+        "supervisor", "the customer asked to be called",
+    )  # fmt: skip
+
+    BlackoutDate.objects.create(first_day=date(2026, 11, 26), reason="outage")
+    assert call_place(call_id=single.pk) == "refused"
+    stopped = {row["call id"]: row for row in compliance_csv(admin_client)}[str(single.pk)]
+    assert stopped["stopped right before dialing by"] == "blackout_date"
+
+
+def test_the_compliance_log_asks_for_a_sensible_range_and_its_permissions(
+    admin_client, client, django_user_model
+):
+    url = reverse("admin:campaigns_compliance_log")
+    page = admin_client.get(url).content.decode()
+    assert 'id="compliance-log-form"' in page and "Download CSV" in page
+    backwards = admin_client.get(url, {"first_day": "2026-11-25", "last_day": "2026-11-01"})
+    assert "The last day cannot come before the first." in backwards.content.decode()
+    too_long = admin_client.get(url, {"first_day": "2025-01-01", "last_day": "2026-11-01"})
+    assert "At most 366 days in one export." in too_long.content.decode()
+    campaigns_page = admin_client.get(reverse("admin:campaigns_campaign_changelist"))
+    assert 'id="compliance-log-link"' in campaigns_page.content.decode()
+
+    clerk = django_user_model.objects.create_user(username="clerk", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_campaign"))
+    client.force_login(clerk)
+    assert client.get(url).status_code == 403  # calls are not theirs to see
