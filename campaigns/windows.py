@@ -190,14 +190,18 @@ def next_opening(
         return None
     for first in range(0, SEARCH_LIMIT_DAYS, SEARCH_DAYS):
         candidates: set[datetime] = set()
+        closed_dates_met = False
         for zone in zones:
             today = at.astimezone(zone).date()
             for offset in range(first, first + SEARCH_DAYS):
                 day = today + timedelta(days=offset)
+                closed_dates_met |= day in window.closed_dates
                 hours = window.hours_on(day)
                 if hours is not None:
                     candidates |= {i for i in _local_instants(day, hours[0], zone) if i > at}
         for candidate in sorted(candidates):
             if is_open(candidate, zones, window):
                 return candidate
+        if not closed_dates_met:
+            return None  # two plain weeks without an opening: the weeks after are the same
     return None

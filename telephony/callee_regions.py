@@ -1,11 +1,8 @@
 """Where a callee is, for the rules that depend on it (regional calling hours, public holidays):
-a country, and in the North American numbering plan a state or province from the area code.
-
-The area code's place comes from phonenumbers' geocoding data (the entry for "1" + area code:
-a state or province name, sometimes "City, ST"); names are turned into codes with the
-`holidays` package's own aliases, so a region here is one the holiday calendars know. A contact
-may name its region itself ("US-TX"), which replaces the number's. Pure and cached: the same
-answers for as long as the process runs.
+a country, and in the US and Canada a state or province from the area code (nanp_areas.py,
+generated from phonenumbers' geocoding data). A callee may name its region itself ("US-TX"),
+which replaces the number's; one naming only the number's own country keeps the number's state.
+Pure and cached: the same answers for as long as the process runs.
 """
 
 import functools
@@ -14,13 +11,10 @@ from dataclasses import dataclass
 
 import holidays
 import phonenumbers
-from phonenumbers.geodata import GEOCODE_DATA
+
+from telephony.nanp_areas import AREA_SUBDIVISIONS
 
 _REGION_CODE = re.compile(r"^([A-Z]{2})(?:-([A-Z0-9]{1,3}))?$")
-_CITY_AND_CODE = re.compile(r", ([A-Z]{2})$")
-# Geocoding names the aliases do not know (spellings of the data itself). An area code shared
-# by several provinces (867, 902) names no single one: only the country's rules apply there.
-_NAME_FIXES = {"British Colombia": "BC", "Washington D.C.": "DC", "Washington State": "WA"}
 _SUBDIVIDED = ("US", "CA")  # countries whose area codes name a state or province
 
 
@@ -67,12 +61,6 @@ def _subdivisions(country: str) -> frozenset[str] | None:
         return None
 
 
-@functools.lru_cache(maxsize=1024)
-def _area_subdivisions(country: str) -> dict[str, str]:
-    aliases = getattr(holidays.country_holidays(country), "subdivisions_aliases", {})
-    return {**aliases, **_NAME_FIXES}
-
-
 @functools.lru_cache(maxsize=65_536)
 def number_region(phone: str) -> Region | None:
     """The number's country, and in the US and Canada its area code's state or province
@@ -87,17 +75,20 @@ def number_region(phone: str) -> Region | None:
     if country not in _SUBDIVIDED:
         return Region(country)
     area = phonenumbers.national_significant_number(parsed)[:3]
-    name = GEOCODE_DATA.get(f"1{area}", {}).get("en", "")
-    in_name = _CITY_AND_CODE.search(name)
-    subdivision = in_name.group(1) if in_name else _area_subdivisions(country).get(name, "")
-    return Region(country, subdivision)
+    return Region(country, AREA_SUBDIVISIONS.get(area, ""))
 
 
 def callee_region(phone: str, explicit: str = "") -> Region | None:
-    """The callee's region: its explicit one (as stored, already checked), else its number's."""
-    if explicit:
-        try:
-            return parse_region(explicit)
-        except RegionError:
-            return number_region(phone)
-    return number_region(phone)
+    """The callee's region: its explicit one, else its number's. An explicit country without a
+    state keeps the number's state when the number is of that country (a rule can only narrow);
+    an explicit region that no longer reads (stored before a rename) counts as not given."""
+    from_number = number_region(phone)
+    if not explicit:
+        return from_number
+    try:
+        given = parse_region(explicit)
+    except RegionError:
+        return from_number
+    if not given.subdivision and from_number is not None and from_number.country == given.country:
+        return from_number
+    return given

@@ -67,6 +67,8 @@ class Refusal:
     # The time rules and call frequency: the next instant the call would be allowed (None:
     # never, as things stand).
     opens_at: datetime | None = None
+    # True when opens_at is only when to look again (the calendar leaves no opening in sight).
+    look_again: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The compliance log's page: a date range, then the CSV of every outbound call booked in it
-(campaigns.services.compliance). Staff need to see calls and campaigns."""
+(campaigns.services.compliance). Staff need to see calls, campaigns and contacts."""
 
 from django import forms
 from django.core.exceptions import PermissionDenied
@@ -30,7 +30,8 @@ def compliance_log_view(admin_site, request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
     user = request.user
-    if not (user.has_perm("telephony.view_call") and user.has_perm("campaigns.view_campaign")):
+    needed = ("telephony.view_call", "campaigns.view_campaign", "campaigns.view_contact")
+    if not user.has_perms(needed):
         raise PermissionDenied
     today = timezone.now().date()
     if "first_day" in request.GET:

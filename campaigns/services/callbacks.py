@@ -127,7 +127,8 @@ def callback_schedule(
             raise ValidationError(
                 {"when": f"A callback is at most {MAX_CALLBACK_AHEAD.days} days ahead."}
             )
-        window = contact_window(campaign, entry.contact, calendar=CallingCalendar.load(now=now))
+        calendar = CallingCalendar.load(now=max(requested, now))  # its holidays and blackouts
+        window = contact_window(campaign, entry.contact, calendar=calendar)
         at = next_opening(max(requested, now), zones, window)
         if at is None:
             raise ValidationError(

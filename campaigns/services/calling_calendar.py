@@ -61,8 +61,8 @@ class CallingCalendar:
             Q(last_day__gte=first) | Q(last_day__isnull=True, first_day__gte=first),
             first_day__lte=last,
         ):
-            day = blackout.first_day
-            while day <= (blackout.last_day or blackout.first_day):
+            day = max(blackout.first_day, first)  # only the days a window may look at
+            while day <= min(blackout.last_day or blackout.first_day, last):
                 blackouts.setdefault(day, blackout.reason)
                 day += timedelta(days=1)
         return cls(

@@ -110,7 +110,7 @@ PAUSED_MESSAGE = (
 MANY_TO_MANY_SETTINGS = ("caller_ids", "contact_lists")
 # What a paused campaign may change: not what its enrolled contacts and past calls came from.
 PAUSED_LOCKED_SETTINGS = frozenset({"contact_lists", "agent_profile", "start_at"})
-WINDOW_SETTINGS = frozenset({"weekdays", "window_start", "window_end"})
+WINDOW_SETTINGS = frozenset({"weekdays", "window_start", "window_end", "call_on_holidays"})
 LIMIT_SETTINGS = frozenset({"calls_per_number_24h", "calls_per_number_7d"})
 
 
@@ -203,6 +203,19 @@ def _differs(campaign: Campaign, name: str, value: Any) -> bool:
     if name == "agent_profile":
         return getattr(value, "pk", value) != campaign.agent_profile_id
     return current != value
+
+
+def contacts_reconsider_windows(*, reason: str) -> int:
+    """The calling calendar changed (a regional rule or a blackout date added, edited or
+    removed): every waiting contact deferred to a window's opening, in any started campaign,
+    is looked at again at its campaign's next dispatch. One UPDATE."""
+    now = timezone.now()
+    return CampaignContact.objects.filter(
+        status__in=WAITING_CONTACT_STATUSES,
+        note__startswith=WINDOW_NOTE,
+        next_attempt_at__gt=now,
+        campaign__status__in=ACTIVE_CAMPAIGN_STATUSES,
+    ).update(next_attempt_at=now, note=reason, updated_at=now)
 
 
 def _reconsider_waiting_contacts(campaign: Campaign, *, changed: set[str]) -> None:
@@ -631,10 +644,13 @@ def contact_record_refusal(entry: CampaignContact, refusal: Refusal) -> None:
             entry, status=CampaignContact.Status.DO_NOT_CALL, note="on the do-not-call list"
         )
     elif refusal.rule in TIME_RULES and refusal.opens_at:
+        when = "no opening within a year; looked at again" if refusal.look_again else (
+            "next opening"
+        )  # fmt: skip
         contact_defer(
             entry,
             until=refusal.opens_at,
-            note=f"{WINDOW_NOTE}; next opening {refusal.opens_at:%Y-%m-%d %H:%M} UTC",
+            note=f"{WINDOW_NOTE}; {when} {refusal.opens_at:%Y-%m-%d %H:%M} UTC",
         )
     elif refusal.rule == Rule.CALL_FREQUENCY and refusal.opens_at:
         contact_defer(

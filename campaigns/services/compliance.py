@@ -22,7 +22,7 @@ COLUMNS = [
     ("region", "callee region"),
     ("queued_at", "booked at (UTC)"),
     ("dialed_at", "dialed at (UTC)"),
-    ("local_time", "callee's local time when booked"),
+    ("local_time", "callee's local time when booked (or scheduled for)"),
     ("hours_that_day", "hours allowed that day (guard and region)"),
     ("regional_rules", "regional rules applied"),
     ("public_holidays", "public holidays"),

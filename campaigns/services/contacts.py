@@ -68,8 +68,6 @@ HEADER_ALIASES = {
     "externalid": "external_id",
     "time_zone": "timezone",
     "tz": "timezone",
-    "state": "region",
-    "province": "region",
 }
 DELIMITERS = (",", ";", "\t")
 _IMPORT_LOCK_CLASS = 7_310_301  # pg_try_advisory_lock(class, import id): one runner per import

@@ -261,12 +261,21 @@ def _hours_refusal(
     rule, why = _what_closes(local, region, base=base, base_rule=rule, calendar=calendar,
                              skip_holidays=skip_holidays)  # fmt: skip
     opening = next_opening(now, zones, window)
-    if opening is None:
-        return Refusal(
+    if opening is None and next_opening(now, zones, base) is None:
+        return Refusal(  # no opening whatever the calendar: the callee's data is at fault
             rule,
             f"{why[:1].upper()}{why[1:]}, and the calls allowed to {to_number} never open at "
-            f"once in all {len(zones)} of its time zones within a year; set the callee's time "
-            "zone or region.",
+            f"once in all {len(zones)} of its time zones; set the callee's time zone.",
+        )
+    if opening is None:  # the calendar closes every day for now: looked at again tomorrow
+        again = now + DAY
+        return Refusal(
+            rule,
+            f"{why[:1].upper()}{why[1:]}; the regional rules and blackout dates leave no "
+            f"opening for {to_number} within a year: looked at again at "
+            f"{again:%Y-%m-%d %H:%M} UTC.",
+            opens_at=again,
+            look_again=True,
         )
     where = ", ".join(f"{now.astimezone(zone):%a %H:%M} in {zone.key}" for zone in zones[:3])
     if len(zones) > 3:
@@ -374,7 +383,9 @@ def rules_applied(
     skip_holidays = skips_holidays(target.holidays_allowed)
     applied: dict = {
         "region": region.code if region else "",
-        "regional_rules": sorted({rule.source for rule in facts.calendar.rules_of(region)}),
+        "regional_rules": sorted(
+            {rule.source for rule in facts.calendar.rules_of(region) if rule.source}
+        ),
         "public_holidays": "kept off" if skip_holidays else "allowed",
         "do_not_call": "not listed" if target.to_number not in facts.do_not_call else "listed",
         "limits": {"per_24h": facts.limits.per_24h, "per_7d": facts.limits.per_7d},
@@ -480,8 +491,8 @@ class CampaignDialingRules:
         return refusal
 
     def placement_refusals(self, *, calls: list[Call], now: datetime) -> dict[str, Refusal]:
-        """Four queries for the whole batch: the campaign attempts, the destinations, the
-        do-not-call entries, the numbers' recent calls."""
+        """Six queries for the whole batch: the campaign attempts, the destinations, the
+        do-not-call entries, the numbers' recent calls, the regional rules, the blackout dates."""
         attempts = {
             attempt.call_id: attempt
             for attempt in CampaignAttempt.objects.select_related(

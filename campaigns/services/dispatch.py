@@ -41,6 +41,7 @@ from campaigns.services.dialing_rules import (
 )
 from campaigns.states import WAITING_CONTACT_STATUSES
 from contactcenter.bulk import bulk_update_rows
+from telephony.callee_regions import callee_region
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.rules import CallRefused
 from telephony.services.calls import BuiltCall, NewCall, calls_insert, calls_prepare
@@ -258,7 +259,8 @@ def _new_call(campaign: Campaign, entry: CampaignContact, numbers: list[PhoneNum
         variables=contact_variables(contact),
         labels={"campaign_id": str(campaign.pk), "contact_id": str(contact.pk)},
         callee_timezone=contact.timezone,
-        callee_region=contact.region,
+        # as the rules read it (an explicit region stored before a rename falls back)
+        callee_region=getattr(callee_region(contact.phone, contact.region), "code", ""),
         holidays_allowed=campaign.call_on_holidays,
         voicemail_policy=campaign.voicemail_policy,
         voicemail_message=campaign.voicemail_message,

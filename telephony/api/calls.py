@@ -37,8 +37,12 @@ from telephony.validators import normalize_phone_number
 
 REFUSED_HELP = (
     "422: refused by the dialing rules, with `error.code` naming the rule: `do_not_call`, "
-    "`calling_hours` (outside 08:00-21:00 in the callee's local time, by default) or "
-    "`destination` (a country not allowed, or a premium-rate, shared-cost or similar number)."
+    "`call_frequency` (the number's calls in 24 hours / 7 days reached the limit), "
+    "`calling_hours` (outside 08:00-21:00 in the callee's local time, by default), "
+    "`regional_hours` (outside the hours of the callee's state or province that day), "
+    "`public_holiday`, `blackout_date` (a company day without calls) or `destination` (a "
+    "country not allowed, or a premium-rate, shared-cost or similar number); the message says "
+    "when the call would next be allowed."
 )
 
 
