@@ -67,6 +67,31 @@ class Contact(models.Model):
         help_text="Country and state or province, such as US-TX: for the regional calling "
         "hours and public holidays. Empty: the number's (its area code's state or province).",
     )
+    # Prior express consent to calls made with an artificial voice (an AI agent), as US
+    # telemarketing rules ask: a campaign requiring it calls no one without it.
+    consent = models.BooleanField(
+        default=False,
+        db_default=False,  # also for rows written in SQL (the CSV import's COPY)
+        verbose_name="consent given",
+        help_text="The contact gave prior express consent to be called by an AI agent.",
+    )
+    consent_at = models.DateTimeField(null=True, blank=True, help_text="When it was given.")
+    consent_source = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Where it was given: a web form, a call, a CRM...",
+    )
+    consent_evidence = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="What proves it (the form's wording, a recording's id...).",
+    )
+    consent_revoked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an opt-out (do-not-call) revoked it."
+    )
     variables = models.JSONField(
         default=dict,
         blank=True,
@@ -200,6 +225,7 @@ class Campaign(models.Model):
     SETTINGS_FIELDS = (
         "name", "agent_profile", "caller_id_strategy", "caller_ids", "contact_lists",
         "start_at", "end_at", "weekdays", "window_start", "window_end", "call_on_holidays",
+        "require_consent",
         "max_concurrent_calls", "max_calls_per_minute", "max_attempts",
         "calls_per_number_24h", "calls_per_number_7d", "retry_delay_no_answer",
         "retry_delay_busy", "retry_delay_failed",
@@ -268,6 +294,12 @@ class Campaign(models.Model):
         verbose_name="call on public holidays",
         help_text="Call on the public holidays of each contact's country, state or province too "
         "(the regional calling hours and company blackout dates still apply).",
+    )
+    require_consent = models.BooleanField(
+        default=True,
+        verbose_name="require prior express consent",
+        help_text="Call only contacts with recorded consent to calls by an AI agent; the others "
+        "end as 'no consent' (on for new campaigns).",
     )
     max_concurrent_calls = models.PositiveIntegerField(
         default=5,
@@ -409,6 +441,7 @@ class CampaignContact(models.Model):
         COMPLETED = "completed", "Completed"
         EXHAUSTED = "exhausted", "Attempts exhausted"
         DO_NOT_CALL = "do_not_call", "Do not call"
+        NO_CONSENT = "no_consent", "No consent"
         INVALID = "invalid", "Invalid"
         CANCELLED = "cancelled", "Cancelled"
 

@@ -114,11 +114,14 @@ OUTCOMES = (
     Outcome(CallStatus.FAILED, "failed", "call"),
     Outcome(CS.EXHAUSTED, "exhausted", "contact"),
     Outcome(CS.DO_NOT_CALL, "do-not-call", "contact"),
+    Outcome(CS.NO_CONSENT, "no consent", "contact"),
     Outcome(CS.INVALID, "invalid", "contact"),
     Outcome(CS.CANCELLED, "cancelled", "contact"),
 )
 # The bar's segments: contacts that are done, by how they ended.
-BAR_SEGMENTS = (CS.COMPLETED, CS.EXHAUSTED, CS.DO_NOT_CALL, CS.INVALID, CS.CANCELLED)
+BAR_SEGMENTS = (
+    CS.COMPLETED, CS.EXHAUSTED, CS.DO_NOT_CALL, CS.NO_CONSENT, CS.INVALID, CS.CANCELLED,
+)  # fmt: skip
 
 
 def _count(progress: dict, source: str, key: str) -> int:

@@ -32,6 +32,7 @@ class Rule(StrEnum):
     REGIONAL_HOURS = "regional_hours"  # the callee's region's rules (weekday hours, no-call days)
     PUBLIC_HOLIDAY = "public_holiday"  # of the callee's country, state or province
     BLACKOUT_DATE = "blackout_date"  # the company's days without calls
+    CONSENT = "consent"  # a campaign requiring prior express consent, a contact without it
     CAMPAIGN_STATUS = "campaign_status"
 
 
@@ -45,6 +46,7 @@ RULE_LABELS = {
     Rule.REGIONAL_HOURS: "Regional calling hours",
     Rule.PUBLIC_HOLIDAY: "Public holiday",
     Rule.BLACKOUT_DATE: "Company blackout date",
+    Rule.CONSENT: "No consent",
     Rule.CAMPAIGN_STATUS: "Campaign not running",
 }
 

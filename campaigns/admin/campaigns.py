@@ -255,7 +255,17 @@ class CampaignAdmin(CampaignControlsMixin, admin.ModelAdmin):
                 "Caller ID",
                 {"fields": ("caller_id_strategy", "caller_ids", "rotate_out_flagged_caller_ids")},
             ),
-            ("Contacts", {"fields": ("contact_lists",)}),
+            (
+                "Contacts",
+                {
+                    "description": "US rules treat a call by an AI agent as an artificial-voice "
+                    "call, which needs the callee's prior express consent: with the "
+                    "requirement on, only contacts with consent on record are called (their "
+                    "consent comes from the CSV, the API or the contact's page; an opt-out "
+                    "revokes it).",
+                    "fields": ("contact_lists", "require_consent"),
+                },
+            ),
             (
                 "Schedule",
                 {

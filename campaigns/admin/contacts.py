@@ -31,6 +31,7 @@ from campaigns.services.contacts import (
     contact_import_start,
     contact_list_delete,
     contact_list_delete_refusals,
+    contacts_reopen_consented,
 )
 from contactcenter.admin_display import (
     NOT_KNOWN,
@@ -295,6 +296,10 @@ class ContactForm(forms.ModelForm):
             "external_id",
             "timezone",
             "region",
+            "consent",
+            "consent_at",
+            "consent_source",
+            "consent_evidence",
             "variables",
         )
 
@@ -331,9 +336,16 @@ class ContactAdmin(DeleteThroughServiceMixin, PhoneNumberSearchMixin, admin.Mode
     search_fields = ("phone", "first_name", "last_name", "external_id")
     list_select_related = ("contact_list",)
     autocomplete_fields = ("contact_list",)
-    readonly_fields = ("campaign_entries", "calls", "created_at", "updated_at")
+    readonly_fields = (
+        "consent_revoked_at", "campaign_entries", "calls", "created_at", "updated_at",
+    )  # fmt: skip
     list_per_page = 100
     show_full_result_count = False  # lists run to a million rows: no second COUNT(*)
+
+    def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.consent:  # held as "no consent" in a started campaign: called after all
+            contacts_reopen_consented([obj.pk])
 
     def get_fields(self, request: HttpRequest, obj: Contact | None = None):
         fields = [name for name in super().get_fields(request, obj) if name not in HISTORY]

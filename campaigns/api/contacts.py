@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from campaigns.models import Contact, ContactList
 from campaigns.services.contacts import (
+    CONSENT_FIELDS,
     CONTACT_FIELDS,
     BulkRow,
     CsvFileError,
@@ -70,6 +71,11 @@ class ContactSerializer(serializers.ModelSerializer):
             "external_id",
             "timezone",
             "region",
+            "consent",
+            "consent_at",
+            "consent_source",
+            "consent_evidence",
+            "consent_revoked_at",
             "variables",
             "created_at",
             "updated_at",
@@ -92,6 +98,18 @@ class ContactRowSerializer(serializers.Serializer):
         help_text="Country and state or province (e.g. US-TX) for the regional calling hours "
         "and holidays; empty: the number's area code's.",
     )
+    consent = serializers.JSONField(  # true/false, or the CSV's words (checked by the service)
+        required=False,
+        default=None,
+        help_text="Prior express consent to calls by an AI agent: yes or no (true/false); "
+        "absent: unchanged. A campaign requiring consent calls only contacts with it.",
+    )
+    consent_at = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default=None,
+        help_text="When it was given (ISO 8601).",
+    )  # fmt: skip
+    consent_source = serializers.CharField(required=False, allow_blank=True, default="")
+    consent_evidence = serializers.CharField(required=False, allow_blank=True, default="")
     variables = serializers.DictField(required=False, default=dict)
 
 
@@ -158,11 +176,10 @@ def _csv_rows(body: bytes) -> list[BulkRow]:
             )
         else:
             values = row.values
-            item = {name: values.get(name, "") for name in ("phone", *CONTACT_FIELDS)}
+            known = ("phone", *CONTACT_FIELDS, *CONSENT_FIELDS)
+            item = {name: values.get(name, "") for name in known}
             item["variables"] = {
-                key: value
-                for key, value in values.items()
-                if value and key != "phone" and key not in CONTACT_FIELDS
+                key: value for key, value in values.items() if value and key not in known
             }
         out.append(_bulk_row(index, row.line, item))
     return out

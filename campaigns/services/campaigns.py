@@ -227,6 +227,13 @@ def _reconsider_waiting_contacts(campaign: Campaign, *, changed: set[str]) -> No
         waiting.filter(note__startswith=WINDOW_NOTE).update(
             next_attempt_at=timezone.now(), note="calling window changed", updated_at=timezone.now()
         )
+    if "require_consent" in changed and not campaign.require_consent:
+        CampaignContact.objects.filter(
+            campaign=campaign, status=CampaignContact.Status.NO_CONSENT
+        ).update(
+            status=CampaignContact.Status.PENDING, next_attempt_at=timezone.now(), held_by="",
+            note="consent no longer required", updated_at=timezone.now(),
+        )  # fmt: skip
     if changed & LIMIT_SETTINGS:
         waiting.filter(note__startswith=FREQUENCY_NOTE).update(
             next_attempt_at=timezone.now(), note="call limits changed", updated_at=timezone.now()
@@ -642,6 +649,12 @@ def contact_record_refusal(entry: CampaignContact, refusal: Refusal) -> None:
     if refusal.rule == Rule.DO_NOT_CALL:
         contact_finish(
             entry, status=CampaignContact.Status.DO_NOT_CALL, note="on the do-not-call list"
+        )
+    elif refusal.rule == Rule.CONSENT:
+        contact_finish(
+            entry,
+            status=CampaignContact.Status.NO_CONSENT,
+            note="no prior express consent on record (the campaign requires it)",
         )
     elif refusal.rule in TIME_RULES and refusal.opens_at:
         when = "no opening within a year; looked at again" if refusal.look_again else (

@@ -1,6 +1,7 @@
 """The compliance log: every outbound call booked in a date range, who it was to, when it was
-dialed (in UTC and the callee's local time), for which campaign and contact, and the rules it
-was checked against when booked (`Call.rules_applied`: its region, that day's hours, holidays,
+dialed (in UTC and the callee's local time), for which campaign and contact, the contact's
+consent as on record (given when, where, the evidence; revoked when), and the rules it was
+checked against when booked (`Call.rules_applied`: its region, that day's hours, holidays,
 call limits, overrides), with the campaign's own window and the rule that stopped it, if any.
 
 Read in chunks, one row per call, for a streamed CSV (the admin's Compliance log)."""
@@ -33,6 +34,12 @@ COLUMNS = [
     ("campaign_window", "campaign window"),
     ("contact_id", "contact id"),
     ("external_id", "contact external id"),
+    ("consent_required", "campaign requires consent"),
+    ("consent", "consent on record"),
+    ("consent_at", "consent given at (UTC)"),
+    ("consent_source", "consent source"),
+    ("consent_evidence", "consent evidence"),
+    ("consent_revoked_at", "consent revoked at (UTC)"),
     ("status", "call status"),
     ("refused_by_rule", "stopped right before dialing by"),
     ("overridden", "rules overridden"),
@@ -86,6 +93,12 @@ def compliance_rows(start: datetime, end: datetime) -> Iterator[list[str]]:
             _campaign_window(campaign) if campaign else "",
             str(contact.pk) if contact else "",
             contact.external_id if contact else "",
+            ("yes" if campaign.require_consent else "no") if campaign else "",
+            ("yes" if contact.consent else "no") if contact else "",
+            _utc(contact.consent_at) if contact else "",
+            contact.consent_source if contact else "",
+            contact.consent_evidence if contact else "",
+            _utc(contact.consent_revoked_at) if contact else "",
             call.status,
             call.refused_by_rule,
             ", ".join(applied.get("overridden", [])),

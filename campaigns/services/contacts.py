@@ -29,7 +29,7 @@ import unicodedata
 import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from django.conf import settings
@@ -49,6 +49,7 @@ from campaigns.services.imports import (
     upload_discard,
     upload_store,
 )
+from campaigns.states import ACTIVE_CAMPAIGN_STATUSES
 from telephony.callee_regions import RegionError, parse_region
 from telephony.validators import normalize_phone_number
 
@@ -56,7 +57,12 @@ _Batch = dict[str, tuple[dict[str, str], dict[str, Any]]]  # phone -> (fields, v
 BATCH_SIZE = 2000  # rows per transaction (and per progress update)
 BULK_BATCH = 500  # bulk upsert: rows per transaction (each row in its own savepoint)
 CONTACT_FIELDS = ("first_name", "last_name", "external_id", "timezone", "region")
-KNOWN_COLUMNS = frozenset({"phone", *CONTACT_FIELDS})
+# Consent to AI calls: typed (a yes/no, a time), merged as the text fields are (a value given
+# wins, an empty cell keeps what is stored: an explicit "no" does revoke).
+CONSENT_FIELDS = ("consent", "consent_at", "consent_source", "consent_evidence")
+KNOWN_COLUMNS = frozenset({"phone", *CONTACT_FIELDS, *CONSENT_FIELDS})
+CONSENT_WORDS = {"yes": True, "y": True, "true": True, "1": True, "given": True,
+                 "no": False, "n": False, "false": False, "0": False}  # fmt: skip
 MAX_LENGTHS = {name: Contact._meta.get_field(name).max_length for name in CONTACT_FIELDS}
 # Other spellings of the known columns, after normalisation.
 HEADER_ALIASES = {
@@ -307,16 +313,52 @@ def _parse_contact(row: CsvRow, columns: int) -> tuple[str, dict[str, str], dict
             fields["region"] = parse_region(fields["region"]).code
         except RegionError as error:
             return f"region {error}"
+    try:
+        fields.update(consent_fields(values))
+    except ValidationError as error:
+        return next(iter(error.message_dict.values()))[0]
     variables = {key: value for key, value in values.items() if value and key not in KNOWN_COLUMNS}
     return phone, fields, variables
 
 
+def _given(value: Any) -> bool:
+    """A value a row gives (an empty cell gives nothing; False, a "no", is a value)."""
+    return value is not None and value != ""
+
+
+def consent_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The consent fields of a row or a request, typed: consent True/False/None (not given),
+    consent_at an aware datetime or None. ValidationError names a value that is not one."""
+    found: dict[str, Any] = {}
+    raw = values.get("consent")
+    if isinstance(raw, bool) or raw is None:
+        found["consent"] = raw
+    else:
+        text = str(raw).strip().lower()
+        if text and text not in CONSENT_WORDS:
+            raise ValidationError({"consent": f"consent must be yes or no, not '{raw}'."})
+        found["consent"] = CONSENT_WORDS.get(text)
+    at = values.get("consent_at")
+    if isinstance(at, str) and at.strip():
+        try:
+            at = datetime.fromisoformat(at.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(
+                {"consent_at": f"consent_at '{at}' is not a date and time (ISO 8601, e.g. "
+                 "2026-01-31T09:00:00Z)."}
+            ) from None  # fmt: skip
+    found["consent_at"] = (at if at.tzinfo else at.replace(tzinfo=UTC)) if at else None
+    found["consent_source"] = str(values.get("consent_source") or "").strip()[:100]
+    found["consent_evidence"] = str(values.get("consent_evidence") or "").strip()
+    return found
+
+
 def _merge_into(
-    target: tuple[dict[str, str], dict[str, Any]], fields: dict[str, str], variables: dict
+    target: tuple[dict[str, Any], dict[str, Any]], fields: dict[str, Any], variables: dict
 ) -> None:
-    """The later row's non-empty fields win; variables merge (later values win)."""
+    """The later row's given fields win; variables merge (later values win)."""
     for name, value in fields.items():
-        if value:
+        if _given(value):
             target[0][name] = value
     target[1].update(variables)
 
@@ -347,14 +389,17 @@ def _upsert_by_orm(contact_list_id: int, batch: _Batch, *, since: datetime) -> i
         for row in Contact.objects.select_for_update()
         .filter(contact_list_id=contact_list_id, phone__in=phones)
         .order_by("phone")
-        .values("phone", *CONTACT_FIELDS, "variables", "created_at")
+        .values("phone", *CONTACT_FIELDS, *CONSENT_FIELDS, "variables", "created_at")
     }
     contacts, recent = [], 0
     for phone in phones:
         fields, variables = batch[phone]
-        old = existing.get(phone)
-        if old is not None:
-            fields = {name: fields[name] or old[name] for name in CONTACT_FIELDS}
+        old = existing.get(phone) or {"consent": False, "consent_at": None}
+        fields = {
+            name: fields.get(name) if _given(fields.get(name)) else old.get(name, "")
+            for name in (*CONTACT_FIELDS, *CONSENT_FIELDS)
+        }
+        if "created_at" in old:
             variables = {**(old["variables"] or {}), **variables}
             recent += old["created_at"] >= since
         contacts.append(
@@ -364,7 +409,7 @@ def _upsert_by_orm(contact_list_id: int, batch: _Batch, *, since: datetime) -> i
         contacts,
         update_conflicts=True,
         unique_fields=["contact_list", "phone"],
-        update_fields=[*CONTACT_FIELDS, "variables", "updated_at"],
+        update_fields=[*CONTACT_FIELDS, *CONSENT_FIELDS, "variables", "updated_at"],
     )
     return recent
 
@@ -409,7 +454,32 @@ def _upsert_by_copy(contact_list_id: int, batch: _Batch, *, since: datetime) -> 
             "SELECT count(*) FROM written WHERE created_at >= %s AND created_at < %s",
             [contact_list_id, now, now, since, now],
         )
-        return cursor.fetchone()[0]
+        recent = cursor.fetchone()[0]
+    consents = [
+        (phone, *(fields.get(name) for name in CONSENT_FIELDS))
+        for phone, (fields, _) in batch.items()
+        if any(_given(fields.get(name)) for name in CONSENT_FIELDS)
+    ]
+    if consents:
+        _write_consents(contact_list_id, consents, now=now)
+    return recent
+
+
+def _write_consents(contact_list_id: int, rows: list[tuple], *, now: datetime) -> None:
+    """The consent a batch's rows give, over what is stored (given values only): one UPDATE."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Contact._meta.db_table)} AS c SET "  # noqa: S608
+            "consent = COALESCE(v.consent, c.consent), "
+            "consent_at = COALESCE(v.consent_at, c.consent_at), "
+            "consent_source = COALESCE(NULLIF(v.consent_source, ''), c.consent_source), "
+            "consent_evidence = COALESCE(NULLIF(v.consent_evidence, ''), c.consent_evidence), "
+            "updated_at = %s "
+            "FROM unnest(%s::text[], %s::boolean[], %s::timestamptz[], %s::text[], %s::text[]) "
+            "AS v(phone, consent, consent_at, consent_source, consent_evidence) "
+            "WHERE c.contact_list_id = %s AND c.phone = v.phone",
+            [now, *(list(column) for column in zip(*rows, strict=True)), contact_list_id],
+        )
 
 
 def contact_import_run(*, import_id: int) -> ContactImport:
@@ -455,16 +525,40 @@ def _import_file(record: ContactImport, progress: _Progress) -> None:
         except CsvFileError:
             # An unreadable line: the rows before it are imported, as the message says.
             _write_batch(record.pk, contact_list_id, batch, progress)
+            contacts_reopen_consented(list_id=contact_list_id)
             raise
         _write_batch(record.pk, contact_list_id, batch, progress)
+    contacts_reopen_consented(list_id=contact_list_id)  # consent recorded: called after all
+
+
+# -- consent recorded later --------------------------------------------------------------------
+
+
+def contacts_reopen_consented(contacts: Iterable[int] | None = None, *, list_id=None) -> int:
+    """Contacts held as 'no consent' in a started campaign who have consent on record now (or
+    whose campaign no longer requires it) are called after all: pending again, due now. Limited
+    to `contacts` (ids) or a list's; one UPDATE."""
+    held = CampaignContact.objects.filter(
+        status=CampaignContact.Status.NO_CONSENT,
+        campaign__status__in=ACTIVE_CAMPAIGN_STATUSES,
+    ).filter(Q(contact__consent=True) | Q(campaign__require_consent=False))
+    if contacts is not None:
+        held = held.filter(contact_id__in=list(contacts))
+    if list_id is not None:
+        held = held.filter(contact__contact_list_id=list_id)
+    now = timezone.now()
+    return held.update(
+        status=CampaignContact.Status.PENDING, next_attempt_at=now, held_by="",
+        note="consent recorded", updated_at=now,
+    )  # fmt: skip
 
 
 # -- single contacts --------------------------------------------------------------------------
 
 
-def _apply(contact: Contact, fields: dict[str, str], variables: dict[str, Any] | None) -> None:
+def _apply(contact: Contact, fields: dict[str, Any], variables: dict[str, Any] | None) -> None:
     for name, value in fields.items():
-        if value:
+        if _given(value):
             setattr(contact, name, value)
     if variables:
         contact.variables = {**(contact.variables or {}), **variables}
@@ -481,6 +575,10 @@ def contact_upsert(
     timezone: str = "",
     region: str = "",
     variables: dict[str, Any] | None = None,
+    consent: bool | str | None = None,
+    consent_at: datetime | str | None = None,
+    consent_source: str = "",
+    consent_evidence: str = "",
 ) -> Contact:
     """Create or update one contact of a list, the way an import row would.
 
@@ -508,6 +606,12 @@ def contact_upsert(
             fields["region"] = parse_region(fields["region"]).code
         except RegionError as error:
             raise ValidationError({"region": str(error)}) from None
+    fields.update(
+        consent_fields(
+            {"consent": consent, "consent_at": consent_at, "consent_source": consent_source,
+             "consent_evidence": consent_evidence}
+        )
+    )  # fmt: skip
     if variables is not None and not isinstance(variables, dict):
         raise ValidationError({"variables": "Variables must be an object of name: value."})
     contacts = Contact.objects.select_for_update().filter(contact_list=contact_list)
@@ -536,6 +640,8 @@ def contact_upsert(
         contact = contacts.get(phone=e164)
         _apply(contact, fields, variables)
         contact.save()
+    if contact.consent:
+        contacts_reopen_consented([contact.pk])
     return contact
 
 

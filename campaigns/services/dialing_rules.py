@@ -340,19 +340,29 @@ def call_refusal(
     facts: RuleFacts | None = None,
     limits: CallLimits | None = None,
     call_id: str | None = None,
+    missing_consent: bool = False,
 ) -> Refusal | None:
-    """Why a call to `to_number` may not be made at `now`, or None. `window`: a campaign's
-    (already inside the guard); without it the guard's hours apply every day. Either way the
-    callee's region's rules, its public holidays (unless `call_on_holidays`) and the blackout
-    dates narrow it. `facts`: read for a batch the number is in (else read for this number
-    alone). `limits`: the call limits (default: the facts'). `call_id`: the call being
-    checked, when it exists already (right before dialing): not counted against itself."""
+    """Why a call to `to_number` may not be made at `now`, or None.
+
+    `window`: a campaign's (already inside the guard); without it the guard's hours apply every
+    day. Either way the callee's region's rules, its public holidays (unless
+    `call_on_holidays`) and the blackout dates narrow it. `missing_consent`: a campaign
+    requires prior express consent and the callee has none on record. `facts`: read for a
+    batch the number is in (else read for this number alone). `limits`: the call limits
+    (default: the facts'). `call_id`: the call being checked, when it exists already (right
+    before dialing): not counted against itself."""
     facts = facts or RuleFacts.for_numbers([to_number], now=now)
     problem = destination_problem(to_number, allowed_countries=facts.allowed_countries)
     if problem:
         return Refusal(Rule.DESTINATION, problem + ".")
     if Rule.DO_NOT_CALL not in overridden and to_number in facts.do_not_call:
         return Refusal(Rule.DO_NOT_CALL, f"{to_number} is on the do-not-call list.")
+    if missing_consent:
+        return Refusal(
+            Rule.CONSENT,
+            f"{to_number} has no prior express consent on record for calls by an AI agent, "
+            "which the campaign requires.",
+        )
     refusal = _frequency_refusal(
         to_number, now=now, facts=facts, limits=limits or facts.limits, call_id=call_id
     )
@@ -434,6 +444,7 @@ def campaign_call_refusal(
         now=now,
         window=window or campaign_window(campaign),
         call_on_holidays=campaign.call_on_holidays,
+        missing_consent=campaign.require_consent and not contact.consent,
         facts=facts,
         limits=CallLimits.for_campaign(campaign),
         call_id=call_id,

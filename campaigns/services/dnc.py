@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import CampaignContact, DoNotCall, DoNotCallImport
+from campaigns.models import CampaignContact, Contact, DoNotCall, DoNotCallImport
 from campaigns.services.contacts import BATCH_SIZE, read_csv
 from campaigns.services.imports import (
     CsvFileError,
@@ -58,10 +58,15 @@ def _reason(text: str) -> str:
 
 def _block_campaign_contacts(phones: list[str]) -> int:
     """Waiting campaign contacts of these numbers -> do_not_call; returns how many changed.
+    The opt-out revokes the consent on record of every contact with these numbers.
 
     A row the dispatcher has just claimed (in_progress) no longer matches once its lock is
     released, so it is not touched here.
     """
+    now = timezone.now()
+    Contact.objects.filter(phone__in=phones, consent=True).update(
+        consent=False, consent_revoked_at=now, updated_at=now
+    )
     return CampaignContact.objects.filter(
         contact__phone__in=phones, status__in=WAITING_CONTACT_STATUSES
     ).update(

@@ -234,6 +234,7 @@ class StartPreview:
     do_not_call: int = 0
     no_time_zone: int = 0
     never_open: int = 0
+    no_consent: int = 0
     waiting: int = 0
     next_opening: datetime | None = None
     next_opening_local: datetime | None = None  # in the first zone of a contact it opens for
@@ -249,6 +250,12 @@ class StartPreview:
         if self.do_not_call:
             said.append(
                 f"{_contacts(self.do_not_call, 'are', 'is')} on the do-not-call list: not called."
+            )
+        if self.no_consent:
+            said.append(
+                f"{_contacts(self.no_consent, 'have', 'has')} no prior express consent on record, "
+                "which this campaign requires: not called (record their consent, or turn the "
+                "requirement off if it does not apply)."
             )
         if self.no_time_zone:
             said.append(
@@ -276,7 +283,7 @@ def campaign_start_preview(campaign: Campaign, *, now: datetime | None = None) -
     contacts = (  # each contact once, as _enrol_contacts enrols them
         Contact.objects.filter(contact_list__campaigns=campaign)
         .order_by("id")
-        .values_list("id", "phone", "timezone", "region")
+        .values_list("id", "phone", "timezone", "region", "consent")
         .distinct()
     )
     blocked = set(
@@ -287,10 +294,13 @@ def campaign_start_preview(campaign: Campaign, *, now: datetime | None = None) -
     preview = StartPreview()
     opens: dict[tuple, datetime | None] = defaultdict(lambda: None)
     known: dict[tuple, bool] = {}
-    for _, phone, zone_name, region_code in contacts.iterator(chunk_size=5_000):
+    for _, phone, zone_name, region_code, consent in contacts.iterator(chunk_size=5_000):
         preview.contacts += 1
         if phone in blocked:
             preview.do_not_call += 1
+            continue
+        if campaign.require_consent and not consent:
+            preview.no_consent += 1
             continue
         try:
             zones = contact_zones(phone, zone_name)

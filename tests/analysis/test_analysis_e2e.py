@@ -58,8 +58,8 @@ def stack(tmp_path, redis_db, caller_number, crm_receiver):
 def campaign_for(analyzer: str, caller, profile, *, now) -> Campaign:
     contact_list = ContactList.objects.create(name=f"{analyzer} list")
     for phone in CALLEES[analyzer]:
-        Contact.objects.create(contact_list=contact_list, phone=phone, first_name="Ada",
-                               timezone=daytime_zone(now))  # fmt: skip
+        Contact.objects.create(contact_list=contact_list, consent=True, phone=phone,
+                               first_name="Ada", timezone=daytime_zone(now))  # fmt: skip
     campaign = Campaign.objects.create(
         name=f"Renewals ({analyzer})", agent_profile=profile, max_attempts=1,
         max_calls_per_minute=600, analyzer=analyzer, analysis_fields=PLAN,

@@ -68,7 +68,7 @@ def make_campaign(caller, profile, *, now) -> Campaign:
     """Contacts where it is midday `now` (the real clock, which the workers share)."""
     contact_list = ContactList.objects.create(name="Browser renewals")
     Contact.objects.bulk_create(
-        Contact(contact_list=contact_list, phone=phone, first_name=f"Ada {index}",
+        Contact(contact_list=contact_list, consent=True, phone=phone, first_name=f"Ada {index}",
                 timezone=daytime_zone(now))
         for index, phone in enumerate(dict.fromkeys(CALLEES))
     )  # fmt: skip

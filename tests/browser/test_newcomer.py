@@ -49,9 +49,9 @@ def test_a_newcomers_path_through_the_console(
     contact_list = ContactList.objects.create(name="First customers")
     upload = tmp_path / "customers.csv"
     upload.write_text(
-        "phone,first_name,timezone\n"
-        f"+14155550150,Ada,{day}\n+14155550160,Grace,{day}\n+14155550170,Alan,{night}\n"
-        "not a number,Bob,\n+1415555,Eve,\n"
+        "phone,first_name,timezone,consent\n"
+        f"+14155550150,Ada,{day},yes\n+14155550160,Grace,{day},yes\n"
+        f"+14155550170,Alan,{night},yes\nnot a number,Bob,,\n+1415555,Eve,,\n"
     )
     page.goto(f"{live_server.url}/admin/campaigns/contactlist/{contact_list.pk}/import/")
     page.set_input_files("input[type=file]", str(upload))

@@ -666,6 +666,7 @@ def test_the_compliance_log_lists_each_call_with_the_rules_it_was_checked_agains
     assert texas["hours allowed that day (guard and region)"] == "09:00-21:00"
     assert texas["regional rules applied"] == "Texas Bus. & Com. Code 301.051"
     assert texas["contact id"] == str(campaign.contacts.get().contact_id)
+    assert (texas["campaign requires consent"], texas["consent on record"]) == ("yes", "yes")
     overridden = rows[str(urgent.pk)]
     assert overridden["do-not-call list"] == "listed"
     assert overridden["rules overridden"] == "calling_hours, do_not_call"

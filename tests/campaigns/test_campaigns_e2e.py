@@ -44,7 +44,7 @@ def make_campaign(caller, profile, count: int, *, now, **fields) -> Campaign:
     campaign's window and the calling-hours guard both stay on."""
     contact_list = ContactList.objects.create(name=f"e2e-{count}")
     Contact.objects.bulk_create(
-        Contact(contact_list=contact_list, phone=phone, first_name="Ada",
+        Contact(contact_list=contact_list, consent=True, phone=phone, first_name="Ada",
                 timezone=daytime_zone(now))
         for phone in contact_numbers(count)
     )  # fmt: skip

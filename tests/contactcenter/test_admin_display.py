@@ -77,7 +77,14 @@ def test_the_progress_bar_counts_contacts_and_calls():
     segments = {segment["key"]: segment for segment in shown["segments"]}
     assert (segments["completed"]["width"], segments["completed"]["count"]) == ("25.00", 2)
     assert segments["exhausted"]["width"] == "12.50"
-    assert list(segments) == ["completed", "exhausted", "do_not_call", "invalid", "cancelled"]
+    assert list(segments) == [
+        "completed",
+        "exhausted",
+        "do_not_call",
+        "no_consent",
+        "invalid",
+        "cancelled",
+    ]
     outcomes = {outcome["key"]: outcome for outcome in shown["outcomes"]}
     assert (outcomes["busy"]["source"], outcomes["busy"]["count"]) == ("call", 3)
     assert outcomes["completed"]["count"] == 2

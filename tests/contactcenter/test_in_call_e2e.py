@@ -57,7 +57,9 @@ def make_campaign(name, caller, profile, phones, *, now, **fields) -> Campaign:
     contact_list = ContactList.objects.create(name=f"{name} list")
     zone = daytime_zone(now)
     Contact.objects.bulk_create(
-        Contact(contact_list=contact_list, phone=phone, first_name="Ada", timezone=zone)
+        Contact(
+            contact_list=contact_list, consent=True, phone=phone, first_name="Ada", timezone=zone
+        )
         for phone in phones
     )
     campaign = Campaign.objects.create(

@@ -58,6 +58,7 @@ class ContactFactory(DjangoModelFactory):
     contact_list = factory.SubFactory(ContactListFactory)
     phone = "+14155550150"
     first_name = "Ada"
+    consent = True  # new campaigns call only contacts with consent on record
 
 
 class CampaignFactory(DjangoModelFactory):

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
 from cryptography.fernet import Fernet
 
 from tests.support.processes import BASE_DIR, ManagedProcess, free_port, options, wait_for
@@ -95,6 +96,11 @@ class Fleet:
             env={**os.environ},
             check=True,
         )
+        # The fleet calls at any hour (the guard is opened to 24 hours, see `env`): the shipped
+        # regional calling-hours rules would close it again in some states (Florida at 20:00),
+        # so its database starts without them (the suite tests the rules themselves).
+        with psycopg.connect(fleet.database_url) as connection:
+            connection.execute("DELETE FROM campaigns_callinghoursrule")
         # The migrated, empty database: `fresh_state` starts each scenario from a copy.
         recreate_database(fleet.template, template=name)
         return fleet

@@ -44,7 +44,12 @@ def running_campaign(caller_number, agent_profile, settings):
     def make(name: str, contacts: int = 4) -> Campaign:
         contact_list = ContactList.objects.create(name=f"{name} list")
         Contact.objects.bulk_create(
-            Contact(contact_list=contact_list, phone=f"+1415555{index:04d}", first_name="Ada")
+            Contact(
+                contact_list=contact_list,
+                consent=True,
+                phone=f"+1415555{index:04d}",
+                first_name="Ada",
+            )
             for index in range(contacts)
         )
         campaign = Campaign.objects.create(name=name, agent_profile=agent_profile, **EVERY_DAY)

@@ -51,7 +51,8 @@ def test_a_crm_runs_a_campaign_through_the_api(
         subscription = subscription.json()
         contact_list = crm.post("/contact-lists/", json={"name": "Renewals"}).json()
         # Callees where it is midday now (the real clock, shared with the workers).
-        contacts = [{**contact, "timezone": daytime_zone(clock.now())} for contact in CONTACTS]
+        contacts = [{**contact, "timezone": daytime_zone(clock.now()), "consent": True}
+                    for contact in CONTACTS]  # fmt: skip
         upsert = crm.post(f"/contact-lists/{contact_list['id']}/contacts/bulk/",
                           json={"contacts": contacts}).json()  # fmt: skip
         assert (upsert["created"], upsert["invalid"]) == (4, 0)

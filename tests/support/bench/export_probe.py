@@ -29,7 +29,7 @@ def seed(rows: int):
     contact_list = ContactList.objects.create(name=f"Export bench {uuid.uuid4().hex[:6]}")
     for start in range(0, rows, BATCH):
         Contact.objects.bulk_create(
-            Contact(contact_list=contact_list, phone=f"+1415{2000000 + index:07d}",
+            Contact(contact_list=contact_list, consent=True, phone=f"+1415{2000000 + index:07d}",
                     first_name=f"Ada{index}", last_name="Lovelace", external_id=f"crm-{index}",
                     variables={"plan": "gold"})
             for index in range(start, min(start + BATCH, rows))

@@ -124,6 +124,7 @@ def grow_to(rows: int, *, campaign, contact_list, caller, profile) -> None:
         "contact_list_id": str(contact_list.pk),
         "phone": phone,
         "first_name": "'Ada ' || g",
+        "consent": "true",
         "created_at": "now()",
         "updated_at": "now()",
     })  # fmt: skip

@@ -69,8 +69,8 @@ def _fill(rows: int) -> None:
     )
     contact_list = ContactList.objects.order_by("pk").first()
     Contact.objects.bulk_create(
-        Contact(contact_list=contact_list, phone=f"+1305{200 + i // 1000}{i % 1000:04d}",
-                first_name=f"Ada {i}")
+        Contact(contact_list=contact_list, consent=True,
+                phone=f"+1305{200 + i // 1000}{i % 1000:04d}", first_name=f"Ada {i}")
         for i in missing(Contact)
     )  # fmt: skip
     DoNotCall.objects.bulk_create(

@@ -83,7 +83,10 @@ def make_campaign(name: str, numbers: list[str], *, cap: int, attempts: int = 1,
     caller, profile = caller_and_profile()
     contact_list = ContactList.objects.create(name=f"{name} {uuid.uuid4().hex[:6]}")
     Contact.objects.bulk_create(
-        (Contact(contact_list=contact_list, phone=number, first_name="Ada") for number in numbers),
+        (
+            Contact(contact_list=contact_list, consent=True, phone=number, first_name="Ada")
+            for number in numbers
+        ),
         batch_size=5000,
     )
     campaign = Campaign.objects.create(

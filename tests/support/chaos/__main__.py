@@ -107,7 +107,8 @@ def make_campaign(plan: Plan, *, due: int, waiting: int, cap: int):
     numbers = [ZONES[plan.open_zone](i, *MIX[i % len(MIX)]) for i in range(due)]
     numbers += [ZONES[plan.closed_zone](i, *MIX[i % len(MIX)]) for i in range(waiting)]
     Contact.objects.bulk_create(
-        Contact(contact_list=contact_list, phone=number, first_name="Ada") for number in numbers
+        Contact(contact_list=contact_list, consent=True, phone=number, first_name="Ada")
+        for number in numbers
     )
     campaign = Campaign.objects.create(
         name="Chaos", agent_profile=profile, max_concurrent_calls=cap,
