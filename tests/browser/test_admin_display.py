@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 GRAY, BLUE, GREEN, AMBER, RED = "#6b7280", "#2563eb", "#15803d", "#b45309", "#b91c1c"
 PURPLE, DARK_GRAY, LIGHT_GRAY, CYAN = "#7c3aed", "#4b5563", "#9ca3af", "#0891b2"
-PINK, INDIGO = "#db2777", "#4f46e5"
+PINK, INDIGO, MAGENTA = "#db2777", "#4f46e5", "#a21caf"
 BADGES = {
     BadgeKind.CALL: {
         "queued": GRAY, "live": BLUE, "completed": GREEN, "unreached": AMBER, "failed": RED,
@@ -36,7 +36,8 @@ BADGES = {
     BadgeKind.CAMPAIGN_CONTACT: {
         "pending": GRAY, "in_progress": BLUE, "retry_scheduled": CYAN, "completed": GREEN,
         "callback_scheduled": INDIGO,
-        "exhausted": RED, "do_not_call": PURPLE, "invalid": DARK_GRAY, "cancelled": LIGHT_GRAY,
+        "exhausted": RED, "do_not_call": PURPLE, "no_consent": MAGENTA, "invalid": DARK_GRAY,
+        "cancelled": LIGHT_GRAY,
     },
     BadgeKind.NUMBER_SYNC: {
         "pending": BLUE, "synced": GREEN, "error": RED, "missing_remotely": AMBER,
@@ -49,8 +50,8 @@ BADGES = {
     BadgeKind.IMPORT: {"pending": GRAY, "running": BLUE, "done": GREEN, "failed": RED},
 }  # fmt: skip
 SEGMENTS = {
-    "completed": GREEN, "exhausted": RED, "do_not_call": PURPLE, "invalid": DARK_GRAY,
-    "cancelled": LIGHT_GRAY,
+    "completed": GREEN, "exhausted": RED, "do_not_call": PURPLE, "no_consent": MAGENTA,
+    "invalid": DARK_GRAY, "cancelled": LIGHT_GRAY,
 }  # fmt: skip
 OUTCOMES = {
     **SEGMENTS, "voicemail": PINK, "no_answer": AMBER, "busy": "#d97706", "failed": "#dc2626",
