@@ -377,6 +377,41 @@ class CallEvent(models.Model):
         return f"{self.get_source_display()}: {change or self.detail}"
 
 
+class RefusedCall(models.Model):
+    """A single call the dialing rules refused when it was asked for (API, admin, command,
+    retry): nothing else is stored for it, so this log says who asked, for which number, and
+    which rule said no. Append-only: written after the refused transaction rolled back.
+
+    Campaign contacts keep what held them back on themselves (`CampaignContact.held_by`);
+    calls refused right before dialing keep it on the call (`Call.refused_by_rule`)."""
+
+    class Source(models.TextChoices):  # CallEvent.Source's values, as who asks reads them
+        API = "api", "REST API"
+        STAFF = "staff", "Staff (admin or command)"
+        SYSTEM = "system", "System"
+        AGENT = "agent", "AI agent (in-call tool)"
+
+    refused_at = models.DateTimeField(default=timezone.now, db_index=True)
+    to_number = models.CharField(max_length=16)
+    callee_timezone = models.CharField(max_length=64, blank=True)
+    callee_region = models.CharField(max_length=10, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    caller_id = models.CharField("caller ID", max_length=16, blank=True)  # E.164: outlives the row
+    agent_profile = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    requested_by = models.CharField(max_length=150, blank=True)
+    rule = models.CharField(max_length=20)
+    message = models.CharField(max_length=500)
+    allowed_at = models.DateTimeField("allowed from", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-refused_at", "-id"]
+        indexes = [models.Index(fields=["to_number"], name="refused_call_to_number")]
+
+    def __str__(self) -> str:
+        return f"call to {self.to_number} refused ({self.rule})"
+
+
 class CallToolCredential(models.Model):
     """The bearer credential one placement of a call gave its agent for the in-call tools.
 

@@ -104,9 +104,17 @@ class RulesOverride:
 class CallRefused(ValidationError):
     """A call the dialing rules refuse; a form or API error on the callee's number."""
 
-    def __init__(self, refusal: Refusal) -> None:
+    def __init__(
+        self,
+        refusal: Refusal,
+        *,
+        target: CallTarget | None = None,
+        scheduled_for: datetime | None = None,
+    ) -> None:
         super().__init__({"to_number": [refusal.message]}, code=refusal.rule.value)
         self.refusal = refusal
+        self.target = target  # the call refused, as checked (its number in E.164)
+        self.scheduled_for = scheduled_for
 
 
 class DialingRules(Protocol):

@@ -4,7 +4,9 @@ consent as on record (given when, where, the evidence; revoked when), and the ru
 checked against when booked (`Call.rules_applied`: its region, that day's hours, holidays,
 call limits, overrides), with the campaign's own window and the rule that stopped it, if any.
 
-Read in chunks, one row per call, for a streamed CSV (the admin's Compliance log)."""
+Read in chunks, one row per call, for a streamed CSV (the admin's Compliance log). Its second
+part: the single calls the rules refused when asked for (telephony's RefusedCall), which never
+became calls."""
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,7 +15,8 @@ from django.core.exceptions import ValidationError
 
 from campaigns.models import weekday_words
 from campaigns.windows import NoTimeZone, contact_zones
-from telephony.models import Call
+from telephony.models import Call, RefusedCall
+from telephony.rules import RULE_LABELS
 
 MAX_DAYS = 366  # one export at most: a year of calls
 
@@ -45,6 +48,22 @@ COLUMNS = [
     ("overridden", "rules overridden"),
     ("overridden_by", "overridden by"),
     ("override_reason", "override reason"),
+]
+
+
+REFUSAL_COLUMNS = [
+    ("refused_at", "refused at (UTC)"),
+    ("to_number", "number asked for"),
+    ("region", "callee region given"),
+    ("timezone", "callee time zone given"),
+    ("scheduled_for", "asked for (UTC, if booked ahead)"),
+    ("rule", "refused by"),
+    ("message", "reason"),
+    ("allowed_at", "allowed from (UTC)"),
+    ("source", "asked through"),
+    ("requested_by", "asked by"),
+    ("caller_id", "caller ID"),
+    ("agent", "agent profile"),
 ]
 
 
@@ -104,6 +123,29 @@ def compliance_rows(start: datetime, end: datetime) -> Iterator[list[str]]:
             ", ".join(applied.get("overridden", [])),
             call.rules_overridden_by.get_username() if call.rules_overridden_by else "",
             call.rules_override_reason,
+        ]
+
+
+def refused_call_rows(start: datetime, end: datetime) -> Iterator[list[str]]:
+    """The refused single calls' rows (in REFUSAL_COLUMNS' order), refused in [start, end),
+    oldest first."""
+    refused = RefusedCall.objects.filter(refused_at__gte=start, refused_at__lt=end).order_by(
+        "refused_at", "id"
+    )
+    for entry in refused.iterator(chunk_size=2000):
+        yield [
+            _utc(entry.refused_at),
+            entry.to_number,
+            entry.callee_region,
+            entry.callee_timezone,
+            _utc(entry.scheduled_for),
+            RULE_LABELS.get(entry.rule, entry.rule),
+            entry.message,
+            _utc(entry.allowed_at),
+            entry.get_source_display(),
+            entry.requested_by,
+            entry.caller_id,
+            entry.agent_profile,
         ]
 
 

@@ -1,3 +1,4 @@
-"""Staff's admin for telephony: phone numbers, agent profiles, calls and webhook events."""
+"""Staff's admin for telephony: phone numbers, agent profiles, calls, refused calls and
+webhook events."""
 
-from telephony.admin import agents, calls, numbers, webhooks  # noqa: F401
+from telephony.admin import agents, calls, numbers, refusals, webhooks  # noqa: F401

@@ -449,7 +449,13 @@ class CallAdmin(admin.ModelAdmin):
         created: list[Call] = []
         for call_id, to_number in queryset.values_list("pk", "to_number"):
             try:
-                created.append(call_retry(call_id=call_id, source=CallEvent.Source.STAFF))
+                created.append(
+                    call_retry(
+                        call_id=call_id,
+                        source=CallEvent.Source.STAFF,
+                        requested_by=request.user.get_username(),
+                    )
+                )
             except ValidationError as error:
                 self.message_user(
                     request,
@@ -548,6 +554,7 @@ class CallAdmin(admin.ModelAdmin):
                     source=CallEvent.Source.STAFF,
                     note=f"call queued by {request.user.get_username()} (admin)",
                     override=override,
+                    requested_by=request.user.get_username(),
                 )
             except ValidationError as error:
                 _form_errors(form, error)

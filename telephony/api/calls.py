@@ -306,6 +306,7 @@ class CallViewSet(
                 callee_region=data["callee_region"],
                 scheduled_for=data["scheduled_for"],
                 source=CallEvent.Source.API,
+                requested_by=_requester(request),
             )
             call = (
                 self.get_queryset().prefetch_related("events").get(pk=call.pk)
@@ -326,7 +327,7 @@ class CallViewSet(
         call = self.get_object()
         body = CallControlSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        who = f"API key {request.auth.name}" if hasattr(request.auth, "name") else str(request.user)
+        who = _requester(request)
         result = call_supervise(call_id=call.pk, who=who, source=CallEvent.Source.API,
                                 **body.validated_data)  # fmt: skip
         return Response({"result": result, "message": f"Call {call.pk}: {result}."})
@@ -346,3 +347,8 @@ class CallViewSet(
             {"result": result, "message": f"Call {call.pk}: {result}."},
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+def _requester(request) -> str:
+    """Who is asking, for the audit: the API key's name, or the signed-in user."""
+    return f"API key {request.auth.name}" if hasattr(request.auth, "name") else str(request.user)

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -54,6 +54,7 @@ from telephony.models import (
     Call,
     CallEvent,
     PhoneNumber,
+    RefusedCall,
     VoicemailPolicy,
     WebhookEvent,
     new_call_id,
@@ -157,7 +158,6 @@ class NewCall:
         )
 
 
-@transaction.atomic
 def call_create(
     *,
     to_number: str,
@@ -174,28 +174,81 @@ def call_create(
     voicemail_policy: str = VoicemailPolicy.HANG_UP,
     voicemail_message: str = "",
     scheduled_for: datetime | None = None,
+    requested_by: str = "",
 ) -> Call:
     """Queue one outbound call; it is placed by a worker after this transaction commits, or at
     `scheduled_for` (beat's `place_scheduled_calls`), the dialing rules checked for that time.
 
-    The dialing rules (telephony.rules) must allow the call at `now`, or CallRefused is raised;
-    `override` lets staff with the permission past the overridable ones, recorded on the call.
+    The dialing rules (telephony.rules) must allow the call at `now`, or CallRefused is raised
+    and the refusal is logged (RefusedCall, with `requested_by`: who asked); `override` lets
+    staff with the permission past the overridable ones, recorded on the call.
     """
     now = now or timezone.now()
-    new = _validated(
-        NewCall(
-            to_number=to_number,
-            caller_id=caller_id,
-            agent_profile=agent_profile,
-            variables=variables,
-            labels=labels,
-            callee_timezone=callee_timezone,
-            callee_region=callee_region,
-            note=note,
-            voicemail_policy=voicemail_policy,
-            voicemail_message=voicemail_message,
+    try:
+        return _call_create(
+            NewCall(
+                to_number=to_number,
+                caller_id=caller_id,
+                agent_profile=agent_profile,
+                variables=variables,
+                labels=labels,
+                callee_timezone=callee_timezone,
+                callee_region=callee_region,
+                note=note,
+                voicemail_policy=voicemail_policy,
+                voicemail_message=voicemail_message,
+            ),
+            source=source,
+            now=now,
+            override=override,
+            scheduled_for=scheduled_for,
         )
-    )
+    except CallRefused as refused:
+        # After the rollback: the log keeps the refusal whatever the transaction did.
+        _log_refused_call(refused, caller_id=caller_id, agent_profile=agent_profile,
+                          source=source, requested_by=requested_by, now=now)  # fmt: skip
+        raise
+
+
+def _log_refused_call(
+    refused: CallRefused,
+    *,
+    caller_id: PhoneNumber,
+    agent_profile: AgentProfile,
+    source: str,
+    requested_by: str,
+    now: datetime,
+) -> None:
+    target, refusal = refused.target, refused.refusal
+    try:
+        RefusedCall.objects.create(
+            refused_at=now,
+            to_number=target.to_number,
+            callee_timezone=target.callee_timezone,
+            callee_region=target.callee_region,
+            scheduled_for=refused.scheduled_for,
+            caller_id=caller_id.e164,
+            agent_profile=agent_profile.name,
+            source=source,
+            requested_by=requested_by[:150],
+            rule=refusal.rule.value,
+            message=refusal.message[:500],
+            allowed_at=refusal.opens_at,
+        )
+    except DatabaseError:  # the refusal itself stands; its log entry is what is lost
+        logger.exception("could not log the refused call to %s", target.to_number)
+
+
+@transaction.atomic
+def _call_create(
+    new: NewCall,
+    *,
+    source: str,
+    now: datetime,
+    override: RulesOverride | None,
+    scheduled_for: datetime | None,
+) -> Call:
+    new = _validated(new)
     if scheduled_for is not None:
         if scheduled_for.tzinfo is None:
             raise ValidationError({"scheduled_for": "Give a time zone offset (or Z for UTC)."})
@@ -210,7 +263,7 @@ def call_create(
         calls=[new.target()], now=scheduled_for or now, overridden=overridden
     )
     if isinstance(answer, Refusal):
-        raise CallRefused(answer)
+        raise CallRefused(answer, target=new.target(), scheduled_for=scheduled_for)
     # What the rules would have said, asked before the call exists (it would count itself).
     would = _would_refuse(new, now=now) if override else None
     call, queued = _built(new, source=source, scheduled_for=scheduled_for)
@@ -1677,7 +1730,9 @@ def call_fetch_agent_data(*, call_id: uuid.UUID | str) -> Call:
     return locked
 
 
-def call_retry(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF) -> Call:
+def call_retry(
+    *, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF, requested_by: str = ""
+) -> Call:
     """A new call with the same callee, caller ID, agent and variables as an ended one."""
     original = Call.objects.select_related("caller_id", "agent_profile").get(pk=call_id)
     if original.status not in UNSUCCESSFUL_ENDINGS:
@@ -1707,4 +1762,5 @@ def call_retry(*, call_id: uuid.UUID | str, source: str = CallEvent.Source.STAFF
         voicemail_message=original.voicemail_message,
         source=source,
         note=f"retry of call {original.id}",
+        requested_by=requested_by,
     )

@@ -680,6 +680,38 @@ def test_the_compliance_log_lists_each_call_with_the_rules_it_was_checked_agains
     assert stopped["stopped right before dialing by"] == "blackout_date"
 
 
+def test_the_compliance_log_exports_the_single_calls_refused_when_asked_for(
+    admin_client, client, clock, imported_caller, agent_profile, django_user_model
+):
+    DoNotCall.objects.create(phone=NEW_ORLEANS)
+    with pytest.raises(CallRefused):
+        queue(imported_caller, agent_profile, to_number=NEW_ORLEANS, requested_by="ops")
+    clock.advance(days=1)
+    with pytest.raises(CallRefused):
+        queue(imported_caller, agent_profile, to_number=NEW_ORLEANS)  # the 26th: not exported
+    url = reverse("admin:campaigns_compliance_log")
+    days = {"first_day": "2026-11-25", "last_day": "2026-11-25"}
+
+    answer = admin_client.get(url, {**days, "log": "refused"})
+
+    assert 'filename="refused-calls-2026-11-25-2026-11-25.csv"' in answer["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(answer.streaming_content).decode())))
+    assert [(row["number asked for"], row["refused by"], row["asked by"]) for row in rows] == [
+        (NEW_ORLEANS, "Do-not-call list", "ops")
+    ]
+    assert rows[0]["refused at (UTC)"] == "2026-11-25 18:00:00"
+    assert rows[0]["asked through"] == "REST API"
+    assert "Single calls refused when asked for" in admin_client.get(url).content.decode()
+
+    calls_only = django_user_model.objects.create_user(username="auditor", is_staff=True)
+    calls_only.user_permissions.add(*Permission.objects.filter(
+        codename__in=["view_campaign", "view_call", "view_contact"]
+    ))  # fmt: skip
+    client.force_login(calls_only)
+    assert client.get(url, days).status_code == 200
+    assert client.get(url, {**days, "log": "refused"}).status_code == 403
+
+
 def test_the_compliance_log_asks_for_a_sensible_range_and_its_permissions(
     admin_client, client, django_user_model
 ):

@@ -3,7 +3,7 @@ through every entry point (API, admin, command, retry), when it is queued and ag
 each request that dials it; staff holding the override permission may pass the overridable ones,
 with a reason that is recorded."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from campaigns.models import DoNotCall
 from contactcenter.models import ApiKey, ApiScope
-from telephony.models import Call, CallEvent, PhoneNumber
+from telephony.models import Call, CallEvent, PhoneNumber, RefusedCall
 from telephony.rules import CallRefused, CallTarget, Rule, RulesOverride
 from telephony.services.calls import PlacementDeferred, call_create, call_place, call_retry
 from telephony.states import CallStatus
@@ -195,6 +195,88 @@ def test_a_retry_answers_to_the_rules_too(imported_caller, agent_profile, admin_
     )
     assert "is on the do-not-call list" in page.content.decode()
     assert Call.objects.count() == 1
+
+
+# -- the log of refused single calls ----------------------------------------------------------
+
+
+def test_every_refused_single_call_is_logged_with_the_rule_and_who_asked(
+    api, admin_client, admin_user, clock, imported_caller, agent_profile
+):
+    """Nothing else is stored for a refused call: the log is written after the refused
+    transaction rolled back, whichever way the call was asked for."""
+    first = queue(imported_caller, agent_profile)
+    Call.objects.filter(pk=first.pk).update(status=CallStatus.FAILED)
+    DoNotCall.objects.create(phone=CALLEE, reason="asked")
+
+    with pytest.raises(CallRefused):
+        queue(imported_caller, agent_profile, to_number="(415) 555-0150", source="system")
+    assert api_call(api, imported_caller, agent_profile).status_code == 422
+    admin_client.post(reverse("admin:telephony_call_place"), {
+        "to_number": CALLEE, "caller_id": imported_caller.pk,
+        "agent_profile": agent_profile.pk, "variables": '{"first_name": "Ada"}',
+    })  # fmt: skip
+    with pytest.raises(CommandError):
+        call_command(
+            "place_call", "--to", CALLEE, "--from", imported_caller.e164,
+            "--agent", agent_profile.name, "--var", "first_name=Ada", stdout=StringIO(),
+        )  # fmt: skip
+    admin_client.post(
+        reverse("admin:telephony_call_changelist"),
+        {"action": "retry_selected", "_selected_action": [first.pk]},
+    )
+    # A bad number is a validation error, not a refusal: nothing to log.
+    assert api_call(api, imported_caller, agent_profile, to_number="12").status_code == 400
+
+    logged = list(RefusedCall.objects.order_by("id"))
+    assert [(entry.source, entry.requested_by) for entry in logged] == [
+        ("system", ""),
+        ("api", "API key CRM"),
+        ("staff", admin_user.get_username()),
+        ("staff", "place_call command"),
+        ("staff", admin_user.get_username()),
+    ]
+    for entry in logged:
+        assert (entry.to_number, entry.rule) == (CALLEE, Rule.DO_NOT_CALL)  # in E.164
+        assert "+14155550150 is on the do-not-call list" in entry.message
+        assert (entry.caller_id, entry.agent_profile) == (imported_caller.e164, agent_profile.name)
+        assert timedelta(0) <= clock.now() - entry.refused_at < timedelta(minutes=1)
+    assert Call.objects.count() == 1
+
+    page = admin_client.get(
+        reverse("admin:telephony_refusedcall_changelist"), {"rule": "do_not_call"}
+    )
+    assert page.status_code == 200
+    assert page.content.decode().count("Do-not-call list") >= 5
+    entry_page = admin_client.get(
+        reverse("admin:telephony_refusedcall_change", args=[logged[0].pk])
+    )
+    assert entry_page.status_code == 200
+    assert 'name="_save"' not in entry_page.content.decode()  # read-only
+    assert (
+        admin_client.post(
+            reverse("admin:telephony_refusedcall_delete", args=[logged[0].pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert RefusedCall.objects.count() == 5
+
+
+def test_a_refusal_for_later_keeps_when_it_was_asked_for_and_when_it_would_be_allowed(
+    clock, imported_caller, agent_profile
+):
+    clock.move_to(NIGHT_IN_AMERICA, tick=False)
+    wanted = NIGHT_IN_AMERICA + timedelta(hours=2)  # 04:34 in San Francisco
+
+    with pytest.raises(CallRefused):
+        queue(imported_caller, agent_profile, scheduled_for=wanted, callee_region="US-CA")
+
+    entry = RefusedCall.objects.get()
+    assert (entry.rule, entry.scheduled_for, entry.callee_region) == (
+        Rule.CALLING_HOURS, wanted, "US-CA",
+    )  # fmt: skip
+    assert entry.allowed_at == datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
+    assert entry.refused_at == NIGHT_IN_AMERICA
 
 
 # -- the override ----------------------------------------------------------------------------

@@ -116,6 +116,7 @@ class Command(BaseCommand):
                 callee_region=options["region"],
                 source=CallEvent.Source.STAFF,
                 note="call queued by the place_call command",
+                requested_by="place_call command",
             )
         except ValidationError as error:
             raise CommandError(f"The call was not queued. {validation_message(error)}") from None
