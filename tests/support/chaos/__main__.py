@@ -11,7 +11,10 @@ accepted is checked against the database. Each scenario prints
     over-cap: N        calls the simulator accepted while the cap was already full
     lost: N            calls the simulator placed that the app does not know
     stuck: N           calls not ended, and due contacts not finished, by the deadline
-    outside-window: N  calls placed outside the contact's window (in its own time zone)
+    outside-window: N  calls placed outside the contact's window (in its own time zone), or
+                       to a contact whose region's rules allow no calls
+    over-limit: N      calls beyond the call limit per number (LIMIT in 24 hours) counted
+                       over every call the simulator accepted, campaign and single calls
 
 and the run exits non-zero when any of these is not 0.
 
@@ -26,6 +29,7 @@ import shutil
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -40,9 +44,10 @@ from tests.support.fleet import Fleet, duplicate_dials, over_cap_moments, utc
 from tests.support.processes import BASE_DIR, free_port, options, wait_for
 
 WEBHOOK_FAULTS = ("duplicated", "reordered", "dropped")
-INVARIANTS = ("duplicates", "over-cap", "lost", "stuck", "outside-window")
+INVARIANTS = ("duplicates", "over-cap", "lost", "stuck", "outside-window", "over-limit")
 CAP = 5
 ATTEMPTS = 2
+LIMIT = ATTEMPTS  # calls per number per 24 hours
 # Settings of every app process: short timeouts and leases so recovery shows within minutes.
 APP_SETTINGS = {
     "DISPATCH_INTERVAL": "1",
@@ -53,9 +58,10 @@ APP_SETTINGS = {
     "AGORA_CONNECT_TIMEOUT": "2",
     "AGORA_READ_TIMEOUT": "3",
     "AGORA_MAX_CONCURRENT_CALLS": str(CAP),
-    # Every scenario calls the same test numbers again: the call limits per number are counted
-    # (their lock and query run), never reached.
-    "NUMBER_CALLS_PER_24H": "1000",
+    # As many calls per number as a contact's attempts: a retry is its number's last call in
+    # 24 hours (each scenario starts from an empty database). The rules scenario's single calls
+    # race the campaign for that last call.
+    "NUMBER_CALLS_PER_24H": str(LIMIT),
     # Runs on whatever day it is: a holiday in one of its countries must not stop its calls.
     "SKIP_PUBLIC_HOLIDAYS": "false",
 }
@@ -68,6 +74,9 @@ ZONES = {
 }
 # talk seconds, outcome digit (0 answers, 1 never answers, 2 busy, 3 fails)
 MIX = [(3, 0), (2, 0), (0, 1), (0, 2), (4, 0), (0, 3), (2, 0), (0, 1)]
+# The rules scenario: contacts of the open zone whose own region (France) has a rule allowing
+# no calls on any day; they must be held back, never called, whatever their number's zone.
+CLOSED_REGION = "FR"
 
 
 # -- the campaign ----------------------------------------------------------------------------------
@@ -98,7 +107,11 @@ def plan_window(now: datetime) -> Plan:
     raise RuntimeError("no pair of zones gives an open and a closed window now")
 
 
-def make_campaign(plan: Plan, *, due: int, waiting: int, cap: int):
+def region_closed_numbers(plan: Plan, *, due: int, count: int) -> list[str]:
+    return [ZONES[plan.open_zone](i, *MIX[i % len(MIX)]) for i in range(due, due + count)]
+
+
+def make_campaign(plan: Plan, *, due: int, waiting: int, cap: int, region_closed: int = 0):
     from campaigns.models import Campaign, Contact, ContactList
     from tests.support.bench.scenarios import caller_and_profile
 
@@ -106,10 +119,12 @@ def make_campaign(plan: Plan, *, due: int, waiting: int, cap: int):
     contact_list = ContactList.objects.create(name="Chaos")
     numbers = [ZONES[plan.open_zone](i, *MIX[i % len(MIX)]) for i in range(due)]
     numbers += [ZONES[plan.closed_zone](i, *MIX[i % len(MIX)]) for i in range(waiting)]
+    closed = region_closed_numbers(plan, due=due, count=region_closed)
     Contact.objects.bulk_create(
-        Contact(contact_list=contact_list, consent=True, phone=number, first_name="Ada")
-        for number in numbers
-    )
+        Contact(contact_list=contact_list, consent=True, phone=number, first_name="Ada",
+                region=CLOSED_REGION if number in closed else "")
+        for number in numbers + closed
+    )  # fmt: skip
     campaign = Campaign.objects.create(
         name="Chaos", agent_profile=profile, max_concurrent_calls=cap,
         max_calls_per_minute=600, max_attempts=ATTEMPTS, retry_delay_no_answer=2,
@@ -131,6 +146,8 @@ class Scenario:
     http_faults: dict = field(default_factory=dict)
     webhook_faults: dict = field(default_factory=dict)
     dispatchers: int = 0
+    # Regional rules and single calls racing the campaign for each number's last call.
+    rules: bool = False
     # Runs in a thread while the campaign does; returns when `stop` is set.
     disrupt: Callable[[Fleet, threading.Event, dict], None] | None = None
 
@@ -166,6 +183,40 @@ def kill_dispatchers(fleet: Fleet, stop: threading.Event, counts: dict) -> None:
         fleet.start_dispatcher(name, interval=0.05)
 
 
+def single_calls(web_url: str, api_key: str, numbers: list[str], region_closed: list[str]):
+    """A thread's work: one single call through the REST API to each number, in a random
+    order, 0.3-1.5 s apart, while the campaign calls the same numbers (those in
+    `region_closed` say the callee's region, as a CRM that knows it would)."""
+    from tests.support.bench.scenarios import CALLER
+
+    def disrupt(fleet: Fleet, stop: threading.Event, counts: dict) -> None:
+        order = [(number, "") for number in numbers]
+        order += [(number, CLOSED_REGION) for number in region_closed]
+        random.shuffle(order)
+        with httpx.Client(base_url=web_url, timeout=15,
+                          headers={"Authorization": f"Api-Key {api_key}"}) as client:  # fmt: skip
+            for number, region in order:
+                if stop.wait(random.uniform(0.3, 1.5)):
+                    return
+                body = {"to_number": number, "caller_id": CALLER, "agent": "Bench agent",
+                        "variables": {"first_name": "Ada"}, "callee_region": region}  # fmt: skip
+                try:
+                    answer = client.post("/api/v1/calls/", json=body)
+                except httpx.HTTPError:
+                    key = "single calls unanswered"
+                else:
+                    key = (
+                        "single calls booked"
+                        if answer.status_code == 201
+                        else f"single calls refused ({answer.json()['error']['code']})"
+                        if answer.status_code == 422
+                        else f"single calls answered {answer.status_code}"
+                    )
+                counts[key] = counts.get(key, 0) + 1
+
+    return disrupt
+
+
 SCENARIOS = [
     Scenario("worker-kill", "SIGKILL of a Celery worker (and its pool) every 3-5 s, restarted",
              disrupt=kill_workers),
@@ -180,6 +231,11 @@ SCENARIOS = [
     Scenario("dispatcher-kill", "3 extra dispatchers claiming every 50 ms, one SIGKILLed every "
              "0.3-1.2 s (mid-claim included), restarted", dispatchers=3,
              disrupt=kill_dispatchers),
+    Scenario("rules", f"call limits binding ({LIMIT} calls per number per 24 h: single calls "
+             "through the API race the campaign's retries for each number's last call), a "
+             f"regional rule allowing no calls in {CLOSED_REGION} (contacts of the open zone "
+             "there must wait), 3 extra dispatchers claiming every 50 ms", dispatchers=3,
+             rules=True),
 ]  # fmt: skip
 
 
@@ -197,11 +253,15 @@ def start_redis(fleet: Fleet, *, port: int) -> None:
 
 
 def run(fleet: Fleet, scenario: Scenario, web_url: str, *, due: int, waiting: int) -> dict:
-    from campaigns.models import CampaignContact
+    from django.db.models import Q
+
+    from campaigns.models import CallingHoursRule, CampaignContact
     from campaigns.services.campaigns import campaign_start
     from campaigns.states import OPEN_CONTACT_STATUSES
     from campaigns.windows import CallingWindow, contact_zones, is_open
+    from contactcenter.models import ApiKey, ApiScope
     from telephony.models import Call
+    from telephony.rules import Rule
     from telephony.states import TERMINAL_STATUSES
     from tests.support.bench.scenarios import import_caller
 
@@ -226,13 +286,23 @@ def run(fleet: Fleet, scenario: Scenario, web_url: str, *, due: int, waiting: in
         fleet.start_dispatcher(f"dispatcher{index}", interval=0.05)
 
     plan = plan_window(datetime.now(UTC))
+    region_closed = due // 4 if scenario.rules else 0
     campaign = make_campaign(
-        plan, due=due, waiting=waiting, cap=int(fleet.settings["AGORA_MAX_CONCURRENT_CALLS"])
-    )
+        plan, due=due, waiting=waiting, cap=int(fleet.settings["AGORA_MAX_CONCURRENT_CALLS"]),
+        region_closed=region_closed,
+    )  # fmt: skip
     window = CallingWindow.for_campaign(
         start=campaign.window_start, end=campaign.window_end, weekdays=campaign.weekdays
     )
     due_numbers = {ZONES[plan.open_zone](i, *MIX[i % len(MIX)]) for i in range(due)}
+    closed_numbers = region_closed_numbers(plan, due=due, count=region_closed)
+    disrupt = scenario.disrupt
+    if scenario.rules:
+        CallingHoursRule.objects.create(
+            country=CLOSED_REGION, weekdays=list(range(7)), no_calls=True, source="chaos"
+        )
+        _, api_key = ApiKey.issue(name="chaos CRM", scopes=[ApiScope.CALLS_WRITE])
+        disrupt = single_calls(web_url, api_key, sorted(due_numbers), closed_numbers)
     entries = CampaignContact.objects.filter(campaign=campaign)
     started = time.monotonic()
     campaign_start(campaign=campaign)
@@ -240,15 +310,22 @@ def run(fleet: Fleet, scenario: Scenario, web_url: str, *, due: int, waiting: in
     fleet.restarts.clear()
     supervisor = fleet.supervise(supervising)
     chaos = threading.Thread(
-        target=scenario.disrupt, args=(fleet, stop, counts), daemon=True
-    ) if scenario.disrupt else None  # fmt: skip
+        target=disrupt, args=(fleet, stop, counts), daemon=True
+    ) if disrupt else None  # fmt: skip
     if chaos:
         chaos.start()
 
     def due_open() -> int:
-        return entries.filter(
-            contact__phone__in=due_numbers, status__in=OPEN_CONTACT_STATUSES
-        ).count()
+        """Due contacts not yet finished, but for those the call limits hold back for a day
+        (their number had its last call allowed: a single call took it)."""
+        held_for_a_day = Q(
+            held_by=Rule.CALL_FREQUENCY, next_attempt_at__gt=datetime.now(UTC) + timedelta(hours=1)
+        )
+        return (
+            entries.filter(contact__phone__in=due_numbers, status__in=OPEN_CONTACT_STATUSES)
+            .exclude(held_for_a_day)
+            .count()
+        )
 
     finished = None
     try:
@@ -260,29 +337,45 @@ def run(fleet: Fleet, scenario: Scenario, web_url: str, *, due: int, waiting: in
     if chaos:
         chaos.join(30)
 
-    calls = Call.objects.filter(campaign_attempt__campaign=campaign)
+    calls = Call.objects.all()  # the campaign's and any single calls (a fresh database)
     # Every call the simulator ended must end here too; give the app time to hear of it.
     with suppress(AssertionError):
         wait_for(lambda: not calls.exclude(status__in=TERMINAL_STATUSES).exists(), timeout=90,
                  interval=1, message="calls to end")  # fmt: skip
 
-    placed = [c for c in fleet.ledger_calls() if c["labels"].get("campaign_id") == str(campaign.pk)]
-    known = set(calls.values_list("channel", flat=True))
+    every_call = fleet.ledger_calls()
+    placed = [c for c in every_call if c["labels"].get("campaign_id") == str(campaign.pk)]
+    singles = [c for c in every_call if "campaign_id" not in c["labels"]]
+    known = set(Call.objects.values_list("channel", flat=True))
     waiting_called = entries.exclude(contact__phone__in=due_numbers).filter(attempts__gt=0)
+    per_number = Counter(call["to_number"] for call in every_call)
     results = {
-        "contacts": due + waiting,
+        "contacts": due + waiting + region_closed,
         "due now": due,
         "calls placed": len(placed),
+        **({"single calls placed": len(singles)} if scenario.rules else {}),
         "duplicates": duplicate_dials(placed, dict.fromkeys(due_numbers, ATTEMPTS)),
-        "over-cap": over_cap_moments(placed, CAP),
-        "lost": sum(1 for call in placed if call["channel"] not in known),
+        "over-cap": over_cap_moments(every_call, CAP),
+        "lost": sum(1 for call in every_call if call["channel"] not in known),
         "stuck": calls.exclude(status__in=TERMINAL_STATUSES).count() + due_open(),
         "outside-window": sum(
             1
             for call in placed
             if not is_open(utc(call["created_at"]), contact_zones(call["to_number"]), window)
         )
-        + waiting_called.count(),
+        + waiting_called.count()
+        + sum(per_number[number] for number in closed_numbers),
+        "over-limit": sum(max(0, count - LIMIT) for count in per_number.values()),
+        **(
+            {
+                "held back by the call limits": entries.filter(held_by=Rule.CALL_FREQUENCY).count(),
+                "held back by the regional rule": entries.filter(
+                    held_by=Rule.REGIONAL_HOURS, attempts=0
+                ).count(),
+            }
+            if scenario.rules
+            else {}
+        ),
         "time to finish": f"{finished:.1f} s" if finished is not None else "did not finish",
         **counts,
     }
@@ -315,6 +408,12 @@ def main() -> int:
         help=f"the cap the app is given (default {CAP}, the one checked): a larger one shows "
         "that the checks catch a breach",
     )
+    parser.add_argument(
+        "--app-limit",
+        type=int,
+        default=LIMIT,
+        help=f"the call limit per number the app is given (default {LIMIT}, the one checked)",
+    )
     parser.add_argument("--report", type=Path, help="also write the results there (markdown)")
     args = parser.parse_args()
     chosen = [s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios]
@@ -327,7 +426,11 @@ def main() -> int:
         name=os.environ.get("CHAOS_DATABASE", "contactcenter_chaos"),
         redis_url=f"redis://127.0.0.1:{redis_port}/0",
         workdir=BASE_DIR / "var" / "chaos-run",
-        **{**APP_SETTINGS, "AGORA_MAX_CONCURRENT_CALLS": str(args.app_cap)},
+        **{
+            **APP_SETTINGS,
+            "AGORA_MAX_CONCURRENT_CALLS": str(args.app_cap),
+            "NUMBER_CALLS_PER_24H": str(args.app_limit),
+        },
     )
     fleet.redis_port = redis_port
     start_redis(fleet, port=redis_port)
