@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-shifted-clock bench chaos lint format check-python clean
+.PHONY: run test test-shifted-clock bench chaos lint format check-python clean lock lock-check
 
 # The browser tests drive Debian's Chromium: Playwright's own browser download does not work
 # on machines without internet access, so the distribution's package is used everywhere.
@@ -22,13 +22,38 @@ $(BIN)/python: | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Every install comes from the lock: uv.lock, exported with hashes to requirements/runtime.txt
+# (the app) and requirements/dev.txt (the app, tests and tools); pip checks each file's hash.
+# The project itself is installed on top, without dependencies. `make lock` refreshes them.
+$(VENV)/.installed: pyproject.toml requirements/runtime.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/runtime.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@ $(VENV)/.installed
+
+# uv export of the set named in the shell variable $set: runtime, or dev (the dev extra).
+EXPORT_SET = $(BIN)/uv export --quiet --frozen --no-emit-project --no-header \
+	--format requirements-txt $$([ "$$set" = dev ] && echo --extra dev)
+
+# Resolve pyproject.toml's ranges again to the newest versions they allow, and export.
+lock: $(VENV)/.installed-dev
+	$(BIN)/uv lock --upgrade
+	@for set in runtime dev; do $(EXPORT_SET) -o requirements/$$set.txt; done
+	@echo "uv.lock and requirements/*.txt refreshed: review the diff, run make test, commit them."
+
+# Fails when pyproject.toml and the lock disagree (a range changed without `make lock`), or
+# when requirements/*.txt are not the lock's export.
+lock-check: $(VENV)/.installed-dev
+	$(BIN)/uv lock --locked
+	@for set in runtime dev; do \
+	  $(EXPORT_SET) | diff -u requirements/$$set.txt - | head -40; \
+	  [ "$${PIPESTATUS[1]}" = 0 ] \
+	    || { echo "requirements/$$set.txt is not uv.lock's export: run make lock"; exit 1; }; \
+	done
 
 # A development run: DEBUG defaults to on here (and only here), and so does the simulator
 # (`AGORA_SIMULATOR=false make run` talks to Agora with the credentials in .env).
@@ -69,6 +94,7 @@ CLOCK_SHIFT_TESTS := tests/test_clock.py tests/campaigns/test_windows.py \
 	tests/campaigns/test_campaigns_e2e.py::test_three_dispatchers_and_two_workers_never_exceed_the_cap
 
 test: $(VENV)/.installed-dev | $(CHROMIUM) $(FAKETIME)
+	$(MAKE) --no-print-directory lock-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest
