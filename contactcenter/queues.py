@@ -28,6 +28,7 @@ class Queue(StrEnum):
 TASK_QUEUES: dict[str, Queue] = {
     # contactcenter
     "contactcenter.heartbeat": Queue.DEFAULT,
+    "contactcenter.prune_expired": Queue.DEFAULT,
     # telephony: calls
     "telephony.place_call": Queue.CALLS,
     "telephony.place_calls": Queue.CALLS,

@@ -295,6 +295,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 15},
     },
+    "prune-expired": {
+        "task": "contactcenter.prune_expired",
+        "schedule": env.float("RETENTION_INTERVAL_SECONDS", default=3600.0),
+        "options": {"expires": 600},
+    },
     "sync-phone-numbers": {
         "task": "telephony.sync_phone_numbers",
         "schedule": env.float("PHONE_NUMBER_SYNC_INTERVAL", default=300.0),
@@ -546,6 +551,20 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "telephony.states.CallStatus"},
 }
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+# Retention (contactcenter/retention.py): days each kind of row is kept; 0 keeps it forever.
+RETAIN_WEBHOOK_EVENTS_DAYS = env.int("RETAIN_WEBHOOK_EVENTS_DAYS", default=30)
+RETAIN_CALL_EVENTS_DAYS = env.int("RETAIN_CALL_EVENTS_DAYS", default=365)
+RETAIN_CRM_DELIVERIES_DAYS = env.int("RETAIN_CRM_DELIVERIES_DAYS", default=30)
+RETAIN_IMPORT_FILES_DAYS = env.int("RETAIN_IMPORT_FILES_DAYS", default=7)
+RETAIN_REFUSED_CALLS_DAYS = env.int("RETAIN_REFUSED_CALLS_DAYS", default=365)
+for _name in ("RETAIN_WEBHOOK_EVENTS_DAYS", "RETAIN_CALL_EVENTS_DAYS",
+              "RETAIN_CRM_DELIVERIES_DAYS", "RETAIN_IMPORT_FILES_DAYS",
+              "RETAIN_REFUSED_CALLS_DAYS"):  # fmt: skip
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 (keep forever) or a number of days.")
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=2000)
+RETENTION_RUN_SECONDS = env.float("RETENTION_RUN_SECONDS", default=120.0)
 
 # CRM webhooks (contactcenter.crm_webhooks.targets): where subscriptions may send events.
 # Ports a webhook URL may use; plain http (default: only in a development run); networks

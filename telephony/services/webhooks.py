@@ -21,19 +21,21 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 
 from contactcenter.batches import within_batch
+from contactcenter.retention import webhook_acceptance_start
 from contactcenter.validators import JsonTooDeep, json_loads
 from telephony import transcripts
 from telephony.agora import AgoraError
@@ -100,19 +102,45 @@ def webhook_receive(*, body: bytes, headers: Mapping[str, str]) -> Answer:
         notification = Notification.from_envelope(envelope)
     except NotANotification as error:
         return Answer(400, {"error": str(error)})
+    too_old = _sent_too_long_ago(notification)
+    if too_old:
+        logger.warning("webhook refused: %s", too_old)
+        return Answer(400, {"error": too_old})
     try:
         event_id = _store_once(notification, body, signature.version)
     except UnstorableBody as error:
         return Answer(400, {"error": f"body is not accepted: {error}"})
     if event_id is None:
         # Agora delivered it again (a retry, or a duplicate): acknowledge, do nothing twice.
+        # Its latest delivery's time: retention keeps the event while a replay of any of its
+        # deliveries would still be accepted.
         WebhookEvent.objects.filter(notice_id=notification.notice_id[:100]).update(
-            deliveries=F("deliveries") + 1
+            deliveries=F("deliveries") + 1,
+            notify_ms=Greatest(Coalesce(F("notify_ms"), Value(0)), Value(notification.notify_ms))
+            if notification.notify_ms is not None
+            else F("notify_ms"),
         )
         return Answer(200, {"ok": True, "duplicate": True})
     # At once in autocommit (a request); after the commit when a caller holds a transaction.
     transaction.on_commit(_wake_drain)
     return Answer(200, {"ok": True})
+
+
+def _sent_too_long_ago(notification: Notification) -> str:
+    """Why a notification sent before the acceptance window is refused ("" when it is not):
+    events older than it are pruned (contactcenter.retention), and with them the record that
+    their noticeId was seen, so an old delivery replayed would otherwise be taken as new."""
+    start = webhook_acceptance_start(timezone.now())
+    if start is None or notification.notify_ms is None:
+        return ""
+    if notification.notify_ms >= start.timestamp() * 1000:
+        return ""
+    sent = datetime.fromtimestamp(notification.notify_ms / 1000, tz=UTC)
+    return (
+        f"notification sent {sent:%Y-%m-%d %H:%M} UTC, more than "
+        f"{settings.RETAIN_WEBHOOK_EVENTS_DAYS} days ago (RETAIN_WEBHOOK_EVENTS_DAYS): refused "
+        "as a possible replay"
+    )
 
 
 def _store_once(notification: Notification, body: bytes, signature_version: str) -> int | None:

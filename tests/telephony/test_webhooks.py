@@ -206,9 +206,9 @@ def test_a_connection_the_database_dropped_is_replaced_and_the_webhook_still_sto
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
-        (b'{"noticeId":"n-nan","productId":17,"eventType":202,"notifyMs":1,"sid":"S",'
+        (b'{"noticeId":"n-nan","productId":17,"eventType":202,"notifyMs":1800000000000,"sid":"S",'
          b'"payload":{"agent_id":"A","value":NaN}}', "json"),
-        (b'{"noticeId":"n-nul","productId":17,"eventType":202,"notifyMs":1,"sid":"S",'
+        (b'{"noticeId":"n-nul","productId":17,"eventType":202,"notifyMs":1800000000000,"sid":"S",'
          b'"payload":{"agent_id":"A","note":"a\\u0000b"}}', "unicode"),
     ],
 )  # fmt: skip
