@@ -14,7 +14,7 @@ COPY telephony ./telephony
 COPY campaigns ./campaigns
 COPY analysis ./analysis
 COPY templates ./templates
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 RUN pip install --no-cache-dir --no-deps . \
     && DEBUG=true AGORA_SIMULATOR=true python manage.py collectstatic --noinput \
     && useradd --system --home /app contactcenter \

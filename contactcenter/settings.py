@@ -13,6 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from contactcenter.encryption import KEY_HELP, KEYS_VARIABLE, development_key, parse_keys
+from contactcenter.logs import log_format_from_env, logging_config
 from contactcenter.queues import Queue, task_routes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -96,6 +97,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The request's id on its log lines and in its answer (contactcenter/middleware.py).
+    "contactcenter.middleware.RequestId",
     "django.middleware.security.SecurityMiddleware",
     # Agora's webhooks go straight to their view from here (contactcenter/middleware.py).
     "contactcenter.middleware.AgoraWebhookShortcut",
@@ -595,30 +598,13 @@ for _network in OUTBOUND_WEBHOOK_ALLOWED_NETWORKS:
 # --- Logging ----------------------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "telephony.agora.redaction.RedactingFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        # Request logs may carry query strings; they go through the same redacting handler.
-        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
-        "celery": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
-        # One line per request from httpx is noise; our client logs its own, redacted.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-    },
-}
+# text (the default) or json: one JSON object per line, in every process (contactcenter.logs).
+try:
+    LOG_FORMAT = log_format_from_env()
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+LOGGING = logging_config(level=LOG_LEVEL, log_format=LOG_FORMAT)
+LOGGING_CONFIG = "contactcenter.logs.configure"
 
 # --- Production hardening ---------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from campaigns.services.dialing_rules import (
 )
 from campaigns.states import WAITING_CONTACT_STATUSES
 from contactcenter.bulk import bulk_update_rows
+from contactcenter.logs import log_context
 from telephony.callee_regions import callee_region
 from telephony.models import Call, CallEvent, PhoneNumber
 from telephony.rules import CallRefused
@@ -90,6 +91,15 @@ def dispatch_campaign(
     `skip_if_busy` (a periodic tick): if another dispatcher is at this campaign right now, leave
     it to that one instead of waiting (a tick waiting in a worker holds a worker's place and
     adds nothing). Returns the calls created."""
+    with log_context(campaign_id=campaign_id):
+        return _dispatch_campaign(
+            campaign_id, now=now, place_here=place_here, skip_if_busy=skip_if_busy
+        )
+
+
+def _dispatch_campaign(
+    campaign_id: int, *, now: datetime, place_here: bool, skip_if_busy: bool
+) -> int:
     created = 0
     for _ in range(MAX_CHUNKS_PER_TICK):
         chunk = _dispatch_chunk(

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from contactcenter.batches import after_batch
 from contactcenter.bulk import bulk_update_rows
+from contactcenter.logs import current_context, log_context
 from contactcenter.validators import validate_json_text
 from telephony import transcripts
 from telephony.agora import (
@@ -1237,9 +1238,10 @@ class _Sent:
 def _send(ready: list[tuple[Call, PlaceCallRequest]]) -> list[_Sent]:
     """The batch's requests, all at once (a thread each: the time is Agora's, not ours). HTTP
     only: nothing here touches the database."""
+    ids = current_context()
     if len(ready) <= 1:
-        return [_send_one(call, body) for call, body in ready]
-    return list(_sending_pool(len(ready)).map(lambda item: _send_one(*item), ready))
+        return [_send_one(call, body, ids) for call, body in ready]
+    return list(_sending_pool(len(ready)).map(lambda item: _send_one(*item, ids), ready))
 
 
 _pool: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, size, pool): per process
@@ -1259,7 +1261,14 @@ def _sending_pool(size: int) -> ThreadPoolExecutor:
     return _pool[2]
 
 
-def _send_one(call: Call, body: PlaceCallRequest) -> _Sent:
+def _send_one(call: Call, body: PlaceCallRequest, ids: dict[str, str]) -> _Sent:
+    """`ids`: the sender's log context (a pool thread starts without it), to which this call's
+    id is added."""
+    with log_context(**ids, call_id=call.pk):
+        return _send_one_request(call, body)
+
+
+def _send_one_request(call: Call, body: PlaceCallRequest) -> _Sent:
     client = agora_client()
     try:
         # One request per last look: a retry (5xx, 429, timeout) is a new claim and a new look

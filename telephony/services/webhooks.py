@@ -35,6 +35,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 
 from contactcenter.batches import within_batch
+from contactcenter.logs import log_context
 from contactcenter.retention import webhook_acceptance_start
 from contactcenter.validators import JsonTooDeep, json_loads
 from telephony import transcripts
@@ -453,6 +454,11 @@ def _find_call_id(payload: AgentPayload) -> uuid.UUID | None:
 
 
 def _apply(event: WebhookEvent, payload: AgentPayload, call_id: uuid.UUID | None) -> str:
+    with log_context(call_id=call_id, agent_id=event.agent_id or None):
+        return _apply_event(event, payload, call_id)
+
+
+def _apply_event(event: WebhookEvent, payload: AgentPayload, call_id: uuid.UUID | None) -> str:
     event_type = EventType.parse(event.event_type)
     if event_type is None:
         return WebhookEvent.Status.IGNORED

@@ -64,9 +64,18 @@ class BackgroundRunner:
 
 class SimulatorServer(BaseApplication):
     def __init__(
-        self, simulator: Simulator, *, host: str, port: int, threads: int = 16, senders: int = 8
+        self,
+        simulator: Simulator,
+        *,
+        host: str,
+        port: int,
+        threads: int = 16,
+        senders: int = 8,
+        logconfig: dict | None = None,
     ):
+        """`logconfig`: gunicorn's `logconfig_dict` (its own lines in the caller's format)."""
         self.simulator = simulator
+        self.logconfig = logconfig
         self.bind = f"{host}:{port}"
         self.threads = threads
         self.senders = senders
@@ -83,6 +92,8 @@ class SimulatorServer(BaseApplication):
         self.cfg.set("backlog", 2048)
         self.cfg.set("control_socket_disable", True)  # several simulators may run at once
         self.cfg.set("post_worker_init", self._start_runner)
+        if self.logconfig:
+            self.cfg.set("logconfig_dict", self.logconfig)
 
     def _start_runner(self, worker) -> None:
         # Threads do not survive gunicorn's fork: start the clock inside the worker.

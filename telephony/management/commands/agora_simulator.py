@@ -1,8 +1,10 @@
+import logging
 import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from contactcenter.logs import gunicorn_logconfig
 from telephony.simulator import (
     HttpFaults,
     Simulator,
@@ -12,6 +14,8 @@ from telephony.simulator import (
     parse_mix,
 )
 from telephony.simulator.server import SimulatorServer, http_sender
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -82,7 +86,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["from_settings"]:
             if not settings.AGORA_SIMULATOR:
-                self.stdout.write(
+                logger.info(
                     "Agora credentials are configured: the app talks to Agora, so the simulator "
                     "stays idle."
                 )
@@ -141,15 +145,15 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         simulator = Simulator(config, webhook_sender=http_sender())
         port = options["port"] or 8900
-        self.stdout.write(
-            f"Agora simulator on http://{options['host']}:{port} "
-            f"(API under /api/conversational-ai-agent, ledger at /_simulator/ledger; "
-            f"mode {config.mode}, cap {config.max_concurrent_calls}, "
-            f"webhooks to {config.webhook_url or 'nowhere'})"
-        )
-        self.stdout.flush()
+        # Logged (not printed): with LOG_FORMAT=json every line the process writes is JSON.
+        logger.info(
+            "Agora simulator on http://%s:%s (API under /api/conversational-ai-agent, ledger at "
+            "/_simulator/ledger; mode %s, cap %s, webhooks to %s)",
+            options["host"], port, config.mode, config.max_concurrent_calls,
+            config.webhook_url or "nowhere",
+        )  # fmt: skip
         server = SimulatorServer(
             simulator, host=options["host"], port=port, threads=options["threads"],
-            senders=options["webhook_senders"],
+            senders=options["webhook_senders"], logconfig=gunicorn_logconfig(),
         )  # fmt: skip
         server.run()
