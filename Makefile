@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-shifted-clock bench chaos lint format check-python clean lock lock-check
+.PHONY: run test test-shifted-clock bench chaos flower lint format check-python clean lock lock-check
 
 # The browser tests drive Debian's Chromium: Playwright's own browser download does not work
 # on machines without internet access, so the distribution's package is used everywhere.
@@ -93,11 +93,20 @@ CLOCK_SHIFT_TESTS := tests/test_clock.py tests/campaigns/test_windows.py \
 	tests/contactcenter/console/test_dashboard.py \
 	tests/campaigns/test_campaigns_e2e.py::test_three_dispatchers_and_two_workers_never_exceed_the_cap
 
-test: $(VENV)/.installed-dev | $(CHROMIUM) $(FAKETIME)
+# The suite checks docker-compose.yml with `docker compose config` (Docker's plugin when
+# installed, else Debian's docker-compose package, installed here when missing).
+DOCKER_COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo /usr/bin/docker-compose)
+/usr/bin/docker-compose:
+	@echo "Installing Debian's docker-compose package to check docker-compose.yml"
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null \
+	  || ($(SUDO) apt-get update -qq \
+	      && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null)
+
+test: $(VENV)/.installed-dev | $(CHROMIUM) $(FAKETIME) $(filter /%,$(DOCKER_COMPOSE))
 	$(MAKE) --no-print-directory lock-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest
+	CHROMIUM_PATH=$(CHROMIUM) DOCKER_COMPOSE="$(DOCKER_COMPOSE)" $(BIN)/pytest
 	$(MAKE) --no-print-directory test-shifted-clock
 
 test-shifted-clock: $(VENV)/.installed-dev | $(FAKETIME)
@@ -116,6 +125,14 @@ bench: $(VENV)/.installed-dev
 # results are kept in docs/chaos.md.
 chaos: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.support.chaos --report docs/chaos.md
+
+# Celery monitoring for a local run: Flower at http://127.0.0.1:5555/ (FLOWER_BASIC_AUTH=user:pass
+# required). It needs a real broker: REDIS_URL (the filesystem broker of `make run` has no
+# remote control or events for it to read).
+flower: $(VENV)/.installed
+	@[ -n "$$FLOWER_BASIC_AUTH" ] || { echo "Set FLOWER_BASIC_AUTH=user:password (Flower is never served without a login)"; exit 1; }
+	@[ -n "$$REDIS_URL" ] || { echo "Set REDIS_URL: Flower reads the workers through Redis"; exit 1; }
+	$(BIN)/celery -A contactcenter flower --port=$${FLOWER_PORT:-5555} --address=127.0.0.1
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -8,7 +8,6 @@ import logging.config
 import sys
 import uuid
 
-import httpx
 import pytest
 
 from contactcenter.celery import bind_log_context, reset_log_context
@@ -18,6 +17,7 @@ from telephony.tasks import place_call
 from tests.support.e2e import simulator_args, worker_env
 from tests.support.processes import (
     ManagedProcess,
+    answers,
     celery_beat,
     celery_worker,
     free_port,
@@ -148,7 +148,7 @@ def test_every_process_writes_json_lines(tmp_path, redis_db):
             ):
                 web.wait_for_log("Booting worker")
                 mcp.wait_for_log("Uvicorn running")
-                wait_for(lambda: _answers(f"http://127.0.0.1:{port}/nope/"), timeout=30,
+                wait_for(lambda: answers(f"http://127.0.0.1:{port}/nope/"), timeout=30,
                          message="gunicorn to answer")  # fmt: skip
                 missing = str(uuid.uuid4())
                 place_call.delay(missing)
@@ -173,11 +173,3 @@ def test_every_process_writes_json_lines(tmp_path, redis_db):
     assert any("Booting worker" in line["message"] for line in web_lines)
     assert any("Agora simulator listening" in line["message"] for line in simulator_lines)
     assert any("Uvicorn running" in line["message"] for line in mcp_lines)
-
-
-def _answers(url: str) -> bool:
-    try:
-        httpx.get(url, timeout=2)
-    except httpx.HTTPError:
-        return False
-    return True

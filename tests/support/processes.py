@@ -104,6 +104,17 @@ def options(**values: str) -> list[str]:
     return [f"--{name.replace('_', '-')}={value}" for name, value in values.items()]
 
 
+def answers(url: str) -> bool:
+    """Whether a server answers `url` at all (any status)."""
+    import httpx
+
+    try:
+        httpx.get(url, timeout=2)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
 def free_port() -> int:
     import socket
 
