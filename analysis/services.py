@@ -31,6 +31,7 @@ from campaigns.models import CampaignContact, DoNotCall
 from campaigns.services.callbacks import callback_schedule
 from campaigns.services.dnc import dnc_add, dnc_contains
 from campaigns.windows import NoTimeZone, contact_zones
+from contactcenter import metrics
 from telephony.analysis_fields import check_fields
 from telephony.models import AgentProfile, Call, CallEvent
 
@@ -120,8 +121,9 @@ def call_analyze(*, call_id: uuid.UUID | str, now: datetime | None = None) -> Ca
                 "analyzed_at": now,
             },
         )
-        call_id = str(call.pk)
+        call_id, analyzer = str(call.pk), result.analyzer
         transaction.on_commit(lambda: call_analyzed.send(sender=CallAnalysis, call_id=call_id))
+        transaction.on_commit(lambda: metrics.count("analyses", analyzer=analyzer))
     return analysis
 
 

@@ -6,5 +6,7 @@ class ContactCenterConfig(AppConfig):
     verbose_name = "Contact center"
 
     def ready(self) -> None:
-        from contactcenter import checks  # noqa: F401  (registers the checks)
+        from contactcenter import checks, metrics  # noqa: F401  (registers the checks)
         from contactcenter.crm_webhooks import receivers  # noqa: F401  (connects them)
+
+        metrics.connect()

@@ -102,6 +102,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Agora's webhooks go straight to their view from here (contactcenter/middleware.py).
     "contactcenter.middleware.AgoraWebhookShortcut",
+    # HTTP figures for /metrics (requests, latency, answers by view); webhooks, counted by the
+    # product's own webhook figures, skip them (the hottest path).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -113,6 +116,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a login refused by the lockout into its page (429).
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "contactcenter.urls"
@@ -554,6 +558,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "telephony.states.CallStatus"},
 }
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+# Prometheus's scrape at /metrics (contactcenter.metrics): served only with this bearer token.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Retention (contactcenter/retention.py): days each kind of row is kept; 0 keeps it forever.
 RETAIN_WEBHOOK_EVENTS_DAYS = env.int("RETAIN_WEBHOOK_EVENTS_DAYS", default=30)

@@ -14,5 +14,6 @@ urlpatterns = [
     path("api/", include("contactcenter.api.urls")),
     path("healthz/", views.healthz, name="healthz"),
     path("livez/", views.livez, name="livez"),
+    path("metrics", views.metrics, name="metrics"),
     path("webhooks/agora/", telephony_views.agora_webhook, name="agora-webhook"),
 ]

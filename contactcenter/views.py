@@ -1,16 +1,18 @@
-"""The project's own pages: health probes and the login lockout. The staff console's pages are
-in contactcenter.console.views."""
+"""The project's own pages: health probes, Prometheus metrics and the login lockout. The staff
+console's pages are in contactcenter.console.views."""
 
+import hmac
 import logging
 
 from django.conf import settings
 from django.contrib import admin
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from contactcenter.health import heartbeat_last
+from contactcenter.metrics import CONTENT_TYPE_LATEST, scrape
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +21,24 @@ logger = logging.getLogger(__name__)
 def livez(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers requests. Touches nothing else (see healthz for that)."""
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus's scrape (contactcenter.metrics): only with METRICS_TOKEN as a bearer token.
+    Without the setting there is no such page (404): never public by default."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        raise Http404
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        return HttpResponse(
+            "metrics need the bearer token (METRICS_TOKEN)\n",
+            status=401,
+            content_type="text/plain",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return HttpResponse(scrape(), content_type=CONTENT_TYPE_LATEST)
 
 
 @require_GET

@@ -37,6 +37,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from contactcenter import metrics
 from contactcenter.crm_webhooks.models import (
     WebhookDelivery,
     WebhookDeliveryAttempt,
@@ -300,6 +301,8 @@ def _record(claim: _Claim, outcome: _Outcome, *, now: datetime) -> WebhookDelive
             delivery.status = WebhookDelivery.Status.FAILED
             delivery.next_attempt_at = None
         delivery.save()
+    if not (outcome.status_code is not None and 200 <= outcome.status_code < 300):
+        metrics.count("crm_delivery_failures")
     return delivery
 
 

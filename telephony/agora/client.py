@@ -120,6 +120,24 @@ def _epoch(value: int | float | datetime | None, *, name: str) -> int | None:
     return int(value)
 
 
+# Who hears of every answer Agora gave (operation, then the HTTP status or the transport
+# error's name): the app's metrics register one; the client knows nothing of them.
+_request_observers: list[Callable[[str, str], None]] = []
+
+
+def observe_requests(observer: Callable[[str, str], None]) -> None:
+    if observer not in _request_observers:
+        _request_observers.append(observer)
+
+
+def _tell_observers(operation: str, answer: str) -> None:
+    for observer in _request_observers:
+        try:
+            observer(operation, answer)
+        except Exception:  # an observer never breaks a request
+            logging.getLogger(__name__).debug("a request observer failed", exc_info=True)
+
+
 class AgoraClient:
     """One configured connection to the Agora REST API. Thread-safe; close it when done."""
 
@@ -644,6 +662,7 @@ class AgoraClient:
                 )
             except httpx.TransportError as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
+                _tell_observers(operation, type(exc).__name__)
                 nothing_sent = isinstance(exc, _NOTHING_SENT)
                 maybe_delivered = maybe_delivered or not nothing_sent
                 self._fail_over(index)
@@ -679,6 +698,7 @@ class AgoraClient:
 
             elapsed_ms = (time.monotonic() - started) * 1000
             status = response.status_code
+            _tell_observers(operation, str(status))
             if 200 <= status < 300:
                 self._log.info(
                     "agora %s %s %s -> %d attempt=%d elapsed_ms=%.0f",

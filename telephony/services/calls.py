@@ -32,6 +32,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from contactcenter import metrics
 from contactcenter.batches import after_batch
 from contactcenter.bulk import bulk_update_rows
 from contactcenter.logs import current_context, log_context
@@ -1371,7 +1372,26 @@ def _record_sent(sent: list[_Sent]) -> dict[str, "str | PlacementDeferred"]:
             ["agent_id", "placement_lease_until", "last_error", "last_update_at", "updated_at"],
         )
         CallEvent.objects.bulk_create(events)
+    _count_placed([locked[r.call.pk] for r in sent if outcomes.get(str(r.call.pk)) == r.how])
     return outcomes
+
+
+def _count_placed(calls: list[Call]) -> None:
+    """The metrics of calls Agora accepted: how many, and how long each waited from its booking
+    (or the time it was booked for) to its request (queued to dialing)."""
+    if not calls:
+        return
+    metrics.count("calls_placed", len(calls))
+    metrics.observe(
+        "call_placement_seconds",
+        [
+            (
+                call.dialed_at - max(call.queued_at, call.scheduled_for or call.queued_at)
+            ).total_seconds()
+            for call in calls
+            if call.dialed_at
+        ],
+    )
 
 
 # -- hanging up -------------------------------------------------------------------------------

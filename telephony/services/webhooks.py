@@ -34,6 +34,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 
+from contactcenter import metrics
 from contactcenter.batches import within_batch
 from contactcenter.logs import log_context
 from contactcenter.retention import webhook_acceptance_start
@@ -345,6 +346,7 @@ class Applied:
     status: str
     call_id: uuid.UUID | None
     at: datetime
+    received_at: datetime | None = None
 
 
 def _process_claimed(event: WebhookEvent) -> str:
@@ -379,6 +381,10 @@ def _mark_processed(applied: list[Applied]) -> None:
                 WebhookEvent.Status.PROCESSING,
             ],
         )
+    metrics.observe(
+        "webhook_lag_seconds",
+        [(done.at - done.received_at).total_seconds() for done in applied if done.received_at],
+    )
 
 
 def _known_call_ids(events: list[WebhookEvent]) -> dict[int, uuid.UUID]:
@@ -421,7 +427,7 @@ def _apply_claimed(
         # Not left "processing" until its lease ends: failed, with the reason, for the sweeper.
         _record_failure(event, f"{type(error).__name__}: {error}")
         raise
-    return Applied(event.pk, status, call_id, timezone.now())
+    return Applied(event.pk, status, call_id, timezone.now(), event.received_at)
 
 
 def _record_failure(event: WebhookEvent, error: str) -> str:

@@ -8,6 +8,7 @@ import logging.config
 import sys
 import uuid
 
+import httpx
 import pytest
 
 from contactcenter.celery import bind_log_context, reset_log_context
@@ -124,8 +125,9 @@ def test_each_request_has_an_id_in_its_answer_and_its_lines(client):
 def test_every_process_writes_json_lines(tmp_path, redis_db):
     """Web (gunicorn), a worker, beat, the simulator and the MCP server, all with
     LOG_FORMAT=json: every line each one writes parses, and the worker's carry their task's
-    ids."""
-    json_env = {"LOG_FORMAT": "json"}
+    ids. (And the web process's /metrics shows what the worker counted: the figures live in
+    Redis, not in a process.)"""
+    json_env = {"LOG_FORMAT": "json", "METRICS_TOKEN": "process-test-token"}
     with simulator_server(tmp_path, *simulator_args(), **json_env) as base_url:
         env = worker_env(base_url, HEARTBEAT_INTERVAL="1", **json_env)
         port = free_port()
@@ -154,6 +156,11 @@ def test_every_process_writes_json_lines(tmp_path, redis_db):
                 place_call.delay(missing)
                 worker.wait_for_log("gone before it was placed")
                 worker.wait_for_log("is alive (sent by beat)")
+                worker.wait_for_log("Task campaigns.dispatch[")  # a dispatcher tick ran
+                scraped = httpx.get(
+                    f"http://127.0.0.1:{port}/metrics", timeout=10,
+                    headers={"Authorization": "Bearer process-test-token"},
+                ).text  # fmt: skip
                 worker_lines = json_lines(worker.log())
                 beat_lines = json_lines(beat.log())
         finally:
@@ -173,3 +180,8 @@ def test_every_process_writes_json_lines(tmp_path, redis_db):
     assert any("Booting worker" in line["message"] for line in web_lines)
     assert any("Agora simulator listening" in line["message"] for line in simulator_lines)
     assert any("Uvicorn running" in line["message"] for line in mcp_lines)
+    ticks = next(
+        line for line in scraped.splitlines()
+        if line.startswith("contactcenter_dispatch_tick_seconds_count")
+    )  # fmt: skip
+    assert float(ticks.split()[-1]) >= 1  # counted by the worker, read by gunicorn
