@@ -105,6 +105,56 @@ def test_three_dispatchers_and_two_workers_never_exceed_the_cap(
     assert any("dispatched" in dispatcher.log() for dispatcher in dispatchers)
 
 
+def test_workers_bound_to_different_queues_and_two_dispatchers_keep_the_invariants(
+    tmp_path, redis_db, caller_number, agent_profile, clock
+):
+    """The scale-out of the README's deployment section, on one machine: one worker for the
+    dialer's queues (calls, dispatch), another for the rest (tracking, webhooks, default,
+    analysis), beat once, two dispatcher processes. Every call is placed once, never over the
+    cap, and each worker ran only its own queues' tasks."""
+    cap = 5
+    campaign = make_campaign(
+        caller_number, agent_profile, 30, now=clock.now(), max_concurrent_calls=10
+    )
+    args = simulator_args("--max-concurrent-calls", str(cap + 4), "--ring-timeout", "2")
+    with simulator_server(tmp_path, *args) as base_url:
+        import_caller(base_url, caller_number)
+        env = app_env(base_url, cap)
+        with ExitStack() as stack:
+            dialer = stack.enter_context(celery_worker(
+                tmp_path, hostname="dialer@test", queues="calls,dispatch", concurrency=3, **env
+            ))  # fmt: skip
+            tracker = stack.enter_context(celery_worker(
+                tmp_path, hostname="tracker@test", queues="tracking,webhooks,default,analysis",
+                concurrency=2, **env,
+            ))  # fmt: skip
+            stack.enter_context(celery_beat(tmp_path, **env))
+            for index in range(2):
+                dispatcher = ManagedProcess(
+                    f"dispatcher-{index}",
+                    [sys.executable, "manage.py", "run_dispatcher", "--interval", "0.2"],
+                    env=process_env(**env),
+                    log_path=tmp_path / f"dispatcher-{index}.log",
+                )
+                stack.callback(dispatcher.stop)
+                dispatcher.wait_for_log("dispatcher running")
+            campaign_start(campaign=campaign)
+            wait_for(lambda: open_contacts(campaign) == 0, timeout=180,
+                     message="every contact to reach a final status")  # fmt: skip
+            ledger = httpx.get(f"{base_url}/_simulator/ledger").json()
+            dialer_log, tracker_log = dialer.log(), tracker.log()
+
+    assert ledger["calls"]["placed"] == 30
+    assert ledger["calls"]["peak_live"] <= cap
+    assert ledger["calls"]["refused_over_cap"] == 0
+    assert ledger["calls"]["duplicate_channels"] == {}
+    assert set(campaign.contacts.values_list("status", flat=True)) <= FINAL
+    assert "Task telephony.place_calls[" in dialer_log
+    assert "Task telephony.poll_calls[" in tracker_log
+    assert "Task telephony.place_call" not in tracker_log  # never the dialer's work
+    assert "Task telephony.poll_calls[" not in dialer_log
+
+
 def test_a_thousand_contact_campaign_runs_to_completion(
     tmp_path, redis_db, caller_number, agent_profile, clock
 ):
