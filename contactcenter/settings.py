@@ -559,6 +559,16 @@ SPECTACULAR_SETTINGS = {
 }
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
+# Error reporting to Sentry or a compatible service (contactcenter.errors): only with a DSN.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+if SENTRY_DSN:
+    from contactcenter.errors import init_error_reporting
+    from telephony.agora.redaction import register_secret
+
+    register_secret(SENTRY_DSN)  # its key never in a log line
+    init_error_reporting(SENTRY_DSN, environment=SENTRY_ENVIRONMENT)
+
 # Prometheus's scrape at /metrics (contactcenter.metrics): served only with this bearer token.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
