@@ -38,10 +38,11 @@ FULL = {
     "scale_live": (500, 1_000, 2_000, 5_000),
     "scale_window": 60,
     "scale_mean_call_seconds": 120,  # callees hang up at live / 120 a second in the window
+    "retention_rows": 1_000_000,
 }
 STEP_NAMES = [
     "throughput", "utilisation", "ingest", "import", "export", "polling", "queries", "growth",
-    "contention", "scale",
+    "contention", "scale", "retention",
 ]  # fmt: skip
 QUICK = {
     "throughput_calls": 100,
@@ -57,6 +58,7 @@ QUICK = {
     "scale_live": (20, 50),
     "scale_window": 5,
     "scale_mean_call_seconds": 10,
+    "retention_rows": 20_000,
 }
 
 
@@ -222,6 +224,22 @@ def _contention_lines(c: dict | None) -> list[str]:
             and k["ingest_app"] >= k["ingest_baseline"]
             else "**not met**."
         ),
+        "",
+    ]
+
+
+def _retention_lines(r: dict | None) -> list[str]:
+    if not r:
+        return []
+    quiet, during = r["ingest_quiet"], r["ingest_pruning"]
+    return [
+        f"**Retention.** {r['rows']:,} processed webhook events older than their time, pruned "
+        f"by `contactcenter.retention` in its own process (batches of {r['batch_size']:,} rows, "
+        f"each its own transaction): {r['pruned']:,} deleted in {_fmt(r['prune_seconds'])} s "
+        f"({_fmt(r['pruned_per_second'])} rows/s; {r['left']:,} left). Webhook ingest (8 "
+        f"clients) without pruning: {_fmt(quiet['requests_per_second'])} req/s, p99 "
+        f"{_fmt(quiet['p99_ms'])} ms; while pruning: {_fmt(during['requests_per_second'])} "
+        f"req/s, p99 {_fmt(during['p99_ms'])} ms, errors {during['errors']}.",
         "",
     ]
 
@@ -397,6 +415,7 @@ def markdown(results: dict) -> str:
         "",
         *_scale_lines(r.get("scale")),
         *_contention_lines(r.get("contention")),
+        *_retention_lines(r.get("retention")),
         *_growth_lines(r.get("growth")),
         "Run it again with `make bench` (about 35 minutes; nothing else should run meanwhile).",
         "",
@@ -544,6 +563,16 @@ def _steps() -> dict:
                 web_url=web_url,
                 window=sizes["scale_window"],
                 mean_call_seconds=sizes["scale_mean_call_seconds"],
+            ),
+        ),
+        "retention": (
+            "retention pruning beside webhook ingest",
+            lambda fleet, sizes, web_url, results: scenarios.retention_pruning(
+                fleet,
+                web_url=web_url,
+                rows=sizes["retention_rows"],
+                seconds=sizes["ingest_seconds"],
+                clients=8,
             ),
         ),
         "growth": (

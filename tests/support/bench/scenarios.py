@@ -562,6 +562,60 @@ def webhook_ingest(
     }
 
 
+def retention_pruning(fleet: Fleet, *, web_url: str, rows: int, seconds: float,
+                      clients: int) -> dict:  # fmt: skip
+    """Retention pruning `rows` webhook events older than their time (made in PostgreSQL), and
+    webhook ingest measured without it and while it runs (contactcenter.retention, in a process
+    of its own, as beat's task would): does deleting in batches hold ingest up?"""
+    from django.db import connection
+
+    from telephony.models import WebhookEvent
+
+    table = WebhookEvent._meta.db_table
+    old_ms = int((time.time() - 90 * 86400) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (notice_id, product_id, event_type, notify_ms, sid, agent_id, "  # noqa: S608
+            "body, signature_version, status, deliveries, attempts, last_error, received_at, "
+            "processed_at) SELECT 'old-' || n, 17, 202, %s, 'sid', 'AGENT' || n, "
+            "'{\"payload\": {}}'::jsonb, 'v2', 'processed', 1, 1, '', "
+            "now() - interval '90 days', now() - interval '90 days' "
+            "FROM generate_series(1, %s) AS n",
+            [old_ms, rows],
+        )
+        cursor.execute(f"VACUUM ANALYZE {table}")
+    count = int(rows / 50) + 50_000  # more signed requests than any run can send
+    quiet = load(f"{web_url}/webhooks/agora/", seconds=seconds, clients=clients,
+                 requests=_webhook_requests(count))  # fmt: skip
+    requests = _webhook_requests(count)
+    pruner = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-c",
+         "import json, time; from contactcenter.retention import prune_expired; "
+         "began = time.monotonic(); removed = prune_expired(seconds=3600); "
+         "print(json.dumps({'removed': removed, 'seconds': time.monotonic() - began}))"],
+        cwd=BASE_DIR, env=fleet.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    time.sleep(1)  # the pruner under way
+    during = load(f"{web_url}/webhooks/agora/", seconds=seconds, clients=clients,
+                  requests=requests)  # fmt: skip
+    output, _ = pruner.communicate(timeout=1800)
+    pruned = json.loads(output.strip().splitlines()[-1])
+    left = WebhookEvent.objects.filter(notice_id__startswith="old-").count()
+    return {
+        "rows": rows,
+        "pruned": pruned["removed"].get("webhook events", 0),
+        "left": left,
+        "prune_seconds": round(pruned["seconds"], 1),
+        "pruned_per_second": round(
+            pruned["removed"].get("webhook events", 0) / pruned["seconds"], 1
+        ),
+        "ingest_quiet": quiet,
+        "ingest_pruning": during,
+        "batch_size": int(fleet.settings.get("RETENTION_BATCH_SIZE", 2000)),
+    }
+
+
 # -- 5. polling cost -------------------------------------------------------------------------------
 
 
