@@ -23,7 +23,7 @@ from tests.support.processes import (
 def compose_config(tmp_path, **env: str) -> subprocess.CompletedProcess:
     """`docker compose config` of our docker-compose.yml, beside an empty .env (the command
     the Makefile chose: Docker's plugin, else Debian's docker-compose)."""
-    command = shlex.split(os.environ.get("DOCKER_COMPOSE") or "docker compose")
+    command = shlex.split(os.environ.get("DOCKER_COMPOSE") or _compose_command())
     if not shutil.which(command[0]):
         pytest.fail(f"{command[0]} is missing: make test installs docker-compose")
     shutil.copy(BASE_DIR / "docker-compose.yml", tmp_path / "docker-compose.yml")
@@ -33,6 +33,13 @@ def compose_config(tmp_path, **env: str) -> subprocess.CompletedProcess:
         [*command, "config"], cwd=tmp_path, env={**clean, **env},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
+
+
+def _compose_command() -> str:
+    """As the Makefile chooses: Docker's compose plugin when it answers, else docker-compose."""
+    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False) \
+        if shutil.which("docker") else None  # fmt: skip
+    return "docker compose" if plugin and plugin.returncode == 0 else "docker-compose"
 
 
 def test_compose_runs_flower_behind_basic_auth_from_the_environment(tmp_path):
