@@ -1265,7 +1265,7 @@ def _sending_pool(size: int) -> ThreadPoolExecutor:
 def _send_one(call: Call, body: PlaceCallRequest, ids: dict[str, str]) -> _Sent:
     """`ids`: the sender's log context (a pool thread starts without it), to which this call's
     id is added."""
-    with log_context(**ids, call_id=call.pk):
+    with log_context(**{**ids, "call_id": call.pk}):  # the task's own call_id replaced
         return _send_one_request(call, body)
 
 

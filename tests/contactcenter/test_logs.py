@@ -185,3 +185,13 @@ def test_every_process_writes_json_lines(tmp_path, redis_db):
         if line.startswith("contactcenter_dispatch_tick_seconds_count")
     )  # fmt: skip
     assert float(ticks.split()[-1]) >= 1  # counted by the worker, read by gunicorn
+
+
+@pytest.mark.django_db
+def test_a_call_placed_inside_a_task_s_context_logs_under_its_own_id(place):
+    """A placement task's context already holds a call id (its argument): the sending thread
+    replaces it with the call it sends, it does not fail on it."""
+    with log_context(task_id="t-1", call_id="the-task-argument"):
+        call = place("+14155550150")
+
+    assert call.agent_id  # placed
