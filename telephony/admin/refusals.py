@@ -21,10 +21,9 @@ class RuleFilter(admin.SimpleListFilter):
 
 @admin.register(RefusedCall)
 class RefusedCallAdmin(admin.ModelAdmin):
-    list_display = (
-        "refused_at", "to_number", "rule_label", "message", "source", "requested_by",
-        "allowed_at",
-    )  # fmt: skip
+    # Where it came from and when it would be allowed are on the entry's page (and filters):
+    # the reason needs the width.
+    list_display = ("refused_at", "to_number", "rule_label", "message", "requested_by")
     list_filter = (RuleFilter, "source", ("refused_at", admin.DateFieldListFilter))
     search_fields = ("to_number", "requested_by")
     paginator = LargeTablePaginator
