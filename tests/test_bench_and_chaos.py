@@ -30,7 +30,7 @@ def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
     report = json.loads((tmp_path / "benchmarks.json").read_text())
     results = report["results"]
     assert set(results) == {"throughput", "utilisation", "import", "export", "ingest", "polling",
-                            "queries", "growth", "contention", "scale"}  # fmt: skip
+                            "queries", "growth", "contention", "scale", "retention"}  # fmt: skip
     assert results["throughput"]["calls_per_second"] > 0
     assert results["throughput"]["duplicate_channels"] == 0
     assert results["utilisation"]["over_cap_moments"] == 0
@@ -51,10 +51,15 @@ def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
     for scaled in scale:  # held N calls while callees hung up and the campaign refilled them
         assert scaled["callee_hangups"] > 0 and scaled["events"] > 0, scaled
         assert scaled["live_min"] <= scaled["live_calls"], scaled
+    retention = results["retention"]  # every old event pruned while webhooks kept coming
+    assert retention["pruned"] == retention["rows"] and retention["left"] == 0
+    assert retention["ingest_pruning"]["requests"] > 0
+    assert retention["ingest_pruning"]["errors"] == 0
     assert report["live_calls_series"]
     markdown = (tmp_path / "benchmarks.md").read_text()
     assert "| campaign results export (CSV)" in markdown
-    for section in ("**Live-call scale.**", "**Under contention.**", "**Cost as data grows.**"):
+    for section in ("**Live-call scale.**", "**Under contention.**", "**Cost as data grows.**",
+                    "**Retention.**"):  # fmt: skip
         assert section in markdown
     assert "| placement throughput" in markdown and report["machine"]["cpu"] in markdown
     assert (tmp_path / "benchmarks-live-calls.png").read_bytes().startswith(b"\x89PNG")
@@ -63,7 +68,8 @@ def test_a_quick_bench_run_measures_everything_and_writes_its_report(tmp_path):
 def test_a_chaos_scenario_reports_zeros_and_a_breach_fails_the_run():
     held = run("tests.support.chaos", "http-5xx", "--due", "8", "--waiting", "2", timeout=900)
     assert held.returncode == 0, held.stdout[-3000:] + held.stderr[-3000:]
-    for line in ("duplicates: 0", "over-cap: 0", "lost: 0", "stuck: 0", "outside-window: 0"):
+    for line in ("duplicates: 0", "over-cap: 0", "lost: 0", "stuck: 0", "outside-window: 0",
+                 "over-limit: 0"):  # fmt: skip
         assert f"\n{line}\n" in held.stdout
 
     # The app is given a cap of 12 while 5 is checked: the run must say so and fail.
