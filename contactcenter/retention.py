@@ -2,8 +2,9 @@
 removes what is older (beat's `contactcenter.prune_expired`, hourly).
 
 Pruning deletes in batches of RETENTION_BATCH_SIZE rows, each batch its own short transaction
-(ids picked first, then `DELETE ... WHERE id IN (...)`): no statement holds locks for long, so
-webhook ingest and the dialer go on beside it. A run stops after RETENTION_RUN_SECONDS; the
+(ids picked first, then `DELETE ... WHERE id IN (...)`), with RETENTION_BATCH_PAUSE_SECONDS
+between batches: no statement holds locks for long, and the database is left to webhook ingest
+and the dialer most of the time. A run stops after RETENTION_RUN_SECONDS; the
 next one goes on where it stopped.
 
 What is kept (days from settings, 0 keeps forever):
@@ -178,7 +179,12 @@ def prune_expired(
 
 
 def _batches(kept: Kept, cutoff: datetime, batch_size: int) -> Iterator[int]:
+    pause = settings.RETENTION_BATCH_PAUSE_SECONDS
+    first = True
     while True:
+        if not first and pause:
+            time.sleep(pause)  # background work: leave the database to ingest and the dialer
+        first = False
         expired = kept.expired(cutoff)
         ids = list(expired.order_by().values_list("pk", flat=True)[:batch_size])
         if not ids:

@@ -585,6 +585,7 @@ for _name in ("RETAIN_WEBHOOK_EVENTS_DAYS", "RETAIN_CALL_EVENTS_DAYS",
         raise ImproperlyConfigured(f"{_name} must be 0 (keep forever) or a number of days.")
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=2000)
 RETENTION_RUN_SECONDS = env.float("RETENTION_RUN_SECONDS", default=120.0)
+RETENTION_BATCH_PAUSE_SECONDS = env.float("RETENTION_BATCH_PAUSE_SECONDS", default=0.1)
 
 # CRM webhooks (contactcenter.crm_webhooks.targets): where subscriptions may send events.
 # Ports a webhook URL may use; plain http (default: only in a development run); networks

@@ -235,7 +235,8 @@ def _retention_lines(r: dict | None) -> list[str]:
     return [
         f"**Retention.** {r['rows']:,} processed webhook events older than their time, pruned "
         f"by `contactcenter.retention` in its own process (batches of {r['batch_size']:,} rows, "
-        f"each its own transaction): {r['pruned']:,} deleted in {_fmt(r['prune_seconds'])} s "
+        f"each its own transaction, {_fmt(r.get('batch_pause_seconds', 0))} s apart): "
+        f"{r['pruned']:,} deleted in {_fmt(r['prune_seconds'])} s "
         f"({_fmt(r['pruned_per_second'])} rows/s; {r['left']:,} left). Webhook ingest (8 "
         f"clients) without pruning: {_fmt(quiet['requests_per_second'])} req/s, p99 "
         f"{_fmt(quiet['p99_ms'])} ms; while pruning: {_fmt(during['requests_per_second'])} "

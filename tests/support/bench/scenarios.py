@@ -567,6 +567,7 @@ def retention_pruning(fleet: Fleet, *, web_url: str, rows: int, seconds: float,
     """Retention pruning `rows` webhook events older than their time (made in PostgreSQL), and
     webhook ingest measured without it and while it runs (contactcenter.retention, in a process
     of its own, as beat's task would): does deleting in batches hold ingest up?"""
+    from django.conf import settings
     from django.db import connection
 
     from telephony.models import WebhookEvent
@@ -612,7 +613,8 @@ def retention_pruning(fleet: Fleet, *, web_url: str, rows: int, seconds: float,
         ),
         "ingest_quiet": quiet,
         "ingest_pruning": during,
-        "batch_size": int(fleet.settings.get("RETENTION_BATCH_SIZE", 2000)),
+        "batch_size": settings.RETENTION_BATCH_SIZE,
+        "batch_pause_seconds": settings.RETENTION_BATCH_PAUSE_SECONDS,
     }
 
 
