@@ -61,6 +61,30 @@ def open_contacts(campaign: Campaign) -> int:
     return campaign.contacts.filter(status__in=OPEN).count()
 
 
+def start_dispatchers(stack: ExitStack, tmp_path, env: dict, count: int) -> list[ManagedProcess]:
+    """`count` extra dispatcher processes ticking every 0.2 s, stopped with `stack`."""
+    dispatchers = []
+    for index in range(count):
+        dispatcher = ManagedProcess(
+            f"dispatcher-{index}",
+            [sys.executable, "manage.py", "run_dispatcher", "--interval", "0.2"],
+            env=process_env(**env),
+            log_path=tmp_path / f"dispatcher-{index}.log",
+        )
+        stack.callback(dispatcher.stop)
+        dispatcher.wait_for_log("dispatcher running")
+        dispatchers.append(dispatcher)
+    return dispatchers
+
+
+def assert_each_call_once_under_the_cap(ledger: dict, *, placed: int, cap: int) -> None:
+    """The simulator's record: every call placed once, never over the app's cap."""
+    assert ledger["calls"]["placed"] == placed
+    assert ledger["calls"]["peak_live"] <= cap
+    assert ledger["calls"]["refused_over_cap"] == 0
+    assert ledger["calls"]["duplicate_channels"] == {}
+
+
 def test_three_dispatchers_and_two_workers_never_exceed_the_cap(
     tmp_path, redis_db, caller_number, agent_profile, clock
 ):
@@ -79,27 +103,13 @@ def test_three_dispatchers_and_two_workers_never_exceed_the_cap(
                     celery_worker(tmp_path, hostname=f"{name}@test", concurrency=3, **env)
                 )
             stack.enter_context(celery_beat(tmp_path, **env))
-            dispatchers = [
-                ManagedProcess(
-                    f"dispatcher-{index}",
-                    [sys.executable, "manage.py", "run_dispatcher", "--interval", "0.2"],
-                    env=process_env(**env),
-                    log_path=tmp_path / f"dispatcher-{index}.log",
-                )
-                for index in range(3)
-            ]
-            for dispatcher in dispatchers:
-                stack.callback(dispatcher.stop)
-                dispatcher.wait_for_log("dispatcher running")
+            dispatchers = start_dispatchers(stack, tmp_path, env, 3)
             campaign_start(campaign=campaign)
             wait_for(lambda: open_contacts(campaign) == 0, timeout=180,
                      message="every contact to reach a final status")  # fmt: skip
             ledger = httpx.get(f"{base_url}/_simulator/ledger").json()
 
-    assert ledger["calls"]["placed"] == 60
-    assert ledger["calls"]["peak_live"] <= cap
-    assert ledger["calls"]["refused_over_cap"] == 0
-    assert ledger["calls"]["duplicate_channels"] == {}
+    assert_each_call_once_under_the_cap(ledger, placed=60, cap=cap)
     assert set(campaign.contacts.values_list("status", flat=True)) <= FINAL
     # The extra dispatchers did claim work (beside beat's own dispatcher task).
     assert any("dispatched" in dispatcher.log() for dispatcher in dispatchers)
@@ -129,25 +139,14 @@ def test_workers_bound_to_different_queues_and_two_dispatchers_keep_the_invarian
                 concurrency=2, **env,
             ))  # fmt: skip
             stack.enter_context(celery_beat(tmp_path, **env))
-            for index in range(2):
-                dispatcher = ManagedProcess(
-                    f"dispatcher-{index}",
-                    [sys.executable, "manage.py", "run_dispatcher", "--interval", "0.2"],
-                    env=process_env(**env),
-                    log_path=tmp_path / f"dispatcher-{index}.log",
-                )
-                stack.callback(dispatcher.stop)
-                dispatcher.wait_for_log("dispatcher running")
+            start_dispatchers(stack, tmp_path, env, 2)
             campaign_start(campaign=campaign)
             wait_for(lambda: open_contacts(campaign) == 0, timeout=180,
                      message="every contact to reach a final status")  # fmt: skip
             ledger = httpx.get(f"{base_url}/_simulator/ledger").json()
             dialer_log, tracker_log = dialer.log(), tracker.log()
 
-    assert ledger["calls"]["placed"] == 30
-    assert ledger["calls"]["peak_live"] <= cap
-    assert ledger["calls"]["refused_over_cap"] == 0
-    assert ledger["calls"]["duplicate_channels"] == {}
+    assert_each_call_once_under_the_cap(ledger, placed=30, cap=cap)
     assert set(campaign.contacts.values_list("status", flat=True)) <= FINAL
     assert "Task telephony.place_calls[" in dialer_log
     assert "Task telephony.poll_calls[" in tracker_log
@@ -179,8 +178,6 @@ def test_a_thousand_contact_campaign_runs_to_completion(
     assert set(campaign.contacts.values_list("status", flat=True)) <= FINAL
     assert campaign.contacts.count() == 1000
     assert campaign.status == Campaign.Status.COMPLETED
-    assert ledger["calls"]["placed"] == 1000
-    assert ledger["calls"]["peak_live"] <= cap
-    assert ledger["calls"]["duplicate_channels"] == {}
+    assert_each_call_once_under_the_cap(ledger, placed=1000, cap=cap)
     completed = campaign.contacts.filter(status=CampaignContact.Status.COMPLETED).count()
     assert completed == 250  # every fourth number answers
