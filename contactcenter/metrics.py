@@ -16,6 +16,7 @@ never break what they measure: a Redis error drops the figure and is logged at d
 
 import json
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from functools import cache
 
@@ -69,14 +70,17 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-@cache
 def _redis():
-    """This process's Redis client (None without REDIS_URL)."""
-    if not settings.REDIS_URL:
-        return None
+    """This process's Redis client for the totals (None without REDIS_URL)."""
+    return _client(settings.REDIS_URL) if settings.REDIS_URL else None
+
+
+@cache
+def _client(url: str):
+    """One client (and connection pool) per process and URL, kept between scrapes."""
     import redis
 
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
 
 
 def _labels(names: tuple[str, ...], labels: dict[str, object]) -> str:
@@ -144,6 +148,7 @@ class ProductCollector(Collector):
         yield from self._counters()
         yield from self._histograms()
         yield from self._gauges()
+        yield from _database_stats()
 
     def _counters(self) -> Iterator:
         for name, (help_text, names) in COUNTERS.items():
@@ -207,12 +212,10 @@ class ProductCollector(Collector):
         list of its name, and one per priority step beside it)."""
         if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
             return None
-        import redis
-
         from contactcenter.queues import Queue
 
         try:
-            client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
+            client = _client(settings.CELERY_BROKER_URL)
             with client.pipeline(transaction=False) as pipe:
                 for queue in Queue:
                     for key in _priority_keys(queue.value):
@@ -271,20 +274,12 @@ def _database_stats() -> Iterator:
     yield connections
 
 
-class _DatabaseCollector(Collector):
-    def collect(self) -> Iterator:
-        yield from _database_stats()
-
-
 def scrape() -> bytes:
     """The exposition text of a scrape: the product's figures and PostgreSQL's, and the HTTP
     figures of django-prometheus (of every process on this machine when
     PROMETHEUS_MULTIPROC_DIR is set, else of the process answering)."""
-    import os
-
     product = CollectorRegistry(auto_describe=False)
     product.register(ProductCollector())
-    product.register(_DatabaseCollector())
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
