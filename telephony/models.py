@@ -409,7 +409,9 @@ class RefusedCall(models.Model):
         indexes = [models.Index(fields=["to_number"], name="refused_call_to_number")]
 
     def __str__(self) -> str:
-        return f"call to {self.to_number} refused ({self.rule})"
+        from telephony.rules import RULE_LABELS
+
+        return f"call to {self.to_number} refused: {RULE_LABELS.get(self.rule, self.rule)}"
 
 
 class CallToolCredential(models.Model):

@@ -253,6 +253,7 @@ def test_every_refused_single_call_is_logged_with_the_rule_and_who_asked(
     )
     assert entry_page.status_code == 200
     assert 'name="_save"' not in entry_page.content.decode()  # read-only
+    assert "refused: Do-not-call list" in entry_page.content.decode()  # the rule's name
     assert (
         admin_client.post(
             reverse("admin:telephony_refusedcall_delete", args=[logged[0].pk]), {"post": "yes"}
