@@ -188,6 +188,9 @@ def next_opening(
         return at
     if window.is_empty or not zones:
         return None
+    # The weeks repeat only while no zone changes its offset: a number's zones may overlap only
+    # between two zones' clock changes (London and Los Angeles, early November).
+    repeats = _offsets_fixed(at, zones)
     for first in range(0, SEARCH_LIMIT_DAYS, SEARCH_DAYS):
         candidates: set[datetime] = set()
         closed_dates_met = False
@@ -202,6 +205,15 @@ def next_opening(
         for candidate in sorted(candidates):
             if is_open(candidate, zones, window):
                 return candidate
-        if not closed_dates_met:
+        if not closed_dates_met and repeats:
             return None  # two plain weeks without an opening: the weeks after are the same
     return None
+
+
+def _offsets_fixed(at: datetime, zones: tuple[ZoneInfo, ...]) -> bool:
+    """Whether every zone keeps one UTC offset over the search's horizon (sampled every
+    SEARCH_DAYS: a zone's offsets last months, so a change cannot fall between two samples
+    and back)."""
+    samples = [at + timedelta(days=day) for day in range(0, SEARCH_LIMIT_DAYS + 1, SEARCH_DAYS)]
+    return all(len({sample.astimezone(zone).utcoffset() for sample in samples}) == 1
+               for zone in zones)  # fmt: skip

@@ -129,3 +129,15 @@ def test_a_window_in_a_gap_opens_on_the_exact_second_the_clocks_jump():
     at = datetime(2022, 5, 2, 0, 0, tzinfo=UTC)
     opening = next_opening(at, (ZoneInfo("Africa/Casablanca"),), window)
     assert opening == datetime(2022, 5, 8, 2, 0, tzinfo=UTC)
+
+
+def test_zones_that_overlap_only_between_their_clock_changes_are_found():
+    """London and Los Angeles on Tuesdays 00:00-07:01: in summer and in winter they never
+    overlap; between Europe's clock change (31 October 2032) and America's (7 November) they
+    do, for a minute (07:00-07:01 UTC on 2 November), more than two weeks ahead."""
+    zones = (ZoneInfo("Europe/London"), ZoneInfo("America/Los_Angeles"))
+    window = CallingWindow(start=time(0, 0), end=time(7, 1), weekdays=frozenset({1}))
+
+    opening = next_opening(datetime(2032, 10, 18, 8, 0, tzinfo=UTC), zones, window)
+
+    assert opening == datetime(2032, 11, 2, 7, 0, tzinfo=UTC)
